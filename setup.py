@@ -1,0 +1,25 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="taxi_pipeline",
+    version="0.1.0",
+    description="NYC-taxi trip data ELT as Dagster software-defined assets",
+    packages=find_packages(exclude=["taxi_pipeline_tests", "taxi_pipeline_tests.*"]),
+    python_requires=">=3.11,<3.14",
+    install_requires=[
+        # Core and integrations move together: newer core releases conflict with 0.29.27.
+        "dagster==1.13.27",
+        "dagster-duckdb==0.29.27",
+        "duckdb==1.5.6",
+        "pandas==3.1.1",
+        "pyarrow==26.0.1",
+        "requests==2.34.2",
+        "universal-pathlib==0.3.10",
+    ],
+    extras_require={
+        "dev": [
+            "dagster-webserver==1.13.27",
+            "pytest==9.2.0",
+        ],
+    },
+)
