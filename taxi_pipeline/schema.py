@@ -1,0 +1,54 @@
+"""The canonical trip schema: one set of snake_case columns and Arrow types for every color.
+
+Columns a color does not publish are null for that color. Timestamps are the files' New York
+wall-clock times, stored without a time zone.
+"""
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+COLORS = ("yellow", "green", "fhv")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: pa.DataType
+    description: str
+
+
+CANONICAL_COLUMNS: tuple[Column, ...] = (
+    Column("color", pa.string(), "Trip record type: yellow, green or fhv"),
+    Column("source_month", pa.date32(), "First day of the month of the published file"),
+    Column("vendor_id", pa.int32(), "TPEP/LPEP provider code"),
+    Column("pickup_datetime", pa.timestamp("us"), "Pickup time, New York wall clock"),
+    Column("dropoff_datetime", pa.timestamp("us"), "Drop-off time, New York wall clock"),
+    Column("passenger_count", pa.int32(), "Passengers; missing values filled with 0"),
+    Column("trip_distance", pa.float64(), "Trip distance in miles"),
+    Column("ratecode_id", pa.int32(), "Final rate code"),
+    Column("store_and_fwd_flag", pa.string(), "Record held in vehicle memory before sending"),
+    Column("pickup_location_id", pa.int32(), "TLC taxi zone of the pickup"),
+    Column("dropoff_location_id", pa.int32(), "TLC taxi zone of the drop-off"),
+    Column("payment_type", pa.int32(), "How the passenger paid"),
+    Column("fare_amount", pa.float64(), "Time-and-distance fare in USD"),
+    Column("extra", pa.float64(), "Miscellaneous extras and surcharges"),
+    Column("mta_tax", pa.float64(), "MTA tax"),
+    Column("tip_amount", pa.float64(), "Tip amount"),
+    Column("tolls_amount", pa.float64(), "Tolls paid"),
+    Column("ehail_fee", pa.float64(), "E-hail fee (green only; empty in practice)"),
+    Column("improvement_surcharge", pa.float64(), "Improvement surcharge"),
+    Column("total_amount", pa.float64(), "Total charged to passengers"),
+    Column("congestion_surcharge", pa.float64(), "NYS congestion surcharge"),
+    Column("trip_type", pa.int32(), "Street-hail or dispatch (green only)"),
+    Column("dispatching_base_num", pa.string(), "TLC base license of the dispatching base (fhv)"),
+    Column("sr_flag", pa.int32(), "Shared-ride flag (fhv)"),
+    Column("affiliated_base_number", pa.string(), "Base the vehicle is affiliated with (fhv)"),
+)
+
+CANONICAL_SCHEMA: pa.Schema = pa.schema(
+    [pa.field(c.name, c.type, nullable=True) for c in CANONICAL_COLUMNS]
+)
+
+# (color, source_month) identifies one published file: the unit a partition loads and replaces.
+SLICE_COLUMNS = ("color", "source_month")

@@ -1,0 +1,70 @@
+"""Turn a parsed month of trips into the canonical schema, keeping every row."""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from taxi_pipeline.schema import CANONICAL_SCHEMA
+
+
+@dataclass
+class CleaningReport:
+    """What cleaning found in one month's file."""
+
+    rows: int
+    missing_passenger_count_before: int
+    missing_passenger_count_after: int
+    pickups_outside_month: int
+    null_counts: dict[str, int] = field(default_factory=dict)
+
+
+def next_month(month: date) -> date:
+    """The first day of the month after `month`."""
+    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
+
+
+def _count_outside(pickups: pa.ChunkedArray, month: date) -> int:
+    start = pa.scalar(datetime.combine(month, datetime.min.time()), pa.timestamp("us"))
+    end = pa.scalar(datetime.combine(next_month(month), datetime.min.time()), pa.timestamp("us"))
+    outside = pc.or_(pc.less(pickups, start), pc.greater_equal(pickups, end))
+    return pc.sum(outside.cast(pa.int64())).as_py() or 0
+
+
+def clean_trips(parsed: pa.Table, color: str, source_month: date) -> tuple[pa.Table, CleaningReport]:
+    """The month's trips in the canonical schema (every row kept), and a report of what was found.
+
+    Adds `color` and `source_month`, fills missing `passenger_count` with 0 where the color
+    publishes it (fhv does not, and stays null), and leaves columns the color lacks null.
+    """
+    rows = parsed.num_rows
+    if source_month.day != 1:
+        raise ValueError(f"source_month must be the first day of a month, got {source_month}")
+    # fhv does not publish passenger counts: none are missing from its files.
+    publishes_passengers = "passenger_count" in parsed.column_names
+    missing_before = parsed["passenger_count"].null_count if publishes_passengers else 0
+
+    columns = []
+    for fld in CANONICAL_SCHEMA:
+        if fld.name == "color":
+            columns.append(pa.repeat(pa.scalar(color, fld.type), rows))
+        elif fld.name == "source_month":
+            columns.append(pa.repeat(pa.scalar(source_month, fld.type), rows))
+        elif fld.name in parsed.column_names:
+            column = parsed[fld.name]
+            if fld.name == "passenger_count":
+                column = pc.fill_null(column, pa.scalar(0, fld.type))
+            columns.append(column)
+        else:
+            columns.append(pa.nulls(rows, fld.type))
+    table = pa.table(columns, schema=CANONICAL_SCHEMA)
+
+    report = CleaningReport(
+        rows=rows,
+        missing_passenger_count_before=missing_before,
+        missing_passenger_count_after=table["passenger_count"].null_count if publishes_passengers else 0,
+        pickups_outside_month=_count_outside(table["pickup_datetime"], source_month),
+        null_counts={name: table[name].null_count for name in table.column_names},
+    )
+    return table, report

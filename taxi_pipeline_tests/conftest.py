@@ -1,0 +1,84 @@
+"""Shared fixtures: the bundled release mirror, a real HTTP server over it, local resources."""
+
+import http.server
+import threading
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from taxi_pipeline.io_managers import LAKE_FILE_TEMPLATE, RAW_FILE_TEMPLATE
+from taxi_pipeline.resources import lake_io_managers
+from taxi_pipeline.resources.duckdb_warehouse import DuckDBWarehouse
+from taxi_pipeline.resources.source import TripSourceResource
+
+RELEASE_DIR = Path(__file__).parent / "data" / "release"
+
+# Rows of the bundled real files (see data/README.md), the facts the tests hold the pipeline to.
+SAMPLE_ROWS = {
+    "green|2020-04-01": 35_612,  # the whole published green 2020-04 file
+    "yellow|2021-01-01": 22_792,  # the first 22,792 rows of yellow 2021-01
+    "fhv|2019-01-01": 18,  # head of fhv 2019-01, TLC's older 6-column header
+    "fhv|2020-01-01": 16,  # head of fhv 2020-01, same older header
+}
+
+
+def release_file(color: str, month: str) -> Path:
+    """A bundled file of the release mirror, e.g. release_file("green", "2020-04")."""
+    return RELEASE_DIR / color / f"{color}_tripdata_{month}.csv.gz"
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # keep test output readable
+        pass
+
+
+def serve(handler) -> tuple[http.server.ThreadingHTTPServer, str]:
+    """Start an HTTP server on 127.0.0.1 (free port) in a thread; returns it and its base URL."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+@pytest.fixture(scope="session")
+def release_url() -> Iterator[str]:
+    """Base URL of a real HTTP server on 127.0.0.1 serving the bundled release mirror."""
+    server, url = serve(partial(QuietHandler, directory=str(RELEASE_DIR)))
+    yield url
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def lake_dir(tmp_path: Path) -> Path:
+    return tmp_path / "lake"
+
+
+@pytest.fixture
+def duckdb_path(tmp_path: Path) -> Path:
+    return tmp_path / "warehouse.duckdb"
+
+
+@pytest.fixture
+def make_resources(lake_dir: Path, duckdb_path: Path):
+    """Builds the local target's resources for a source URL, with a lake and DuckDB in tmp."""
+
+    def build(source_url: str) -> dict:
+        return {
+            "source": TripSourceResource(base_url=source_url),
+            **lake_io_managers(str(lake_dir)),
+            "warehouse": DuckDBWarehouse(database=str(duckdb_path)),
+        }
+
+    return build
+
+
+def lake_file(lake_dir: Path, color: str, month: str) -> Path:
+    """Where the published parquet of a (color, YYYY-MM) lies in a local lake."""
+    return lake_dir / LAKE_FILE_TEMPLATE.format(color=color, month=month)
+
+
+def raw_file(lake_dir: Path, color: str, month: str) -> Path:
+    """Where the raw CSV.gz of a (color, YYYY-MM) lies in a local lake."""
+    return lake_dir / RAW_FILE_TEMPLATE.format(color=color, month=month)
