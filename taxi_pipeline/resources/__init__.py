@@ -1,0 +1,38 @@
+"""Resources and IO managers per target: the assets stay the same, the parts they use differ."""
+
+from collections.abc import Callable
+from typing import Any
+
+from taxi_pipeline.io_managers import LAKE_FILE_TEMPLATE, RAW_FILE_TEMPLATE, STAGING_FILE_TEMPLATE
+from taxi_pipeline.io_managers.parquet import TripsParquetIOManagerFactory
+from taxi_pipeline.io_managers.raw_file import RawFileIOManagerFactory
+from taxi_pipeline.resources.duckdb_warehouse import DuckDBWarehouse
+from taxi_pipeline.resources.source import TripSourceResource
+from taxi_pipeline.settings import (
+    DEFAULT_DUCKDB_PATH,
+    DEFAULT_LAKE_DIR,
+    DEFAULT_SOURCE_URL,
+    env_setting,
+)
+
+
+def lake_io_managers(lake_root: Any) -> dict[str, Any]:
+    """The raw-zone, staging and published-parquet IO managers under one lake root."""
+    return {
+        "raw_io_manager": RawFileIOManagerFactory(base_path=lake_root, path_template=RAW_FILE_TEMPLATE),
+        "staging_io_manager": TripsParquetIOManagerFactory(base_path=lake_root, path_template=STAGING_FILE_TEMPLATE),
+        "lake_io_manager": TripsParquetIOManagerFactory(base_path=lake_root, path_template=LAKE_FILE_TEMPLATE),
+    }
+
+
+def local_resources() -> dict[str, Any]:
+    """Lake in a folder, warehouse in a DuckDB file: nothing to start, nothing to configure."""
+    return {
+        "source": TripSourceResource(base_url=env_setting("TAXI_SOURCE_URL", DEFAULT_SOURCE_URL)),
+        **lake_io_managers(env_setting("TAXI_LAKE_DIR", DEFAULT_LAKE_DIR)),
+        "warehouse": DuckDBWarehouse(database=env_setting("TAXI_DUCKDB_PATH", DEFAULT_DUCKDB_PATH)),
+    }
+
+
+RESOURCES_BY_TARGET: dict[str, Callable[[], dict[str, Any]]] = {"local": local_resources}
+WAREHOUSE_KIND_BY_TARGET = {"local": "duckdb"}

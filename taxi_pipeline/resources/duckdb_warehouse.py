@@ -1,0 +1,78 @@
+"""The default warehouse: a `trips` table in a local DuckDB file."""
+
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+from dagster_duckdb import DuckDBResource
+from pydantic import Field
+from upath import UPath
+
+from taxi_pipeline.io_managers.lake_paths import is_local, to_local_path
+from taxi_pipeline.resources.warehouse import TRIPS_TABLE, SliceLoad, SliceMismatchError, WarehouseResource
+from taxi_pipeline.schema import CANONICAL_SCHEMA
+
+_DUCKDB_TYPES = {
+    pa.string(): "VARCHAR",
+    pa.date32(): "DATE",
+    pa.int32(): "INTEGER",
+    pa.float64(): "DOUBLE",
+    pa.timestamp("us"): "TIMESTAMP",
+}
+
+
+def trips_table_ddl(table: str = TRIPS_TABLE) -> str:
+    """`CREATE TABLE IF NOT EXISTS` for the canonical schema in DuckDB.
+
+    No index: DuckDB prunes by the min/max zone maps of each row group, and slices are loaded
+    whole, so each row group holds one (color, source_month); an ART index would slow loads.
+    """
+    columns = ",\n  ".join(f"{f.name} {_DUCKDB_TYPES[f.type]}" for f in CANONICAL_SCHEMA)
+    return f"CREATE TABLE IF NOT EXISTS {table} (\n  {columns}\n)"
+
+
+class DuckDBWarehouse(WarehouseResource):
+    """A DuckDB file holding the `trips` table; loads read the lake parquet inside DuckDB."""
+
+    database: str = Field(description="DuckDB file (TAXI_DUCKDB_PATH)")
+
+    def _connection(self):
+        Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+        # DuckDBResource retries the connect while another process holds the file's lock.
+        return DuckDBResource(database=self.database).get_connection()
+
+    def load_slice(self, lake_file: UPath, color: str, source_month: date) -> SliceLoad:
+        """Replace the (color, source_month) slice in one transaction from the lake parquet."""
+        if not is_local(lake_file):
+            raise ValueError(f"the DuckDB warehouse loads local lake files only, got {lake_file}")
+        columns = ", ".join(CANONICAL_SCHEMA.names)
+        where = "color = ? AND source_month = ?"
+        with self._connection() as conn:
+            conn.execute(trips_table_ddl())
+            conn.begin()
+            try:
+                replaced = conn.execute(f"DELETE FROM {TRIPS_TABLE} WHERE {where}", [color, source_month]).fetchone()[0]
+                loaded = conn.execute(
+                    f"INSERT INTO {TRIPS_TABLE} ({columns}) SELECT {columns} FROM read_parquet(?)",
+                    [str(to_local_path(lake_file))],
+                ).fetchone()[0]
+                slice_rows = conn.execute(
+                    f"SELECT count(*) FROM {TRIPS_TABLE} WHERE {where}", [color, source_month]
+                ).fetchone()[0]
+                if slice_rows != loaded:
+                    raise SliceMismatchError(
+                        f"{lake_file}: {loaded - slice_rows} of {loaded} rows are not {color} {source_month:%Y-%m}"
+                    )
+                conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
+        return SliceLoad(TRIPS_TABLE, loaded, replaced, slice_rows)
+
+    def slice_counts(self) -> list[tuple[str, date, int]]:
+        """(color, source_month, rows) for every slice in the table, in order."""
+        with self._connection() as conn:
+            conn.execute(trips_table_ddl())
+            return conn.execute(
+                f"SELECT color, source_month, count(*) FROM {TRIPS_TABLE} GROUP BY ALL ORDER BY ALL"
+            ).fetchall()

@@ -1,0 +1,117 @@
+"""The published monthly trip files: the course's release URL, an HTTP mirror, or a file:// folder."""
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+import dagster as dg
+import requests
+from pydantic import Field
+
+from taxi_pipeline.schema import COLORS
+from taxi_pipeline.settings import DEFAULT_SOURCE_URL, SettingError
+
+CHUNK_BYTES = 1 << 20
+SCHEMES = ("http", "https", "file")
+
+
+class MonthNotPublishedError(Exception):
+    """The source has no file for this color and month (HTTP 404, or no such file)."""
+
+
+class SourceUnavailableError(Exception):
+    """The source failed in a way that may pass: a 5xx answer, a reset, a timeout. Retried."""
+
+
+class SourceRejectedError(Exception):
+    """The source refused the request for a reason a retry will not change (a 4xx other than 404)."""
+
+
+@dataclass(frozen=True)
+class DownloadedFile:
+    """A trip file copied from the source to local disk."""
+
+    url: str
+    path: Path
+    bytes: int
+    sha256: str
+
+
+def redact_url(url: str) -> str:
+    """The URL without any user:password part, safe for logs and metadata."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else "")))
+
+
+class TripSourceResource(dg.ConfigurableResource):
+    """Where the monthly `{color}/{color}_tripdata_{YYYY-MM}.csv.gz` files are published."""
+
+    base_url: str = Field(
+        default=DEFAULT_SOURCE_URL,
+        description="Release base URL (TAXI_SOURCE_URL): http(s):// or a file:// mirror folder",
+    )
+    connect_timeout_seconds: float = 10.0
+    read_timeout_seconds: float = 60.0
+
+    def file_url(self, color: str, month: date) -> str:
+        """The URL of one color's monthly file, built only from the fixed color and month."""
+        if color not in COLORS:
+            raise ValueError(f"unknown color {color!r}; expected one of {', '.join(COLORS)}")
+        scheme = urlsplit(self.base_url).scheme
+        if scheme not in SCHEMES:
+            raise SettingError(
+                f"TAXI_SOURCE_URL must start with http://, https:// or file://, got {redact_url(self.base_url)!r}"
+            )
+        return f"{self.base_url.rstrip('/')}/{color}/{color}_tripdata_{month:%Y-%m}.csv.gz"
+
+    def download(
+        self,
+        color: str,
+        month: date,
+        destination: Path,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> DownloadedFile:
+        """Stream the month's file to `destination` in chunks, hashing it on the way."""
+        url = self.file_url(color, month)
+        label = f"{color} {month:%Y-%m}"
+        digest = hashlib.sha256()
+        written = 0
+        with open(destination, "wb") as out:
+            for chunk in self._chunks(url, label):
+                out.write(chunk)
+                digest.update(chunk)
+                written += len(chunk)
+                if on_progress:
+                    on_progress(written)
+        return DownloadedFile(redact_url(url), destination, written, digest.hexdigest())
+
+    def _chunks(self, url: str, label: str):
+        parts = urlsplit(url)
+        if parts.scheme == "file":
+            path = Path(unquote(parts.path))
+            if not path.is_file():
+                raise MonthNotPublishedError(f"{label} is not published: no file {path}")
+            with open(path, "rb") as f:
+                yield from iter(lambda: f.read(CHUNK_BYTES), b"")
+            return
+        safe_url = redact_url(url)
+        timeout = (self.connect_timeout_seconds, self.read_timeout_seconds)
+        try:
+            with requests.get(url, stream=True, timeout=timeout) as response:
+                status = response.status_code
+                if status in (404, 410):
+                    raise MonthNotPublishedError(f"{label} is not published: {safe_url} answered HTTP {status}")
+                if 400 <= status < 500:
+                    raise SourceRejectedError(f"{safe_url} answered HTTP {status}")
+                if status >= 500:
+                    raise SourceUnavailableError(f"{safe_url} answered HTTP {status}")
+                yield from response.iter_content(CHUNK_BYTES)
+        except requests.RequestException as e:
+            # requests' own messages repeat the full URL; name only the failure's kind.
+            raise SourceUnavailableError(f"{safe_url}: {type(e).__name__} while downloading") from None
+

@@ -1,0 +1,35 @@
+"""What every warehouse backend offers the `warehouse_trips` asset."""
+
+from dataclasses import dataclass
+from datetime import date
+
+import dagster as dg
+from upath import UPath
+
+TRIPS_TABLE = "trips"
+
+
+@dataclass(frozen=True)
+class SliceLoad:
+    """The outcome of replacing one (color, source_month) slice of the trips table."""
+
+    table: str
+    rows_loaded: int
+    rows_replaced: int
+    slice_rows: int
+
+
+class SliceMismatchError(ValueError):
+    """A lake file holds rows of another (color, source_month) than the slice it should load."""
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """A warehouse table `trips` of every color and month, loaded one lake file at a time."""
+
+    def load_slice(self, lake_file: UPath, color: str, source_month: date) -> SliceLoad:
+        """Replace the (color, source_month) slice with the lake file's rows, all or nothing."""
+        raise NotImplementedError
+
+    def slice_counts(self) -> list[tuple[str, date, int]]:
+        """(color, source_month, rows) for every slice in the table, in order."""
+        raise NotImplementedError

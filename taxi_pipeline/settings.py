@@ -1,0 +1,31 @@
+"""Settings from the environment. Every one has a default that works with no configuration."""
+
+import os
+
+import dagster as dg
+
+TARGETS = ("local",)
+DEFAULT_TARGET = "local"
+DEFAULT_SOURCE_URL = "https://github.com/DataTalksClub/nyc-tlc-data/releases/download"
+DEFAULT_LAKE_DIR = "data/lake"
+DEFAULT_DUCKDB_PATH = "data/warehouse.duckdb"
+
+
+class SettingError(ValueError):
+    """A setting with a value the pipeline cannot use; the message names the variable."""
+
+
+def pipeline_target() -> str:
+    """Which set of resources to run with, from `TAXI_PIPELINE_TARGET` (default `local`)."""
+    value = os.getenv("TAXI_PIPELINE_TARGET", DEFAULT_TARGET).strip() or DEFAULT_TARGET
+    if value not in TARGETS:
+        raise SettingError(
+            f"TAXI_PIPELINE_TARGET={value!r} is not a known target; use one of: {', '.join(TARGETS)}"
+        )
+    return value
+
+
+def env_setting(name: str, default: str) -> str | dg.EnvVar:
+    """`dg.EnvVar(name)` when the variable is set, so the UI shows the name, not the value;
+    otherwise the default."""
+    return dg.EnvVar(name) if os.getenv(name) else default

@@ -1,0 +1,139 @@
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from upath import UPath
+
+from taxi_pipeline.io_managers.lake_paths import atomic_put, atomic_writer
+from taxi_pipeline.io_managers.parquet import TripsParquetIOManagerFactory, to_canonical_table
+from taxi_pipeline.io_managers.raw_file import RawFileIOManagerFactory
+from taxi_pipeline.partitions import trip_partitions
+from taxi_pipeline.schema import CANONICAL_SCHEMA
+from taxi_pipeline.transforms.clean import clean_trips
+from taxi_pipeline.transforms.parse import read_trips_csv
+from taxi_pipeline_tests.conftest import release_file
+
+TEMPLATE = "data/{color}/{color}_tripdata_{month}.parquet"
+
+
+def fhv_table(month: date = date(2019, 1, 1)) -> pa.Table:
+    return clean_trips(read_trips_csv(release_file("fhv", "2019-01"), "fhv").table, "fhv", month)[0]
+
+
+def leftovers(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_parquet_io_manager_writes_the_course_layout_and_reads_back(tmp_path):
+    seen = {}
+
+    @dg.asset(partitions_def=trip_partitions, io_manager_key="lake")
+    def trips() -> pd.DataFrame:
+        return fhv_table().to_pandas(types_mapper=pd.ArrowDtype)
+
+    @dg.asset(partitions_def=trip_partitions)
+    def as_frame(trips: pd.DataFrame) -> None:
+        seen["frame"] = trips
+
+    @dg.asset(partitions_def=trip_partitions)
+    def as_path(trips: UPath) -> None:
+        seen["path"] = trips
+
+    io_manager = TripsParquetIOManagerFactory(base_path=str(tmp_path), path_template=TEMPLATE)
+    result = dg.materialize([trips, as_frame, as_path], partition_key="fhv|2019-01-01", resources={"lake": io_manager})
+
+    expected = tmp_path / "data/fhv/fhv_tripdata_2019-01.parquet"
+    assert result.success
+    assert pq.read_schema(expected).remove_metadata() == CANONICAL_SCHEMA
+    assert pq.read_metadata(expected).row_group(0).column(0).compression == "ZSTD"
+    assert len(seen["frame"]) == 18 and isinstance(seen["frame"]["pickup_datetime"].dtype, pd.ArrowDtype)
+    assert Path(seen["path"].path) == expected
+    metadata = result.asset_materializations_for_node("trips")[0].metadata
+    assert metadata["bytes"].value == expected.stat().st_size
+    assert metadata["path"].value == str(expected)
+    assert leftovers(tmp_path) == []
+
+
+def test_raw_file_io_manager_moves_the_local_file_into_the_raw_zone(tmp_path):
+    download = tmp_path / "download.part"
+    download.write_bytes(b"csv bytes")
+    seen = {}
+
+    @dg.asset(partitions_def=trip_partitions, io_manager_key="raw")
+    def raw() -> Path:
+        return download
+
+    @dg.asset(partitions_def=trip_partitions)
+    def reader(raw: Path) -> None:
+        seen["path"] = raw
+
+    io_manager = RawFileIOManagerFactory(base_path=str(tmp_path / "lake"), path_template="raw/{color}/{color}_tripdata_{month}.csv.gz")
+    assert dg.materialize([raw, reader], partition_key="green|2020-04-01", resources={"raw": io_manager}).success
+
+    stored = tmp_path / "lake/raw/green/green_tripdata_2020-04.csv.gz"
+    assert stored.read_bytes() == b"csv bytes"
+    assert not download.exists()
+    assert seen["path"] == stored
+
+
+def test_atomic_writer_keeps_the_previous_file_when_the_write_fails(tmp_path):
+    target = UPath(tmp_path / "data.parquet")
+    target.write_bytes(b"previous complete file")
+
+    with pytest.raises(RuntimeError, match="crash"):
+        with atomic_writer(target) as f:
+            f.write(b"half of a new fi")
+            raise RuntimeError("crash mid-write")
+
+    assert target.read_bytes() == b"previous complete file"
+    assert leftovers(tmp_path) == []
+
+
+def test_atomic_writer_leaves_no_file_when_there_was_none(tmp_path):
+    target = UPath(tmp_path / "data.parquet")
+
+    with pytest.raises(RuntimeError):
+        with atomic_writer(target) as f:
+            f.write(b"partial")
+            raise RuntimeError("crash")
+
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_put_replaces_the_file_whole(tmp_path):
+    (tmp_path / "raw").mkdir()
+    target = UPath(tmp_path / "raw" / "f.csv.gz")
+    target.write_bytes(b"old")
+    new = tmp_path / "new"
+    new.write_bytes(b"new contents")
+
+    atomic_put(new, target)
+
+    assert target.read_bytes() == b"new contents"
+    assert leftovers(tmp_path) == []
+
+
+def test_to_canonical_table_names_a_missing_column():
+    table = fhv_table().drop_columns(["sr_flag"])
+
+    with pytest.raises(ValueError, match="sr_flag"):
+        to_canonical_table(table)
+
+
+def test_to_canonical_table_names_a_column_of_the_wrong_type():
+    table = fhv_table()
+    table = table.set_column(table.schema.get_field_index("sr_flag"), "sr_flag", table["sr_flag"].cast(pa.int64()))
+
+    with pytest.raises(ValueError, match="'sr_flag' is int64, expected int32"):
+        to_canonical_table(table)
+
+
+def test_to_canonical_table_orders_columns_canonically():
+    table = fhv_table()
+    shuffled = table.select(list(reversed(table.column_names)))
+
+    assert to_canonical_table(shuffled).equals(table)

@@ -1,0 +1,119 @@
+import hashlib
+import http.server
+from datetime import date
+
+import pytest
+
+from taxi_pipeline.resources.source import (
+    MonthNotPublishedError,
+    SourceRejectedError,
+    SourceUnavailableError,
+    TripSourceResource,
+    redact_url,
+)
+from taxi_pipeline.settings import SettingError
+from taxi_pipeline_tests.conftest import RELEASE_DIR, release_file, serve
+
+
+class StatusHandler(http.server.BaseHTTPRequestHandler):
+    status = 503
+
+    def do_GET(self):
+        self.send_response(self.status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format, *args):
+        pass
+
+
+@pytest.fixture
+def status_server():
+    servers = []
+
+    def start(status: int) -> str:
+        handler = type("Handler", (StatusHandler,), {"status": status})
+        server, url = serve(handler)
+        servers.append(server)
+        return url
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("scheme", ["http", "file"])
+def test_download_copies_the_file_byte_for_byte(scheme, release_url, tmp_path):
+    base = release_url if scheme == "http" else RELEASE_DIR.as_uri()
+    source = TripSourceResource(base_url=base)
+    expected = release_file("green", "2020-04").read_bytes()
+    progress = []
+
+    downloaded = source.download("green", date(2020, 4, 1), tmp_path / "out.csv.gz", on_progress=progress.append)
+
+    assert (tmp_path / "out.csv.gz").read_bytes() == expected
+    assert downloaded.bytes == len(expected)
+    assert downloaded.sha256 == hashlib.sha256(expected).hexdigest()
+    assert downloaded.url == f"{base}/green/green_tripdata_2020-04.csv.gz"
+    assert progress[-1] == len(expected) and len(progress) >= 1
+
+
+def test_url_follows_the_release_layout():
+    source = TripSourceResource()
+
+    assert source.file_url("yellow", date(2021, 1, 1)) == (
+        "https://github.com/DataTalksClub/nyc-tlc-data/releases/download/yellow/yellow_tripdata_2021-01.csv.gz"
+    )
+
+
+@pytest.mark.parametrize("scheme", ["http", "file"])
+def test_unpublished_month_says_so_and_names_the_url(scheme, release_url, tmp_path):
+    base = release_url if scheme == "http" else RELEASE_DIR.as_uri()
+
+    with pytest.raises(MonthNotPublishedError, match=r"green 2031-01 is not published.*green_tripdata_2031-01"):
+        TripSourceResource(base_url=base).download("green", date(2031, 1, 1), tmp_path / "x")
+
+
+def test_server_error_is_a_transient_failure(status_server, tmp_path):
+    url = status_server(503)
+
+    with pytest.raises(SourceUnavailableError, match="HTTP 503"):
+        TripSourceResource(base_url=url).download("green", date(2020, 4, 1), tmp_path / "x")
+
+
+def test_forbidden_is_a_permanent_failure(status_server, tmp_path):
+    url = status_server(403)
+
+    with pytest.raises(SourceRejectedError, match="HTTP 403"):
+        TripSourceResource(base_url=url).download("green", date(2020, 4, 1), tmp_path / "x")
+
+
+def test_connection_refused_is_transient_and_keeps_credentials_out(tmp_path):
+    server, url = serve(StatusHandler)
+    server.shutdown()
+    server.server_close()  # nothing listens on the port any more
+    secret_url = url.replace("http://", "http://user:hunter2@")
+
+    with pytest.raises(SourceUnavailableError) as raised:
+        TripSourceResource(base_url=secret_url, connect_timeout_seconds=2).download(
+            "green", date(2020, 4, 1), tmp_path / "x"
+        )
+
+    assert "ConnectionError" in str(raised.value)
+    assert "hunter2" not in str(raised.value) and raised.value.__cause__ is None
+
+
+def test_unsupported_scheme_names_the_setting():
+    with pytest.raises(SettingError, match="TAXI_SOURCE_URL"):
+        TripSourceResource(base_url="ftp://example.org/x").file_url("green", date(2020, 4, 1))
+
+
+def test_only_known_colors_make_urls():
+    with pytest.raises(ValueError, match="unknown color"):
+        TripSourceResource().file_url("../etc", date(2020, 4, 1))
+
+
+def test_redact_url_drops_user_and_password():
+    assert redact_url("https://me:pw@host:8443/a/b") == "https://host:8443/a/b"
+    assert redact_url("https://host/a") == "https://host/a"
