@@ -1,0 +1,25 @@
+"""`python -m taxi_pipeline.report`: rows per (color, month) in the target's warehouse."""
+
+import dagster as dg
+
+from taxi_pipeline.resources import RESOURCES_BY_TARGET
+from taxi_pipeline.settings import pipeline_target
+
+
+def format_slice_counts(counts: list[tuple]) -> str:
+    """A plain-text table of (color, source_month, rows) with a total line."""
+    lines = [f"{'color':<8} {'month':<8} {'rows':>12}"]
+    lines += [f"{color:<8} {month:%Y-%m}  {rows:>12,}" for color, month, rows in counts]
+    lines.append(f"{'total':<17} {sum(r for *_, r in counts):>12,}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """Print the warehouse's rows per (color, month) for the target the environment selects."""
+    warehouse = RESOURCES_BY_TARGET[pipeline_target()]()["warehouse"]
+    with dg.build_resources({"warehouse": warehouse}) as resources:
+        print(format_slice_counts(resources.warehouse.slice_counts()))
+
+
+if __name__ == "__main__":
+    main()
