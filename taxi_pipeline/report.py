@@ -1,9 +1,11 @@
 """`python -m taxi_pipeline.report`: rows per (color, month) in the target's warehouse."""
 
+import sys
+
 import dagster as dg
 
 from taxi_pipeline.resources import RESOURCES_BY_TARGET
-from taxi_pipeline.settings import pipeline_target
+from taxi_pipeline.settings import SettingError, pipeline_target
 
 
 def format_slice_counts(counts: list[tuple]) -> str:
@@ -16,7 +18,10 @@ def format_slice_counts(counts: list[tuple]) -> str:
 
 def main() -> None:
     """Print the warehouse's rows per (color, month) for the target the environment selects."""
-    warehouse = RESOURCES_BY_TARGET[pipeline_target()]()["warehouse"]
+    try:
+        warehouse = RESOURCES_BY_TARGET[pipeline_target()]()["warehouse"]
+    except SettingError as e:
+        sys.exit(f"taxi_pipeline: {e}")
     with dg.build_resources({"warehouse": warehouse}) as resources:
         print(format_slice_counts(resources.warehouse.slice_counts()))
 
