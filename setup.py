@@ -11,7 +11,7 @@ setup(
         "dagster==1.13.27",
         "dagster-duckdb==0.29.27",
         "duckdb==1.5.6",
-        "pandas==3.1.1",
+        "pandas==2.3.3",  # dagster-gcp (via dagster-pandas) requires pandas<3
         "pyarrow==26.0.1",
         "requests==2.34.2",
         "universal-pathlib==0.3.10",
