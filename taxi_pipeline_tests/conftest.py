@@ -11,6 +11,7 @@ import pytest
 from taxi_pipeline.io_managers import LAKE_FILE_TEMPLATE, RAW_FILE_TEMPLATE
 from taxi_pipeline.resources import lake_io_managers
 from taxi_pipeline.resources.duckdb_warehouse import DuckDBWarehouse
+from taxi_pipeline.resources.lake import LocalLake
 from taxi_pipeline.resources.source import TripSourceResource
 
 RELEASE_DIR = Path(__file__).parent / "data" / "release"
@@ -67,7 +68,7 @@ def make_resources(lake_dir: Path, duckdb_path: Path):
     def build(source_url: str) -> dict:
         return {
             "source": TripSourceResource(base_url=source_url),
-            **lake_io_managers(str(lake_dir)),
+            **lake_io_managers(LocalLake(base_path=str(lake_dir))),
             "warehouse": DuckDBWarehouse(database=str(duckdb_path)),
         }
 

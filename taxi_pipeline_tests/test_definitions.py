@@ -59,5 +59,5 @@ def test_settings_from_the_environment_show_as_env_vars(monkeypatch):
 
     resources = build_definitions("local").resources
 
-    assert resources["lake_io_manager"].base_path == dg.EnvVar("TAXI_LAKE_DIR")
+    assert resources["lake_io_manager"].lake.base_path == dg.EnvVar("TAXI_LAKE_DIR")
     assert resources["warehouse"].database == "data/warehouse.duckdb"

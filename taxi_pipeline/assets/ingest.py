@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 import pandas as pd
+from upath import UPath
 
 from taxi_pipeline.assets.metadata import canonical_table_schema, markdown_preview
 from taxi_pipeline.partitions import split_partition_key, trip_partitions
@@ -77,7 +78,7 @@ def raw_trips_csv(context: dg.AssetExecutionContext, source: TripSourceResource)
     io_manager_key="staging_io_manager",
     kinds={"pandas", "parquet"},
 )
-def cleaned_trips(context: dg.AssetExecutionContext, raw_trips_csv: Path) -> pd.DataFrame:
+def cleaned_trips(context: dg.AssetExecutionContext, raw_trips_csv: UPath) -> pd.DataFrame:
     """Every trip of the month, typed and in the canonical schema shared by all colors, with
     `color` and `source_month`; missing passenger counts filled with 0."""
     color, month = split_partition_key(context.partition_key)

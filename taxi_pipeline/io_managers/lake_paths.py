@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -45,47 +46,51 @@ def _temporary_sibling(path: UPath) -> UPath:
     return path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
 
 
-def _publish(tmp: UPath, path: UPath) -> None:
-    if is_local(path):
-        os.replace(to_local_path(tmp), to_local_path(path))  # atomic on one file system
-    else:
-        # Object stores have no rename; a copy is atomic per object, and the final name
-        # appears only once the copy is complete.
-        tmp.fs.mv(tmp.path, path.path)
-
-
 @contextmanager
 def atomic_writer(path: UPath) -> Iterator[IO[bytes]]:
-    """A binary file to write into; it appears under `path` only when the block succeeds."""
+    """A binary file to write into; it appears under `path` only when the block succeeds.
+
+    Local: a hidden sibling renamed over the target. Object store: a local temporary file
+    uploaded once complete; an upload creates the object only when it finishes, so a failed
+    write leaves the previous object or none.
+    """
+    if not is_local(path):
+        with tempfile.NamedTemporaryFile(prefix="taxi-lake-", suffix=path.suffix) as staged:
+            yield staged
+            staged.flush()
+            path.fs.put_file(staged.name, path.path)
+        return
     tmp = _temporary_sibling(path)
     try:
-        with tmp.open("wb") as f:
+        with open(to_local_path(tmp), "wb") as f:
             yield f
-        _publish(tmp, path)
+        os.replace(to_local_path(tmp), to_local_path(path))  # atomic on one file system
     except BaseException:
-        if tmp.exists():
-            tmp.unlink()
+        to_local_path(tmp).unlink(missing_ok=True)
         raise
 
 
 def atomic_put(local_file: Path, path: UPath) -> None:
-    """Move (local) or upload (remote) `local_file` to `path`, all or nothing."""
+    """Move (local) or upload (object store) `local_file` to `path`, all or nothing."""
+    if not is_local(path):
+        path.fs.put_file(str(local_file), path.path)
+        local_file.unlink()
+        return
     tmp = _temporary_sibling(path)
     try:
-        if is_local(path):
-            shutil.move(local_file, to_local_path(tmp))
-        else:
-            tmp.fs.put_file(str(local_file), tmp.path)
-        _publish(tmp, path)
+        shutil.move(local_file, to_local_path(tmp))
+        os.replace(to_local_path(tmp), to_local_path(path))
     except BaseException:
-        if tmp.exists():
-            tmp.unlink()
+        to_local_path(tmp).unlink(missing_ok=True)
         raise
 
 
 def written_file_metadata(path: UPath) -> dict[str, dg.MetadataValue]:
     """Size (and, for object stores, the URI) of a written lake file; `UPathIOManager` adds `path`."""
     metadata = {"bytes": dg.MetadataValue.int(path.stat().st_size)}
-    if not is_local(path):
-        metadata["uri"] = dg.MetadataValue.url(str(path))
+    if path.protocol == "gs":
+        metadata["uri"] = dg.MetadataValue.text(str(path))
+        metadata["console"] = dg.MetadataValue.url(f"https://console.cloud.google.com/storage/browser/_details/{path.path}")
+    elif not is_local(path):
+        metadata["uri"] = dg.MetadataValue.text(str(path))
     return metadata

@@ -1,17 +1,18 @@
 """Parquet files of the canonical trip schema, one per (color, month), on local disk or gs://."""
 
+import dagster as dg
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import Field
 from upath import UPath
 
-import dagster as dg
 from taxi_pipeline.io_managers.lake_paths import (
     TemplatedPartitionPathMixin,
     atomic_writer,
     written_file_metadata,
 )
+from taxi_pipeline.resources.lake import LakeResource
 from taxi_pipeline.schema import CANONICAL_SCHEMA
 
 PARQUET_COMPRESSION = "zstd"  # ~20% smaller than snappy at the same speed on these files
@@ -54,12 +55,12 @@ class TripsParquetIOManager(TemplatedPartitionPathMixin, dg.UPathIOManager):
 
 
 class TripsParquetIOManagerFactory(dg.ConfigurableIOManagerFactory):
-    """Trip parquet files under a lake root (a folder or `gs://bucket`), placed by a path template."""
+    """Trip parquet files under the lake root (a folder or `gs://bucket`), placed by a path template."""
 
-    base_path: str = Field(description="Lake root: a local folder or gs://bucket")
+    lake: LakeResource = Field(description="Where the lake lives: a local folder or a GCS bucket")
     path_template: str = Field(
         description="Path under the root, with {color}, {month} (YYYY-MM) and {asset}",
     )
 
     def create_io_manager(self, context) -> TripsParquetIOManager:
-        return TripsParquetIOManager(UPath(self.base_path), self.path_template)
+        return TripsParquetIOManager(self.lake.root(), self.path_template)

@@ -7,6 +7,7 @@ from taxi_pipeline.io_managers import LAKE_FILE_TEMPLATE, RAW_FILE_TEMPLATE, STA
 from taxi_pipeline.io_managers.parquet import TripsParquetIOManagerFactory
 from taxi_pipeline.io_managers.raw_file import RawFileIOManagerFactory
 from taxi_pipeline.resources.duckdb_warehouse import DuckDBWarehouse
+from taxi_pipeline.resources.lake import LakeResource, LocalLake
 from taxi_pipeline.resources.source import TripSourceResource
 from taxi_pipeline.settings import (
     DEFAULT_DUCKDB_PATH,
@@ -16,12 +17,12 @@ from taxi_pipeline.settings import (
 )
 
 
-def lake_io_managers(lake_root: Any) -> dict[str, Any]:
-    """The raw-zone, staging and published-parquet IO managers under one lake root."""
+def lake_io_managers(lake: LakeResource) -> dict[str, Any]:
+    """The raw-zone, staging and published-parquet IO managers of one lake."""
     return {
-        "raw_io_manager": RawFileIOManagerFactory(base_path=lake_root, path_template=RAW_FILE_TEMPLATE),
-        "staging_io_manager": TripsParquetIOManagerFactory(base_path=lake_root, path_template=STAGING_FILE_TEMPLATE),
-        "lake_io_manager": TripsParquetIOManagerFactory(base_path=lake_root, path_template=LAKE_FILE_TEMPLATE),
+        "raw_io_manager": RawFileIOManagerFactory(lake=lake, path_template=RAW_FILE_TEMPLATE),
+        "staging_io_manager": TripsParquetIOManagerFactory(lake=lake, path_template=STAGING_FILE_TEMPLATE),
+        "lake_io_manager": TripsParquetIOManagerFactory(lake=lake, path_template=LAKE_FILE_TEMPLATE),
     }
 
 
@@ -29,7 +30,7 @@ def local_resources() -> dict[str, Any]:
     """Lake in a folder, warehouse in a DuckDB file: nothing to start, nothing to configure."""
     return {
         "source": TripSourceResource(base_url=env_setting("TAXI_SOURCE_URL", DEFAULT_SOURCE_URL)),
-        **lake_io_managers(env_setting("TAXI_LAKE_DIR", DEFAULT_LAKE_DIR)),
+        **lake_io_managers(LocalLake(base_path=env_setting("TAXI_LAKE_DIR", DEFAULT_LAKE_DIR))),
         "warehouse": DuckDBWarehouse(database=env_setting("TAXI_DUCKDB_PATH", DEFAULT_DUCKDB_PATH)),
     }
 

@@ -3,6 +3,7 @@
 import gzip
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -12,6 +13,13 @@ from taxi_pipeline.schema import CANONICAL_SCHEMA
 from taxi_pipeline.transforms.layouts import LAYOUTS, Layout
 
 _GZIP_MAGIC = b"\x1f\x8b"
+
+
+class OpensBinary(Protocol):
+    def open(self, mode: str) -> IO[bytes]: ...
+
+
+TripFilePath = str | Path | OpensBinary
 
 
 class TripFileError(ValueError):
@@ -27,17 +35,26 @@ class ParsedTrips:
     encoding: str = "utf8"
 
 
-def _is_gzip(path: Path) -> bool:
-    with open(path, "rb") as f:
+def _open_binary(path: TripFilePath) -> IO[bytes]:
+    return path.open("rb") if hasattr(path, "open") else open(path, "rb")
+
+
+def _is_gzip(path: TripFilePath) -> bool:
+    with _open_binary(path) as f:
         return f.read(2) == _GZIP_MAGIC
 
 
-def read_header(path: str | Path) -> list[str]:
+def _input_stream(path: TripFilePath) -> pa.NativeFile:
+    compression = "gzip" if _is_gzip(path) else None
+    if isinstance(path, (str, Path)):  # local: Arrow reads the file natively
+        return pa.input_stream(str(path), compression=compression)
+    return pa.input_stream(pa.PythonFile(_open_binary(path), mode="r"), compression=compression)
+
+
+def read_header(path: TripFilePath) -> list[str]:
     """The column names of the file's first line, as written."""
-    path = Path(path)
-    opener = gzip.open if _is_gzip(path) else open
     try:
-        with opener(path, "rb") as f:
+        with _open_binary(path) as raw, (gzip.open(raw) if _is_gzip(path) else raw) as f:
             line = f.readline()
     except (OSError, EOFError) as e:
         raise TripFileError(f"{path}: cannot read the header: {e}") from e
@@ -47,7 +64,7 @@ def read_header(path: str | Path) -> list[str]:
     return [name.strip().strip('"') for name in header.split(",")]
 
 
-def _source_columns(path: Path, header: list[str], layout: Layout) -> tuple[dict[str, str], list[str]]:
+def _source_columns(path: TripFilePath, header: list[str], layout: Layout) -> tuple[dict[str, str], list[str]]:
     """Map the file's own header names to canonical names; list the names that are not known."""
     by_lower = {}
     extra = []
@@ -72,7 +89,7 @@ def _parse_type(canonical: pa.DataType) -> pa.DataType:
     return pa.float64() if pa.types.is_integer(canonical) else canonical
 
 
-def _read(path: Path, renames: dict[str, str], encoding: str) -> pa.Table:
+def _read(path: TripFilePath, renames: dict[str, str], encoding: str) -> pa.Table:
     read_options = pacsv.ReadOptions(encoding=encoding, block_size=8 << 20)
     convert_options = pacsv.ConvertOptions(
         include_columns=list(renames),
@@ -80,19 +97,18 @@ def _read(path: Path, renames: dict[str, str], encoding: str) -> pa.Table:
         strings_can_be_null=True,
         quoted_strings_can_be_null=True,
     )
-    stream = pa.input_stream(str(path), compression="gzip" if _is_gzip(path) else None)
-    with stream:
+    with _input_stream(path) as stream:
         return pacsv.read_csv(stream, read_options=read_options, convert_options=convert_options)
 
 
-def read_trips_csv(path: str | Path, color: str) -> ParsedTrips:
+def read_trips_csv(path: TripFilePath, color: str) -> ParsedTrips:
     """Parse a `{color}_tripdata_{YYYY-MM}` file into typed columns under canonical names.
 
     Accepts every header variant of the color (matched case-insensitively, optional columns may
     be absent), falls back to latin-1 for files that are not valid UTF-8, and raises
-    `TripFileError` naming the file for anything it cannot read.
+    `TripFileError` naming the file for anything it cannot read. `path` is a local path, or any
+    path-like object with `open("rb")` (such as a `gs://` UPath), which is streamed.
     """
-    path = Path(path)
     if color not in LAYOUTS:
         raise TripFileError(f"{path}: unknown color {color!r}; expected one of {', '.join(LAYOUTS)}")
     renames, extra = _source_columns(path, read_header(path), LAYOUTS[color])

@@ -12,6 +12,7 @@ from taxi_pipeline.io_managers.lake_paths import atomic_put, atomic_writer
 from taxi_pipeline.io_managers.parquet import TripsParquetIOManagerFactory, to_canonical_table
 from taxi_pipeline.io_managers.raw_file import RawFileIOManagerFactory
 from taxi_pipeline.partitions import trip_partitions
+from taxi_pipeline.resources.lake import LocalLake
 from taxi_pipeline.schema import CANONICAL_SCHEMA
 from taxi_pipeline.transforms.clean import clean_trips
 from taxi_pipeline.transforms.parse import read_trips_csv
@@ -43,7 +44,7 @@ def test_parquet_io_manager_writes_the_course_layout_and_reads_back(tmp_path):
     def as_path(trips: UPath) -> None:
         seen["path"] = trips
 
-    io_manager = TripsParquetIOManagerFactory(base_path=str(tmp_path), path_template=TEMPLATE)
+    io_manager = TripsParquetIOManagerFactory(lake=LocalLake(base_path=str(tmp_path)), path_template=TEMPLATE)
     result = dg.materialize([trips, as_frame, as_path], partition_key="fhv|2019-01-01", resources={"lake": io_manager})
 
     expected = tmp_path / "data/fhv/fhv_tripdata_2019-01.parquet"
@@ -68,16 +69,18 @@ def test_raw_file_io_manager_moves_the_local_file_into_the_raw_zone(tmp_path):
         return download
 
     @dg.asset(partitions_def=trip_partitions)
-    def reader(raw: Path) -> None:
+    def reader(raw: UPath) -> None:
         seen["path"] = raw
 
-    io_manager = RawFileIOManagerFactory(base_path=str(tmp_path / "lake"), path_template="raw/{color}/{color}_tripdata_{month}.csv.gz")
+    io_manager = RawFileIOManagerFactory(
+        lake=LocalLake(base_path=str(tmp_path / "lake")), path_template="raw/{color}/{color}_tripdata_{month}.csv.gz"
+    )
     assert dg.materialize([raw, reader], partition_key="green|2020-04-01", resources={"raw": io_manager}).success
 
     stored = tmp_path / "lake/raw/green/green_tripdata_2020-04.csv.gz"
     assert stored.read_bytes() == b"csv bytes"
     assert not download.exists()
-    assert seen["path"] == stored
+    assert Path(seen["path"]) == stored
 
 
 def test_atomic_writer_keeps_the_previous_file_when_the_write_fails(tmp_path):

@@ -146,3 +146,14 @@ def test_empty_file_is_an_error_naming_it(tmp_path):
 def test_unknown_color_is_rejected(tmp_path):
     with pytest.raises(TripFileError, match="unknown color 'purple'"):
         read_trips_csv(release_file("fhv", "2019-01"), "purple")
+
+
+def test_a_remote_path_is_streamed_through_its_open_method():
+    from upath import UPath
+
+    remote = UPath("memory://release/green/green_tripdata_2020-04.csv.gz")
+    remote.write_bytes(release_file("green", "2020-04").read_bytes())
+
+    streamed = read_trips_csv(remote, "green")
+
+    assert streamed.table.equals(read_trips_csv(release_file("green", "2020-04"), "green").table)

@@ -1,0 +1,68 @@
+"""Where the data lake lives: a local folder, or a Google Cloud Storage bucket."""
+
+import base64
+import binascii
+import json
+
+import dagster as dg
+from pydantic import Field
+from upath import UPath
+
+from taxi_pipeline.settings import SettingError
+
+
+class LakeResource(dg.ConfigurableResource):
+    """The root of the lake that the IO managers place raw, staging and published files under."""
+
+    def root(self) -> UPath:
+        """The lake's root path (local or remote)."""
+        raise NotImplementedError
+
+
+class LocalLake(LakeResource):
+    """A lake in a local folder."""
+
+    base_path: str = Field(description="Lake folder (TAXI_LAKE_DIR)")
+
+    def root(self) -> UPath:
+        return UPath(self.base_path)
+
+
+def decode_service_account_key(encoded: str, setting: str) -> dict:
+    """A base64-encoded service-account JSON key as a dict; errors name the setting, never the value."""
+    try:
+        return json.loads(base64.b64decode(encoded, validate=True))
+    except (binascii.Error, ValueError):
+        raise SettingError(f"{setting} is not a base64-encoded service-account JSON key") from None
+
+
+class GCSLake(LakeResource):
+    """A lake in a Google Cloud Storage bucket, written through gcsfs.
+
+    Credentials: Application Default Credentials (`GOOGLE_APPLICATION_CREDENTIALS` or the
+    environment's), or a base64 service-account key in `gcp_credentials`.
+    """
+
+    bucket: str = Field(description="Bucket name (GCS_BUCKET)")
+    gcp_credentials: str | None = Field(
+        default=None, description="Base64 service-account key (GCP_CREDENTIALS_B64); ADC when unset"
+    )
+
+    def root(self) -> UPath:
+        options = {}
+        if self.gcp_credentials:
+            options["token"] = decode_service_account_key(self.gcp_credentials, "GCP_CREDENTIALS_B64")
+        return UPath(f"gs://{self.bucket}", **options)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # Fail before any work when the bucket or the credentials are wrong.
+        root = self.root()
+        try:
+            root.fs.info(self.bucket)
+        except FileNotFoundError:
+            raise SettingError(f"GCS bucket {self.bucket!r} (GCS_BUCKET) does not exist") from None
+        except Exception as e:  # auth errors come as several google-auth / gcsfs types
+            raise SettingError(
+                f"GCS bucket {self.bucket!r} (GCS_BUCKET) cannot be reached with the current credentials "
+                f"(GOOGLE_APPLICATION_CREDENTIALS, GCP_CREDENTIALS_B64 or ADC): {type(e).__name__}"
+            ) from None
