@@ -54,7 +54,8 @@ def _input_stream(path: TripFilePath) -> pa.NativeFile:
 def read_header(path: TripFilePath) -> list[str]:
     """The column names of the file's first line, as written."""
     try:
-        with _open_binary(path) as raw, (gzip.open(raw) if _is_gzip(path) else raw) as f:
+        gzipped = _is_gzip(path)
+        with _open_binary(path) as raw, (gzip.open(raw) if gzipped else raw) as f:
             line = f.readline()
     except (OSError, EOFError) as e:
         raise TripFileError(f"{path}: cannot read the header: {e}") from e
