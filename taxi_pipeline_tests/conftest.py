@@ -1,18 +1,34 @@
 """Shared fixtures: the bundled release mirror, a real HTTP server over it, local resources."""
 
 import http.server
+import json
+import os
 import threading
+import uuid
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
 import pytest
 
+# Must be set before gcsfs is imported; only emulators need it (see gcp_servers.py).
+os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+
 from taxi_pipeline.io_managers import LAKE_FILE_TEMPLATE, RAW_FILE_TEMPLATE
 from taxi_pipeline.resources import lake_io_managers
 from taxi_pipeline.resources.duckdb_warehouse import DuckDBWarehouse
 from taxi_pipeline.resources.lake import LocalLake
 from taxi_pipeline.resources.source import TripSourceResource
+
+from taxi_pipeline_tests.gcp_servers import (
+    TEST_PROJECT,
+    GCPServers,
+    service_account_key,
+    start_bqemulator,
+    start_fake_gcs,
+    start_token_server,
+    stop,
+)
 
 RELEASE_DIR = Path(__file__).parent / "data" / "release"
 
@@ -83,3 +99,39 @@ def lake_file(lake_dir: Path, color: str, month: str) -> Path:
 def raw_file(lake_dir: Path, color: str, month: str) -> Path:
     """Where the raw CSV.gz of a (color, YYYY-MM) lies in a local lake."""
     return lake_dir / RAW_FILE_TEMPLATE.format(color=color, month=month)
+
+
+@pytest.fixture(scope="session")
+def gcp_servers(tmp_path_factory) -> Iterator[GCPServers]:
+    """fake-gcs-server, bqemulator and an OAuth token endpoint on 127.0.0.1, with the process
+    environment pointing the Google libraries at them for the whole session."""
+    base = tmp_path_factory.mktemp("gcp")
+    token_server, token_uri = start_token_server()
+    gcs, gcs_endpoint = start_fake_gcs(base / "gcs")
+    bigquery = None
+    try:
+        bigquery, bigquery_endpoint = start_bqemulator(base / "gcs", base / "bqemulator")
+        key = service_account_key(token_uri)
+        credentials_file = base / "service-account.json"
+        credentials_file.write_text(json.dumps(key))
+        servers = GCPServers(base / "gcs", gcs_endpoint, bigquery_endpoint, credentials_file, key)
+        with pytest.MonkeyPatch.context() as env:
+            for name, value in servers.environment().items():
+                env.setenv(name, value)
+            yield servers
+    finally:
+        stop(bigquery)
+        stop(gcs)
+        token_server.shutdown()
+        token_server.server_close()
+
+
+@pytest.fixture
+def gcp_names(gcp_servers, request) -> dict[str, str]:
+    """A bucket (created) and a BigQuery dataset name (not created) of this test's own."""
+    import gcsfs
+
+    suffix = uuid.uuid4().hex[:8]
+    bucket, dataset = f"taxi-lake-{suffix}", f"nyc_taxi_{suffix}"
+    gcsfs.GCSFileSystem().mkdir(bucket)
+    return {"GCS_BUCKET": bucket, "BQ_DATASET": dataset, "GCP_PROJECT": TEST_PROJECT}

@@ -59,5 +59,5 @@ def test_unknown_target_fails_with_one_clear_line(user_env):
 
     assert done.returncode != 0
     assert done.stderr.strip().splitlines() == [
-        "taxi_pipeline: TAXI_PIPELINE_TARGET='mainframe' is not a known target; use one of: local"
+        "taxi_pipeline: TAXI_PIPELINE_TARGET='mainframe' is not a known target; use one of: local, gcp"
     ]

@@ -6,7 +6,8 @@ from upath import UPath
 
 from taxi_pipeline.assets.ingest import GROUP
 from taxi_pipeline.partitions import split_partition_key, trip_partitions
-from taxi_pipeline.resources.warehouse import WarehouseResource
+from taxi_pipeline.resources.warehouse import SliceMismatchError, WarehouseResource
+from taxi_pipeline.settings import SettingError
 
 SLICE_MATCHES_LAKE_FILE = "slice_matches_lake_file"
 
@@ -21,6 +22,9 @@ def parquet_row_count(path: UPath) -> int:
     partitions_def=trip_partitions,
     group_name=GROUP,
     kinds={"sql"},
+    # Loads can meet transient conflicts (a concurrent transaction on the table, a locked
+    # DuckDB file, a 5xx); a wrong setting or a wrong file fails at once instead.
+    retry_policy=dg.RetryPolicy(max_retries=3, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS),
     check_specs=[
         dg.AssetCheckSpec(
             SLICE_MATCHES_LAKE_FILE,
@@ -36,16 +40,24 @@ def warehouse_trips(
     whole from the lake file: re-running never duplicates rows."""
     color, month = split_partition_key(context.partition_key)
     context.log.info(f"loading {lake_trips_parquet} into {color} {month:%Y-%m} of the trips table")
-    load = warehouse.load_slice(lake_trips_parquet, color, month)
+    try:
+        load = warehouse.load_slice(lake_trips_parquet, color, month)
+    except (SettingError, SliceMismatchError) as e:
+        raise dg.Failure(description=str(e), allow_retries=False) from None
     lake_rows = parquet_row_count(lake_trips_parquet)
+    metadata = {
+        "table": load.table,
+        "rows_loaded": load.rows_loaded,
+        "rows_replaced": load.rows_replaced,
+        "slice_rows": load.slice_rows,
+        "dagster/row_count": load.slice_rows,
+    }
+    if load.job_id is not None:
+        metadata["job_id"] = load.job_id
+    if load.bytes_processed is not None:
+        metadata["bytes_processed"] = load.bytes_processed
     return dg.MaterializeResult(
-        metadata={
-            "table": load.table,
-            "rows_loaded": load.rows_loaded,
-            "rows_replaced": load.rows_replaced,
-            "slice_rows": load.slice_rows,
-            "dagster/row_count": load.slice_rows,
-        },
+        metadata=metadata,
         check_results=[
             dg.AssetCheckResult(
                 check_name=SLICE_MATCHES_LAKE_FILE,

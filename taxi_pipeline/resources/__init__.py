@@ -3,17 +3,22 @@
 from collections.abc import Callable
 from typing import Any
 
+import dagster as dg
+
 from taxi_pipeline.io_managers import LAKE_FILE_TEMPLATE, RAW_FILE_TEMPLATE, STAGING_FILE_TEMPLATE
 from taxi_pipeline.io_managers.parquet import TripsParquetIOManagerFactory
 from taxi_pipeline.io_managers.raw_file import RawFileIOManagerFactory
+from taxi_pipeline.resources.bigquery_warehouse import BigQueryWarehouse
 from taxi_pipeline.resources.duckdb_warehouse import DuckDBWarehouse
-from taxi_pipeline.resources.lake import LakeResource, LocalLake
+from taxi_pipeline.resources.lake import GCSLake, LakeResource, LocalLake
 from taxi_pipeline.resources.source import TripSourceResource
 from taxi_pipeline.settings import (
+    DEFAULT_BQ_DATASET,
     DEFAULT_DUCKDB_PATH,
     DEFAULT_LAKE_DIR,
     DEFAULT_SOURCE_URL,
     env_setting,
+    optional_env_setting,
 )
 
 
@@ -35,5 +40,25 @@ def local_resources() -> dict[str, Any]:
     }
 
 
-RESOURCES_BY_TARGET: dict[str, Callable[[], dict[str, Any]]] = {"local": local_resources}
-WAREHOUSE_KIND_BY_TARGET = {"local": "duckdb"}
+def gcp_resources() -> dict[str, Any]:
+    """Lake in the GCS bucket `$GCS_BUCKET`, warehouse in BigQuery `$GCP_PROJECT.$BQ_DATASET.trips`.
+
+    Credentials come from the environment: Application Default Credentials
+    (`GOOGLE_APPLICATION_CREDENTIALS`, gcloud, or the attached service account), or a base64
+    service-account key in `GCP_CREDENTIALS_B64`.
+    """
+    credentials = optional_env_setting("GCP_CREDENTIALS_B64")
+    return {
+        "source": TripSourceResource(base_url=env_setting("TAXI_SOURCE_URL", DEFAULT_SOURCE_URL)),
+        **lake_io_managers(GCSLake(bucket=dg.EnvVar("GCS_BUCKET"), gcp_credentials=credentials)),
+        "warehouse": BigQueryWarehouse(
+            project=dg.EnvVar("GCP_PROJECT"),
+            dataset=env_setting("BQ_DATASET", DEFAULT_BQ_DATASET),
+            location=optional_env_setting("BQ_LOCATION"),
+            gcp_credentials=credentials,
+        ),
+    }
+
+
+RESOURCES_BY_TARGET: dict[str, Callable[[], dict[str, Any]]] = {"local": local_resources, "gcp": gcp_resources}
+WAREHOUSE_KIND_BY_TARGET = {"local": "duckdb", "gcp": "bigquery"}

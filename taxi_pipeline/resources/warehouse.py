@@ -17,6 +17,8 @@ class SliceLoad:
     rows_loaded: int
     rows_replaced: int
     slice_rows: int
+    job_id: str | None = None  # the backend's load job, where it has one
+    bytes_processed: int | None = None
 
 
 class SliceMismatchError(ValueError):

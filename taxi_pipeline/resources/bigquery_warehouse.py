@@ -1,0 +1,161 @@
+"""The production warehouse: a `trips` table in BigQuery, loaded from the lake's gs:// files."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta, timezone
+
+import google.auth.exceptions
+from dagster_gcp import BigQueryResource
+from google.api_core import exceptions as gexc
+from google.cloud import bigquery
+from pydantic import Field
+from upath import UPath
+
+from taxi_pipeline.resources.warehouse import TRIPS_TABLE, SliceLoad, SliceMismatchError, WarehouseResource
+from taxi_pipeline.schema import CANONICAL_COLUMNS, COLORS
+from taxi_pipeline.settings import SettingError
+
+_BIGQUERY_TYPES = {"string": "STRING", "date32[day]": "DATE", "int32": "INT64", "double": "FLOAT64", "timestamp[us]": "DATETIME"}
+STAGING_TABLE_HOURS = 24  # a staging table left by a killed run expires by itself
+
+CREDENTIALS_HINT = (
+    "set GOOGLE_APPLICATION_CREDENTIALS to a service-account key file, GCP_CREDENTIALS_B64 to a "
+    "base64 key, or run `gcloud auth application-default login`"
+)
+
+
+def trips_table_schema() -> list[bigquery.SchemaField]:
+    """The canonical schema as BigQuery columns, names kept snake_case as they are."""
+    return [
+        bigquery.SchemaField(c.name, _BIGQUERY_TYPES[str(c.type)], mode="NULLABLE", description=c.description)
+        for c in CANONICAL_COLUMNS
+    ]
+
+
+def slice_predicate(color: str, source_month: date) -> str:
+    """`color = '…' AND source_month = DATE '…'` for one slice.
+
+    Literals, not query parameters: the values come only from the fixed color list and a
+    `date`, and literals keep the statement valid inside a multi-statement transaction on
+    every BigQuery front end (the emulator the tests use rejects parameters there).
+    """
+    if color not in COLORS:
+        raise ValueError(f"unknown color {color!r}")
+    return f"color = '{color}' AND source_month = DATE '{source_month.isoformat()}'"
+
+
+class BigQueryWarehouse(WarehouseResource):
+    """`$GCP_PROJECT.$BQ_DATASET.trips`: partitioned by month on `source_month`, clustered by
+    `color`; each slice is load-job'ed from the lake's gs:// parquet into a staging table and
+    swapped in with one transaction."""
+
+    project: str = Field(description="Google Cloud project (GCP_PROJECT)")
+    dataset: str = Field(description="BigQuery dataset (BQ_DATASET)")
+    location: str | None = Field(default=None, description="Dataset location, e.g. US or EU (BQ_LOCATION)")
+    gcp_credentials: str | None = Field(
+        default=None, description="Base64 service-account key (GCP_CREDENTIALS_B64); ADC when unset"
+    )
+    create_dataset: bool = Field(default=True, description="Create the dataset when it is missing")
+
+    @property
+    def table_id(self) -> str:
+        return f"{self.project}.{self.dataset}.{TRIPS_TABLE}"
+
+    @contextmanager
+    def _client(self) -> Iterator[bigquery.Client]:
+        """A client; credential and permission failures become errors naming the setting."""
+        resource = BigQueryResource(project=self.project, location=self.location, gcp_credentials=self.gcp_credentials)
+        try:
+            with resource.get_client() as client:
+                yield client
+        except google.auth.exceptions.GoogleAuthError as e:
+            raise SettingError(f"Google credentials for BigQuery are missing or invalid ({type(e).__name__}): {CREDENTIALS_HINT}") from None
+        except gexc.Forbidden as e:
+            raise SettingError(
+                f"BigQuery refused access to {self.table_id} (GCP_PROJECT/BQ_DATASET): {e.message}; "
+                "the credentials need roles/bigquery.dataEditor on the dataset and roles/bigquery.jobUser on the project"
+            ) from None
+
+    def _ensure_table(self, client: bigquery.Client) -> None:
+        dataset_id = f"{self.project}.{self.dataset}"
+        try:
+            client.get_dataset(dataset_id)
+        except gexc.NotFound:
+            if not self.create_dataset:
+                raise SettingError(f"BigQuery dataset {dataset_id} (GCP_PROJECT/BQ_DATASET) does not exist") from None
+            dataset = bigquery.Dataset(dataset_id)
+            if self.location:
+                dataset.location = self.location
+            client.create_dataset(dataset, exists_ok=True)
+        table = bigquery.Table(self.table_id, schema=trips_table_schema())
+        table.time_partitioning = bigquery.TimePartitioning(type_=bigquery.TimePartitioningType.MONTH, field="source_month")
+        table.clustering_fields = ["color"]
+        table.description = "NYC taxi trips of every color and month; one slice per (color, source_month)"
+        client.create_table(table, exists_ok=True)
+
+    def _create_staging_table(self, client: bigquery.Client, color: str, source_month: date) -> str:
+        staging_id = f"{self.project}.{self.dataset}._{TRIPS_TABLE}_load_{color}_{source_month:%Y%m}"
+        staging = bigquery.Table(staging_id, schema=trips_table_schema())
+        staging.expires = datetime.now(timezone.utc) + timedelta(hours=STAGING_TABLE_HOURS)
+        client.delete_table(staging_id, not_found_ok=True)
+        client.create_table(staging)
+        return staging_id
+
+    def load_slice(self, lake_file: UPath, color: str, source_month: date) -> SliceLoad:
+        """Replace the (color, source_month) slice with the rows of the lake file, atomically."""
+        if lake_file.protocol != "gs":
+            raise ValueError(f"BigQuery loads lake files from gs:// only, got {lake_file}")
+        predicate = slice_predicate(color, source_month)
+        columns = ", ".join(c.name for c in CANONICAL_COLUMNS)
+        with self._client() as client:
+            self._ensure_table(client)
+            staging_id = self._create_staging_table(client, color, source_month)
+            try:
+                load_job = client.load_table_from_uri(
+                    str(lake_file),
+                    staging_id,
+                    job_config=bigquery.LoadJobConfig(
+                        source_format=bigquery.SourceFormat.PARQUET,
+                        write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,
+                        schema=trips_table_schema(),
+                    ),
+                )
+                load_job.result()
+                [staged] = client.query(
+                    f"SELECT COUNT(*) AS n, COUNTIF(NOT ({predicate})) AS stray FROM `{staging_id}`"
+                ).result()
+                if staged.stray:
+                    raise SliceMismatchError(
+                        f"{lake_file}: {staged.stray} of {staged.n} rows are not {color} {source_month:%Y-%m}"
+                    )
+                count_slice = f"SELECT COUNT(*) AS n FROM `{self.table_id}` WHERE {predicate}"
+                [before] = client.query(count_slice).result()
+                # One transaction: if any statement fails, BigQuery rolls the whole script back.
+                swap = client.query(
+                    "BEGIN TRANSACTION;\n"
+                    f"DELETE FROM `{self.table_id}` WHERE {predicate};\n"
+                    f"INSERT INTO `{self.table_id}` ({columns}) SELECT {columns} FROM `{staging_id}`;\n"
+                    "COMMIT TRANSACTION;"
+                )
+                swap.result()
+                [after] = client.query(count_slice).result()
+            finally:
+                client.delete_table(staging_id, not_found_ok=True)
+        return SliceLoad(
+            table=self.table_id,
+            rows_loaded=staged.n,
+            rows_replaced=before.n,
+            slice_rows=after.n,
+            job_id=load_job.job_id,
+            bytes_processed=swap.total_bytes_processed,
+        )
+
+    def slice_counts(self) -> list[tuple[str, date, int]]:
+        """(color, source_month, rows) for every slice in the table, in order."""
+        with self._client() as client:
+            self._ensure_table(client)
+            rows = client.query(
+                f"SELECT color, source_month, COUNT(*) AS n FROM `{self.table_id}` "
+                "GROUP BY color, source_month ORDER BY color, source_month"
+            ).result()
+            return [(r.color, r.source_month, r.n) for r in rows]

@@ -1,0 +1,83 @@
+"""The four assets end to end on the gcp target: the same asset code, GCS and BigQuery servers."""
+
+import shutil
+
+import dagster as dg
+import pyarrow.parquet as pq
+import pytest
+from google.cloud import bigquery
+from upath import UPath
+
+from taxi_pipeline.assets import TRIP_ASSETS
+from taxi_pipeline.definitions import build_definitions
+from taxi_pipeline_tests.conftest import RELEASE_DIR, release_file
+
+pytestmark = pytest.mark.gcp
+
+
+@pytest.fixture
+def gcp_target(gcp_names, monkeypatch, tmp_path):
+    """The gcp target's own resources, configured through the environment as a user would."""
+    mirror = tmp_path / "mirror"
+    shutil.copytree(RELEASE_DIR, mirror)
+    # The bundled yellow file stands in for yellow 2020-04 so two colors share one month.
+    shutil.copy(release_file("yellow", "2021-01"), mirror / "yellow" / "yellow_tripdata_2020-04.csv.gz")
+    for name, value in {**gcp_names, "TAXI_SOURCE_URL": mirror.as_uri()}.items():
+        monkeypatch.setenv(name, value)
+    return build_definitions("gcp").resources
+
+
+def materialize(resources, key: str) -> dg.ExecuteInProcessResult:
+    return dg.materialize(TRIP_ASSETS, partition_key=key, resources=resources)
+
+
+def slice_counts(gcp_names) -> dict[tuple[str, str], int]:
+    client = bigquery.Client(project=gcp_names["GCP_PROJECT"])
+    rows = client.query(
+        f"SELECT color, source_month, COUNT(*) AS n FROM `{gcp_names['GCP_PROJECT']}.{gcp_names['BQ_DATASET']}.trips` "
+        "GROUP BY color, source_month"
+    ).result()
+    return {(r.color, f"{r.source_month:%Y-%m}"): r.n for r in rows}
+
+
+def lake_object(gcp_names, color: str, month: str) -> UPath:
+    return UPath(f"gs://{gcp_names['GCS_BUCKET']}/data/{color}/{color}_tripdata_{month}.parquet")
+
+
+def test_green_lands_in_the_bucket_and_bigquery(gcp_target, gcp_names, gcp_servers):
+    result = materialize(gcp_target, "green|2020-04-01")
+
+    assert slice_counts(gcp_names) == {("green", "2020-04"): 35_612}
+    bucket_dir = gcp_servers.gcs_root / gcp_names["GCS_BUCKET"]
+    assert (bucket_dir / "raw/green/green_tripdata_2020-04.csv.gz").read_bytes() == release_file("green", "2020-04").read_bytes()
+    with lake_object(gcp_names, "green", "2020-04").open("rb") as f:
+        assert pq.ParquetFile(f).metadata.num_rows == 35_612
+    lake = result.asset_materializations_for_node("lake_trips_parquet")[0].metadata
+    assert lake["uri"].value == str(lake_object(gcp_names, "green", "2020-04"))
+    assert "console.cloud.google.com/storage/browser/_details/" in lake["console"].value
+    warehouse = result.asset_materializations_for_node("warehouse_trips")[0].metadata
+    assert warehouse["table"].value == f"{gcp_names['GCP_PROJECT']}.{gcp_names['BQ_DATASET']}.trips"
+    assert warehouse["rows_loaded"].value == 35_612 and warehouse["job_id"].value
+    assert "bytes_processed" in warehouse
+    [check] = result.get_asset_check_evaluations()
+    assert check.passed
+
+
+def test_rematerializing_and_a_second_color_of_the_month(gcp_target, gcp_names):
+    materialize(gcp_target, "green|2020-04-01")
+    materialize(gcp_target, "green|2020-04-01")
+    materialize(gcp_target, "yellow|2020-04-01")
+
+    counts = slice_counts(gcp_names)
+
+    assert counts == {("green", "2020-04"): 35_612, ("yellow", "2020-04"): 22_792}
+    for (color, month), rows in counts.items():
+        with lake_object(gcp_names, color, month).open("rb") as f:
+            assert pq.ParquetFile(f).metadata.num_rows == rows
+
+
+def test_the_gcp_target_keeps_secrets_out_of_config(gcp_target):
+    lake = gcp_target["lake_io_manager"].lake
+    assert lake.bucket == dg.EnvVar("GCS_BUCKET")
+    assert gcp_target["warehouse"].project == dg.EnvVar("GCP_PROJECT")
+    assert gcp_target["warehouse"].gcp_credentials is None

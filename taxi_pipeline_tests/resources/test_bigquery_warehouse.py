@@ -1,0 +1,124 @@
+"""BigQueryWarehouse against bqemulator, with lake files in fake-gcs-server."""
+
+from datetime import date
+
+import pyarrow.parquet as pq
+import pytest
+from google.cloud import bigquery
+from upath import UPath
+
+from taxi_pipeline.resources.bigquery_warehouse import BigQueryWarehouse, slice_predicate, trips_table_schema
+from taxi_pipeline.resources.warehouse import SliceMismatchError
+from taxi_pipeline.schema import CANONICAL_SCHEMA
+from taxi_pipeline.settings import SettingError
+from taxi_pipeline.transforms.clean import clean_trips
+from taxi_pipeline.transforms.parse import read_trips_csv
+from taxi_pipeline_tests.conftest import release_file
+
+APRIL, JAN_2021 = date(2020, 4, 1), date(2021, 1, 1)
+
+
+def upload_lake_file(bucket: str, name: str, color: str, sample_month: str, as_month: date) -> UPath:
+    table, _ = clean_trips(read_trips_csv(release_file(color, sample_month), color).table, color, as_month)
+    path = UPath(f"gs://{bucket}/data/{name}.parquet")
+    with path.open("wb") as f:
+        pq.write_table(table, f)
+    return path
+
+
+@pytest.fixture
+def warehouse(gcp_names) -> BigQueryWarehouse:
+    return BigQueryWarehouse(project=gcp_names["GCP_PROJECT"], dataset=gcp_names["BQ_DATASET"])
+
+
+def test_bigquery_schema_is_the_canonical_schema():
+    schema = {f.name: f.field_type for f in trips_table_schema()}
+
+    assert list(schema) == CANONICAL_SCHEMA.names
+    assert schema["pickup_datetime"] == "DATETIME"  # New York wall clock, no time zone
+    assert (schema["source_month"], schema["passenger_count"], schema["fare_amount"]) == ("DATE", "INT64", "FLOAT64")
+
+
+def test_slice_predicate_takes_only_known_colors():
+    assert slice_predicate("green", APRIL) == "color = 'green' AND source_month = DATE '2020-04-01'"
+    with pytest.raises(ValueError):
+        slice_predicate("green' OR '1'='1", APRIL)
+
+
+@pytest.mark.gcp
+def test_load_creates_a_month_partitioned_table_clustered_by_color(warehouse, gcp_names):
+    lake = upload_lake_file(gcp_names["GCS_BUCKET"], "green", "green", "2020-04", APRIL)
+
+    load = warehouse.load_slice(lake, "green", APRIL)
+
+    assert (load.rows_loaded, load.rows_replaced, load.slice_rows) == (35_612, 0, 35_612)
+    assert load.job_id
+    table = bigquery.Client(project=gcp_names["GCP_PROJECT"]).get_table(warehouse.table_id)
+    assert table.time_partitioning.type_ == "MONTH" and table.time_partitioning.field == "source_month"
+    assert table.clustering_fields == ["color"]
+    assert [f.name for f in table.schema] == CANONICAL_SCHEMA.names
+
+
+@pytest.mark.gcp
+def test_reload_replaces_the_slice_and_keeps_others(warehouse, gcp_names):
+    bucket = gcp_names["GCS_BUCKET"]
+    green = upload_lake_file(bucket, "green", "green", "2020-04", APRIL)
+    yellow = upload_lake_file(bucket, "yellow", "yellow", "2021-01", JAN_2021)
+    warehouse.load_slice(green, "green", APRIL)
+    warehouse.load_slice(yellow, "yellow", JAN_2021)
+
+    again = warehouse.load_slice(green, "green", APRIL)
+
+    assert (again.rows_replaced, again.slice_rows) == (35_612, 35_612)
+    assert warehouse.slice_counts() == [("green", APRIL, 35_612), ("yellow", JAN_2021, 22_792)]
+
+
+@pytest.mark.gcp
+def test_a_file_of_another_slice_is_refused_and_the_old_slice_stays(warehouse, gcp_names):
+    bucket = gcp_names["GCS_BUCKET"]
+    warehouse.load_slice(upload_lake_file(bucket, "green", "green", "2020-04", APRIL), "green", APRIL)
+    wrong = upload_lake_file(bucket, "yellow", "yellow", "2021-01", JAN_2021)
+
+    with pytest.raises(SliceMismatchError, match="22792 of 22792 rows are not green 2020-04"):
+        warehouse.load_slice(wrong, "green", APRIL)
+
+    assert warehouse.slice_counts() == [("green", APRIL, 35_612)]
+    datasets = bigquery.Client(project=gcp_names["GCP_PROJECT"]).list_tables(gcp_names["BQ_DATASET"])
+    assert [t.table_id for t in datasets] == ["trips"]  # the staging table is gone
+
+
+@pytest.mark.gcp
+def test_a_missing_lake_object_fails_and_the_old_slice_stays(warehouse, gcp_names):
+    bucket = gcp_names["GCS_BUCKET"]
+    warehouse.load_slice(upload_lake_file(bucket, "green", "green", "2020-04", APRIL), "green", APRIL)
+
+    with pytest.raises(Exception):
+        warehouse.load_slice(UPath(f"gs://{bucket}/data/nothing-here.parquet"), "green", APRIL)
+
+    assert warehouse.slice_counts() == [("green", APRIL, 35_612)]
+
+
+@pytest.mark.gcp
+def test_missing_dataset_names_the_setting_when_creation_is_off(gcp_names):
+    warehouse = BigQueryWarehouse(project=gcp_names["GCP_PROJECT"], dataset="absent_dataset", create_dataset=False)
+
+    with pytest.raises(SettingError, match=r"absent_dataset \(GCP_PROJECT/BQ_DATASET\) does not exist"):
+        warehouse.slice_counts()
+
+
+@pytest.mark.gcp
+def test_missing_credentials_file_names_the_settings(gcp_names, monkeypatch, tmp_path):
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "no-such-key.json"))
+    warehouse = BigQueryWarehouse(project=gcp_names["GCP_PROJECT"], dataset=gcp_names["BQ_DATASET"])
+
+    with pytest.raises(SettingError, match="GOOGLE_APPLICATION_CREDENTIALS") as raised:
+        warehouse.slice_counts()
+
+    assert "no-such-key" not in str(raised.value)
+
+
+def test_only_gs_lake_files_load():
+    warehouse = BigQueryWarehouse(project="p", dataset="d")
+
+    with pytest.raises(ValueError, match="gs:// only"):
+        warehouse.load_slice(UPath("/tmp/x.parquet"), "green", APRIL)
