@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from taxi_pipeline.assets import TRIP_ASSETS
+from taxi_pipeline.assets import TRIP_ASSETS, TRIP_CHECKS
 from taxi_pipeline.assets.warehouse import warehouse_trips
 from taxi_pipeline.jobs import trips_job
 from taxi_pipeline.resources import RESOURCES_BY_TARGET, WAREHOUSE_KIND_BY_TARGET
@@ -18,6 +18,7 @@ def build_definitions(target: str) -> dg.Definitions:
     )
     return dg.Definitions(
         assets=assets,
+        asset_checks=TRIP_CHECKS,
         jobs=[trips_job],
         resources=RESOURCES_BY_TARGET[target](),
         # Runs are one partition each; in-process steps save ~5 s of imports per step, and

@@ -3,11 +3,23 @@
 import dagster as dg
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
+from upath import UPath
 
 from taxi_pipeline.assets.ingest import GROUP
 from taxi_pipeline.assets.metadata import canonical_table_schema
 from taxi_pipeline.io_managers.parquet import to_canonical_table
-from taxi_pipeline.partitions import trip_partitions
+from taxi_pipeline.partitions import split_partition_key, trip_partitions
+from taxi_pipeline.transforms.quality import (
+    FIRST_ZONE,
+    LAST_ZONE,
+    LOCATION_COLUMNS,
+    TIMESTAMP_COLUMNS,
+    location_id_problems,
+    null_counts,
+    schema_differences,
+    share_outside_month,
+)
 
 
 @dg.asset(
@@ -24,3 +36,80 @@ def lake_trips_parquet(context: dg.AssetExecutionContext, cleaned_trips: pd.Data
         {"dagster/row_count": table.num_rows, "dagster/column_schema": canonical_table_schema()}
     )
     return table
+
+
+# Checks of the published lake file; partitioned like the asset, so each runs on one month.
+MAX_SHARE_OUTSIDE_MONTH = 0.01
+
+
+def _read_columns(path: UPath, columns: list[str]) -> pa.Table:
+    with path.open("rb") as f:
+        return pq.read_table(f, columns=columns)
+
+
+@dg.asset_check(asset=lake_trips_parquet, partitions_def=trip_partitions, blocking=True)
+def lake_schema_is_canonical(lake_trips_parquet: UPath) -> dg.AssetCheckResult:
+    """The lake file's parquet schema equals the canonical schema, column for column."""
+    with lake_trips_parquet.open("rb") as f:
+        differences = schema_differences(pq.read_schema(f))
+    return dg.AssetCheckResult(
+        passed=not differences,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"differences": dg.MetadataValue.json(differences)},
+    )
+
+
+@dg.asset_check(asset=lake_trips_parquet, partitions_def=trip_partitions)
+def lake_file_has_rows(lake_trips_parquet: UPath) -> dg.AssetCheckResult:
+    """The month holds at least one trip."""
+    with lake_trips_parquet.open("rb") as f:
+        rows = pq.ParquetFile(f).metadata.num_rows
+    return dg.AssetCheckResult(passed=rows > 0, severity=dg.AssetCheckSeverity.ERROR, metadata={"rows": rows})
+
+
+@dg.asset_check(asset=lake_trips_parquet, partitions_def=trip_partitions)
+def pickup_and_dropoff_times_present(lake_trips_parquet: UPath) -> dg.AssetCheckResult:
+    """No trip lacks its pickup or drop-off time."""
+    nulls = null_counts(_read_columns(lake_trips_parquet, list(TIMESTAMP_COLUMNS)), TIMESTAMP_COLUMNS)
+    return dg.AssetCheckResult(
+        passed=not any(nulls.values()),
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={f"null_{name}": count for name, count in nulls.items()},
+    )
+
+
+@dg.asset_check(asset=lake_trips_parquet, partitions_def=trip_partitions)
+def location_ids_are_taxi_zones(
+    context: dg.AssetCheckExecutionContext, lake_trips_parquet: UPath
+) -> dg.AssetCheckResult:
+    """Pickup and drop-off locations are TLC zones 1..265 (fhv may leave them empty)."""
+    color, _ = split_partition_key(context.partition_key)
+    problems = location_id_problems(_read_columns(lake_trips_parquet, list(LOCATION_COLUMNS)), color)
+    return dg.AssetCheckResult(
+        passed=not any(n for counts in problems.values() for n in counts.values()),
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"problems": dg.MetadataValue.json(problems), "zone_range": f"{FIRST_ZONE}..{LAST_ZONE}"},
+    )
+
+
+@dg.asset_check(asset=lake_trips_parquet, partitions_def=trip_partitions)
+def pickups_within_the_month(
+    context: dg.AssetCheckExecutionContext, lake_trips_parquet: UPath
+) -> dg.AssetCheckResult:
+    """Few pickups fall outside the file's month (the source has some; many means a wrong file)."""
+    _, month = split_partition_key(context.partition_key)
+    share = share_outside_month(_read_columns(lake_trips_parquet, ["pickup_datetime"])["pickup_datetime"], month)
+    return dg.AssetCheckResult(
+        passed=share <= MAX_SHARE_OUTSIDE_MONTH,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"share_outside_month": round(share, 6), "threshold": MAX_SHARE_OUTSIDE_MONTH},
+    )
+
+
+LAKE_CHECKS = [
+    lake_schema_is_canonical,
+    lake_file_has_rows,
+    pickup_and_dropoff_times_present,
+    location_ids_are_taxi_zones,
+    pickups_within_the_month,
+]

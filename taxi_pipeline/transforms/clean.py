@@ -25,7 +25,8 @@ def next_month(month: date) -> date:
     return date(month.year + month.month // 12, month.month % 12 + 1, 1)
 
 
-def _count_outside(pickups: pa.ChunkedArray, month: date) -> int:
+def count_outside_month(pickups: pa.ChunkedArray, month: date) -> int:
+    """Pickups before the first or from the first of the next month on."""
     start = pa.scalar(datetime.combine(month, datetime.min.time()), pa.timestamp("us"))
     end = pa.scalar(datetime.combine(next_month(month), datetime.min.time()), pa.timestamp("us"))
     outside = pc.or_(pc.less(pickups, start), pc.greater_equal(pickups, end))
@@ -64,7 +65,7 @@ def clean_trips(parsed: pa.Table, color: str, source_month: date) -> tuple[pa.Ta
         rows=rows,
         missing_passenger_count_before=missing_before,
         missing_passenger_count_after=table["passenger_count"].null_count if publishes_passengers else 0,
-        pickups_outside_month=_count_outside(table["pickup_datetime"], source_month),
+        pickups_outside_month=count_outside_month(table["pickup_datetime"], source_month),
         null_counts={name: table[name].null_count for name in table.column_names},
     )
     return table, report

@@ -1,0 +1,53 @@
+"""Data-quality measures of a month of canonical trips, for the asset checks."""
+
+from datetime import date
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from taxi_pipeline.schema import CANONICAL_SCHEMA
+from taxi_pipeline.transforms.clean import count_outside_month
+
+FIRST_ZONE, LAST_ZONE = 1, 265  # TLC taxi zones in taxi_zone_lookup.csv
+LOCATION_COLUMNS = ("pickup_location_id", "dropoff_location_id")
+TIMESTAMP_COLUMNS = ("pickup_datetime", "dropoff_datetime")
+
+
+def schema_differences(schema: pa.Schema) -> list[str]:
+    """How `schema` differs from the canonical schema, one line a difference; empty if equal."""
+    expected = {f.name: f.type for f in CANONICAL_SCHEMA}
+    actual = {f.name: f.type for f in schema}
+    lines = [f"missing column {name} ({kind})" for name, kind in expected.items() if name not in actual]
+    lines += [f"unexpected column {name} ({kind})" for name, kind in actual.items() if name not in expected]
+    lines += [
+        f"column {name} is {actual[name]}, expected {kind}"
+        for name, kind in expected.items()
+        if name in actual and actual[name] != kind
+    ]
+    if not lines and list(actual) != list(expected):
+        lines.append("columns are not in canonical order")
+    return lines
+
+
+def null_counts(table: pa.Table, columns: tuple[str, ...]) -> dict[str, int]:
+    """Null values per column."""
+    return {name: table[name].null_count for name in columns}
+
+
+def location_id_problems(table: pa.Table, color: str) -> dict[str, dict[str, int]]:
+    """Per location column: ids outside 1..265, and nulls where the color should have ids.
+
+    fhv files often carry no location at all, so nulls count as problems for yellow and green only.
+    """
+    problems = {}
+    for name in LOCATION_COLUMNS:
+        column = table[name]
+        outside = pc.sum(pc.or_(pc.less(column, FIRST_ZONE), pc.greater(column, LAST_ZONE)).cast(pa.int64())).as_py() or 0
+        nulls = 0 if color == "fhv" else column.null_count
+        problems[name] = {"outside_zone_range": outside, "null": nulls}
+    return problems
+
+
+def share_outside_month(pickups: pa.ChunkedArray, month: date) -> float:
+    """The fraction of pickups outside the file's month (0 for an empty file)."""
+    return count_outside_month(pickups, month) / len(pickups) if len(pickups) else 0.0

@@ -1,0 +1,95 @@
+"""The partitioned asset checks on real samples (pass) and on crafted bad lake files (fail)."""
+
+from datetime import date, datetime
+
+import dagster as dg
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+from taxi_pipeline.assets import TRIP_ASSETS, TRIP_CHECKS
+from taxi_pipeline.assets.lake import lake_trips_parquet
+from taxi_pipeline.transforms.clean import clean_trips
+from taxi_pipeline.transforms.parse import read_trips_csv
+from taxi_pipeline_tests.conftest import lake_file, release_file
+
+APRIL = date(2020, 4, 1)
+
+
+def evaluations(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
+    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+def green_april() -> pa.Table:
+    return clean_trips(read_trips_csv(release_file("green", "2020-04"), "green").table, "green", APRIL)[0]
+
+
+def run_lake_checks(resources, table: pa.Table, lake_dir, key="green|2020-04-01") -> dict[str, dg.AssetCheckEvaluation]:
+    path = lake_file(lake_dir, "green", "2020-04")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, path)
+    checks_only = dg.define_asset_job("lake_checks", selection=dg.AssetSelection.checks_for_assets(lake_trips_parquet))
+    defs = dg.Definitions(assets=TRIP_ASSETS, asset_checks=TRIP_CHECKS, jobs=[checks_only], resources=resources)
+    # A job of checks alone has no asset to validate a partition_key against (dagster 1.13), so
+    # the partition goes in as the run tag, as the UI does when it re-runs a check.
+    result = defs.resolve_job_def("lake_checks").execute_in_process(tags={"dagster/partition": key}, raise_on_error=False)
+    return evaluations(result)
+
+
+@pytest.mark.parametrize("key", ["green|2020-04-01", "yellow|2021-01-01", "fhv|2019-01-01", "fhv|2020-01-01"])
+def test_every_check_passes_on_the_real_samples(key, release_url, make_resources):
+    result = dg.materialize(TRIP_ASSETS + TRIP_CHECKS, partition_key=key, resources=make_resources(release_url))
+
+    checks = evaluations(result)
+    assert sorted(checks) == sorted(
+        ["lake_schema_is_canonical", "lake_file_has_rows", "pickup_and_dropoff_times_present",
+         "location_ids_are_taxi_zones", "pickups_within_the_month", "slice_matches_lake_file"]
+    )
+    assert {name: e.passed for name, e in checks.items()} == {name: True for name in checks}
+
+
+def test_wrong_schema_fails_with_error_and_lists_the_difference(make_resources, release_url, lake_dir):
+    table = green_april()
+    table = table.set_column(table.schema.get_field_index("vendor_id"), "vendor_id", table["vendor_id"].cast(pa.int64()))
+
+    check = run_lake_checks(make_resources(release_url), table, lake_dir)["lake_schema_is_canonical"]
+
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+    assert check.metadata["differences"].value == ["column vendor_id is int64, expected int32"]
+
+
+def test_empty_file_fails_has_rows(make_resources, release_url, lake_dir):
+    check = run_lake_checks(make_resources(release_url), green_april().slice(0, 0), lake_dir)["lake_file_has_rows"]
+
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+    assert check.metadata["rows"].value == 0
+
+
+def test_null_dropoff_and_bad_zone_fail_with_counts(make_resources, release_url, lake_dir):
+    table = green_april()
+    dropoff = table["dropoff_datetime"].to_pylist()
+    dropoff[:3] = [None, None, None]
+    zones = table["pickup_location_id"].to_pylist()
+    zones[0] = 999
+    table = table.set_column(table.schema.get_field_index("dropoff_datetime"), "dropoff_datetime", pa.array(dropoff, pa.timestamp("us")))
+    table = table.set_column(table.schema.get_field_index("pickup_location_id"), "pickup_location_id", pa.array(zones, pa.int32()))
+
+    checks = run_lake_checks(make_resources(release_url), table, lake_dir)
+
+    times, zones_check = checks["pickup_and_dropoff_times_present"], checks["location_ids_are_taxi_zones"]
+    assert not times.passed and times.severity == dg.AssetCheckSeverity.ERROR
+    assert times.metadata["null_dropoff_datetime"].value == 3
+    assert not zones_check.passed and zones_check.severity == dg.AssetCheckSeverity.ERROR
+    assert zones_check.metadata["problems"].value["pickup_location_id"] == {"outside_zone_range": 1, "null": 0}
+
+
+def test_a_file_of_another_month_warns(make_resources, release_url, lake_dir):
+    table = green_april()
+    shifted = pc.add(table["pickup_datetime"], pa.scalar(datetime(2020, 6, 1) - datetime(2020, 4, 1)))
+    table = table.set_column(table.schema.get_field_index("pickup_datetime"), "pickup_datetime", shifted)
+
+    check = run_lake_checks(make_resources(release_url), table, lake_dir)["pickups_within_the_month"]
+
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    assert check.metadata["share_outside_month"].value > 0.99

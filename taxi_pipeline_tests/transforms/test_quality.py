@@ -1,0 +1,61 @@
+from datetime import date, datetime
+
+import pyarrow as pa
+
+from taxi_pipeline.schema import CANONICAL_SCHEMA
+from taxi_pipeline.transforms.quality import (
+    location_id_problems,
+    null_counts,
+    schema_differences,
+    share_outside_month,
+)
+
+
+def locations(pickup: list, dropoff: list) -> pa.Table:
+    return pa.table({"pickup_location_id": pa.array(pickup, pa.int32()), "dropoff_location_id": pa.array(dropoff, pa.int32())})
+
+
+def test_canonical_schema_has_no_differences():
+    assert schema_differences(CANONICAL_SCHEMA) == []
+
+
+def test_schema_differences_name_each_column():
+    schema = CANONICAL_SCHEMA.remove(CANONICAL_SCHEMA.get_field_index("sr_flag"))
+    schema = schema.set(schema.get_field_index("vendor_id"), pa.field("vendor_id", pa.int64()))
+    schema = schema.append(pa.field("airport_fee", pa.float64()))
+
+    assert schema_differences(schema) == [
+        "missing column sr_flag (int32)",
+        "unexpected column airport_fee (double)",
+        "column vendor_id is int64, expected int32",
+    ]
+
+
+def test_column_order_matters():
+    reordered = pa.schema(list(reversed(list(CANONICAL_SCHEMA))))
+
+    assert schema_differences(reordered) == ["columns are not in canonical order"]
+
+
+def test_location_ids_outside_the_zones_are_counted():
+    problems = location_id_problems(locations([1, 265, 0, 300, None], [5, 6, 7, 8, 9]), "green")
+
+    assert problems == {
+        "pickup_location_id": {"outside_zone_range": 2, "null": 1},
+        "dropoff_location_id": {"outside_zone_range": 0, "null": 0},
+    }
+
+
+def test_fhv_may_leave_locations_empty_but_not_out_of_range():
+    problems = location_id_problems(locations([None, None, 266], [None, 1, 2]), "fhv")
+
+    assert problems["pickup_location_id"] == {"outside_zone_range": 1, "null": 0}
+    assert problems["dropoff_location_id"] == {"outside_zone_range": 0, "null": 0}
+
+
+def test_null_counts_and_share_outside_month():
+    pickups = pa.chunked_array([pa.array([datetime(2020, 4, 1), datetime(2020, 3, 31, 23, 59), None, datetime(2020, 5, 1)], pa.timestamp("us"))])
+
+    assert null_counts(pa.table({"pickup_datetime": pickups}), ("pickup_datetime",)) == {"pickup_datetime": 1}
+    assert share_outside_month(pickups, date(2020, 4, 1)) == 0.5
+    assert share_outside_month(pa.chunked_array([], pa.timestamp("us")), date(2020, 4, 1)) == 0.0
