@@ -5,6 +5,8 @@ import dagster as dg
 from taxi_pipeline.assets import TRIP_ASSETS, TRIP_CHECKS
 from taxi_pipeline.assets.warehouse import warehouse_trips
 from taxi_pipeline.jobs import trips_job
+from taxi_pipeline.schedules import monthly_trips_schedule
+from taxi_pipeline.sensors import new_month_sensor, run_failure_webhook
 from taxi_pipeline.resources import RESOURCES_BY_TARGET, WAREHOUSE_KIND_BY_TARGET
 from taxi_pipeline.settings import pipeline_target
 
@@ -20,6 +22,8 @@ def build_definitions(target: str) -> dg.Definitions:
         assets=assets,
         asset_checks=TRIP_CHECKS,
         jobs=[trips_job],
+        schedules=[monthly_trips_schedule],
+        sensors=[new_month_sensor, run_failure_webhook],
         resources=RESOURCES_BY_TARGET[target](),
         # Runs are one partition each; in-process steps save ~5 s of imports per step, and
         # backfills get their parallelism from running many runs at once.

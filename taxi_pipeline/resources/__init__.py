@@ -11,6 +11,7 @@ from taxi_pipeline.io_managers.raw_file import RawFileIOManagerFactory
 from taxi_pipeline.resources.bigquery_warehouse import BigQueryWarehouse
 from taxi_pipeline.resources.duckdb_warehouse import DuckDBWarehouse
 from taxi_pipeline.resources.lake import GCSLake, LakeResource, LocalLake
+from taxi_pipeline.resources.notify import WebhookResource
 from taxi_pipeline.resources.source import TripSourceResource
 from taxi_pipeline.settings import (
     DEFAULT_BQ_DATASET,
@@ -31,10 +32,18 @@ def lake_io_managers(lake: LakeResource) -> dict[str, Any]:
     }
 
 
+def common_resources() -> dict[str, Any]:
+    """The source of the monthly files and the failure webhook, the same for every target."""
+    return {
+        "source": TripSourceResource(base_url=env_setting("TAXI_SOURCE_URL", DEFAULT_SOURCE_URL)),
+        "webhook": WebhookResource(url=optional_env_setting("TAXI_WEBHOOK_URL")),
+    }
+
+
 def local_resources() -> dict[str, Any]:
     """Lake in a folder, warehouse in a DuckDB file: nothing to start, nothing to configure."""
     return {
-        "source": TripSourceResource(base_url=env_setting("TAXI_SOURCE_URL", DEFAULT_SOURCE_URL)),
+        **common_resources(),
         **lake_io_managers(LocalLake(base_path=env_setting("TAXI_LAKE_DIR", DEFAULT_LAKE_DIR))),
         "warehouse": DuckDBWarehouse(database=env_setting("TAXI_DUCKDB_PATH", DEFAULT_DUCKDB_PATH)),
     }
@@ -49,7 +58,7 @@ def gcp_resources() -> dict[str, Any]:
     """
     credentials = optional_env_setting("GCP_CREDENTIALS_B64")
     return {
-        "source": TripSourceResource(base_url=env_setting("TAXI_SOURCE_URL", DEFAULT_SOURCE_URL)),
+        **common_resources(),
         **lake_io_managers(GCSLake(bucket=dg.EnvVar("GCS_BUCKET"), gcp_credentials=credentials)),
         "warehouse": BigQueryWarehouse(
             project=dg.EnvVar("GCP_PROJECT"),

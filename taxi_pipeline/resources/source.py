@@ -69,6 +69,24 @@ class TripSourceResource(dg.ConfigurableResource):
             )
         return f"{self.base_url.rstrip('/')}/{color}/{color}_tripdata_{month:%Y-%m}.csv.gz"
 
+    def is_published(self, color: str, month: date) -> bool:
+        """Whether the source has the month's file: an HTTP HEAD (redirects followed) or a file check."""
+        url = self.file_url(color, month)
+        parts = urlsplit(url)
+        if parts.scheme == "file":
+            return Path(unquote(parts.path)).is_file()
+        try:
+            response = requests.head(
+                url, allow_redirects=True, timeout=(self.connect_timeout_seconds, self.read_timeout_seconds)
+            )
+        except requests.RequestException:
+            raise SourceUnavailableError(f"{redact_url(url)}: no answer to HEAD") from None
+        if response.status_code in (404, 410):
+            return False
+        if response.status_code >= 400:
+            raise SourceUnavailableError(f"{redact_url(url)} answered HTTP {response.status_code} to HEAD")
+        return True
+
     def download(
         self,
         color: str,

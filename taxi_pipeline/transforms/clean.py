@@ -25,6 +25,11 @@ def next_month(month: date) -> date:
     return date(month.year + month.month // 12, month.month % 12 + 1, 1)
 
 
+def previous_month(day: date) -> date:
+    """The first day of the month before the one `day` is in."""
+    return date(day.year - (day.month == 1), (day.month - 2) % 12 + 1, 1)
+
+
 def count_outside_month(pickups: pa.ChunkedArray, month: date) -> int:
     """Pickups before the first or from the first of the next month on."""
     start = pa.scalar(datetime.combine(month, datetime.min.time()), pa.timestamp("us"))

@@ -1,0 +1,109 @@
+import http.server
+import json
+import shutil
+
+import dagster as dg
+import pytest
+
+from taxi_pipeline.resources.notify import WebhookResource
+from taxi_pipeline.resources.source import TripSourceResource
+from taxi_pipeline.sensors import new_month_sensor, run_failure_webhook
+from taxi_pipeline_tests.conftest import RELEASE_DIR, release_file, serve
+
+
+def requested(result: dg.SensorResult) -> list[str]:
+    return sorted(r.partition_key for r in result.run_requests)
+
+
+@pytest.fixture
+def mirror(tmp_path):
+    """A release mirror holding green 2020-03..05 and fhv 2019-01 (copies of real files)."""
+    root = tmp_path / "release"
+    (root / "green").mkdir(parents=True)
+    (root / "fhv").mkdir()
+    for month in ("2020-03", "2020-04", "2020-05"):
+        shutil.copy(release_file("green", "2020-04"), root / "green" / f"green_tripdata_{month}.csv.gz")
+    shutil.copy(release_file("fhv", "2019-01"), root / "fhv" / "fhv_tripdata_2019-01.csv.gz")
+    return root
+
+
+def evaluate(instance, source, cursor=None) -> dg.SensorResult:
+    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"source": source})
+    return new_month_sensor(context)
+
+
+def test_requests_published_months_after_the_latest_loaded(mirror):
+    instance = dg.DagsterInstance.ephemeral()
+    instance.report_runless_asset_event(dg.AssetMaterialization("warehouse_trips", partition="green|2020-03-01"))
+
+    result = evaluate(instance, TripSourceResource(base_url=mirror.as_uri()))
+
+    assert requested(result) == ["fhv|2019-01-01", "green|2020-04-01", "green|2020-05-01"]
+    assert json.loads(result.cursor) == {"fhv": "2019-01-01", "green": "2020-05-01"}
+
+
+def test_the_cursor_stops_repeats_and_a_new_file_is_noticed(mirror):
+    instance = dg.DagsterInstance.ephemeral()
+    source = TripSourceResource(base_url=mirror.as_uri())
+    first = evaluate(instance, source)
+
+    assert requested(evaluate(instance, source, first.cursor)) == []
+    shutil.copy(release_file("fhv", "2019-01"), mirror / "fhv" / "fhv_tripdata_2019-02.csv.gz")
+    assert requested(evaluate(instance, source, first.cursor)) == ["fhv|2019-02-01"]
+
+
+def test_looks_at_an_http_source_with_head_requests(release_url):
+    instance = dg.DagsterInstance.ephemeral()
+    instance.report_runless_asset_event(dg.AssetMaterialization("warehouse_trips", partition="green|2020-03-01"))
+
+    result = evaluate(instance, TripSourceResource(base_url=release_url))
+
+    # The bundled mirror publishes green 2020-04 (not 2020-05) and fhv 2019-01 (not 2019-02).
+    assert requested(result) == ["fhv|2019-01-01", "green|2020-04-01"]
+
+
+class RecordingHandler(http.server.BaseHTTPRequestHandler):
+    bodies: list = []
+
+    def do_POST(self):
+        RecordingHandler.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format, *args):
+        pass
+
+
+def test_failed_run_is_posted_to_the_webhook_without_secrets(make_resources, tmp_path):
+    from taxi_pipeline.assets import TRIP_ASSETS
+
+    RecordingHandler.bodies = []
+    server, url = serve(RecordingHandler)
+    webhook_url = f"{url}/services/T000/B000/hook-secret-token"
+    instance = dg.DagsterInstance.ephemeral()
+    try:
+        result = dg.materialize(  # the mirror has no yellow 2020-01: the run fails
+            TRIP_ASSETS, partition_key="yellow|2020-01-01", resources=make_resources(RELEASE_DIR.as_uri()),
+            instance=instance, raise_on_error=False,
+        )
+        context = dg.build_run_status_sensor_context(
+            sensor_name="run_failure_webhook",
+            dagster_event=result.get_run_failure_event(),
+            dagster_instance=instance,
+            dagster_run=result.dagster_run,
+        ).for_run_failure()
+        run_failure_webhook(context, webhook=WebhookResource(url=webhook_url))
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    [body] = RecordingHandler.bodies
+    assert list(body) == ["text"]
+    assert f"run {result.run_id[:8]}" in body["text"] and "for partition yellow|2020-01-01 failed" in body["text"]
+    assert "- raw_trips_csv: yellow 2020-01 is not published" in body["text"]
+    assert "hook-secret-token" not in body["text"]
+
+
+def test_without_a_url_nothing_is_posted():
+    WebhookResource().post("hello")  # logs instead; must not raise
