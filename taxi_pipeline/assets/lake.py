@@ -9,7 +9,7 @@ from upath import UPath
 from taxi_pipeline.assets.ingest import GROUP
 from taxi_pipeline.assets.metadata import canonical_table_schema
 from taxi_pipeline.io_managers.parquet import to_canonical_table
-from taxi_pipeline.partitions import split_partition_key, trip_partitions
+from taxi_pipeline.partitions import one_partition_per_run, split_partition_key, trip_partitions
 from taxi_pipeline.transforms.quality import (
     FIRST_ZONE,
     LAST_ZONE,
@@ -24,6 +24,7 @@ from taxi_pipeline.transforms.quality import (
 
 @dg.asset(
     partitions_def=trip_partitions,
+    backfill_policy=one_partition_per_run,
     group_name=GROUP,
     io_manager_key="lake_io_manager",
     kinds={"parquet"},

@@ -5,7 +5,7 @@ import pyarrow.parquet as pq
 from upath import UPath
 
 from taxi_pipeline.assets.ingest import GROUP
-from taxi_pipeline.partitions import split_partition_key, trip_partitions
+from taxi_pipeline.partitions import one_partition_per_run, split_partition_key, trip_partitions
 from taxi_pipeline.resources.warehouse import SliceMismatchError, WarehouseResource
 from taxi_pipeline.settings import SettingError
 
@@ -20,8 +20,11 @@ def parquet_row_count(path: UPath) -> int:
 
 @dg.asset(
     partitions_def=trip_partitions,
+    backfill_policy=one_partition_per_run,
     group_name=GROUP,
     kinds={"sql"},
+    # Loads share one pool; deploy/dagster.yaml limits it to 1 for the single-writer DuckDB file.
+    pool="warehouse",
     # Loads can meet transient conflicts (a concurrent transaction on the table, a locked
     # DuckDB file, a 5xx); a wrong setting or a wrong file fails at once instead.
     retry_policy=dg.RetryPolicy(max_retries=3, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS),

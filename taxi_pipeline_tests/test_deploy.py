@@ -1,0 +1,45 @@
+"""Deployment files: what can be validated on this machine (no container engine, no cluster)."""
+
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import yaml
+
+from taxi_pipeline.definitions import defs
+
+DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
+
+
+def test_single_machine_dagster_yaml_loads_as_an_instance(tmp_path, monkeypatch):
+    shutil.copy(DEPLOY / "dagster.yaml", tmp_path / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+
+    with dg.DagsterInstance.get() as instance:
+        concurrency = instance.get_concurrency_config()  # what the daemon's run queue reads
+        assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+        assert concurrency.run_queue_config.max_concurrent_runs == 2
+        assert concurrency.pool_config.default_pool_limit == 1
+        assert not instance.telemetry_enabled
+
+
+def test_every_asset_runs_one_partition_per_run_and_loads_share_the_warehouse_pool():
+    for assets_def in defs.assets:
+        assert assets_def.backfill_policy == dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
+    [warehouse] = [a for a in defs.assets if a.key == dg.AssetKey("warehouse_trips")]
+    assert warehouse.op.pool == "warehouse"
+
+
+def test_k8s_values_name_the_run_launcher_and_the_code_location():
+    values = yaml.safe_load((DEPLOY / "k8s-values.yaml").read_text())
+
+    assert values["runLauncher"]["type"] == "K8sRunLauncher"
+    [deployment] = values["dagster-user-deployments"]["deployments"]
+    assert deployment["dagsterApiGrpcArgs"] == ["-m", "taxi_pipeline.definitions"]
+    assert {"name": "TAXI_PIPELINE_TARGET", "value": "gcp"} in deployment["env"]
+
+
+def test_dockerfile_serves_the_code_location():
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+
+    assert 'CMD ["dagster", "code-server", "start"' in dockerfile and "taxi_pipeline.definitions" in dockerfile
