@@ -32,6 +32,13 @@ $(BQEMU_INSTALLED):
 	  import_extension('spatial'); duckdb.sql('LOAD spatial')"
 	touch $@
 
+# The UI tests drive Debian's chromium through Playwright (which never downloads a browser here).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "the UI tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; fi
+
 $(DAGSTER_HOME)/dagster.yaml: deploy/dagster.yaml
 	mkdir -p $(DAGSTER_HOME)
 	cp deploy/dagster.yaml $@
@@ -46,7 +53,7 @@ demo: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
 	@echo "rows per (color, month) in the warehouse:"
 	@$(BIN)/python -m taxi_pipeline.report
 
-test: $(INSTALLED) $(BQEMU_INSTALLED)
+test: $(INSTALLED) $(BQEMU_INSTALLED) $(CHROMIUM)
 	$(BIN)/pytest
 
 dev: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml

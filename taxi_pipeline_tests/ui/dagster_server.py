@@ -1,0 +1,107 @@
+"""A real Dagster deployment for tests: `dagster dev` (webserver + daemon) on 127.0.0.1."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+LOCATION = "taxi_pipeline"
+TERMINAL_RUN_STATUSES = {"SUCCESS", "FAILURE", "CANCELED"}
+
+
+def _reset_signals() -> None:
+    # dagster dev maps SIGTERM onto SIGINT's handler; a child that inherits SIGINT ignored (as from
+    # a background shell) would then ignore both, so give it default handlers and no mask.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class DagsterServer:
+    proc: subprocess.Popen
+    url: str
+    log: Path
+
+    def graphql(self, query: str, variables: dict | None = None) -> dict:
+        body = json.dumps({"query": query, "variables": variables or {}}).encode()
+        request = urllib.request.Request(f"{self.url}/graphql", data=body, headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            answer = json.loads(response.read())
+        if answer.get("errors"):
+            raise RuntimeError(json.dumps(answer["errors"]))
+        return answer["data"]
+
+    def runs(self, tag: tuple[str, str] | None = None) -> list[dict]:
+        """Runs with their status and tags, optionally only those carrying a tag."""
+        run_filter = {"tags": [{"key": tag[0], "value": tag[1]}]} if tag else {}
+        data = self.graphql(
+            "query Runs($filter: RunsFilter) { runsOrError(filter: $filter) { ... on Runs {"
+            " results { runId status tags { key value } } } } }",
+            {"filter": run_filter},
+        )
+        return data["runsOrError"]["results"]
+
+    def wait_for_runs(self, tag: tuple[str, str], count: int, timeout: float = 600) -> list[dict]:
+        """Wait until `count` runs with the tag exist and all are finished."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            runs = self.runs(tag)
+            if len(runs) >= count and all(r["status"] in TERMINAL_RUN_STATUSES for r in runs):
+                return runs
+            time.sleep(2)
+        raise TimeoutError(f"runs tagged {tag} not finished after {timeout} s: {self.runs(tag)}; see {self.log}")
+
+
+def start_dagster_dev(env: dict, log: Path, timeout: float = 180) -> DagsterServer:
+    """`dagster dev -w workspace.yaml` from the project folder, ready once the location is LOADED."""
+    port = free_port()
+    out = open(log, "ab")
+    proc = subprocess.Popen(
+        [str(PROJECT_DIR / ".venv" / "bin" / "dagster"), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+        cwd=PROJECT_DIR, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+        start_new_session=True, preexec_fn=_reset_signals,
+    )
+    server = DagsterServer(proc, f"http://127.0.0.1:{port}", log)
+    query = "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"dagster dev exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            entries = server.graphql(query)["workspaceOrError"]["locationEntries"]
+            if any(e["name"] == LOCATION and e["loadStatus"] == "LOADED" for e in entries):
+                return server
+        except (urllib.error.URLError, OSError, KeyError, RuntimeError):
+            pass
+        time.sleep(0.5)
+    stop_dagster_dev(server)
+    raise TimeoutError(f"dagster dev not ready after {timeout} s:\n{log.read_text()[-3000:]}")
+
+
+def stop_dagster_dev(server: DagsterServer) -> None:
+    """SIGINT (a clean shutdown of webserver, daemon and code server), then SIGKILL what is left."""
+    if server.proc.poll() is None:
+        server.proc.send_signal(signal.SIGINT)
+        try:
+            server.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(server.proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    server.proc.wait()
