@@ -26,3 +26,15 @@ def test_january_tick_requests_december_of_the_year_before():
     requests = run_requests_at(datetime(2021, 1, 1, 5, tzinfo=timezone.utc))
 
     assert {r.partition_key for r in requests} == {"yellow|2020-12-01", "green|2020-12-01", "fhv|2020-12-01"}
+
+
+def test_definitions_load_without_deprecation_warnings():
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-W", "error::DeprecationWarning", "-c", "import taxi_pipeline.definitions"],
+        capture_output=True, text=True, timeout=120,
+    )
+
+    assert done.returncode == 0, done.stderr[-2000:]
