@@ -7,7 +7,7 @@ from taxi_pipeline.assets.warehouse import warehouse_trips
 from taxi_pipeline.jobs import trips_job
 from taxi_pipeline.schedules import monthly_trips_schedule
 from taxi_pipeline.sensors import new_month_sensor, run_failure_webhook
-from taxi_pipeline.resources import RESOURCES_BY_TARGET, WAREHOUSE_KIND_BY_TARGET
+from taxi_pipeline.targets import RESOURCES_BY_TARGET, WAREHOUSE_KIND_BY_TARGET
 from taxi_pipeline.settings import pipeline_target
 
 

@@ -4,7 +4,7 @@ import sys
 
 import dagster as dg
 
-from taxi_pipeline.resources import RESOURCES_BY_TARGET
+from taxi_pipeline.targets import RESOURCES_BY_TARGET
 from taxi_pipeline.settings import SettingError, pipeline_target
 
 

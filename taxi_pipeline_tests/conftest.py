@@ -15,7 +15,7 @@ import pytest
 os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
 
 from taxi_pipeline.io_managers import LAKE_FILE_TEMPLATE, RAW_FILE_TEMPLATE
-from taxi_pipeline.resources import lake_io_managers
+from taxi_pipeline.targets import lake_io_managers
 from taxi_pipeline.resources.duckdb_warehouse import DuckDBWarehouse
 from taxi_pipeline.resources.lake import LocalLake
 from taxi_pipeline.resources.source import TripSourceResource

