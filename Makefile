@@ -16,7 +16,7 @@ DEMO_SOURCE := file://$(CURDIR)/taxi_pipeline_tests/data/release
 DEMO_PARTITIONS := 'green|2020-04-01' 'yellow|2021-01-01' 'fhv|2019-01-01' 'fhv|2020-01-01'
 DEMO_LOG := data/demo.log
 
-.PHONY: install demo test dev clean
+.PHONY: install demo test dev bench clean
 
 install: $(INSTALLED)
 
@@ -55,6 +55,9 @@ demo: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
 
 test: $(INSTALLED) $(BQEMU_INSTALLED) $(CHROMIUM)
 	$(BIN)/pytest
+
+bench: $(INSTALLED)
+	$(BIN)/python benchmarks/run.py --rows 1369765 7000000 --repeats 3
 
 dev: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000

@@ -8,7 +8,6 @@ import dagster as dg
 from taxi_pipeline.io_managers import LAKE_FILE_TEMPLATE, RAW_FILE_TEMPLATE, STAGING_FILE_TEMPLATE
 from taxi_pipeline.io_managers.parquet import TripsParquetIOManagerFactory
 from taxi_pipeline.io_managers.raw_file import RawFileIOManagerFactory
-from taxi_pipeline.resources.bigquery_warehouse import BigQueryWarehouse
 from taxi_pipeline.resources.duckdb_warehouse import DuckDBWarehouse
 from taxi_pipeline.resources.lake import GCSLake, LakeResource, LocalLake
 from taxi_pipeline.resources.notify import WebhookResource
@@ -56,6 +55,10 @@ def gcp_resources() -> dict[str, Any]:
     (`GOOGLE_APPLICATION_CREDENTIALS`, gcloud, or the attached service account), or a base64
     service-account key in `GCP_CREDENTIALS_B64`.
     """
+    # Imported here: the Google client libraries take ~1.5 s to import, which every run of the
+    # local target would otherwise pay.
+    from taxi_pipeline.resources.bigquery_warehouse import BigQueryWarehouse
+
     credentials = optional_env_setting("GCP_CREDENTIALS_B64")
     return {
         **common_resources(),

@@ -1,5 +1,7 @@
 """Parquet files of the canonical trip schema, one per (color, month), on local disk or gs://."""
 
+import shutil
+
 import dagster as dg
 import pandas as pd
 import pyarrow as pa
@@ -15,6 +17,9 @@ from taxi_pipeline.io_managers.lake_paths import (
 from taxi_pipeline.resources.lake import LakeResource
 from taxi_pipeline.schema import CANONICAL_SCHEMA
 from taxi_pipeline.transforms.lake_file import write_lake_parquet
+from taxi_pipeline.transforms.quality import schema_differences
+
+COPY_CHUNK_BYTES = 8 << 20
 
 
 def to_canonical_table(obj: pd.DataFrame | pa.Table) -> pa.Table:
@@ -30,21 +35,34 @@ def to_canonical_table(obj: pd.DataFrame | pa.Table) -> pa.Table:
     return table.replace_schema_metadata(None).cast(CANONICAL_SCHEMA)
 
 
+def copy_canonical_parquet(source: UPath, path: UPath) -> None:
+    """Publish an existing parquet file of the canonical schema under `path`, byte for byte and
+    atomically, without decoding it; a file of another schema is refused, naming the difference."""
+    with source.open("rb") as f:
+        differences = schema_differences(pq.read_schema(f))
+    if differences:
+        raise ValueError(f"{source} is not a canonical trip file: {'; '.join(differences)}")
+    with source.open("rb") as src, atomic_writer(path) as out:
+        shutil.copyfileobj(src, out, COPY_CHUNK_BYTES)
+
+
 class TripsParquetIOManager(TemplatedPartitionPathMixin, dg.UPathIOManager):
-    """Writes a month of trips as one parquet file, atomically; reads it back as a pandas
-    DataFrame with Arrow dtypes, or hands over its path to an input annotated `UPath`."""
+    """Writes a month of trips (a DataFrame, an Arrow table, or an existing canonical parquet
+    file's path) as one parquet file, atomically; reads it back as a pandas DataFrame with Arrow
+    dtypes, or hands over its path to an input annotated `UPath`."""
 
     def __init__(self, base_path: UPath, path_template: str):
         super().__init__(base_path=base_path)
         self.path_template = path_template
 
-    def dump_to_path(self, context: dg.OutputContext, obj: pd.DataFrame | pa.Table, path: UPath) -> None:
-        table = to_canonical_table(obj)
-        with atomic_writer(path) as f:
-            write_lake_parquet(table, f)
-        context.add_output_metadata(
-            {"dagster/row_count": table.num_rows, **written_file_metadata(path)}
-        )
+    def dump_to_path(self, context: dg.OutputContext, obj: pd.DataFrame | pa.Table | UPath, path: UPath) -> None:
+        if isinstance(obj, UPath):
+            copy_canonical_parquet(obj, path)
+        else:
+            table = to_canonical_table(obj)
+            with atomic_writer(path) as f:
+                write_lake_parquet(table, f)
+        context.add_output_metadata(written_file_metadata(path))
 
     def load_from_path(self, context: dg.InputContext, path: UPath) -> pd.DataFrame | UPath:
         if context.dagster_type.typing_type is UPath:

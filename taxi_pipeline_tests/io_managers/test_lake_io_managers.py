@@ -9,7 +9,7 @@ import pytest
 from upath import UPath
 
 from taxi_pipeline.io_managers.lake_paths import atomic_put, atomic_writer
-from taxi_pipeline.io_managers.parquet import TripsParquetIOManagerFactory, to_canonical_table
+from taxi_pipeline.io_managers.parquet import TripsParquetIOManagerFactory, copy_canonical_parquet, to_canonical_table
 from taxi_pipeline.io_managers.raw_file import RawFileIOManagerFactory
 from taxi_pipeline.partitions import trip_partitions
 from taxi_pipeline.resources.lake import LocalLake
@@ -140,3 +140,26 @@ def test_to_canonical_table_orders_columns_canonically():
     shuffled = table.select(list(reversed(table.column_names)))
 
     assert to_canonical_table(shuffled).equals(table)
+
+
+def test_a_canonical_parquet_path_is_published_byte_for_byte(tmp_path):
+    staged = tmp_path / "staged.parquet"
+    pq.write_table(fhv_table(), staged)
+    target = UPath(tmp_path / "lake" / "f.parquet")
+    target.parent.mkdir()
+
+    copy_canonical_parquet(UPath(staged), target)
+
+    assert target.read_bytes() == staged.read_bytes()
+    assert leftovers(tmp_path) == []
+
+
+def test_a_parquet_of_another_schema_is_refused_naming_the_difference(tmp_path):
+    staged = tmp_path / "staged.parquet"
+    pq.write_table(fhv_table().drop_columns(["sr_flag"]), staged)
+    target = UPath(tmp_path / "f.parquet")
+
+    with pytest.raises(ValueError, match=r"staged\.parquet is not a canonical trip file: missing column sr_flag"):
+        copy_canonical_parquet(UPath(staged), target)
+
+    assert not target.exists()

@@ -1,0 +1,54 @@
+"""Smoke runs of the benchmark tools: generated months parse like real ones; the runner works."""
+
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from taxi_pipeline.transforms.clean import clean_trips
+from taxi_pipeline.transforms.parse import read_trips_csv
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+from generate_trips import HEADERS, generate_month, write_month  # noqa: E402
+
+
+@pytest.mark.parametrize("color", ["yellow", "green", "fhv"])
+def test_generated_months_use_the_published_layouts_and_parse_whole(color, tmp_path):
+    path = tmp_path / f"{color}.csv.gz"
+    write_month(generate_month(color, 20_000, date(2020, 1, 1), seed=7), path)
+
+    parsed = read_trips_csv(path, color)
+    table, report = clean_trips(parsed.table, color, date(2020, 1, 1))
+
+    assert parsed.extra_columns == []
+    assert report.rows == 20_000
+    assert 0 < report.pickups_outside_month < 100
+    if color != "fhv":
+        assert 0.06 < report.missing_passenger_count_before / 20_000 < 0.10  # ~8% empty integers
+        assert set(table["store_and_fwd_flag"].drop_null().unique().to_pylist()) == {"N", "Y"}
+    import gzip
+
+    with gzip.open(path, "rt") as f:
+        assert f.readline().strip().split(",") == HEADERS[color]
+
+
+def test_generation_is_seeded():
+    first = generate_month("green", 1_000, date(2020, 4, 1), seed=3)
+
+    assert first.equals(generate_month("green", 1_000, date(2020, 4, 1), seed=3))
+    assert not first.equals(generate_month("green", 1_000, date(2020, 4, 1), seed=4))
+
+
+def test_runner_produces_the_comparison_table():
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "run.py"), "--rows", "3000", "--repeats", "1"],
+        capture_output=True, text=True, timeout=600,
+    )
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| 3,000 |")]
+    assert [line.split("|")[2].strip() for line in rows] == ["floor", "reference", "library", "dagster"]
