@@ -8,6 +8,7 @@ from upath import UPath
 from taxi_pipeline.assets.ingest import GROUP
 from taxi_pipeline.assets.metadata import canonical_table_schema
 from taxi_pipeline.partitions import one_partition_per_run, split_partition_key, trip_partitions
+from taxi_pipeline.transforms.lake_file import parquet_row_count
 from taxi_pipeline.transforms.quality import (
     FIRST_ZONE,
     LAST_ZONE,
@@ -32,8 +33,7 @@ def lake_trips_parquet(context: dg.AssetExecutionContext, cleaned_trips: UPath) 
     with the same parquet schema for every color and month."""
     # The staged file already is canonical parquet: the IO manager publishes it byte for byte
     # (after checking its schema) instead of decoding and re-encoding millions of rows.
-    with cleaned_trips.open("rb") as f:
-        rows = pq.ParquetFile(f).metadata.num_rows
+    rows = parquet_row_count(cleaned_trips)
     context.add_output_metadata({"dagster/row_count": rows, "dagster/column_schema": canonical_table_schema()})
     return cleaned_trips
 
@@ -62,8 +62,7 @@ def lake_schema_is_canonical(lake_trips_parquet: UPath) -> dg.AssetCheckResult:
 @dg.asset_check(asset=lake_trips_parquet, partitions_def=trip_partitions)
 def lake_file_has_rows(lake_trips_parquet: UPath) -> dg.AssetCheckResult:
     """The month holds at least one trip."""
-    with lake_trips_parquet.open("rb") as f:
-        rows = pq.ParquetFile(f).metadata.num_rows
+    rows = parquet_row_count(lake_trips_parquet)
     return dg.AssetCheckResult(passed=rows > 0, severity=dg.AssetCheckSeverity.ERROR, metadata={"rows": rows})
 
 

@@ -1,21 +1,15 @@
 """Warehouse stage: each lake file loaded as one slice of the `trips` table."""
 
 import dagster as dg
-import pyarrow.parquet as pq
 from upath import UPath
 
 from taxi_pipeline.assets.ingest import GROUP
 from taxi_pipeline.partitions import one_partition_per_run, split_partition_key, trip_partitions
 from taxi_pipeline.resources.warehouse import SliceMismatchError, WarehouseResource
 from taxi_pipeline.settings import SettingError
+from taxi_pipeline.transforms.lake_file import parquet_row_count
 
 SLICE_MATCHES_LAKE_FILE = "slice_matches_lake_file"
-
-
-def parquet_row_count(path: UPath) -> int:
-    """Rows in a parquet file, from its footer."""
-    with path.open("rb") as f:
-        return pq.ParquetFile(f).metadata.num_rows
 
 
 @dg.asset(
