@@ -6,15 +6,12 @@
 import sys
 from datetime import date
 
-from taxi_pipeline.transforms.clean import clean_trips
-from taxi_pipeline.transforms.lake_file import write_lake_parquet
-from taxi_pipeline.transforms.parse import read_trips_csv
+from taxi_pipeline.transforms.convert import convert_to_lake_parquet
 
 
 def main(color: str, month: str, source: str, destination: str) -> None:
-    table, report = clean_trips(read_trips_csv(source, color).table, color, date.fromisoformat(f"{month}-01"))
-    write_lake_parquet(table, destination)
-    print(f"rows: {report.rows}")
+    converted = convert_to_lake_parquet(source, color, date.fromisoformat(f"{month}-01"), destination)
+    print(f"rows: {converted.rows}")
 
 
 if __name__ == "__main__":

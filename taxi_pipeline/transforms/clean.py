@@ -19,6 +19,17 @@ class CleaningReport:
     pickups_outside_month: int
     null_counts: dict[str, int] = field(default_factory=dict)
 
+    def __add__(self, other: "CleaningReport") -> "CleaningReport":
+        """The report of two parts of one file, read one after the other."""
+        names = self.null_counts.keys() | other.null_counts.keys()
+        return CleaningReport(
+            rows=self.rows + other.rows,
+            missing_passenger_count_before=self.missing_passenger_count_before + other.missing_passenger_count_before,
+            missing_passenger_count_after=self.missing_passenger_count_after + other.missing_passenger_count_after,
+            pickups_outside_month=self.pickups_outside_month + other.pickups_outside_month,
+            null_counts={n: self.null_counts.get(n, 0) + other.null_counts.get(n, 0) for n in names},
+        )
+
 
 def next_month(month: date) -> date:
     """The first day of the month after `month`."""

@@ -1,14 +1,38 @@
 """The lake file format: parquet of the canonical schema."""
 
+from collections.abc import Iterable
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from taxi_pipeline.schema import CANONICAL_SCHEMA
+
 PARQUET_COMPRESSION = "zstd"  # ~20% smaller than snappy at the same speed on these files
+# Large enough for good compression and for DuckDB/BigQuery to read in parallel, small enough
+# that a month is converted in a few hundred MiB.
+ROW_GROUP_ROWS = 512 * 1024
 
 
-def write_lake_parquet(table: pa.Table, sink) -> None:
-    """Write a month of canonical trips as a lake parquet file to a path or binary file object."""
-    pq.write_table(table, sink, compression=PARQUET_COMPRESSION)
+def write_lake_parquet(tables: pa.Table | Iterable[pa.Table], sink) -> int:
+    """Write canonical trips (one table, or tables one after the other) as a lake parquet file to
+    a path or binary file object, in row groups of `ROW_GROUP_ROWS`; returns the rows written."""
+    if isinstance(tables, pa.Table):
+        tables = [tables]
+    rows = 0
+    pending: list[pa.Table] = []
+    pending_rows = 0
+    with pq.ParquetWriter(sink, CANONICAL_SCHEMA, compression=PARQUET_COMPRESSION) as writer:
+        for table in tables:
+            pending.append(table)
+            pending_rows += table.num_rows
+            if pending_rows >= ROW_GROUP_ROWS:
+                writer.write_table(pa.concat_tables(pending), row_group_size=pending_rows)
+                rows += pending_rows
+                pending, pending_rows = [], 0
+        if pending_rows or not rows:
+            writer.write_table(pa.concat_tables(pending) if pending else CANONICAL_SCHEMA.empty_table())
+            rows += pending_rows
+    return rows
 
 
 def parquet_row_count(path) -> int:

@@ -1,9 +1,14 @@
-"""Read a published trip file (CSV, gzipped or not) into an Arrow table with canonical names."""
+"""Read a published trip file (CSV, gzipped or not) as Arrow tables with canonical names.
+
+Files are streamed in record batches, so a month of any size is read in bounded memory; the
+whole-file `read_trips_csv` is for small files and tests.
+"""
 
 import gzip
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Protocol, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -11,8 +16,16 @@ import pyarrow.csv as pacsv
 
 from taxi_pipeline.schema import CANONICAL_SCHEMA
 from taxi_pipeline.transforms.layouts import LAYOUTS, Layout
+from taxi_pipeline.transforms.malformed import MalformedRows, convert_leniently
 
 _GZIP_MAGIC = b"\x1f\x8b"
+# Arrow parses blocks on all cores; 4 MiB blocks keep several in flight on a 2-core machine.
+CSV_BLOCK_BYTES = 4 << 20
+# A small share of malformed rows (wrong field count, values that do not parse) is dropped and
+# reported; above it the file is refused.
+DEFAULT_MAX_MALFORMED_SHARE = 0.001
+
+T = TypeVar("T")
 
 
 class OpensBinary(Protocol):
@@ -26,6 +39,16 @@ class TripFileError(ValueError):
     """A trip file that cannot be read as its color's layout; the message names the file."""
 
 
+@dataclass(frozen=True)
+class TripCsv:
+    """A trip file whose header matches its color's layout."""
+
+    path: TripFilePath
+    color: str
+    renames: dict[str, str]  # source header name -> canonical name, in file order
+    extra_columns: list[str]
+
+
 @dataclass
 class ParsedTrips:
     """The columns a file holds, typed and renamed to canonical names, plus what was skipped."""
@@ -33,6 +56,7 @@ class ParsedTrips:
     table: pa.Table
     extra_columns: list[str] = field(default_factory=list)
     encoding: str = "utf8"
+    malformed: MalformedRows = field(default_factory=MalformedRows)
 
 
 def _open_binary(path: TripFilePath) -> IO[bytes]:
@@ -84,54 +108,111 @@ def _source_columns(path: TripFilePath, header: list[str], layout: Layout) -> tu
     return {by_lower[lower]: layout.columns[lower] for lower in by_lower}, extra
 
 
+def open_trip_csv(path: TripFilePath, color: str) -> TripCsv:
+    """The file with its header matched to the color's layout (case-insensitively; optional
+    columns may be absent), or `TripFileError` naming the file and what is missing."""
+    if color not in LAYOUTS:
+        raise TripFileError(f"{path}: unknown color {color!r}; expected one of {', '.join(LAYOUTS)}")
+    renames, extra = _source_columns(path, read_header(path), LAYOUTS[color])
+    return TripCsv(path, color, renames, extra)
+
+
 def _parse_type(canonical: pa.DataType) -> pa.DataType:
     # Integer columns come as "1.0" in files written from float columns (2020-2021); read
     # them as float and cast back safely, which rejects real fractions.
     return pa.float64() if pa.types.is_integer(canonical) else canonical
 
 
-def _read(path: TripFilePath, renames: dict[str, str], encoding: str) -> pa.Table:
-    read_options = pacsv.ReadOptions(encoding=encoding, block_size=8 << 20)
+def _typed(batch: pa.RecordBatch, trips: TripCsv) -> pa.Table:
+    names = [trips.renames[name] for name in batch.schema.names]
+    columns = [pc.cast(column, CANONICAL_SCHEMA.field(name).type) for column, name in zip(batch.columns, names)]
+    return pa.table(columns, names=names)
+
+
+def iter_trip_batches(
+    trips: TripCsv, encoding: str, malformed: MalformedRows, lenient: bool = False
+) -> Iterator[pa.Table]:
+    """The file's rows as typed tables under canonical names, one per block of the file.
+
+    Rows with the wrong number of fields are dropped and counted in `malformed`. The strict
+    (fast) mode fails on the first value that does not parse; the lenient mode reads every
+    column as text, drops and counts the rows with such values, and converts the rest.
+    """
+    types = {src: pa.string() if lenient else _parse_type(CANONICAL_SCHEMA.field(dst).type) for src, dst in trips.renames.items()}
+    read_options = pacsv.ReadOptions(encoding=encoding, block_size=CSV_BLOCK_BYTES)
+    parse_options = pacsv.ParseOptions(invalid_row_handler=malformed.add_invalid_row)
     convert_options = pacsv.ConvertOptions(
-        include_columns=list(renames),
-        column_types={src: _parse_type(CANONICAL_SCHEMA.field(dst).type) for src, dst in renames.items()},
+        include_columns=list(trips.renames),
+        column_types=types,
         strings_can_be_null=True,
         quoted_strings_can_be_null=True,
     )
-    with _input_stream(path) as stream:
-        return pacsv.read_csv(stream, read_options=read_options, convert_options=convert_options)
+    with _input_stream(trips.path) as stream:
+        reader = pacsv.open_csv(
+            stream, read_options=read_options, parse_options=parse_options, convert_options=convert_options
+        )
+        for batch in reader:
+            if lenient:
+                yield convert_leniently(batch, trips.renames, malformed)
+            else:
+                yield _typed(batch, trips)
 
 
-def read_trips_csv(path: TripFilePath, color: str) -> ParsedTrips:
-    """Parse a `{color}_tripdata_{YYYY-MM}` file into typed columns under canonical names.
+def _needs_lenient_mode(error: pa.ArrowInvalid) -> bool:
+    message = str(error)
+    return "conversion error" in message or "was truncated" in message or "would overflow" in message
 
-    Accepts every header variant of the color (matched case-insensitively, optional columns may
-    be absent), falls back to latin-1 for files that are not valid UTF-8, and raises
+
+def read_with_fallbacks(
+    trips: TripCsv, consume: Callable[[Iterator[pa.Table]], T]
+) -> tuple[T, str, MalformedRows]:
+    """`consume(batches)` over the file's typed batches, restarted from the top when the file
+    turns out not to be UTF-8 (read as latin-1: fhv 2020-02 is) or to hold values that do not
+    parse (read leniently). Returns its result, the encoding used and the malformed rows.
+
+    Errors reading the file become `TripFileError` naming it.
+    """
+    encoding, lenient = "utf8", False
+    for _attempt in range(3):
+        malformed = MalformedRows()
+        try:
+            return consume(iter_trip_batches(trips, encoding, malformed, lenient)), encoding, malformed
+        except pa.ArrowInvalid as e:
+            if "invalid UTF8" in str(e) and encoding == "utf8":
+                encoding = "latin-1"
+            elif _needs_lenient_mode(e) and not lenient:
+                lenient = True
+            else:
+                raise TripFileError(f"{trips.path}: {e}") from e
+        except (OSError, EOFError) as e:
+            raise TripFileError(f"{trips.path}: {e}") from e
+    raise AssertionError("unreachable: each fallback is taken at most once")
+
+
+def check_malformed_share(path: TripFilePath, malformed: MalformedRows, rows_kept: int, max_share: float) -> None:
+    """Raise `TripFileError` naming the file and the problems when more than `max_share` of the
+    file's rows were malformed."""
+    total = rows_kept + malformed.rows
+    if malformed.rows and malformed.rows > max_share * total:
+        raise TripFileError(
+            f"{path}: {malformed.rows:,} of {total:,} rows ({malformed.rows / total:.3%}) are malformed, "
+            f"more than the allowed {max_share:.3%}: {malformed.describe()}"
+        )
+
+
+def read_trips_csv(
+    path: TripFilePath, color: str, max_malformed_share: float = DEFAULT_MAX_MALFORMED_SHARE
+) -> ParsedTrips:
+    """Parse a whole `{color}_tripdata_{YYYY-MM}` file into typed columns under canonical names.
+
+    Accepts every header variant of the color, falls back to latin-1 for files that are not
+    valid UTF-8, drops and reports malformed rows up to `max_malformed_share`, and raises
     `TripFileError` naming the file for anything it cannot read. `path` is a local path, or any
     path-like object with `open("rb")` (such as a `gs://` UPath), which is streamed.
     """
-    if color not in LAYOUTS:
-        raise TripFileError(f"{path}: unknown color {color!r}; expected one of {', '.join(LAYOUTS)}")
-    renames, extra = _source_columns(path, read_header(path), LAYOUTS[color])
-
-    encoding = "utf8"
-    try:
-        try:
-            table = _read(path, renames, encoding)
-        except pa.ArrowInvalid as e:
-            if "invalid UTF8" not in str(e):
-                raise
-            encoding = "latin-1"  # fhv 2020-02 is published in latin-1
-            table = _read(path, renames, encoding)
-    except (pa.ArrowInvalid, OSError, EOFError) as e:
-        raise TripFileError(f"{path}: {e}") from e
-
-    table = table.rename_columns([renames[name] for name in table.column_names])
-    columns = []
-    for name in table.column_names:
-        target = CANONICAL_SCHEMA.field(name).type
-        try:
-            columns.append(pc.cast(table[name], target))
-        except pa.ArrowInvalid as e:
-            raise TripFileError(f"{path}: column {name!r} does not fit {target}: {e}") from e
-    return ParsedTrips(pa.table(columns, names=table.column_names), extra, encoding)
+    trips = open_trip_csv(path, color)
+    tables, encoding, malformed = read_with_fallbacks(trips, list)
+    empty = pa.schema([(dst, CANONICAL_SCHEMA.field(dst).type) for dst in trips.renames.values()]).empty_table()
+    table = pa.concat_tables([empty, *tables]).combine_chunks()
+    check_malformed_share(path, malformed, table.num_rows, max_malformed_share)
+    return ParsedTrips(table, trips.extra_columns, encoding, malformed)

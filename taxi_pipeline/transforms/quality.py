@@ -51,3 +51,16 @@ def location_id_problems(table: pa.Table, color: str) -> dict[str, dict[str, int
 def share_outside_month(pickups: pa.ChunkedArray, month: date) -> float:
     """The fraction of pickups outside the file's month (0 for an empty file)."""
     return count_outside_month(pickups, month) / len(pickups) if len(pickups) else 0.0
+
+
+MONEY_COLUMNS = ("fare_amount", "total_amount")
+
+
+def implausible_values(table: pa.Table) -> dict[str, int]:
+    """Rows with a negative fare or total (refunds and disputes), and trips of zero distance:
+    kept in the data as published, counted for the checks."""
+    counts = {
+        f"negative_{name}": pc.sum(pc.less(table[name], 0).cast(pa.int64())).as_py() or 0 for name in MONEY_COLUMNS
+    }
+    counts["zero_trip_distance"] = pc.sum(pc.equal(table["trip_distance"], 0).cast(pa.int64())).as_py() or 0
+    return counts

@@ -157,3 +157,26 @@ def test_a_remote_path_is_streamed_through_its_open_method():
     streamed = read_trips_csv(remote, "green")
 
     assert streamed.table.equals(read_trips_csv(release_file("green", "2020-04"), "green").table)
+
+
+def test_malformed_values_are_dropped_and_counted_by_column(tmp_path):
+    header = "dispatching_base_num,pickup_datetime,dropoff_datetime,PULocationID,DOLocationID,SR_Flag"
+    good = "B1,2020-01-01 00:00:00,2020-01-01 00:10:00,26,7,"
+    rows = [good] * 996 + [
+        "B1,2020-01-01 00:00:00,2020-01-01 00:10:00,26,7,,extra,fields",  # wrong field count
+        "B1,not a time,2020-01-01 00:10:00,26,7,",
+        "B1,2020-01-01 00:00:00,2020-01-01 00:10:00,zone 26,7,",
+        "B1,2020-01-01 00:00:00,2020-01-01 00:10:00,26,99999999999,",  # beyond int32
+    ]
+    path = write_gz(tmp_path / "fhv.csv.gz", header + "\n" + "\n".join(rows) + "\n")
+
+    parsed = read_trips_csv(path, "fhv", max_malformed_share=0.01)
+
+    assert parsed.table.num_rows == 996
+    assert parsed.malformed.by_reason == {
+        "wrong number of fields": 1,
+        "pickup_datetime does not parse": 1,
+        "pickup_location_id does not parse": 1,
+        "dropoff_location_id does not parse": 1,
+    }
+    assert parsed.table.column("pickup_location_id").to_pylist() == [26] * 996
