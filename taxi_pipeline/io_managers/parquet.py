@@ -1,6 +1,7 @@
 """Parquet files of the canonical trip schema, one per (color, month), on local disk or gs://."""
 
 import shutil
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -11,6 +12,7 @@ from upath import UPath
 
 from taxi_pipeline.io_managers.lake_paths import (
     TemplatedPartitionPathMixin,
+    atomic_put,
     atomic_writer,
     written_file_metadata,
 )
@@ -46,18 +48,31 @@ def copy_canonical_parquet(source: UPath, path: UPath) -> None:
         shutil.copyfileobj(src, out, COPY_CHUNK_BYTES)
 
 
+def move_canonical_parquet(staged: Path, path: UPath) -> None:
+    """Move (local lake) or upload (object store) a staged parquet file of the canonical schema
+    to `path`, atomically; a file of another schema is refused, naming the difference."""
+    differences = schema_differences(pq.read_schema(staged))
+    if differences:
+        raise ValueError(f"{staged} is not a canonical trip file: {'; '.join(differences)}")
+    atomic_put(staged, path)
+
+
 class TripsParquetIOManager(TemplatedPartitionPathMixin, dg.UPathIOManager):
-    """Writes a month of trips (a DataFrame, an Arrow table, or an existing canonical parquet
-    file's path) as one parquet file, atomically; reads it back as a pandas DataFrame with Arrow
+    """Writes a month of trips (a DataFrame, an Arrow table, a lake file's `UPath` to copy, or a
+    staged local parquet file's `Path` to move) as one parquet file, atomically; reads it back as a pandas DataFrame with Arrow
     dtypes, or hands over its path to an input annotated `UPath`."""
 
     def __init__(self, base_path: UPath, path_template: str):
         super().__init__(base_path=base_path)
         self.path_template = path_template
 
-    def dump_to_path(self, context: dg.OutputContext, obj: pd.DataFrame | pa.Table | UPath, path: UPath) -> None:
-        if isinstance(obj, UPath):
+    def dump_to_path(
+        self, context: dg.OutputContext, obj: pd.DataFrame | pa.Table | UPath | Path, path: UPath
+    ) -> None:
+        if isinstance(obj, UPath):  # a file of the lake: copied
             copy_canonical_parquet(obj, path)
+        elif isinstance(obj, Path):  # a local file the asset staged and hands over: moved
+            move_canonical_parquet(obj, path)
         else:
             table = to_canonical_table(obj)
             with atomic_writer(path) as f:
