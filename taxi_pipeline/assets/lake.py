@@ -13,7 +13,9 @@ from taxi_pipeline.transforms.quality import (
     FIRST_ZONE,
     LAST_ZONE,
     LOCATION_COLUMNS,
+    MONEY_COLUMNS,
     TIMESTAMP_COLUMNS,
+    implausible_values,
     location_id_problems,
     null_counts,
     schema_differences,
@@ -40,6 +42,9 @@ def lake_trips_parquet(context: dg.AssetExecutionContext, cleaned_trips: UPath) 
 
 # Checks of the published lake file; partitioned like the asset, so each runs on one month.
 MAX_SHARE_OUTSIDE_MONTH = 0.01
+# Published months have up to ~5% zero-distance trips (green 2020-04: 4.9%) and under 1%
+# negative fares (refunds): well above that, the file is broken.
+MAX_SHARE_IMPLAUSIBLE = {"negative_fare_amount": 0.02, "negative_total_amount": 0.02, "zero_trip_distance": 0.10}
 
 
 def _read_columns(path: UPath, columns: list[str]) -> pa.Table:
@@ -105,10 +110,29 @@ def pickups_within_the_month(
     )
 
 
+@dg.asset_check(asset=lake_trips_parquet, partitions_def=trip_partitions)
+def fares_and_distances_plausible(lake_trips_parquet: UPath) -> dg.AssetCheckResult:
+    """Few trips have a negative fare or total, or zero distance (all kept as published; many
+    means a broken file)."""
+    table = _read_columns(lake_trips_parquet, [*MONEY_COLUMNS, "trip_distance"])
+    counts = implausible_values(table)
+    shares = {name: count / table.num_rows if table.num_rows else 0.0 for name, count in counts.items()}
+    return dg.AssetCheckResult(
+        passed=all(shares[name] <= MAX_SHARE_IMPLAUSIBLE[name] for name in counts),
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            **counts,
+            **{f"share_{name}": round(share, 6) for name, share in shares.items()},
+            "thresholds": dg.MetadataValue.json(MAX_SHARE_IMPLAUSIBLE),
+        },
+    )
+
+
 LAKE_CHECKS = [
     lake_schema_is_canonical,
     lake_file_has_rows,
     pickup_and_dropoff_times_present,
     location_ids_are_taxi_zones,
     pickups_within_the_month,
+    fares_and_distances_plausible,
 ]

@@ -44,7 +44,8 @@ def test_every_check_passes_on_the_real_samples(key, release_url, make_resources
     checks = evaluations(result)
     assert sorted(checks) == sorted(
         ["lake_schema_is_canonical", "lake_file_has_rows", "pickup_and_dropoff_times_present",
-         "location_ids_are_taxi_zones", "pickups_within_the_month", "slice_matches_lake_file"]
+         "location_ids_are_taxi_zones", "pickups_within_the_month", "fares_and_distances_plausible",
+         "slice_matches_lake_file"]
     )
     assert {name: e.passed for name, e in checks.items()} == {name: True for name in checks}
 
