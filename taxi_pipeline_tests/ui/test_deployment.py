@@ -55,7 +55,8 @@ def deployment(tmp_path_factory, release_url):
 
 CHECKS = [
     "lake_schema_is_canonical", "lake_file_has_rows", "pickup_and_dropoff_times_present",
-    "location_ids_are_taxi_zones", "pickups_within_the_month", "slice_matches_lake_file",
+    "location_ids_are_taxi_zones", "pickups_within_the_month", "fares_and_distances_plausible",
+    "slice_matches_lake_file",
 ]
 
 
