@@ -7,6 +7,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from taxi_pipeline.schema import CANONICAL_SCHEMA
+from taxi_pipeline.transforms.background import in_background
 from taxi_pipeline.transforms.clean import CleaningReport, clean_trips
 from taxi_pipeline.transforms.lake_file import write_lake_parquet
 from taxi_pipeline.transforms.malformed import MalformedRows
@@ -60,7 +61,8 @@ def convert_to_lake_parquet(
                     preview.append(clean.slice(0, PREVIEW_ROWS))
                 yield clean
 
-        return write_lake_parquet(cleaned(), destination), reports, preview
+        # Parsing and cleaning run in a thread ahead of the parquet encoding.
+        return write_lake_parquet(in_background(cleaned(), depth=4), destination), reports, preview
 
     (rows, reports, preview), encoding, malformed = read_with_fallbacks(trips, write)
     check_malformed_share(source, malformed, rows, max_malformed_share)
