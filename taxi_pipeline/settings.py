@@ -10,6 +10,7 @@ DEFAULT_SOURCE_URL = "https://github.com/DataTalksClub/nyc-tlc-data/releases/dow
 DEFAULT_LAKE_DIR = "data/lake"
 DEFAULT_DUCKDB_PATH = "data/warehouse.duckdb"
 DEFAULT_BQ_DATASET = "nyc_taxi"
+DEFAULT_SOURCE_RETRY_DELAY_SECONDS = 2.0
 
 
 class SettingError(ValueError):
@@ -35,3 +36,18 @@ def env_setting(name: str, default: str) -> str | dg.EnvVar:
 def optional_env_setting(name: str) -> dg.EnvVar | None:
     """`dg.EnvVar(name)` when the variable is set, else None (the resource's own default)."""
     return dg.EnvVar(name) if os.getenv(name) else None
+
+
+def source_retry_delay_seconds() -> float:
+    """Base delay of the download's exponential backoff, from `TAXI_SOURCE_RETRY_DELAY` (default 2 s)."""
+    value = os.getenv("TAXI_SOURCE_RETRY_DELAY", "").strip()
+    if not value:
+        return DEFAULT_SOURCE_RETRY_DELAY_SECONDS
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 3600:
+        raise SettingError(f"TAXI_SOURCE_RETRY_DELAY={value!r} is not a number of seconds between 0 and 3600")
+    return seconds
+
