@@ -79,14 +79,15 @@ def cli_env(tmp_path: Path, source_url: str, **extra: str) -> dict[str, str]:
     """The environment of a user running the CLI: own DAGSTER_HOME, lake and warehouse in tmp."""
     home = tmp_path / "dagster_home"
     home.mkdir(exist_ok=True)
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")  # no first-run banner
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TAXI_", "DAGSTER_"))}
     env.update(
         DAGSTER_HOME=str(home),
         TAXI_SOURCE_URL=source_url,
         TAXI_LAKE_DIR=str(tmp_path / "lake"),
         TAXI_DUCKDB_PATH=str(tmp_path / "warehouse.duckdb"),
-        **extra,
     )
+    env.update(extra)
     return env
 
 
