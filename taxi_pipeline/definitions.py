@@ -1,14 +1,27 @@
 """The code location: trip assets wired to the resources of the selected target."""
 
-import dagster as dg
+import os
 
-from taxi_pipeline.assets import TRIP_ASSETS, TRIP_CHECKS
+from taxi_pipeline.settings import install_one_line_errors
+
+# First, before any setting is read: a wrong setting (or --partition) ends
+# `dagster asset materialize` with one line naming it, not a traceback.
+install_one_line_errors()
+
+import dagster as dg  # noqa: E402
+
+from taxi_pipeline.assets import TRIP_ASSETS, TRIP_CHECKS  # noqa: E402
 from taxi_pipeline.assets.warehouse import warehouse_trips
 from taxi_pipeline.jobs import trips_job
 from taxi_pipeline.schedules import monthly_trips_schedule
 from taxi_pipeline.sensors import new_month_sensor, run_failure_webhook
 from taxi_pipeline.targets import RESOURCES_BY_TARGET, WAREHOUSE_KIND_BY_TARGET
-from taxi_pipeline.settings import pipeline_target
+from taxi_pipeline.settings import (
+    DEFAULT_LAKE_DIR,
+    check_writable_location,
+    pipeline_target,
+)
+from taxi_pipeline.resources.source import check_source_url
 
 
 def build_definitions(target: str) -> dg.Definitions:
@@ -31,4 +44,16 @@ def build_definitions(target: str) -> dg.Definitions:
     )
 
 
-defs = build_definitions(pipeline_target())
+def check_settings(target: str) -> None:
+    """Fail at load, naming the variable, on settings no run could work with."""
+    if os.getenv("TAXI_SOURCE_URL"):
+        check_source_url(os.environ["TAXI_SOURCE_URL"])
+    if target == "local":
+        check_writable_location("TAXI_LAKE_DIR", os.getenv("TAXI_LAKE_DIR") or DEFAULT_LAKE_DIR, folder=True)
+        if os.getenv("TAXI_DUCKDB_PATH"):
+            check_writable_location("TAXI_DUCKDB_PATH", os.environ["TAXI_DUCKDB_PATH"], folder=False)
+
+
+_target = pipeline_target()
+check_settings(_target)
+defs = build_definitions(_target)

@@ -16,16 +16,19 @@ from taxi_pipeline.resources.source import (
     SourceRejectedError,
     TripSourceResource,
 )
+from taxi_pipeline.settings import SettingError, source_retry_delay_seconds
 from taxi_pipeline.transforms.convert import convert_to_lake_parquet
 from taxi_pipeline.transforms.parse import DEFAULT_MAX_MALFORMED_SHARE, TripFileError
+from taxi_pipeline.transforms.source_file import NotATripFileError, check_downloaded_file
 
 GROUP = "nyc_taxi"
 PROGRESS_EVERY_SECONDS = 10.0
 
 # Transient source failures (5xx, resets, timeouts) are retried by Dagster with backoff; a month
-# that is not published raises Failure(allow_retries=False) and fails at once.
+# that is not published, a wrong setting or a file that is not a trip file raises
+# Failure(allow_retries=False) and fails at once. Delays: about 2, 6 and 14 s (TAXI_SOURCE_RETRY_DELAY).
 DOWNLOAD_RETRY_POLICY = dg.RetryPolicy(
-    max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+    max_retries=3, delay=source_retry_delay_seconds(), backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
 )
 
 
@@ -55,7 +58,14 @@ def raw_trips_csv(context: dg.AssetExecutionContext, source: TripSourceResource)
 
     try:
         downloaded = source.download(color, month, local, on_progress=report_progress)
-    except (MonthNotPublishedError, SourceRejectedError) as e:
+        check_downloaded_file(local)
+    except NotATripFileError as e:
+        local.unlink(missing_ok=True)
+        raise dg.Failure(
+            description=f"{color} {month:%Y-%m}: {source.safe_file_url(color, month)} is not a trip file: {e}",
+            allow_retries=False,
+        ) from None
+    except (MonthNotPublishedError, SourceRejectedError, SettingError) as e:
         local.unlink(missing_ok=True)
         raise dg.Failure(description=str(e), allow_retries=False) from None
     except BaseException:

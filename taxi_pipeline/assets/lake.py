@@ -6,6 +6,7 @@ from upath import UPath
 
 from taxi_pipeline.assets.ingest import GROUP
 from taxi_pipeline.assets.metadata import canonical_table_schema
+from taxi_pipeline.io_managers import RAW_FILE_TEMPLATE
 from taxi_pipeline.partitions import one_partition_per_run, split_partition_key, trip_partitions
 from taxi_pipeline.transforms.lake_file import parquet_row_count
 from taxi_pipeline.transforms.quality import (
@@ -35,6 +36,16 @@ def lake_trips_parquet(context: dg.AssetExecutionContext, cleaned_trips: UPath) 
     # The staged file already is canonical parquet: the IO manager publishes it byte for byte
     # (after checking its schema) instead of decoding and re-encoding millions of rows.
     rows = parquet_row_count(cleaned_trips)
+    if rows == 0:
+        # A month without trips is a source fault (a file with only a header line), not news:
+        # publishing it would replace a good lake file and empty the warehouse slice.
+        color, month = split_partition_key(context.partition_key)
+        raw_name = RAW_FILE_TEMPLATE.format(color=color, month=f"{month:%Y-%m}")
+        raise dg.Failure(
+            description=f"{raw_name} holds no trips (only a header line); the lake file and the "
+            f"warehouse slice of {color} {month:%Y-%m} are left as they were",
+            allow_retries=False,
+        )
     context.add_output_metadata({"dagster/row_count": rows, "dagster/column_schema": canonical_table_schema()})
     return cleaned_trips
 

@@ -17,6 +17,32 @@ from taxi_pipeline.partitions import split_partition_key
 LOCAL_PROTOCOLS = ("", "file", "local")
 
 
+class LakeWriteError(OSError):
+    """A lake file or folder that cannot be written (disk full, permission denied, not a folder);
+    the message names the path and the reason."""
+
+
+def lake_write_error(path, error: OSError) -> LakeWriteError:
+    reason = error.strerror or str(error) or type(error).__name__
+    return LakeWriteError(error.errno, f"cannot write {path} in the lake (TAXI_LAKE_DIR): {reason}")
+
+
+class _WriteErrorsNamePath:
+    """A binary file whose write errors (ENOSPC, EFBIG, EIO) name the lake path, not the temporary."""
+
+    def __init__(self, f: IO[bytes], path):
+        self._f, self._path = f, path
+
+    def write(self, data) -> int:
+        try:
+            return self._f.write(data)
+        except OSError as e:
+            raise lake_write_error(self._path, e) from None
+
+    def __getattr__(self, name):
+        return getattr(self._f, name)
+
+
 def is_local(path: UPath) -> bool:
     """True for a path on this machine's file system."""
     return path.protocol in LOCAL_PROTOCOLS
@@ -35,6 +61,12 @@ class TemplatedPartitionPathMixin:
     """
 
     path_template: str
+
+    def make_directory(self, path: UPath) -> None:
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise lake_write_error(path, e) from None
 
     def get_path_for_partition(self, context, path: UPath, partition: str) -> UPath:
         color, month = split_partition_key(context.asset_partition_key)
@@ -62,9 +94,20 @@ def atomic_writer(path: UPath) -> Iterator[IO[bytes]]:
         return
     tmp = _temporary_sibling(path)
     try:
-        with open(to_local_path(tmp), "wb") as f:
-            yield f
-        os.replace(to_local_path(tmp), to_local_path(path))  # atomic on one file system
+        try:
+            f = open(to_local_path(tmp), "wb")
+        except OSError as e:
+            raise lake_write_error(path, e) from None
+        with f:
+            yield _WriteErrorsNamePath(f, path)
+            try:
+                f.flush()
+            except OSError as e:
+                raise lake_write_error(path, e) from None
+        try:
+            os.replace(to_local_path(tmp), to_local_path(path))  # atomic on one file system
+        except OSError as e:
+            raise lake_write_error(path, e) from None
     except BaseException:
         to_local_path(tmp).unlink(missing_ok=True)
         raise
@@ -80,6 +123,9 @@ def atomic_put(local_file: Path, path: UPath) -> None:
     try:
         shutil.move(local_file, to_local_path(tmp))
         os.replace(to_local_path(tmp), to_local_path(path))
+    except OSError as e:
+        to_local_path(tmp).unlink(missing_ok=True)
+        raise lake_write_error(path, e) from None
     except BaseException:
         to_local_path(tmp).unlink(missing_ok=True)
         raise

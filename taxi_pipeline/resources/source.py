@@ -9,6 +9,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import dagster as dg
 import requests
+import urllib3
 from pydantic import Field
 
 from taxi_pipeline.schema import COLORS
@@ -40,6 +41,31 @@ class DownloadedFile:
     sha256: str
 
 
+def check_source_url(url: str) -> None:
+    """Raise `SettingError` naming TAXI_SOURCE_URL unless `url` is http(s)://host... or file://..."""
+    parts = urlsplit(url)
+    if parts.scheme not in SCHEMES:
+        raise SettingError(
+            f"TAXI_SOURCE_URL must start with http://, https:// or file://, got {redact_url(url)!r}"
+        )
+    if parts.scheme != "file" and not parts.hostname:
+        raise SettingError(f"TAXI_SOURCE_URL has no host name: {redact_url(url)!r}")
+
+
+def describe_request_error(error: requests.RequestException, read_timeout: float) -> str:
+    """What went wrong, in words, without the URL (requests' own messages repeat it in full)."""
+    cause = error.args[0] if error.args else None
+    if isinstance(error, requests.ReadTimeout) or isinstance(cause, urllib3.exceptions.ReadTimeoutError):
+        return f"no data for {read_timeout:g} s (read timeout)"
+    if isinstance(error, requests.ConnectTimeout):
+        return "connect timeout"
+    if isinstance(error, requests.exceptions.ChunkedEncodingError):
+        return "the connection broke off in the middle of the file"
+    if isinstance(error, requests.ConnectionError):
+        return "connection failed or was reset"
+    return type(error).__name__
+
+
 def redact_url(url: str) -> str:
     """The URL without any user:password part, safe for logs and metadata."""
     parts = urlsplit(url)
@@ -55,19 +81,22 @@ class TripSourceResource(dg.ConfigurableResource):
         default=DEFAULT_SOURCE_URL,
         description="Release base URL (TAXI_SOURCE_URL): http(s):// or a file:// mirror folder",
     )
-    connect_timeout_seconds: float = 10.0
-    read_timeout_seconds: float = 60.0
+    connect_timeout_seconds: float = Field(default=10.0, description="Seconds to wait for the connection")
+    read_timeout_seconds: float = Field(
+        default=60.0,
+        description="Seconds without a byte from the server (before the headers or mid-file) before giving up",
+    )
 
     def file_url(self, color: str, month: date) -> str:
         """The URL of one color's monthly file, built only from the fixed color and month."""
         if color not in COLORS:
             raise ValueError(f"unknown color {color!r}; expected one of {', '.join(COLORS)}")
-        scheme = urlsplit(self.base_url).scheme
-        if scheme not in SCHEMES:
-            raise SettingError(
-                f"TAXI_SOURCE_URL must start with http://, https:// or file://, got {redact_url(self.base_url)!r}"
-            )
+        check_source_url(self.base_url)
         return f"{self.base_url.rstrip('/')}/{color}/{color}_tripdata_{month:%Y-%m}.csv.gz"
+
+    def safe_file_url(self, color: str, month: date) -> str:
+        """`file_url` without any user:password part, for messages."""
+        return redact_url(self.file_url(color, month))
 
     def is_published(self, color: str, month: date) -> bool:
         """Whether the source has the month's file: an HTTP HEAD (redirects followed) or a file check."""
@@ -129,7 +158,10 @@ class TripSourceResource(dg.ConfigurableResource):
                 if status >= 500:
                     raise SourceUnavailableError(f"{safe_url} answered HTTP {status}")
                 yield from response.iter_content(CHUNK_BYTES)
+        except requests.TooManyRedirects:
+            raise SourceRejectedError(f"{safe_url}: too many redirects") from None
         except requests.RequestException as e:
-            # requests' own messages repeat the full URL; name only the failure's kind.
-            raise SourceUnavailableError(f"{safe_url}: {type(e).__name__} while downloading") from None
+            # requests' own messages repeat the full URL (with any password); describe the kind.
+            what = describe_request_error(e, self.read_timeout_seconds)
+            raise SourceUnavailableError(f"{safe_url}: {what} ({type(e).__name__}) while downloading") from None
 

@@ -1,8 +1,6 @@
 """The four assets end to end on the local target: real files, a real HTTP server, DuckDB."""
 
-import http.server
 import shutil
-from functools import partial
 
 import dagster as dg
 import duckdb
@@ -14,11 +12,9 @@ from taxi_pipeline.schema import CANONICAL_SCHEMA
 from taxi_pipeline_tests.conftest import (
     RELEASE_DIR,
     SAMPLE_ROWS,
-    QuietHandler,
     lake_file,
     raw_file,
     release_file,
-    serve,
 )
 
 
@@ -111,44 +107,6 @@ def test_every_color_publishes_the_same_parquet_schema(release_url, make_resourc
 
     assert schemas["green"].equals(schemas["yellow"]) and schemas["green"].equals(schemas["fhv"])
     assert schemas["green"].remove_metadata() == CANONICAL_SCHEMA
-
-
-def test_unpublished_month_fails_at_once_without_retries(release_url, make_resources, duckdb_path, lake_dir):
-    result = materialize(make_resources(release_url), "green|2021-08-01")
-
-    assert not result.success
-    [failure] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
-    assert "green 2021-08 is not published" in failure.step_failure_data.error.message
-    assert not [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY]
-    assert not duckdb_path.exists() and not (lake_dir / "raw").exists()
-
-
-class FlakyHandler(QuietHandler):
-    """Answers 503 to the first request, then serves the mirror."""
-
-    failures_left = 1
-
-    def do_GET(self):
-        if FlakyHandler.failures_left > 0:
-            FlakyHandler.failures_left -= 1
-            self.send_error(503)
-            return
-        super().do_GET()
-
-
-def test_transient_source_failure_is_retried(make_resources, duckdb_path):
-    FlakyHandler.failures_left = 1
-    server, url = serve(partial(FlakyHandler, directory=str(RELEASE_DIR)))
-    try:
-        result = materialize(make_resources(url), "fhv|2020-01-01")
-    finally:
-        server.shutdown()
-        server.server_close()
-
-    assert result.success
-    retries = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY]
-    assert [e.step_key for e in retries] == ["raw_trips_csv"]
-    assert warehouse_rows(duckdb_path) == {("fhv", "2020-01"): 16}
 
 
 def test_unparseable_file_fails_naming_it_and_loads_nothing(tmp_path, make_resources, duckdb_path):

@@ -1,0 +1,63 @@
+"""Wrong settings and arguments, through the real command line: one line naming what to fix."""
+
+import pytest
+
+from taxi_pipeline_tests.faults.helpers import cli_env, materialize_command, run_cli
+
+pytestmark = [pytest.mark.faults, pytest.mark.cli]
+
+HINT = "Partition keys read color|YYYY-MM-01, e.g. green|2020-04-01 (colors yellow, green, fhv; months from 2019-01-01)."
+
+
+def assert_ends_with_one_clear_line(done, line: str) -> None:
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 1
+    assert lines[-1] == line
+    assert "Traceback" not in done.stderr and "Traceback" not in done.stdout
+    # What else is printed is dagster's own start-up notices (a deprecation of the command, no
+    # dagster.yaml), a handful of lines, never a traceback.
+    assert len(lines) <= 8, done.stderr
+
+
+@pytest.mark.parametrize(
+    "setting, value, line",
+    [
+        ("TAXI_PIPELINE_TARGET", "mainframe",
+         "taxi_pipeline: TAXI_PIPELINE_TARGET='mainframe' is not a known target; use one of: local, gcp"),
+        ("TAXI_SOURCE_URL", "ftp://example.org/releases",
+         "taxi_pipeline: TAXI_SOURCE_URL must start with http://, https:// or file://, got 'ftp://example.org/releases'"),
+        ("TAXI_SOURCE_RETRY_DELAY", "soon",
+         "taxi_pipeline: TAXI_SOURCE_RETRY_DELAY='soon' is not a number of seconds between 0 and 3600"),
+    ],
+    ids=["unknown-target", "source-scheme", "retry-delay"],
+)
+def test_a_wrong_setting_ends_the_cli_with_one_line_naming_it(setting, value, line, tmp_path, release_url):
+    done = run_cli(materialize_command("fhv|2019-01-01"), cli_env(tmp_path, release_url, **{setting: value}))
+
+    assert_ends_with_one_clear_line(done, line)
+    assert not (tmp_path / "lake").exists() and not (tmp_path / "warehouse.duckdb").exists()
+
+
+@pytest.mark.parametrize("setting", ["TAXI_LAKE_DIR", "TAXI_DUCKDB_PATH"])
+def test_a_lake_or_warehouse_path_under_a_file_is_refused_naming_the_setting(setting, tmp_path, release_url):
+    # A real mechanism that denies the write even to root: a parent that is a regular file.
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file")
+    value = str(blocker / "lake") if setting == "TAXI_LAKE_DIR" else str(blocker / "warehouse.duckdb")
+
+    done = run_cli(materialize_command("fhv|2019-01-01"), cli_env(tmp_path, release_url, **{setting: value}))
+
+    assert_ends_with_one_clear_line(
+        done, f"taxi_pipeline: {setting}={value!r} cannot be created: {blocker} is a file, not a folder"
+    )
+
+
+@pytest.mark.parametrize("key", ["purple|2020-04-01", "green|2020-04-01/../../etc"])
+def test_a_bad_partition_key_names_the_option_and_the_key_format(key, tmp_path, release_url):
+    done = run_cli(materialize_command(key), cli_env(tmp_path, release_url))
+
+    assert_ends_with_one_clear_line(
+        done,
+        "taxi_pipeline: --partition: All selected assets must have a PartitionsDefinition containing the "
+        f"passed partition key `{key}` or have no PartitionsDefinition. {HINT}",
+    )

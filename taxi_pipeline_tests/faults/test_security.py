@@ -1,0 +1,102 @@
+"""No secret in the event log, the instance's files, the CLI output or the UI's snapshot; URLs and
+paths built only from a partition's fixed color and month; servers on 127.0.0.1."""
+
+import base64
+import json
+import re
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from taxi_pipeline.partitions import split_partition_key
+from taxi_pipeline.resources.source import TripSourceResource
+from taxi_pipeline_tests.conftest import serve
+from taxi_pipeline_tests.faults.helpers import PROJECT_DIR, cli_env, materialize_command, run_cli
+
+pytestmark = pytest.mark.faults
+
+SECRETS = {
+    "password": "s3cret-TOKEN-pw",
+    "webhook": "whk-TOKEN-4b1d",
+    "gcp": base64.b64encode(json.dumps({"type": "service_account", "private_key": "gcp-TOKEN-key"}).encode()).decode(),
+}
+
+
+def files_holding(folder: Path, needle: str) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.is_file() and needle.encode() in p.read_bytes()]
+
+
+@pytest.mark.cli
+def test_planted_secrets_appear_nowhere_after_a_success_and_a_failure(tmp_path, release_url):
+    secret_url = release_url.replace("http://", f"http://reader:{SECRETS['password']}@")
+    env = cli_env(
+        tmp_path, secret_url,
+        TAXI_WEBHOOK_URL=f"http://127.0.0.1:9/hooks/{SECRETS['webhook']}",
+        GCP_CREDENTIALS_B64=SECRETS["gcp"],
+    )
+    success = run_cli(materialize_command("fhv|2019-01-01"), env)
+    failure = run_cli(materialize_command("fhv|2021-08-01"), env)  # 404: the error names the URL
+
+    assert success.returncode == 0, success.stderr[-3000:]
+    assert failure.returncode != 0
+    assert "fhv 2021-08 is not published: http://127.0.0.1:" in failure.stderr + failure.stdout
+    home = tmp_path / "dagster_home"
+    assert list(home.rglob("*.db"))  # the run and event storage that the UI reads
+    for name, secret in SECRETS.items():
+        for text in (success.stdout, success.stderr, failure.stdout, failure.stderr):
+            assert secret not in text, name
+        assert files_holding(home, secret) == [], name  # events, metadata, errors, stack traces, logs
+
+
+def test_the_ui_shows_setting_names_not_values(monkeypatch):
+    from dagster._core.remote_representation.external_data import RepositorySnap
+    from dagster_shared.serdes import serialize_value
+
+    from taxi_pipeline.definitions import build_definitions
+
+    monkeypatch.setenv("TAXI_SOURCE_URL", f"https://reader:{SECRETS['password']}@example.org/releases")
+    monkeypatch.setenv("TAXI_WEBHOOK_URL", f"https://hooks.example.org/{SECRETS['webhook']}")
+    repository = build_definitions("local").get_repository_def()
+
+    snapshot = serialize_value(RepositorySnap.from_def(repository))  # what the UI is served
+
+    assert SECRETS["password"] not in snapshot and SECRETS["webhook"] not in snapshot
+    assert "TAXI_SOURCE_URL" in snapshot and "TAXI_WEBHOOK_URL" in snapshot
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["green/../../etc|2020-04-01", "../green|2020-04-01", "green|2020-04-01/../../x", "green|../2020-04-01",
+     "green|2020-04-01?x=1", "green|2020-04-01#x", "gr%2Feen|2020-04-01", "green|20200401"],
+)
+def test_a_malformed_partition_key_cannot_add_path_segments(key):
+    source = TripSourceResource(base_url="https://example.org/releases")
+    try:
+        color, month = split_partition_key(key)
+        url = source.file_url(color, month)
+    except ValueError:
+        return  # refused
+    assert re.fullmatch(r"https://example.org/releases/(yellow|green|fhv)/\1_tripdata_\d{4}-\d{2}\.csv\.gz", url)
+
+
+def test_urls_take_only_the_color_and_the_month():
+    source = TripSourceResource(base_url="https://example.org/releases/")
+
+    assert source.file_url("fhv", date(2020, 2, 29)) == "https://example.org/releases/fhv/fhv_tripdata_2020-02.csv.gz"
+
+
+def test_servers_bind_to_127_0_0_1():
+    server, url = serve(object)
+    try:
+        assert server.server_address[0] == "127.0.0.1" and url.startswith("http://127.0.0.1:")
+    finally:
+        server.server_close()
+    makefile = (PROJECT_DIR / "Makefile").read_text()
+    [dev] = [line for line in makefile.splitlines() if "dagster dev" in line]
+    assert "-h 127.0.0.1" in dev
+    # No test or helper binds to every interface; the Dockerfile's code server binds 0.0.0.0
+    # inside its container on purpose, and is not started here.
+    for path in (PROJECT_DIR / "taxi_pipeline_tests").rglob("*.py"):
+        if path.name != "test_security.py":
+            assert "0.0.0.0" not in path.read_text() or "defaults are https on 0.0.0.0" in path.read_text(), path
