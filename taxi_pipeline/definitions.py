@@ -7,15 +7,16 @@ from taxi_pipeline.assets.warehouse import warehouse_trips
 from taxi_pipeline.jobs import trips_job
 from taxi_pipeline.schedules import monthly_trips_schedule
 from taxi_pipeline.sensors import new_month_sensor, run_failure_webhook
-from taxi_pipeline.targets import RESOURCES_BY_TARGET, WAREHOUSE_KIND_BY_TARGET
-from taxi_pipeline.settings import pipeline_target
+from taxi_pipeline.targets import RESOURCES_BY_TARGET
+from taxi_pipeline.settings import pipeline_target, warehouse_kind
 
 
 def build_definitions(target: str) -> dg.Definitions:
-    """Definitions for one target (`local`, ...): the same assets, that target's resources."""
-    warehouse_kind = WAREHOUSE_KIND_BY_TARGET[target]
+    """Definitions for one target (`local`, ...): the same assets, that target's resources; the
+    warehouse asset's kind tag names the warehouse `TAXI_WAREHOUSE` chose (duckdb, bigquery, postgres)."""
+    kind = warehouse_kind(target)
     assets = dg.map_asset_specs(
-        lambda spec: spec.merge_attributes(kinds={warehouse_kind}) if spec.key == warehouse_trips.key else spec,
+        lambda spec: spec.merge_attributes(kinds={kind}) if spec.key == warehouse_trips.key else spec,
         TRIP_ASSETS,
     )
     return dg.Definitions(
