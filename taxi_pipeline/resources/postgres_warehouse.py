@@ -40,9 +40,9 @@ _POSTGRES_TYPES = {
     pa.float64(): "double precision",
     pa.timestamp("us"): "timestamp",
 }
-# Every non-null value quoted: in COPY's CSV format an unquoted empty field is NULL and "" is
-# the empty string, so nulls and empty strings stay apart.
-_CSV_OPTIONS = pacsv.WriteOptions(include_header=False, quoting_style="all_valid")
+# Arrow quotes every string value ("needed" style) and writes a null as an empty unquoted field;
+# in COPY's CSV format that field is NULL and "" the empty string, so the two stay apart.
+_CSV_OPTIONS = pacsv.WriteOptions(include_header=False, quoting_style="needed")
 _COLUMNS = ", ".join(CANONICAL_SCHEMA.names)
 
 
