@@ -49,11 +49,19 @@ _COLUMNS = ", ".join(CANONICAL_SCHEMA.names)
 def trips_table_ddl(table: str = TRIPS_TABLE) -> str:
     """`CREATE TABLE IF NOT EXISTS` for the canonical schema, range-partitioned by `source_month`.
 
-    Partitioned rather than one table with an index on (color, source_month): measured on a
-    generated 1.37 M-row yellow month (PostgreSQL 15, 2 cores, `benchmarks/postgres_design.py`),
-    see `benchmarks/README.md` for the figures. Each month is its own partition (created on
-    first load of that month), so a load writes no index, and the DELETE of a slice scans only
-    its month's partition.
+    Partitioned rather than one table with an index on (color, source_month), measured with
+    `benchmarks/postgres_design.py` on a generated 1.37 M-row yellow month (PostgreSQL 15,
+    2 cores, median of 3 interleaved rounds, seconds; details in benchmarks/README.md):
+
+        layout        first load   reload   2nd color beside   reload beside 2nd color
+        partitioned        11.6      12.6        14.4                14.8
+        indexed            12.0      13.6        15.5                19.3
+
+    Each month is its own partition (created on the first load of that month), so a load
+    writes no index, and the DELETE of a slice scans only its month's partition. The indexed
+    table pays for its index on every COPY, and more once the table holds more slices (last
+    column: +31%). A new month's partition waits for running loads (creating it locks
+    `trips`), which is why it is made in its own short transaction before the load.
     """
     columns = ",\n  ".join(f"{f.name} {_POSTGRES_TYPES[f.type]}" for f in CANONICAL_SCHEMA)
     return f"CREATE TABLE IF NOT EXISTS {table} (\n  {columns}\n) PARTITION BY RANGE (source_month)"
@@ -145,14 +153,23 @@ class PostgresWarehouse(WarehouseResource):
             yield conn
 
     def _ensure_table(self, conn: "psycopg.Connection", source_month: date | None = None) -> None:
-        # Its own short transaction, before the load: creating a partition locks the whole
-        # table (ACCESS EXCLUSIVE on `trips`), which a load transaction would hold for its whole
-        # length. The advisory lock keeps two first loads from racing on the catalog.
-        with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext('taxi_pipeline trips ddl'))")
-            conn.execute(trips_table_ddl())
-            if source_month is not None:
-                conn.execute(partition_ddl(source_month))
+        # Its own short transaction, before the load: creating a partition takes a lock on
+        # `trips` that conflicts with every running load (measured: it waits for a DELETE in
+        # flight), and a load transaction would hold it for its whole length. The advisory lock
+        # keeps two first loads from racing on the catalog.
+        import psycopg
+
+        try:
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(hashtext('taxi_pipeline trips ddl'))")
+                conn.execute(trips_table_ddl())
+                if source_month is not None:
+                    conn.execute(partition_ddl(source_month))
+        except psycopg.errors.InsufficientPrivilege as e:
+            raise SettingError(
+                f"the role of {URL_SETTING} may not create the table {TRIPS_TABLE} or its partitions "
+                f"({e.diag.message_primary}): it needs USAGE and CREATE on the schema"
+            ) from None
 
     def load_slice(self, lake_file: UPath, color: str, source_month: date) -> SliceLoad:
         """Replace the (color, source_month) slice with the lake file's rows in one transaction:

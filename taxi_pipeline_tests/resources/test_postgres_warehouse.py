@@ -212,3 +212,33 @@ def test_a_malformed_url_names_the_setting_without_the_password(url):
         PostgresWarehouse(url=url).slice_counts()
 
     assert_secret_absent(raised.value, "s3cret-in-url")
+
+
+@pytest.mark.gcp
+def test_a_gs_lake_file_streams_into_postgres(postgres_url, gcp_names):
+    # TAXI_WAREHOUSE=postgres with the gcp target: the lake file is read through gcsfs.
+    lake = UPath(f"gs://{gcp_names['GCS_BUCKET']}/data/green/green_tripdata_2020-04.parquet")
+    with lake.open("wb") as f:
+        pq.write_table(lake_table("green", "2020-04", APRIL), f)
+
+    load = PostgresWarehouse(url=postgres_url).load_slice(lake, "green", APRIL)
+
+    assert (load.rows_loaded, load.slice_rows) == (35_612, 35_612)
+    assert PostgresWarehouse(url=postgres_url).slice_counts() == [("green", APRIL, 35_612)]
+
+
+def test_a_role_that_may_not_create_the_table_is_told_which_grant_it_lacks(postgres_cluster, tmp_path):
+    database = "taxi_no_create"
+    with psycopg.connect(postgres_cluster.url(), autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {database}")
+        admin.execute(f"GRANT CONNECT ON DATABASE {database} TO {POSTGRES_LOADER}")  # no CREATE on public
+    url = postgres_cluster.url(database, user=POSTGRES_LOADER, password=postgres_cluster.loader_password)
+    lake = write(lake_table("fhv", "2019-01", APRIL), tmp_path / "f.parquet")
+
+    with pytest.raises(SettingError) as raised:
+        PostgresWarehouse(url=url).load_slice(lake, "fhv", APRIL)
+
+    assert str(raised.value) == (
+        "the role of TAXI_POSTGRES_URL may not create the table trips or its partitions "
+        "(permission denied for schema public): it needs USAGE and CREATE on the schema"
+    )
