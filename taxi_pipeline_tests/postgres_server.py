@@ -97,7 +97,8 @@ def start_cluster(settings: dict[str, str] | None = None) -> PostgresCluster:
     """
     bindir = postgres_bindir()
     run_as = CLUSTER_USER_WHEN_ROOT if os.geteuid() == 0 else None
-    root = Path(tempfile.mkdtemp(prefix="taxi-postgres-"))
+    # As root, under /tmp itself: a private $TMPDIR would keep the postgres user out.
+    root = Path(tempfile.mkdtemp(prefix="taxi-postgres-", dir="/tmp" if run_as else None))
     password = secrets.token_urlsafe(24)
     cluster = PostgresCluster(root=root, port=_free_port(), password=password, bindir=bindir, run_as=run_as)
     pwfile = root / "pwfile"
