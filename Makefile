@@ -16,7 +16,7 @@ DEMO_SOURCE := file://$(CURDIR)/taxi_pipeline_tests/data/release
 DEMO_PARTITIONS := 'green|2020-04-01' 'yellow|2021-01-01' 'fhv|2019-01-01' 'fhv|2020-01-01'
 DEMO_LOG := data/demo.log
 
-.PHONY: install demo test dev bench clean
+.PHONY: install demo test dev bench bench-postgres postgres-server clean
 
 install: $(INSTALLED)
 
@@ -39,6 +39,17 @@ $(CHROMIUM):
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else echo "the UI tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; fi
 
+# The postgres tests start their own throwaway cluster with the server binaries of Debian's
+# postgresql (initdb, pg_ctl, postgres); checked on every run, installed when missing.
+PG_INITDB_GLOB ?= /usr/lib/postgresql/*/bin/initdb
+postgres-server:
+	@if ! ls $(PG_INITDB_GLOB) >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian's postgresql for the postgres tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	  else echo "the postgres tests need PostgreSQL's server: sudo apt-get install postgresql" >&2; exit 1; fi; \
+	fi
+
 $(DAGSTER_HOME)/dagster.yaml: deploy/dagster.yaml
 	mkdir -p $(DAGSTER_HOME)
 	cp deploy/dagster.yaml $@
@@ -53,11 +64,15 @@ demo: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
 	@echo "rows per (color, month) in the warehouse:"
 	@$(BIN)/python -m taxi_pipeline.report
 
-test: $(INSTALLED) $(BQEMU_INSTALLED) $(CHROMIUM)
+test: $(INSTALLED) $(BQEMU_INSTALLED) $(CHROMIUM) postgres-server
 	$(BIN)/pytest
 
 bench: $(INSTALLED)
 	$(BIN)/python benchmarks/run.py --rows 1369765 7000000 --repeats 3
+
+# The course's pandas to_sql against PostgresWarehouse.load_slice, on a throwaway cluster.
+bench-postgres: $(INSTALLED) postgres-server
+	$(BIN)/python benchmarks/postgres_load.py --rows 1369765 --repeats 3
 
 dev: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000

@@ -15,6 +15,8 @@ setup(
         "gcsfs==2026.10.1",  # gs:// for the UPath IO managers
         "google-cloud-bigquery==3.47.0",
         "pandas==2.3.3",  # dagster-gcp (via dagster-pandas) requires pandas<3
+        "psycopg==3.3.9",  # the Postgres warehouse: COPY FROM STDIN
+        "psycopg-binary==3.3.9",  # psycopg's C implementation and libpq, no compiler needed
         "pyarrow==26.0.1",
         "requests==2.34.2",
         "universal-pathlib==0.3.10",
@@ -27,6 +29,7 @@ setup(
             "playwright==1.65.2",  # drives Debian's chromium; never downloads a browser
             "pytest==9.2.0",
             "pyyaml==6.0.4",  # reads the deployment files in tests
+            "sqlalchemy==2.1.9",  # benchmarks only: the course's pandas to_sql reference load
         ],
     },
 )

@@ -15,20 +15,22 @@ from taxi_pipeline.assets.warehouse import warehouse_trips
 from taxi_pipeline.jobs import trips_job
 from taxi_pipeline.schedules import monthly_trips_schedule
 from taxi_pipeline.sensors import new_month_sensor, run_failure_webhook
-from taxi_pipeline.targets import RESOURCES_BY_TARGET, WAREHOUSE_KIND_BY_TARGET
+from taxi_pipeline.targets import RESOURCES_BY_TARGET
 from taxi_pipeline.settings import (
     DEFAULT_LAKE_DIR,
     check_writable_location,
     pipeline_target,
+    warehouse_kind,
 )
 from taxi_pipeline.resources.source import check_source_url
 
 
 def build_definitions(target: str) -> dg.Definitions:
-    """Definitions for one target (`local`, ...): the same assets, that target's resources."""
-    warehouse_kind = WAREHOUSE_KIND_BY_TARGET[target]
+    """Definitions for one target (`local`, ...): the same assets, that target's resources; the
+    warehouse asset's kind tag names the warehouse `TAXI_WAREHOUSE` chose (duckdb, bigquery, postgres)."""
+    kind = warehouse_kind(target)
     assets = dg.map_asset_specs(
-        lambda spec: spec.merge_attributes(kinds={warehouse_kind}) if spec.key == warehouse_trips.key else spec,
+        lambda spec: spec.merge_attributes(kinds={kind}) if spec.key == warehouse_trips.key else spec,
         TRIP_ASSETS,
     )
     return dg.Definitions(
@@ -50,7 +52,7 @@ def check_settings(target: str) -> None:
         check_source_url(os.environ["TAXI_SOURCE_URL"])
     if target == "local":
         check_writable_location("TAXI_LAKE_DIR", os.getenv("TAXI_LAKE_DIR") or DEFAULT_LAKE_DIR, folder=True)
-        if os.getenv("TAXI_DUCKDB_PATH"):
+        if os.getenv("TAXI_DUCKDB_PATH") and warehouse_kind(target) == "duckdb":
             check_writable_location("TAXI_DUCKDB_PATH", os.environ["TAXI_DUCKDB_PATH"], folder=False)
 
 

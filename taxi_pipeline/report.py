@@ -20,10 +20,11 @@ def main() -> None:
     """Print the warehouse's rows per (color, month) for the target the environment selects."""
     try:
         warehouse = RESOURCES_BY_TARGET[pipeline_target()]()["warehouse"]
+        with dg.build_resources({"warehouse": warehouse}) as resources:
+            counts = resources.warehouse.slice_counts()
     except SettingError as e:
         sys.exit(f"taxi_pipeline: {e}")
-    with dg.build_resources({"warehouse": warehouse}) as resources:
-        print(format_slice_counts(resources.warehouse.slice_counts()))
+    print(format_slice_counts(counts))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,9 @@ import dagster as dg
 
 TARGETS = ("local", "gcp")
 DEFAULT_TARGET = "local"
+# The warehouses each target can load into, its default first: DuckDB reads only local lake
+# files and BigQuery only gs:// ones; Postgres streams either.
+WAREHOUSES_BY_TARGET = {"local": ("duckdb", "postgres"), "gcp": ("bigquery", "postgres")}
 DEFAULT_SOURCE_URL = "https://github.com/DataTalksClub/nyc-tlc-data/releases/download"
 DEFAULT_LAKE_DIR = "data/lake"
 DEFAULT_DUCKDB_PATH = "data/warehouse.duckdb"
@@ -25,6 +28,18 @@ def pipeline_target() -> str:
     if value not in TARGETS:
         raise SettingError(
             f"TAXI_PIPELINE_TARGET={value!r} is not a known target; use one of: {', '.join(TARGETS)}"
+        )
+    return value
+
+
+def warehouse_kind(target: str) -> str:
+    """Which warehouse the target loads into, from `TAXI_WAREHOUSE` (default: DuckDB for
+    `local`, BigQuery for `gcp`); `postgres` works with both."""
+    allowed = WAREHOUSES_BY_TARGET[target]
+    value = os.getenv("TAXI_WAREHOUSE", "").strip() or allowed[0]
+    if value not in allowed:
+        raise SettingError(
+            f"TAXI_WAREHOUSE={value!r} is not a warehouse of the {target} target; use one of: {', '.join(allowed)}"
         )
     return value
 

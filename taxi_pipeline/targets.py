@@ -19,7 +19,9 @@ from taxi_pipeline.settings import (
     DEFAULT_SOURCE_URL,
     env_setting,
     optional_env_setting,
+    warehouse_kind,
 )
+from taxi_pipeline.resources.warehouse import WarehouseResource
 
 
 def lake_io_managers(lake: LakeResource) -> dict[str, Any]:
@@ -39,38 +41,55 @@ def common_resources() -> dict[str, Any]:
     }
 
 
+def postgres_warehouse() -> WarehouseResource:
+    """The Postgres warehouse at `$TAXI_POSTGRES_URL` (`TAXI_WAREHOUSE=postgres`, either target)."""
+    # Imported here, like BigQuery's: only a run that loads into Postgres pays for psycopg.
+    from taxi_pipeline.resources.postgres_warehouse import PostgresWarehouse
+
+    return PostgresWarehouse(url=dg.EnvVar("TAXI_POSTGRES_URL"))
+
+
 def local_resources() -> dict[str, Any]:
-    """Lake in a folder, warehouse in a DuckDB file: nothing to start, nothing to configure."""
+    """Lake in a folder, warehouse in a DuckDB file (nothing to start, nothing to configure),
+    or in Postgres with `TAXI_WAREHOUSE=postgres`."""
+    if warehouse_kind("local") == "postgres":
+        warehouse = postgres_warehouse()
+    else:
+        warehouse = DuckDBWarehouse(database=env_setting("TAXI_DUCKDB_PATH", DEFAULT_DUCKDB_PATH))
     return {
         **common_resources(),
         **lake_io_managers(LocalLake(base_path=env_setting("TAXI_LAKE_DIR", DEFAULT_LAKE_DIR))),
-        "warehouse": DuckDBWarehouse(database=env_setting("TAXI_DUCKDB_PATH", DEFAULT_DUCKDB_PATH)),
+        "warehouse": warehouse,
     }
 
 
 def gcp_resources() -> dict[str, Any]:
-    """Lake in the GCS bucket `$GCS_BUCKET`, warehouse in BigQuery `$GCP_PROJECT.$BQ_DATASET.trips`.
+    """Lake in the GCS bucket `$GCS_BUCKET`, warehouse in BigQuery `$GCP_PROJECT.$BQ_DATASET.trips`
+    (or in Postgres with `TAXI_WAREHOUSE=postgres`, reading the gs:// lake files).
 
     Credentials come from the environment: Application Default Credentials
     (`GOOGLE_APPLICATION_CREDENTIALS`, gcloud, or the attached service account), or a base64
     service-account key in `GCP_CREDENTIALS_B64`.
     """
-    # Imported here: the Google client libraries take ~1.5 s to import, which every run of the
-    # local target would otherwise pay.
-    from taxi_pipeline.resources.bigquery_warehouse import BigQueryWarehouse
-
     credentials = optional_env_setting("GCP_CREDENTIALS_B64")
-    return {
-        **common_resources(),
-        **lake_io_managers(GCSLake(bucket=dg.EnvVar("GCS_BUCKET"), gcp_credentials=credentials)),
-        "warehouse": BigQueryWarehouse(
+    if warehouse_kind("gcp") == "postgres":
+        warehouse = postgres_warehouse()
+    else:
+        # Imported here: the Google client libraries take ~1.5 s to import, which every run of
+        # the local target would otherwise pay.
+        from taxi_pipeline.resources.bigquery_warehouse import BigQueryWarehouse
+
+        warehouse = BigQueryWarehouse(
             project=dg.EnvVar("GCP_PROJECT"),
             dataset=env_setting("BQ_DATASET", DEFAULT_BQ_DATASET),
             location=optional_env_setting("BQ_LOCATION"),
             gcp_credentials=credentials,
-        ),
+        )
+    return {
+        **common_resources(),
+        **lake_io_managers(GCSLake(bucket=dg.EnvVar("GCS_BUCKET"), gcp_credentials=credentials)),
+        "warehouse": warehouse,
     }
 
 
 RESOURCES_BY_TARGET: dict[str, Callable[[], dict[str, Any]]] = {"local": local_resources, "gcp": gcp_resources}
-WAREHOUSE_KIND_BY_TARGET = {"local": "duckdb", "gcp": "bigquery"}

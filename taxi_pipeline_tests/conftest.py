@@ -20,6 +20,7 @@ from taxi_pipeline.resources.duckdb_warehouse import DuckDBWarehouse
 from taxi_pipeline.resources.lake import LocalLake
 from taxi_pipeline.resources.source import TripSourceResource
 
+from taxi_pipeline_tests.postgres_server import PostgresCluster, start_cluster
 from taxi_pipeline_tests.gcp_servers import (
     TEST_PROJECT,
     GCPServers,
@@ -135,3 +136,39 @@ def gcp_names(gcp_servers, request) -> dict[str, str]:
     bucket, dataset = f"taxi-lake-{suffix}", f"nyc_taxi_{suffix}"
     gcsfs.GCSFileSystem().mkdir(bucket)
     return {"GCS_BUCKET": bucket, "BQ_DATASET": dataset, "GCP_PROJECT": TEST_PROJECT}
+
+
+# The role the postgres tests load as: not a superuser, not the database owner; only the grants
+# the README lists (CONNECT on the database, USAGE and CREATE on the schema).
+POSTGRES_LOADER = "taxi_loader"
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """A throwaway PostgreSQL cluster (initdb + pg_ctl) on 127.0.0.1 for the session, with
+    password authentication and a login role `taxi_loader`; stopped and deleted after."""
+    import psycopg
+
+    # Durability off: the tests never crash the server itself, only clients.
+    cluster = start_cluster({"fsync": "off", "full_page_writes": "off", "synchronous_commit": "off"})
+    try:
+        cluster.loader_password = uuid.uuid4().hex
+        with psycopg.connect(cluster.url(), autocommit=True) as admin:
+            admin.execute(f"CREATE ROLE {POSTGRES_LOADER} LOGIN PASSWORD '{cluster.loader_password}'")
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster) -> str:
+    """URL of a fresh database of this test's own, as `taxi_loader` with the README's grants."""
+    import psycopg
+
+    database = f"taxi_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_cluster.url(), autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {database}")
+        admin.execute(f"GRANT CONNECT ON DATABASE {database} TO {POSTGRES_LOADER}")
+    with psycopg.connect(postgres_cluster.url(database), autocommit=True) as admin:
+        admin.execute(f"GRANT USAGE, CREATE ON SCHEMA public TO {POSTGRES_LOADER}")
+    return postgres_cluster.url(database, user=POSTGRES_LOADER, password=postgres_cluster.loader_password)

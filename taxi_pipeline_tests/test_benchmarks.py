@@ -52,3 +52,15 @@ def test_runner_produces_the_comparison_table():
     assert done.returncode == 0, done.stderr[-3000:]
     rows = [line for line in done.stdout.splitlines() if line.startswith("| 3,000 |")]
     assert [line.split("|")[2].strip() for line in rows] == ["floor", "reference", "library", "dagster"]
+
+
+@pytest.mark.postgres
+def test_postgres_benchmark_produces_the_comparison_table():
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "postgres_load.py"), "--rows", "3000", "--repeats", "1"],
+        capture_output=True, text=True, timeout=600,
+    )
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| 3,000 |")]
+    assert [line.split("|")[2].strip() for line in rows] == ["to_sql", "load_slice"]

@@ -61,3 +61,55 @@ def test_settings_from_the_environment_show_as_env_vars(monkeypatch):
 
     assert resources["lake_io_manager"].lake.base_path == dg.EnvVar("TAXI_LAKE_DIR")
     assert resources["warehouse"].database == "data/warehouse.duckdb"
+
+
+def warehouse_of(defs: dg.Definitions) -> tuple[str, set[str]]:
+    [spec] = [s for s in defs.resolve_all_asset_specs() if s.key == dg.AssetKey("warehouse_trips")]
+    return type(defs.resources["warehouse"]).__name__, set(spec.kinds) - {"sql"}
+
+
+@pytest.mark.parametrize(
+    "target, setting, expected",
+    [
+        ("local", None, ("DuckDBWarehouse", {"duckdb"})),
+        ("local", "postgres", ("PostgresWarehouse", {"postgres"})),
+        ("gcp", None, ("BigQueryWarehouse", {"bigquery"})),
+        ("gcp", "postgres", ("PostgresWarehouse", {"postgres"})),
+    ],
+)
+def test_taxi_warehouse_picks_the_warehouse_and_its_kind(target, setting, expected, monkeypatch):
+    if setting is None:
+        monkeypatch.delenv("TAXI_WAREHOUSE", raising=False)
+    else:
+        monkeypatch.setenv("TAXI_WAREHOUSE", setting)
+        monkeypatch.setenv("TAXI_POSTGRES_URL", "postgresql://taxi:not-used@127.0.0.1:5432/taxi")
+
+    defs = build_definitions(target)
+
+    assert warehouse_of(defs) == expected
+    if setting == "postgres":
+        assert defs.resources["warehouse"].url == dg.EnvVar("TAXI_POSTGRES_URL")  # the UI shows the name only
+
+
+@pytest.mark.parametrize("target, value", [("local", "oracle"), ("local", "bigquery"), ("gcp", "duckdb")])
+def test_a_warehouse_the_target_cannot_use_names_the_setting(target, value, monkeypatch):
+    monkeypatch.setenv("TAXI_WAREHOUSE", value)
+
+    with pytest.raises(SettingError) as raised:
+        build_definitions(target)
+
+    allowed = "duckdb, postgres" if target == "local" else "bigquery, postgres"
+    assert str(raised.value) == f"TAXI_WAREHOUSE={value!r} is not a warehouse of the {target} target; use one of: {allowed}"
+
+
+def test_the_definitions_import_no_database_driver_they_do_not_use():
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("TAXI_")}
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys, taxi_pipeline.definitions; print(sorted({'psycopg', 'google.cloud.bigquery'} & set(sys.modules)))"],
+        capture_output=True, text=True, env=env, check=True,
+    )
+
+    assert done.stdout.strip() == "[]"

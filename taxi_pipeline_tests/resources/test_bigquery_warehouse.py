@@ -1,4 +1,5 @@
-"""BigQueryWarehouse against bqemulator, with lake files in fake-gcs-server."""
+"""BigQueryWarehouse against bqemulator, with lake files in fake-gcs-server: what is particular to
+BigQuery; what every backend does is in test_warehouse_contract.py."""
 
 from datetime import date
 
@@ -51,38 +52,19 @@ def test_load_creates_a_month_partitioned_table_clustered_by_color(warehouse, gc
 
     load = warehouse.load_slice(lake, "green", APRIL)
 
-    assert (load.rows_loaded, load.rows_replaced, load.slice_rows) == (35_612, 0, 35_612)
-    assert load.job_id
+    assert load.job_id and load.table == warehouse.table_id
     table = bigquery.Client(project=gcp_names["GCP_PROJECT"]).get_table(warehouse.table_id)
     assert table.time_partitioning.type_ == "MONTH" and table.time_partitioning.field == "source_month"
     assert table.clustering_fields == ["color"]
-    assert [f.name for f in table.schema] == CANONICAL_SCHEMA.names
 
 
 @pytest.mark.gcp
-def test_reload_replaces_the_slice_and_keeps_others(warehouse, gcp_names):
-    bucket = gcp_names["GCS_BUCKET"]
-    green = upload_lake_file(bucket, "green", "green", "2020-04", APRIL)
-    yellow = upload_lake_file(bucket, "yellow", "yellow", "2021-01", JAN_2021)
-    warehouse.load_slice(green, "green", APRIL)
-    warehouse.load_slice(yellow, "yellow", JAN_2021)
+def test_a_refused_file_leaves_no_staging_table(warehouse, gcp_names):
+    wrong = upload_lake_file(gcp_names["GCS_BUCKET"], "yellow", "yellow", "2021-01", JAN_2021)
 
-    again = warehouse.load_slice(green, "green", APRIL)
-
-    assert (again.rows_replaced, again.slice_rows) == (35_612, 35_612)
-    assert warehouse.slice_counts() == [("green", APRIL, 35_612), ("yellow", JAN_2021, 22_792)]
-
-
-@pytest.mark.gcp
-def test_a_file_of_another_slice_is_refused_and_the_old_slice_stays(warehouse, gcp_names):
-    bucket = gcp_names["GCS_BUCKET"]
-    warehouse.load_slice(upload_lake_file(bucket, "green", "green", "2020-04", APRIL), "green", APRIL)
-    wrong = upload_lake_file(bucket, "yellow", "yellow", "2021-01", JAN_2021)
-
-    with pytest.raises(SliceMismatchError, match="22792 of 22792 rows are not green 2020-04"):
+    with pytest.raises(SliceMismatchError):
         warehouse.load_slice(wrong, "green", APRIL)
 
-    assert warehouse.slice_counts() == [("green", APRIL, 35_612)]
     datasets = bigquery.Client(project=gcp_names["GCP_PROJECT"]).list_tables(gcp_names["BQ_DATASET"])
     assert [t.table_id for t in datasets] == ["trips"]  # the staging table is gone
 

@@ -1,0 +1,146 @@
+"""Times the course's Postgres load against `PostgresWarehouse.load_slice` on a generated month.
+
+Both load the same lake parquet (a generated yellow month through the project's transforms) into
+a fresh database of a throwaway cluster (`taxi_pipeline_tests/postgres_server.py`, the tests'
+helper: initdb + pg_ctl on a free 127.0.0.1 port, default server settings), interleaved round by
+round, each in a fresh process under `measure.py`:
+  to_sql     the course's "Ingest Data" method: `pd.read_parquet`, then
+             `df.to_sql("trips", engine, if_exists="append", chunksize=100_000)` through SQLAlchemy
+             (psycopg 3 driver)
+  load_slice the project: `PostgresWarehouse(url=...).load_slice(...)`, DELETE + COPY FROM STDIN
+             of the parquet's record batches as CSV, count check, COMMIT
+Median wall and CPU seconds and peak RSS of the client process (the server's own CPU is not
+counted, for either), and the ratios; a markdown table to stdout and benchmarks/out/postgres.md.
+
+    python benchmarks/postgres_load.py --rows 1369765 --repeats 3
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+PROJECT = HERE.parent
+OUT = HERE / "out"
+MONTH = "2021-01"
+VARIANTS = ("to_sql", "load_slice")
+CHUNK_ROWS = 100_000  # the course's chunk size
+
+
+def lake_file(rows: int) -> Path:
+    """The generated yellow month of `rows` rows as a lake parquet (made once, cached in out/)."""
+    path = OUT / f"lake_yellow_{MONTH}_{rows}.parquet"
+    if not path.exists():
+        sys.path.insert(0, str(HERE))
+        from run import generated_file
+
+        source = generated_file(rows)
+        subprocess.run([sys.executable, str(HERE / "project_path.py"), "yellow", MONTH, str(source), str(path)], check=True)
+    return path
+
+
+def load_to_sql(lake: str, url: str) -> None:
+    """The course's method: the whole month into pandas, then INSERTs in 100,000-row chunks."""
+    import pandas as pd
+    from sqlalchemy import create_engine
+
+    df = pd.read_parquet(lake)
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    df.to_sql("trips", engine, if_exists="append", index=False, chunksize=CHUNK_ROWS)
+    print(f"rows: {len(df)}")
+
+
+def load_slice(lake: str, url: str) -> None:
+    """The project's load of one slice."""
+    from upath import UPath
+
+    from taxi_pipeline.resources.postgres_warehouse import PostgresWarehouse
+
+    load = PostgresWarehouse(url=url).load_slice(UPath(lake), "yellow", date.fromisoformat(f"{MONTH}-01"))
+    print(f"rows: {load.rows_loaded}")
+
+
+def measure(variant: str, lake: Path, url: str) -> dict:
+    command = [sys.executable, str(HERE / "postgres_load.py"), "--worker", variant, str(lake), url]
+    done = subprocess.run([sys.executable, str(HERE / "measure.py"), *command], cwd=PROJECT,
+                          capture_output=True, text=True, check=True)
+    result = json.loads(done.stdout)
+    if result["returncode"] != 0:
+        raise RuntimeError(f"{variant} failed:\n{result['stderr_tail']}")
+    return result
+
+
+def bench(rows: int, repeats: int) -> dict[str, list[dict]]:
+    import psycopg
+
+    sys.path.insert(0, str(PROJECT))
+    from taxi_pipeline_tests.postgres_server import start_cluster
+
+    lake = lake_file(rows)
+    cluster = start_cluster()
+    results: dict[str, list[dict]] = {v: [] for v in VARIANTS}
+    try:
+        for round_number in range(repeats):
+            for variant in VARIANTS:
+                database = f"bench_{variant}_{round_number}"
+                with psycopg.connect(cluster.url(), autocommit=True) as admin:
+                    admin.execute(f"CREATE DATABASE {database}")
+                result = measure(variant, lake, cluster.url(database))
+                with psycopg.connect(cluster.url(database)) as conn:
+                    result["rows_in_table"] = conn.execute("SELECT count(*) FROM trips").fetchone()[0]
+                if result["rows_in_table"] != rows:
+                    raise RuntimeError(f"{variant} left {result['rows_in_table']} rows, not {rows}")
+                with psycopg.connect(cluster.url(), autocommit=True) as admin:
+                    admin.execute(f"DROP DATABASE {database}")
+                results[variant].append(result)
+                print(f"{rows:,} round {round_number + 1} {variant}: {result['wall_seconds']:.1f} s", file=sys.stderr)
+    finally:
+        cluster.stop()
+    return results
+
+
+def table(rows: int, results: dict[str, list[dict]], repeats: int) -> str:
+    med = {v: {k: statistics.median(r[k] for r in results[v]) for k in ("wall_seconds", "cpu_seconds", "peak_rss_mib")}
+           for v in VARIANTS}
+    ref = med["to_sql"]
+    lines = [
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+        f"{date.today()}; median of {repeats} interleaved rounds.",
+        "",
+        "| rows | load | wall s | client CPU s | client peak RSS MiB | rows/s | speed-up vs to_sql | RSS / to_sql |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for v in VARIANTS:
+        m = med[v]
+        lines.append(
+            f"| {rows:,} | {v} | {m['wall_seconds']:.1f} | {m['cpu_seconds']:.1f} | {m['peak_rss_mib']:.0f} | "
+            f"{rows / m['wall_seconds']:,.0f} | {ref['wall_seconds'] / m['wall_seconds']:.1f} x | "
+            f"{m['peak_rss_mib'] / ref['peak_rss_mib']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Benchmark the Postgres load against the course's pandas to_sql")
+    parser.add_argument("--rows", type=int, default=1_369_765)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--worker", nargs=3, metavar=("VARIANT", "LAKE", "URL"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        variant, lake, url = args.worker
+        {"to_sql": load_to_sql, "load_slice": load_slice}[variant](lake, url)
+        return
+    OUT.mkdir(exist_ok=True)
+    markdown = table(args.rows, bench(args.rows, args.repeats), args.repeats)
+    (OUT / "postgres.md").write_text(markdown + "\n")
+    print(markdown)
+
+
+if __name__ == "__main__":
+    main()
