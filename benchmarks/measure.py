@@ -5,10 +5,17 @@ its descendants (ru_maxrss: the largest resident set of any of them).
 """
 
 import json
+import os
+import platform
 import resource
+import statistics
 import subprocess
 import sys
 import time
+from datetime import date
+from pathlib import Path
+
+MEASURES = ("wall_seconds", "cpu_seconds", "peak_rss_mib")
 
 
 def main() -> None:
@@ -24,6 +31,28 @@ def main() -> None:
         "peak_rss_mib": usage.ru_maxrss / 1024,
         "stderr_tail": done.stderr.decode(errors="replace")[-2000:] if done.returncode else "",
     }))
+
+
+def measured(command: list[str], env: dict | None = None, cwd: Path | None = None) -> dict:
+    """Run `command` under this script in a fresh process; its measures, or an error with the
+    end of its stderr when it fails."""
+    done = subprocess.run([sys.executable, __file__, *command], env=env, cwd=cwd,
+                          capture_output=True, text=True, check=True)
+    result = json.loads(done.stdout)
+    if result["returncode"] != 0:
+        raise RuntimeError(f"{command} failed:\n{result['stderr_tail']}")
+    return result
+
+
+def medians(results: dict[str, list[dict]]) -> dict[str, dict[str, float]]:
+    """Per variant, the median of each measure over the rounds."""
+    return {v: {k: statistics.median(r[k] for r in runs) for k in MEASURES} for v, runs in results.items()}
+
+
+def machine_line(repeats: int) -> str:
+    """The machine, Python, date and rounds, for the head of a results table."""
+    return (f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+            f"{date.today()}; median of {repeats} interleaved rounds.")
 
 
 if __name__ == "__main__":

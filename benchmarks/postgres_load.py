@@ -16,14 +16,12 @@ counted, for either), and the ratios; a markdown table to stdout and benchmarks/
 """
 
 import argparse
-import json
-import os
-import platform
-import statistics
 import subprocess
 import sys
 from datetime import date
 from pathlib import Path
+
+from measure import machine_line, measured, medians
 
 HERE = Path(__file__).resolve().parent
 PROJECT = HERE.parent
@@ -67,13 +65,7 @@ def load_slice(lake: str, url: str) -> None:
 
 
 def measure(variant: str, lake: Path, url: str) -> dict:
-    command = [sys.executable, str(HERE / "postgres_load.py"), "--worker", variant, str(lake), url]
-    done = subprocess.run([sys.executable, str(HERE / "measure.py"), *command], cwd=PROJECT,
-                          capture_output=True, text=True, check=True)
-    result = json.loads(done.stdout)
-    if result["returncode"] != 0:
-        raise RuntimeError(f"{variant} failed:\n{result['stderr_tail']}")
-    return result
+    return measured([sys.executable, str(HERE / "postgres_load.py"), "--worker", variant, str(lake), url], cwd=PROJECT)
 
 
 def bench(rows: int, repeats: int) -> dict[str, list[dict]]:
@@ -106,12 +98,10 @@ def bench(rows: int, repeats: int) -> dict[str, list[dict]]:
 
 
 def table(rows: int, results: dict[str, list[dict]], repeats: int) -> str:
-    med = {v: {k: statistics.median(r[k] for r in results[v]) for k in ("wall_seconds", "cpu_seconds", "peak_rss_mib")}
-           for v in VARIANTS}
+    med = medians(results)
     ref = med["to_sql"]
     lines = [
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-        f"{date.today()}; median of {repeats} interleaved rounds.",
+        machine_line(repeats),
         "",
         "| rows | load | wall s | client CPU s | client peak RSS MiB | rows/s | speed-up vs to_sql | RSS / to_sql |",
         "|---:|---|---:|---:|---:|---:|---:|---:|",

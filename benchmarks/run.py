@@ -14,16 +14,14 @@ rows per second and ratios to the reference; a markdown table to stdout and benc
 
 import argparse
 import http.server
-import json
 import os
-import platform
-import statistics
 import subprocess
 import sys
 import threading
-from datetime import date
 from functools import partial
 from pathlib import Path
+
+from measure import machine_line, measured, medians
 
 HERE = Path(__file__).resolve().parent
 PROJECT = HERE.parent
@@ -61,15 +59,6 @@ def commands(variant: str, source: Path, source_url: str, work: Path) -> tuple[l
             "--select", "*", "--partition", f"yellow|{MONTH}-01"], env
 
 
-def measure(command: list[str], env: dict) -> dict:
-    done = subprocess.run([sys.executable, str(HERE / "measure.py"), *command], env=env, cwd=PROJECT,
-                          capture_output=True, text=True, check=True)
-    result = json.loads(done.stdout)
-    if result["returncode"] != 0:
-        raise RuntimeError(f"{command} failed:\n{result['stderr_tail']}")
-    return result
-
-
 def bench_size(rows: int, repeats: int) -> dict[str, list[dict]]:
     source = generated_file(rows)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=str(source.parent.parent)))
@@ -82,7 +71,7 @@ def bench_size(rows: int, repeats: int) -> dict[str, list[dict]]:
         for round_number in range(repeats):
             for variant in VARIANTS:
                 command, env = commands(variant, source, url, work)
-                results[variant].append(measure(command, env))
+                results[variant].append(measured(command, env, cwd=PROJECT))
                 print(f"{rows:,} round {round_number + 1} {variant}: {results[variant][-1]['wall_seconds']:.1f} s", file=sys.stderr)
     finally:
         server.shutdown()
@@ -91,15 +80,13 @@ def bench_size(rows: int, repeats: int) -> dict[str, list[dict]]:
 
 def table(all_results: dict[int, dict[str, list[dict]]], repeats: int) -> str:
     lines = [
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-        f"{date.today()}; median of {repeats} interleaved rounds.",
+        machine_line(repeats),
         "",
         "| rows | path | wall s | CPU s | peak RSS MiB | rows/s | wall / reference | RSS / reference | wall / gzip floor |",
         "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for rows, results in all_results.items():
-        med = {v: {k: statistics.median(r[k] for r in results[v]) for k in ("wall_seconds", "cpu_seconds", "peak_rss_mib")}
-               for v in VARIANTS}
+        med = medians(results)
         ref, floor = med["reference"], med["floor"]
         for v in VARIANTS:
             m = med[v]

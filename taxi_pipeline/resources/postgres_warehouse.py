@@ -25,6 +25,7 @@ from taxi_pipeline.io_managers.lake_paths import is_local, to_local_path
 from taxi_pipeline.resources.warehouse import TRIPS_TABLE, SliceLoad, SliceMismatchError, WarehouseResource
 from taxi_pipeline.schema import CANONICAL_SCHEMA, COLORS
 from taxi_pipeline.settings import SettingError
+from taxi_pipeline.transforms.clean import next_month
 
 if TYPE_CHECKING:  # psycopg is imported on first use: the other targets never pay for it
     import psycopg
@@ -75,7 +76,7 @@ def partition_name(source_month: date, table: str = TRIPS_TABLE) -> str:
 def partition_ddl(source_month: date, table: str = TRIPS_TABLE) -> str:
     """`CREATE TABLE IF NOT EXISTS` of the month's partition: [first day, first day of next month)."""
     first = source_month.replace(day=1)
-    after = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    after = next_month(first)
     return (
         f"CREATE TABLE IF NOT EXISTS {partition_name(first, table)} PARTITION OF {table} "
         f"FOR VALUES FROM ('{first.isoformat()}') TO ('{after.isoformat()}')"
@@ -182,13 +183,14 @@ class PostgresWarehouse(WarehouseResource):
                 slice_where = "color = %s AND source_month = %s"
                 replaced = conn.execute(f"DELETE FROM {TRIPS_TABLE} WHERE {slice_where}", (color, source_month)).rowcount
                 loaded, strays = 0, 0
+                month = pa.scalar(source_month, pa.date32())
                 with conn.cursor() as cursor:
                     with cursor.copy(f"COPY {TRIPS_TABLE} ({_COLUMNS}) FROM STDIN (FORMAT csv)") as copy:
                         for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=CANONICAL_SCHEMA.names):
                             batch = batch.cast(CANONICAL_SCHEMA)
                             in_slice = pc.and_kleene(
                                 pc.equal(batch.column("color"), color),
-                                pc.equal(batch.column("source_month"), pa.scalar(source_month, pa.date32())),
+                                pc.equal(batch.column("source_month"), month),
                             )
                             matching = pc.sum(pc.fill_null(in_slice, False).cast(pa.int64())).as_py() or 0
                             strays += batch.num_rows - matching

@@ -18,8 +18,8 @@ from taxi_pipeline.schema import CANONICAL_SCHEMA
 from taxi_pipeline.transforms.background import in_background
 from taxi_pipeline.transforms.layouts import LAYOUTS, Layout
 from taxi_pipeline.transforms.malformed import MalformedRows, convert_leniently
+from taxi_pipeline.transforms.source_file import GZIP_MAGIC
 
-_GZIP_MAGIC = b"\x1f\x8b"
 # The file is decompressed in a thread and parsed a chunk at a time, each chunk on all cores in
 # blocks: 16 MiB chunks of 4 MiB blocks keep both cores busy in ~0.5 GiB for a 7 M-row month.
 CSV_CHUNK_BYTES = 16 << 20
@@ -69,7 +69,7 @@ def _open_binary(path: TripFilePath) -> IO[bytes]:
 
 def _is_gzip(path: TripFilePath) -> bool:
     with _open_binary(path) as f:
-        return f.read(2) == _GZIP_MAGIC
+        return f.read(2) == GZIP_MAGIC
 
 
 def _input_stream(path: TripFilePath) -> pa.NativeFile:
