@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from taxi_pipeline.transforms.clean import next_month
+from taxi_pipeline.partitions import next_month
 
 EMPTY_INTEGER_SHARE = 0.08
 OUTSIDE_MONTH_SHARE = 0.0005

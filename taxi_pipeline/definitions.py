@@ -1,36 +1,28 @@
-"""The code location: trip assets wired to the resources of the selected target."""
+"""The code location: trip assets wired to the resources of the target the settings select,
+built when Dagster loads it (`dagster ... -m taxi_pipeline.definitions`, `dg`, workspace.yaml)."""
 
-import os
+import warnings
 
-from taxi_pipeline.settings import install_one_line_errors
+import dagster as dg
 
-# First, before any setting is read: a wrong setting (or --partition) ends
-# `dagster asset materialize` with one line naming it, not a traceback.
-install_one_line_errors()
-
-import dagster as dg  # noqa: E402
-
-from taxi_pipeline.assets import TRIP_ASSETS, TRIP_CHECKS  # noqa: E402
-from taxi_pipeline.assets.warehouse import warehouse_trips
-from taxi_pipeline.jobs import trips_job
-from taxi_pipeline.schedules import monthly_trips_schedule
-from taxi_pipeline.sensors import new_month_sensor, run_failure_webhook
-from taxi_pipeline.targets import RESOURCES_BY_TARGET
-from taxi_pipeline.settings import (
-    DEFAULT_LAKE_DIR,
-    check_writable_location,
-    pipeline_target,
-    warehouse_kind,
-)
-from taxi_pipeline.resources.source import check_source_url
+from taxi_pipeline.cli_errors import install_one_line_errors
+from taxi_pipeline.settings import Settings
 
 
-def build_definitions(target: str) -> dg.Definitions:
-    """Definitions for one target (`local`, ...): the same assets, that target's resources; the
-    warehouse asset's kind tag names the warehouse `TAXI_WAREHOUSE` chose (duckdb, bigquery, postgres)."""
-    kind = warehouse_kind(target)
+def build_definitions(settings: Settings) -> dg.Definitions:
+    """Definitions for one set of settings: the same assets, the target's resources; the
+    warehouse asset's kind tag names the warehouse `TAXI_WAREHOUSE` chose (duckdb, bigquery,
+    postgres)."""
+    # Imported here, after `defs` set the warning filters: the asset decorators warn when run.
+    from taxi_pipeline.assets import TRIP_ASSETS, TRIP_CHECKS
+    from taxi_pipeline.assets.warehouse import warehouse_trips
+    from taxi_pipeline.jobs import trips_job
+    from taxi_pipeline.schedules import monthly_trips_schedule
+    from taxi_pipeline.sensors import new_month_sensor, run_failure_webhook
+    from taxi_pipeline.targets import build_resources
+
     assets = dg.map_asset_specs(
-        lambda spec: spec.merge_attributes(kinds={kind}) if spec.key == warehouse_trips.key else spec,
+        lambda spec: spec.merge_attributes(kinds={settings.warehouse}) if spec.key == warehouse_trips.key else spec,
         TRIP_ASSETS,
     )
     return dg.Definitions(
@@ -39,23 +31,24 @@ def build_definitions(target: str) -> dg.Definitions:
         jobs=[trips_job],
         schedules=[monthly_trips_schedule],
         sensors=[new_month_sensor, run_failure_webhook],
-        resources=RESOURCES_BY_TARGET[target](),
+        resources=build_resources(settings),
         # Runs are one partition each; in-process steps save ~5 s of imports per step, and
         # backfills get their parallelism from running many runs at once.
         executor=dg.in_process_executor,
     )
 
 
-def check_settings(target: str) -> None:
-    """Fail at load, naming the variable, on settings no run could work with."""
-    if os.getenv("TAXI_SOURCE_URL"):
-        check_source_url(os.environ["TAXI_SOURCE_URL"])
-    if target == "local":
-        check_writable_location("TAXI_LAKE_DIR", os.getenv("TAXI_LAKE_DIR") or DEFAULT_LAKE_DIR, folder=True)
-        if os.getenv("TAXI_DUCKDB_PATH") and warehouse_kind(target) == "duckdb":
-            check_writable_location("TAXI_DUCKDB_PATH", os.environ["TAXI_DUCKDB_PATH"], folder=False)
+def filter_known_warnings() -> None:
+    """Silence, once for the process, the notices of Dagster features this project relies on on
+    purpose: `backfill_policy` (beta) and partitioned asset checks (preview)."""
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
+    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
 
-_target = pipeline_target()
-check_settings(_target)
-defs = build_definitions(_target)
+@dg.definitions
+def defs() -> dg.Definitions:
+    """The code location. The settings are read and checked here, once: a wrong one ends a
+    command-line process with one line naming it."""
+    filter_known_warnings()
+    install_one_line_errors()
+    return build_definitions(Settings.from_environment())

@@ -1,14 +1,9 @@
-"""The one partition scheme of every asset: trip color x monthly file."""
+"""The one partition scheme of every asset: trip color x monthly file, and month arithmetic."""
 
-import warnings
 from datetime import date
 
 import dagster as dg
-
-# Two features this project relies on on purpose are marked beta/preview in dagster 1.13; say so
-# once here instead of in every run's log.
-warnings.filterwarnings("ignore", message="Parameter `backfill_policy` of function `asset` is currently in beta")
-warnings.filterwarnings("ignore", message="Specifying a partitions_def on an AssetCheckSpec is currently in preview")
+from dateutil.relativedelta import relativedelta
 
 from taxi_pipeline.schema import COLORS
 
@@ -20,6 +15,14 @@ month_partitions = dg.MonthlyPartitionsDefinition(start_date=MONTHS_START)
 # Keys read "color|month", for example "yellow|2021-01-01".
 trip_partitions = dg.MultiPartitionsDefinition({"color": color_partitions, "month": month_partitions})
 
+PARTITION_KEY_HINT = (
+    f"keys read color|YYYY-MM-01, e.g. green|2020-04-01 (colors {', '.join(COLORS)}; months from {MONTHS_START})"
+)
+
+# Each run takes one (color, month): a backfill of years becomes many small runs that the run
+# queue executes in parallel, and the IO managers store exactly one partition per output.
+one_partition_per_run = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
+
 
 def trip_partition_key(color: str, month: str | date) -> str:
     """The partition key of one color's monthly file, as the UI and CLI show it."""
@@ -28,13 +31,16 @@ def trip_partition_key(color: str, month: str | date) -> str:
 
 def split_partition_key(key: str | dg.MultiPartitionKey) -> tuple[str, date]:
     """The (color, first day of month) named by a partition key such as `yellow|2021-01-01`."""
-    if isinstance(key, dg.MultiPartitionKey):
-        color, month = key.keys_by_dimension["color"], key.keys_by_dimension["month"]
-    else:
-        color, _, month = str(key).partition("|")
-    return color, date.fromisoformat(month)
+    if not isinstance(key, dg.MultiPartitionKey):
+        key = trip_partitions.get_partition_key_from_str(str(key))
+    return key.keys_by_dimension["color"], date.fromisoformat(key.keys_by_dimension["month"])
 
 
-# Each run takes one (color, month): a backfill of years becomes many small runs that the run
-# queue executes in parallel, and the IO managers store exactly one partition per output.
-one_partition_per_run = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
+def next_month(month: date) -> date:
+    """The first day of the month after the one `month` is in."""
+    return month.replace(day=1) + relativedelta(months=1)
+
+
+def previous_month(day: date) -> date:
+    """The first day of the month before the one `day` is in."""
+    return day.replace(day=1) - relativedelta(months=1)

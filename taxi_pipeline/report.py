@@ -4,8 +4,8 @@ import sys
 
 import dagster as dg
 
-from taxi_pipeline.targets import RESOURCES_BY_TARGET
-from taxi_pipeline.settings import SettingError, pipeline_target
+from taxi_pipeline.settings import SettingError, Settings
+from taxi_pipeline.targets import warehouse_resource
 
 
 def format_slice_counts(counts: list[tuple]) -> str:
@@ -19,7 +19,7 @@ def format_slice_counts(counts: list[tuple]) -> str:
 def main() -> None:
     """Print the warehouse's rows per (color, month) for the target the environment selects."""
     try:
-        warehouse = RESOURCES_BY_TARGET[pipeline_target()]()["warehouse"]
+        warehouse = warehouse_resource(Settings.from_environment())
         with dg.build_resources({"warehouse": warehouse}) as resources:
             counts = resources.warehouse.slice_counts()
     except SettingError as e:

@@ -50,5 +50,34 @@ CANONICAL_SCHEMA: pa.Schema = pa.schema(
     [pa.field(c.name, c.type, nullable=True) for c in CANONICAL_COLUMNS]
 )
 
-# (color, source_month) identifies one published file: the unit a partition loads and replaces.
-SLICE_COLUMNS = ("color", "source_month")
+# The SQL type of each canonical Arrow type, per warehouse dialect. Timestamps are wall-clock
+# times without a zone: TIMESTAMP in DuckDB and Postgres, DATETIME (not TIMESTAMP) in BigQuery.
+SQL_TYPES: dict[str, dict[pa.DataType, str]] = {
+    "duckdb": {
+        pa.string(): "VARCHAR",
+        pa.date32(): "DATE",
+        pa.int32(): "INTEGER",
+        pa.float64(): "DOUBLE",
+        pa.timestamp("us"): "TIMESTAMP",
+    },
+    "postgres": {
+        pa.string(): "text",
+        pa.date32(): "date",
+        pa.int32(): "integer",
+        pa.float64(): "double precision",
+        pa.timestamp("us"): "timestamp",
+    },
+    "bigquery": {
+        pa.string(): "STRING",
+        pa.date32(): "DATE",
+        pa.int32(): "INT64",
+        pa.float64(): "FLOAT64",
+        pa.timestamp("us"): "DATETIME",
+    },
+}
+
+
+def sql_columns(dialect: str) -> list[tuple[str, str]]:
+    """(name, SQL type) of every canonical column, in order, in a warehouse's dialect."""
+    types = SQL_TYPES[dialect]
+    return [(f.name, types[f.type]) for f in CANONICAL_SCHEMA]

@@ -11,7 +11,7 @@ from taxi_pipeline.partitions import MONTHS_START, month_partitions, split_parti
 from taxi_pipeline.resources.notify import WebhookResource, failure_message
 from taxi_pipeline.resources.source import TripSourceResource
 from taxi_pipeline.schema import COLORS
-from taxi_pipeline.transforms.clean import next_month
+from taxi_pipeline.partitions import next_month
 
 MAX_MONTHS_CHECKED_PER_COLOR = 3  # HEAD requests per color and tick: cheap, and catches up in steps
 

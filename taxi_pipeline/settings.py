@@ -1,13 +1,18 @@
-"""Settings from the environment. Every one has a default that works with no configuration."""
+"""The pipeline's settings: every `TAXI_*` and Google variable, read and checked once, when
+Dagster loads the definitions. Every one has a default that works with no configuration."""
 
+import base64
+import binascii
+import json
 import os
-import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import dagster as dg
 
 TARGETS = ("local", "gcp")
-DEFAULT_TARGET = "local"
 # The warehouses each target can load into, its default first: DuckDB reads only local lake
 # files and BigQuery only gs:// ones; Postgres streams either.
 WAREHOUSES_BY_TARGET = {"local": ("duckdb", "postgres"), "gcp": ("bigquery", "postgres")}
@@ -16,57 +21,36 @@ DEFAULT_LAKE_DIR = "data/lake"
 DEFAULT_DUCKDB_PATH = "data/warehouse.duckdb"
 DEFAULT_BQ_DATASET = "nyc_taxi"
 DEFAULT_SOURCE_RETRY_DELAY_SECONDS = 2.0
+SOURCE_URL_SCHEMES = ("http", "https", "file")
 
 
 class SettingError(ValueError):
     """A setting with a value the pipeline cannot use; the message names the variable."""
 
 
-def pipeline_target() -> str:
-    """Which set of resources to run with, from `TAXI_PIPELINE_TARGET` (default `local`)."""
-    value = os.getenv("TAXI_PIPELINE_TARGET", DEFAULT_TARGET).strip() or DEFAULT_TARGET
-    if value not in TARGETS:
-        raise SettingError(
-            f"TAXI_PIPELINE_TARGET={value!r} is not a known target; use one of: {', '.join(TARGETS)}"
-        )
-    return value
+def redact_url(url: str) -> str:
+    """The URL without any user:password part, safe for logs and metadata."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    return urlunsplit(parts._replace(netloc=(parts.hostname or "") + (f":{parts.port}" if parts.port else "")))
 
 
-def warehouse_kind(target: str) -> str:
-    """Which warehouse the target loads into, from `TAXI_WAREHOUSE` (default: DuckDB for
-    `local`, BigQuery for `gcp`); `postgres` works with both."""
-    allowed = WAREHOUSES_BY_TARGET[target]
-    value = os.getenv("TAXI_WAREHOUSE", "").strip() or allowed[0]
-    if value not in allowed:
-        raise SettingError(
-            f"TAXI_WAREHOUSE={value!r} is not a warehouse of the {target} target; use one of: {', '.join(allowed)}"
-        )
-    return value
+def check_source_url(url: str) -> None:
+    """Raise `SettingError` naming TAXI_SOURCE_URL unless `url` is http(s)://host... or file://..."""
+    parts = urlsplit(url)
+    if parts.scheme not in SOURCE_URL_SCHEMES:
+        raise SettingError(f"TAXI_SOURCE_URL must start with http://, https:// or file://, got {redact_url(url)!r}")
+    if parts.scheme != "file" and not parts.hostname:
+        raise SettingError(f"TAXI_SOURCE_URL has no host name: {redact_url(url)!r}")
 
 
-def env_setting(name: str, default: str) -> str | dg.EnvVar:
-    """`dg.EnvVar(name)` when the variable is set, so the UI shows the name, not the value;
-    otherwise the default."""
-    return dg.EnvVar(name) if os.getenv(name) else default
-
-
-def optional_env_setting(name: str) -> dg.EnvVar | None:
-    """`dg.EnvVar(name)` when the variable is set, else None (the resource's own default)."""
-    return dg.EnvVar(name) if os.getenv(name) else None
-
-
-def source_retry_delay_seconds() -> float:
-    """Base delay of the download's exponential backoff, from `TAXI_SOURCE_RETRY_DELAY` (default 2 s)."""
-    value = os.getenv("TAXI_SOURCE_RETRY_DELAY", "").strip()
-    if not value:
-        return DEFAULT_SOURCE_RETRY_DELAY_SECONDS
+def decode_service_account_key(encoded: str, setting: str = "GCP_CREDENTIALS_B64") -> dict:
+    """A base64-encoded service-account JSON key as a dict; errors name the setting, never the value."""
     try:
-        seconds = float(value)
-    except ValueError:
-        seconds = -1.0
-    if not 0 <= seconds <= 3600:
-        raise SettingError(f"TAXI_SOURCE_RETRY_DELAY={value!r} is not a number of seconds between 0 and 3600")
-    return seconds
+        return json.loads(base64.b64decode(encoded, validate=True))
+    except (binascii.Error, ValueError):
+        raise SettingError(f"{setting} is not a base64-encoded service-account JSON key") from None
 
 
 def check_writable_location(setting: str, path: str, *, folder: bool) -> None:
@@ -86,35 +70,99 @@ def check_writable_location(setting: str, path: str, *, folder: bool) -> None:
         raise SettingError(f"{setting}={path!r} is not writable: no write permission on {existing}")
 
 
-PARTITION_KEY_HINT = "keys read color|YYYY-MM-01, e.g. green|2020-04-01 (colors yellow, green, fhv; months from 2019-01-01)"
+def _retry_delay(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 3600:
+        raise SettingError(f"TAXI_SOURCE_RETRY_DELAY={value!r} is not a number of seconds between 0 and 3600")
+    return seconds
 
 
-def _user_error_line(error: BaseException | None) -> str | None:
-    """The one line to show for an error the user fixes by a setting or an argument, else None."""
-    seen = set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        if isinstance(error, SettingError):
-            return f"taxi_pipeline: {error}"
-        if type(error).__name__ == "DagsterInvalidSubsetError" and "partition key" in str(error):
-            return f"taxi_pipeline: --partition: {error} Partition {PARTITION_KEY_HINT}."
-        error = error.__cause__ or error.__context__
-    return None
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of one code location, checked. Values that are secrets are not held here:
+    `is_set` tells whether they were given, and resources read them through `dg.EnvVar`."""
 
+    target: str = "local"
+    warehouse: str = "duckdb"
+    source_url: str = DEFAULT_SOURCE_URL
+    source_retry_delay_seconds: float = DEFAULT_SOURCE_RETRY_DELAY_SECONDS
+    lake_dir: str = DEFAULT_LAKE_DIR
+    duckdb_path: str = DEFAULT_DUCKDB_PATH
+    gcs_bucket: str | None = None
+    gcp_project: str | None = None
+    bq_dataset: str = DEFAULT_BQ_DATASET
+    bq_location: str | None = None
+    given: frozenset[str] = field(default_factory=frozenset)  # names of the variables that were set
 
-def install_one_line_errors() -> None:
-    """Make an uncaught setting error (or a bad --partition) end a command-line process with one
-    line naming the setting instead of a traceback; any other error keeps its traceback."""
-    previous = sys.excepthook
-    if getattr(previous, "taxi_pipeline", False):
-        return
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        """The settings in `environ` (default: the process environment), or a `SettingError`
+        naming the first variable no run could work with."""
+        env = os.environ if environ is None else environ
+        given = frozenset(name for name, value in env.items() if value.strip() and _is_ours(name))
 
-    def excepthook(kind, value, traceback):
-        line = _user_error_line(value)
-        if line is None:
-            previous(kind, value, traceback)
+        def get(name: str, default: str | None = None) -> str | None:
+            return env[name].strip() if name in given else default
+
+        target = get("TAXI_PIPELINE_TARGET", "local")
+        if target not in TARGETS:
+            raise SettingError(f"TAXI_PIPELINE_TARGET={target!r} is not a known target; use one of: {', '.join(TARGETS)}")
+        allowed = WAREHOUSES_BY_TARGET[target]
+        warehouse = get("TAXI_WAREHOUSE", allowed[0])
+        if warehouse not in allowed:
+            raise SettingError(
+                f"TAXI_WAREHOUSE={warehouse!r} is not a warehouse of the {target} target; use one of: {', '.join(allowed)}"
+            )
+        settings = cls(
+            target=target,
+            warehouse=warehouse,
+            source_url=get("TAXI_SOURCE_URL", DEFAULT_SOURCE_URL),
+            source_retry_delay_seconds=_retry_delay(get("TAXI_SOURCE_RETRY_DELAY", str(DEFAULT_SOURCE_RETRY_DELAY_SECONDS))),
+            lake_dir=get("TAXI_LAKE_DIR", DEFAULT_LAKE_DIR),
+            duckdb_path=get("TAXI_DUCKDB_PATH", DEFAULT_DUCKDB_PATH),
+            gcs_bucket=get("GCS_BUCKET"),
+            gcp_project=get("GCP_PROJECT"),
+            bq_dataset=get("BQ_DATASET", DEFAULT_BQ_DATASET),
+            bq_location=get("BQ_LOCATION"),
+            given=given,
+        )
+        settings._check(env)
+        return settings
+
+    def _check(self, env: Mapping[str, str]) -> None:
+        check_source_url(self.source_url)
+        if self.warehouse == "postgres" and not self.is_set("TAXI_POSTGRES_URL"):
+            raise SettingError(
+                "TAXI_WAREHOUSE=postgres needs TAXI_POSTGRES_URL (postgresql://user:password@host:5432/dbname)"
+            )
+        if self.target == "local":
+            check_writable_location("TAXI_LAKE_DIR", self.lake_dir, folder=True)
+            if self.warehouse == "duckdb" and self.is_set("TAXI_DUCKDB_PATH"):
+                check_writable_location("TAXI_DUCKDB_PATH", self.duckdb_path, folder=False)
         else:
-            print(line, file=sys.stderr)
+            if not self.gcs_bucket:
+                raise SettingError("TAXI_PIPELINE_TARGET=gcp needs GCS_BUCKET, the lake's bucket")
+            if self.warehouse == "bigquery" and not self.gcp_project:
+                raise SettingError("TAXI_PIPELINE_TARGET=gcp needs GCP_PROJECT, the BigQuery project")
+            if self.is_set("GCP_CREDENTIALS_B64"):
+                decode_service_account_key(env["GCP_CREDENTIALS_B64"])
 
-    excepthook.taxi_pipeline = True
-    sys.excepthook = excepthook
+    def is_set(self, name: str) -> bool:
+        """Whether the variable `name` was given (a non-blank value)."""
+        return name in self.given
+
+    def shown(self, name: str, value):
+        """What a resource gets for the setting `name`: `dg.EnvVar(name)` when the variable was
+        given, so the UI shows the name, not the value; otherwise the default `value`."""
+        return dg.EnvVar(name) if self.is_set(name) else value
+
+    def secret(self, name: str) -> dg.EnvVar | None:
+        """`dg.EnvVar(name)` for a secret setting that was given, else None."""
+        return dg.EnvVar(name) if self.is_set(name) else None
+
+
+def _is_ours(name: str) -> bool:
+    return name.startswith("TAXI_") or name in ("GCS_BUCKET", "GCP_PROJECT", "BQ_DATASET", "BQ_LOCATION", "GCP_CREDENTIALS_B64")

@@ -14,7 +14,9 @@ import pytest
 # Must be set before gcsfs is imported; only emulators need it (see gcp_servers.py).
 os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
 
-from taxi_pipeline.io_managers import LAKE_FILE_TEMPLATE, RAW_FILE_TEMPLATE
+from dagster_duckdb import DuckDBResource
+
+from taxi_pipeline.lake import LAKE_FILE_TEMPLATE, RAW_FILE_TEMPLATE
 from taxi_pipeline.targets import lake_io_managers
 from taxi_pipeline.resources.duckdb_warehouse import DuckDBWarehouse
 from taxi_pipeline.resources.lake import LocalLake
@@ -86,7 +88,7 @@ def make_resources(lake_dir: Path, duckdb_path: Path):
         return {
             "source": TripSourceResource(base_url=source_url),
             **lake_io_managers(LocalLake(base_path=str(lake_dir))),
-            "warehouse": DuckDBWarehouse(database=str(duckdb_path)),
+            "warehouse": DuckDBWarehouse(duckdb_resource=DuckDBResource(database=str(duckdb_path))),
         }
 
     return build

@@ -1,18 +1,33 @@
 import dagster as dg
 import pytest
 
-from taxi_pipeline.definitions import build_definitions, defs
+from taxi_pipeline.definitions import build_definitions
+from taxi_pipeline.definitions import defs as load_definitions
 from taxi_pipeline.partitions import split_partition_key, trip_partition_key, trip_partitions
-from taxi_pipeline.settings import SettingError, pipeline_target
+from taxi_pipeline.settings import SettingError, Settings
+
+
+@pytest.fixture(scope="module")
+def defs() -> dg.Definitions:
+    """The code location as Dagster loads it, with the environment the tests run in."""
+    return load_definitions()
+
+
+def definitions_for(monkeypatch, target: str) -> dg.Definitions:
+    monkeypatch.setenv("TAXI_PIPELINE_TARGET", target)
+    if target == "gcp":
+        monkeypatch.setenv("GCS_BUCKET", "taxi-lake")
+        monkeypatch.setenv("GCP_PROJECT", "taxi-project")
+    return build_definitions(Settings.from_environment())
 
 ASSET_NAMES = ["raw_trips_csv", "cleaned_trips", "lake_trips_parquet", "warehouse_trips"]
 
 
-def test_definitions_load_and_validate():
+def test_definitions_load_and_validate(defs):
     dg.Definitions.validate_loadable(defs)
 
 
-def test_four_assets_in_one_group_with_descriptions_kinds_and_partitions():
+def test_four_assets_in_one_group_with_descriptions_kinds_and_partitions(defs):
     specs = {spec.key.to_user_string(): spec for spec in defs.resolve_all_asset_specs()}
 
     assert sorted(specs) == sorted(ASSET_NAMES)
@@ -24,7 +39,7 @@ def test_four_assets_in_one_group_with_descriptions_kinds_and_partitions():
     assert "duckdb" in specs["warehouse_trips"].kinds
 
 
-def test_assets_form_one_chain():
+def test_assets_form_one_chain(defs):
     graph = defs.resolve_asset_graph()
 
     for upstream, downstream in zip(ASSET_NAMES, ASSET_NAMES[1:]):
@@ -42,25 +57,25 @@ def test_partition_keys_read_color_pipe_month():
 def test_default_target_is_local(monkeypatch):
     monkeypatch.delenv("TAXI_PIPELINE_TARGET", raising=False)
 
-    assert pipeline_target() == "local"
-    assert set(build_definitions("local").resources) >= {"source", "raw_io_manager", "staging_io_manager", "lake_io_manager", "warehouse"}
+    assert Settings.from_environment().target == "local"
+    assert set(definitions_for(monkeypatch, "local").resources) >= {"source", "raw_io_manager", "staging_io_manager", "lake_io_manager", "warehouse"}
 
 
 def test_unknown_target_names_the_setting(monkeypatch):
     monkeypatch.setenv("TAXI_PIPELINE_TARGET", "mainframe")
 
     with pytest.raises(SettingError, match="TAXI_PIPELINE_TARGET='mainframe'.*local"):
-        pipeline_target()
+        Settings.from_environment()
 
 
 def test_settings_from_the_environment_show_as_env_vars(monkeypatch):
     monkeypatch.setenv("TAXI_LAKE_DIR", "/somewhere/lake")
     monkeypatch.delenv("TAXI_DUCKDB_PATH", raising=False)
 
-    resources = build_definitions("local").resources
+    resources = definitions_for(monkeypatch, "local").resources
 
     assert resources["lake_io_manager"].lake.base_path == dg.EnvVar("TAXI_LAKE_DIR")
-    assert resources["warehouse"].database == "data/warehouse.duckdb"
+    assert resources["warehouse"].duckdb_resource.database == "data/warehouse.duckdb"
 
 
 def warehouse_of(defs: dg.Definitions) -> tuple[str, set[str]]:
@@ -84,7 +99,7 @@ def test_taxi_warehouse_picks_the_warehouse_and_its_kind(target, setting, expect
         monkeypatch.setenv("TAXI_WAREHOUSE", setting)
         monkeypatch.setenv("TAXI_POSTGRES_URL", "postgresql://taxi:not-used@127.0.0.1:5432/taxi")
 
-    defs = build_definitions(target)
+    defs = definitions_for(monkeypatch, target)
 
     assert warehouse_of(defs) == expected
     if setting == "postgres":
@@ -96,7 +111,7 @@ def test_a_warehouse_the_target_cannot_use_names_the_setting(target, value, monk
     monkeypatch.setenv("TAXI_WAREHOUSE", value)
 
     with pytest.raises(SettingError) as raised:
-        build_definitions(target)
+        definitions_for(monkeypatch, target)
 
     allowed = "duckdb, postgres" if target == "local" else "bigquery, postgres"
     assert str(raised.value) == f"TAXI_WAREHOUSE={value!r} is not a warehouse of the {target} target; use one of: {allowed}"
@@ -108,7 +123,7 @@ def test_the_definitions_import_no_database_driver_they_do_not_use():
 
     env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("TAXI_")}
     done = subprocess.run(
-        [sys.executable, "-c", "import sys, taxi_pipeline.definitions; print(sorted({'psycopg', 'google.cloud.bigquery'} & set(sys.modules)))"],
+        [sys.executable, "-c", "import sys, taxi_pipeline.definitions as d; d.defs(); print(sorted({'psycopg', 'google.cloud.bigquery'} & set(sys.modules)))"],
         capture_output=True, text=True, env=env, check=True,
     )
 

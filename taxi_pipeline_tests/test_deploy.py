@@ -24,9 +24,10 @@ def test_single_machine_dagster_yaml_loads_as_an_instance(tmp_path, monkeypatch)
 
 
 def test_every_asset_runs_one_partition_per_run_and_loads_share_the_warehouse_pool():
-    for assets_def in defs.assets:
+    loaded = defs()
+    for assets_def in loaded.assets:
         assert assets_def.backfill_policy == dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
-    [warehouse] = [a for a in defs.assets if a.key == dg.AssetKey("warehouse_trips")]
+    [warehouse] = [a for a in loaded.assets if a.key == dg.AssetKey("warehouse_trips")]
     assert warehouse.op.pool == "warehouse"
 
 

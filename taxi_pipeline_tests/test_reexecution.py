@@ -5,12 +5,13 @@ import shutil
 import dagster as dg
 
 from taxi_pipeline.definitions import build_definitions
+from taxi_pipeline.settings import Settings
 from taxi_pipeline_tests.conftest import release_file
 
 
 def trips_job():
     """The local target's trips_job, rebuilt from the environment in any process."""
-    return build_definitions("local").resolve_job_def("trips_job")
+    return build_definitions(Settings.from_environment()).resolve_job_def("trips_job")
 
 
 def test_failed_run_reexecuted_from_failure_succeeds_once_the_month_is_published(tmp_path, monkeypatch):
@@ -37,6 +38,6 @@ def test_failed_run_reexecuted_from_failure_succeeds_once_the_month_is_published
             executed = {e.step_key for e in second.all_events if e.event_type == dg.DagsterEventType.STEP_SUCCESS}
         assert "raw_trips_csv" in executed and "warehouse_trips" in executed
 
-    rows = build_definitions("local").resources["warehouse"]
+    rows = build_definitions(Settings.from_environment()).resources["warehouse"]
     with dg.build_resources({"warehouse": rows}) as resources:
         assert [(c, n) for c, _, n in resources.warehouse.slice_counts()] == [("fhv", 18)]

@@ -1,29 +1,37 @@
 from datetime import datetime, timezone
 
 import dagster as dg
+import pytest
 
-from taxi_pipeline.schedules import MONTHLY_CRON, monthly_trips_schedule
-
-
-def run_requests_at(when: datetime) -> list[dg.RunRequest]:
-    return list(monthly_trips_schedule(dg.build_schedule_context(scheduled_execution_time=when)))
+from taxi_pipeline.definitions import defs
+from taxi_pipeline.schedules import MONTHLY_CRON
 
 
-def test_runs_at_five_utc_on_the_first():
+@pytest.fixture(scope="module")
+def monthly_trips_schedule() -> dg.ScheduleDefinition:
+    """The schedule as the code location resolves it against the asset job's partitions."""
+    return defs().resolve_schedule_def("monthly_trips_schedule")
+
+
+def run_requests_at(schedule: dg.ScheduleDefinition, when: datetime) -> list[dg.RunRequest]:
+    return list(schedule.evaluate_tick(dg.build_schedule_context(scheduled_execution_time=when)).run_requests)
+
+
+def test_runs_at_five_utc_on_the_first(monthly_trips_schedule):
     assert MONTHLY_CRON == "0 5 1 * *"
     assert monthly_trips_schedule.cron_schedule == "0 5 1 * *"
     assert monthly_trips_schedule.execution_timezone == "UTC"
 
 
-def test_requests_the_month_that_just_closed_for_every_color():
-    requests = run_requests_at(datetime(2021, 2, 1, 5, tzinfo=timezone.utc))
+def test_requests_the_month_that_just_closed_for_every_color(monthly_trips_schedule):
+    requests = run_requests_at(monthly_trips_schedule, datetime(2021, 2, 1, 5, tzinfo=timezone.utc))
 
     assert [r.partition_key for r in requests] == ["yellow|2021-01-01", "green|2021-01-01", "fhv|2021-01-01"]
     assert [r.run_key for r in requests] == [r.partition_key for r in requests]
 
 
-def test_january_tick_requests_december_of_the_year_before():
-    requests = run_requests_at(datetime(2021, 1, 1, 5, tzinfo=timezone.utc))
+def test_january_tick_requests_december_of_the_year_before(monthly_trips_schedule):
+    requests = run_requests_at(monthly_trips_schedule, datetime(2021, 1, 1, 5, tzinfo=timezone.utc))
 
     assert {r.partition_key for r in requests} == {"yellow|2020-12-01", "green|2020-12-01", "fhv|2020-12-01"}
 

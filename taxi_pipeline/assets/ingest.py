@@ -9,14 +9,14 @@ import dagster as dg
 from pydantic import Field
 from upath import UPath
 
-from taxi_pipeline.assets.metadata import canonical_table_schema, markdown_preview
+from taxi_pipeline.assets.metadata import canonical_table_schema, table_preview
 from taxi_pipeline.partitions import one_partition_per_run, split_partition_key, trip_partitions
 from taxi_pipeline.resources.source import (
     MonthNotPublishedError,
     SourceRejectedError,
     TripSourceResource,
 )
-from taxi_pipeline.settings import SettingError, source_retry_delay_seconds
+from taxi_pipeline.settings import SettingError
 from taxi_pipeline.transforms.convert import convert_to_lake_parquet
 from taxi_pipeline.transforms.parse import DEFAULT_MAX_MALFORMED_SHARE, TripFileError
 from taxi_pipeline.transforms.source_file import NotATripFileError, check_downloaded_file
@@ -24,12 +24,22 @@ from taxi_pipeline.transforms.source_file import NotATripFileError, check_downlo
 GROUP = "nyc_taxi"
 PROGRESS_EVERY_SECONDS = 10.0
 
-# Transient source failures (5xx, resets, timeouts) are retried by Dagster with backoff; a month
-# that is not published, a wrong setting or a file that is not a trip file raises
-# Failure(allow_retries=False) and fails at once. Delays: about 2, 6 and 14 s (TAXI_SOURCE_RETRY_DELAY).
-DOWNLOAD_RETRY_POLICY = dg.RetryPolicy(
-    max_retries=3, delay=source_retry_delay_seconds(), backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
-)
+DOWNLOAD_MAX_RETRIES = 3
+
+
+def retry_download(context: dg.AssetExecutionContext, source: TripSourceResource) -> dg.RetryRequested:
+    """A request to run the download again after exponential backoff with jitter from the
+    source's `retry_delay_seconds` (TAXI_SOURCE_RETRY_DELAY): about 1, 3 and 7 times it."""
+    # A policy built here rather than on the asset: its delay is a setting, read when the
+    # definitions load, and the asset is defined when the module is imported.
+    policy = dg.RetryPolicy(
+        max_retries=DOWNLOAD_MAX_RETRIES,
+        delay=source.retry_delay_seconds,
+        backoff=dg.Backoff.EXPONENTIAL,
+        jitter=dg.Jitter.PLUS_MINUS,
+    )
+    seconds = max(0.0, policy.calculate_delay(context.retry_number + 1))
+    return dg.RetryRequested(max_retries=policy.max_retries, seconds_to_wait=round(seconds, 1))
 
 
 @dg.asset(
@@ -38,7 +48,6 @@ DOWNLOAD_RETRY_POLICY = dg.RetryPolicy(
     group_name=GROUP,
     io_manager_key="raw_io_manager",
     kinds={"csv"},
-    retry_policy=DOWNLOAD_RETRY_POLICY,
 )
 def raw_trips_csv(context: dg.AssetExecutionContext, source: TripSourceResource) -> Path:
     """The month's trip file exactly as published (CSV.gz), kept in the lake's raw zone at
@@ -68,6 +77,10 @@ def raw_trips_csv(context: dg.AssetExecutionContext, source: TripSourceResource)
     except (MonthNotPublishedError, SourceRejectedError, SettingError) as e:
         local.unlink(missing_ok=True)
         raise dg.Failure(description=str(e), allow_retries=False) from None
+    except Exception as e:
+        # Transient by default (5xx, resets, timeouts, a full temp disk): retried with backoff.
+        local.unlink(missing_ok=True)
+        raise retry_download(context, source) from e
     except BaseException:
         local.unlink(missing_ok=True)
         raise
@@ -140,7 +153,7 @@ def cleaned_trips(context: dg.AssetExecutionContext, config: CleaningConfig, raw
             "malformed_by_reason": dg.MetadataValue.json(malformed.by_reason),
             "source_encoding": converted.encoding,
             "ignored_columns": dg.MetadataValue.json(converted.extra_columns),
-            "preview": markdown_preview(converted.preview),
+            "preview": table_preview(converted.preview),
         }
     )
     return staged

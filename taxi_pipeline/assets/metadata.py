@@ -1,5 +1,7 @@
 """Metadata values shared by the trip assets: schema and preview as the UI shows them."""
 
+from datetime import date, datetime
+
 import dagster as dg
 import pyarrow as pa
 
@@ -13,11 +15,12 @@ def canonical_table_schema() -> dg.TableSchema:
     )
 
 
-def markdown_preview(table: pa.Table, rows: int = 10) -> dg.MetadataValue:
-    """The first rows of a table as a markdown table."""
-    head = table.slice(0, rows).to_pylist()
-    lines = ["| " + " | ".join(table.column_names) + " |", "|" + "---|" * table.num_columns]
-    for record in head:
-        cells = ("" if record[name] is None else str(record[name]) for name in table.column_names)
-        lines.append("| " + " | ".join(cells) + " |")
-    return dg.MetadataValue.md("\n".join(lines))
+def _cell(value):
+    # Table records hold str, int, float, bool or None; dates and times show as ISO text.
+    return value.isoformat(sep=" ") if isinstance(value, datetime) else value.isoformat() if isinstance(value, date) else value
+
+
+def table_preview(table: pa.Table, rows: int = 10) -> dg.MetadataValue:
+    """The first rows of a canonical table, shown by the UI as a table with the schema's columns."""
+    records = [dg.TableRecord({name: _cell(v) for name, v in row.items()}) for row in table.slice(0, rows).to_pylist()]
+    return dg.MetadataValue.table(records=records, schema=canonical_table_schema())

@@ -1,5 +1,1 @@
-"""IO managers of the lake, and the lake's layout (the same under a folder or gs://bucket)."""
-
-RAW_FILE_TEMPLATE = "raw/{color}/{color}_tripdata_{month}.csv.gz"
-STAGING_FILE_TEMPLATE = "staging/{color}/{color}_tripdata_{month}.parquet"
-LAKE_FILE_TEMPLATE = "data/{color}/{color}_tripdata_{month}.parquet"
+"""IO managers of the lake: the raw zone's files and the canonical parquet of staging and data."""

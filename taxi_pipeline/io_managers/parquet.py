@@ -1,8 +1,7 @@
 """Parquet files of the canonical trip schema, one per (color, month), on local disk or gs://."""
 
-import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, get_args, get_origin
 
 import dagster as dg
 import pyarrow as pa
@@ -10,12 +9,8 @@ import pyarrow.parquet as pq
 from pydantic import Field
 from upath import UPath
 
-from taxi_pipeline.io_managers.lake_paths import (
-    TemplatedPartitionPathMixin,
-    atomic_put,
-    atomic_writer,
-    written_file_metadata,
-)
+from taxi_pipeline.io_managers.lake_file import LakeFileIOManager, written_file_metadata
+from taxi_pipeline.lake import atomic_writer, publish
 from taxi_pipeline.resources.lake import LakeResource
 from taxi_pipeline.schema import CANONICAL_SCHEMA
 from taxi_pipeline.transforms.lake_file import write_lake_parquet
@@ -23,8 +18,6 @@ from taxi_pipeline.transforms.quality import schema_differences
 
 if TYPE_CHECKING:
     import pandas as pd
-
-COPY_CHUNK_BYTES = 8 << 20
 
 
 def to_canonical_table(obj: "pd.DataFrame | pa.Table") -> pa.Table:
@@ -40,42 +33,37 @@ def to_canonical_table(obj: "pd.DataFrame | pa.Table") -> pa.Table:
     return table.replace_schema_metadata(None).cast(CANONICAL_SCHEMA)
 
 
-def copy_canonical_parquet(source: UPath, path: UPath) -> None:
-    """Publish an existing parquet file of the canonical schema under `path`, byte for byte and
-    atomically, without decoding it; a file of another schema is refused, naming the difference."""
-    with source.open("rb") as f:
+def check_canonical_parquet(path: Path | UPath) -> None:
+    """Raise `ValueError` naming each difference unless the parquet file at `path` has exactly
+    the canonical schema; reads the footer only."""
+    with path.open("rb") as f:
         differences = schema_differences(pq.read_schema(f))
     if differences:
-        raise ValueError(f"{source} is not a canonical trip file: {'; '.join(differences)}")
-    with source.open("rb") as src, atomic_writer(path) as out:
-        shutil.copyfileobj(src, out, COPY_CHUNK_BYTES)
+        raise ValueError(f"{path} is not a canonical trip file: {'; '.join(differences)}")
 
 
-def move_canonical_parquet(staged: Path, path: UPath) -> None:
-    """Move (local lake) or upload (object store) a staged parquet file of the canonical schema
-    to `path`, atomically; a file of another schema is refused, naming the difference."""
-    differences = schema_differences(pq.read_schema(staged))
-    if differences:
-        raise ValueError(f"{staged} is not a canonical trip file: {'; '.join(differences)}")
-    atomic_put(staged, path)
+def _wants_paths(context: dg.InputContext) -> bool:
+    """Whether the input is annotated `UPath`, or `dict[str, UPath]` for several partitions."""
+    wanted = context.dagster_type.typing_type
+    if get_origin(wanted) is dict:
+        wanted = get_args(wanted)[1]
+    return wanted is UPath
 
 
-class TripsParquetIOManager(TemplatedPartitionPathMixin, dg.UPathIOManager):
-    """Writes a month of trips (a DataFrame, an Arrow table, a lake file's `UPath` to copy, or a
-    staged local parquet file's `Path` to move) as one parquet file, atomically; reads it back as a pandas DataFrame with Arrow
-    dtypes, or hands over its path to an input annotated `UPath`."""
+class TripsParquetIOManager(LakeFileIOManager):
+    """Stores a month of trips as one parquet file, atomically: a DataFrame or Arrow table is
+    written; a parquet file of the canonical schema (a `Path` or `UPath`) is published byte for
+    byte, copied or moved as `keep_source` says. Loads a pandas DataFrame with Arrow dtypes, or
+    the file's path for an input annotated `UPath`."""
 
-    def __init__(self, base_path: UPath, path_template: str):
-        super().__init__(base_path=base_path)
-        self.path_template = path_template
+    def __init__(self, lake_root: UPath, path_template: str, keep_source: bool):
+        super().__init__(lake_root, path_template)
+        self.keep_source = keep_source
 
-    def dump_to_path(
-        self, context: dg.OutputContext, obj: "pd.DataFrame | pa.Table | UPath | Path", path: UPath
-    ) -> None:
-        if isinstance(obj, UPath):  # a file of the lake: copied
-            copy_canonical_parquet(obj, path)
-        elif isinstance(obj, Path):  # a local file the asset staged and hands over: moved
-            move_canonical_parquet(obj, path)
+    def dump_to_path(self, context: dg.OutputContext, obj: "pd.DataFrame | pa.Table | Path", path: UPath) -> None:
+        if isinstance(obj, Path):  # UPath is a Path too
+            check_canonical_parquet(obj)
+            publish(obj, path, keep_source=self.keep_source)
         else:
             table = to_canonical_table(obj)
             with atomic_writer(path) as f:
@@ -83,7 +71,7 @@ class TripsParquetIOManager(TemplatedPartitionPathMixin, dg.UPathIOManager):
         context.add_output_metadata(written_file_metadata(path))
 
     def load_from_path(self, context: dg.InputContext, path: UPath) -> "pd.DataFrame | UPath":
-        if context.dagster_type.typing_type is UPath:
+        if _wants_paths(context):
             return path
         import pandas as pd  # only here: pandas adds ~0.7 s to every import of the definitions
 
@@ -95,9 +83,11 @@ class TripsParquetIOManagerFactory(dg.ConfigurableIOManagerFactory):
     """Trip parquet files under the lake root (a folder or `gs://bucket`), placed by a path template."""
 
     lake: LakeResource = Field(description="Where the lake lives: a local folder or a GCS bucket")
-    path_template: str = Field(
-        description="Path under the root, with {color}, {month} (YYYY-MM) and {asset}",
+    path_template: str = Field(description="Path under the root, with {color} and {month} (YYYY-MM)")
+    keep_source: bool = Field(
+        description="Whether a file handed over stays where it was (copied: a lake file published from another "
+        "zone) or goes (moved: a file the step wrote for this output)",
     )
 
     def create_io_manager(self, context) -> TripsParquetIOManager:
-        return TripsParquetIOManager(self.lake.root(), self.path_template)
+        return TripsParquetIOManager(self.lake.root(), self.path_template, self.keep_source)

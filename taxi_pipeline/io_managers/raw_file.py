@@ -6,24 +6,17 @@ import dagster as dg
 from pydantic import Field
 from upath import UPath
 
-from taxi_pipeline.io_managers.lake_paths import (
-    TemplatedPartitionPathMixin,
-    atomic_put,
-    written_file_metadata,
-)
+from taxi_pipeline.io_managers.lake_file import LakeFileIOManager, written_file_metadata
+from taxi_pipeline.lake import publish
 from taxi_pipeline.resources.lake import LakeResource
 
 
-class RawFileIOManager(TemplatedPartitionPathMixin, dg.UPathIOManager):
-    """Stores an output given as a local file path (moved or uploaded, all or nothing) and
-    gives downstream assets the stored file's path."""
-
-    def __init__(self, base_path: UPath, path_template: str):
-        super().__init__(base_path=base_path)
-        self.path_template = path_template
+class RawFileIOManager(LakeFileIOManager):
+    """Stores an output given as a local file (the download) by moving or uploading it, all or
+    nothing, and gives downstream assets the stored file's path."""
 
     def dump_to_path(self, context: dg.OutputContext, obj: Path, path: UPath) -> None:
-        atomic_put(Path(obj), path)
+        publish(obj, path, keep_source=False)
         context.add_output_metadata(written_file_metadata(path))
 
     def load_from_path(self, context: dg.InputContext, path: UPath) -> UPath:

@@ -12,10 +12,9 @@ from pydantic import Field
 from upath import UPath
 
 from taxi_pipeline.resources.warehouse import TRIPS_TABLE, SliceLoad, SliceMismatchError, WarehouseResource
-from taxi_pipeline.schema import CANONICAL_COLUMNS, COLORS
+from taxi_pipeline.schema import CANONICAL_COLUMNS, COLORS, SQL_TYPES
 from taxi_pipeline.settings import SettingError
 
-_BIGQUERY_TYPES = {"string": "STRING", "date32[day]": "DATE", "int32": "INT64", "double": "FLOAT64", "timestamp[us]": "DATETIME"}
 STAGING_TABLE_HOURS = 24  # a staging table left by a killed run expires by itself
 
 CREDENTIALS_HINT = (
@@ -27,7 +26,7 @@ CREDENTIALS_HINT = (
 def trips_table_schema() -> list[bigquery.SchemaField]:
     """The canonical schema as BigQuery columns, names kept snake_case as they are."""
     return [
-        bigquery.SchemaField(c.name, _BIGQUERY_TYPES[str(c.type)], mode="NULLABLE", description=c.description)
+        bigquery.SchemaField(c.name, SQL_TYPES["bigquery"][c.type], mode="NULLABLE", description=c.description)
         for c in CANONICAL_COLUMNS
     ]
 
@@ -49,13 +48,15 @@ class BigQueryWarehouse(WarehouseResource):
     `color`; each slice is load-job'ed from the lake's gs:// parquet into a staging table and
     swapped in with one transaction."""
 
-    project: str = Field(description="Google Cloud project (GCP_PROJECT)")
-    dataset: str = Field(description="BigQuery dataset (BQ_DATASET)")
-    location: str | None = Field(default=None, description="Dataset location, e.g. US or EU (BQ_LOCATION)")
-    gcp_credentials: str | None = Field(
-        default=None, description="Base64 service-account key (GCP_CREDENTIALS_B64); ADC when unset"
+    bigquery_resource: BigQueryResource = Field(
+        description="Project (GCP_PROJECT), location (BQ_LOCATION) and credentials (GCP_CREDENTIALS_B64, or ADC)"
     )
+    dataset: str = Field(description="BigQuery dataset (BQ_DATASET)")
     create_dataset: bool = Field(default=True, description="Create the dataset when it is missing")
+
+    @property
+    def project(self) -> str:
+        return self.bigquery_resource.project
 
     @property
     def table_id(self) -> str:
@@ -64,9 +65,8 @@ class BigQueryWarehouse(WarehouseResource):
     @contextmanager
     def _client(self) -> Iterator[bigquery.Client]:
         """A client; credential and permission failures become errors naming the setting."""
-        resource = BigQueryResource(project=self.project, location=self.location, gcp_credentials=self.gcp_credentials)
         try:
-            with resource.get_client() as client:
+            with self.bigquery_resource.get_client() as client:
                 yield client
         except google.auth.exceptions.GoogleAuthError as e:
             raise SettingError(f"Google credentials for BigQuery are missing or invalid ({type(e).__name__}): {CREDENTIALS_HINT}") from None
@@ -84,8 +84,8 @@ class BigQueryWarehouse(WarehouseResource):
             if not self.create_dataset:
                 raise SettingError(f"BigQuery dataset {dataset_id} (GCP_PROJECT/BQ_DATASET) does not exist") from None
             dataset = bigquery.Dataset(dataset_id)
-            if self.location:
-                dataset.location = self.location
+            if self.bigquery_resource.location:
+                dataset.location = self.bigquery_resource.location
             client.create_dataset(dataset, exists_ok=True)
         table = bigquery.Table(self.table_id, schema=trips_table_schema())
         table.time_partitioning = bigquery.TimePartitioning(type_=bigquery.TimePartitioningType.MONTH, field="source_month")

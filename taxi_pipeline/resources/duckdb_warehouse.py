@@ -3,22 +3,13 @@
 from datetime import date
 from pathlib import Path
 
-import pyarrow as pa
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 from upath import UPath
 
-from taxi_pipeline.io_managers.lake_paths import is_local, to_local_path
+from taxi_pipeline.lake import is_local, to_local_path
 from taxi_pipeline.resources.warehouse import TRIPS_TABLE, SliceLoad, SliceMismatchError, WarehouseResource
-from taxi_pipeline.schema import CANONICAL_SCHEMA
-
-_DUCKDB_TYPES = {
-    pa.string(): "VARCHAR",
-    pa.date32(): "DATE",
-    pa.int32(): "INTEGER",
-    pa.float64(): "DOUBLE",
-    pa.timestamp("us"): "TIMESTAMP",
-}
+from taxi_pipeline.schema import CANONICAL_SCHEMA, sql_columns
 
 
 def trips_table_ddl(table: str = TRIPS_TABLE) -> str:
@@ -27,19 +18,19 @@ def trips_table_ddl(table: str = TRIPS_TABLE) -> str:
     No index: DuckDB prunes by the min/max zone maps of each row group, and slices are loaded
     whole, so each row group holds one (color, source_month); an ART index would slow loads.
     """
-    columns = ",\n  ".join(f"{f.name} {_DUCKDB_TYPES[f.type]}" for f in CANONICAL_SCHEMA)
+    columns = ",\n  ".join(f"{name} {kind}" for name, kind in sql_columns("duckdb"))
     return f"CREATE TABLE IF NOT EXISTS {table} (\n  {columns}\n)"
 
 
 class DuckDBWarehouse(WarehouseResource):
     """A DuckDB file holding the `trips` table; loads read the lake parquet inside DuckDB."""
 
-    database: str = Field(description="DuckDB file (TAXI_DUCKDB_PATH)")
+    duckdb_resource: DuckDBResource = Field(description="The DuckDB file (TAXI_DUCKDB_PATH)")
 
     def _connection(self):
-        Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+        Path(self.duckdb_resource.database).parent.mkdir(parents=True, exist_ok=True)
         # DuckDBResource retries the connect while another process holds the file's lock.
-        return DuckDBResource(database=self.database).get_connection()
+        return self.duckdb_resource.get_connection()
 
     def load_slice(self, lake_file: UPath, color: str, source_month: date) -> SliceLoad:
         """Replace the (color, source_month) slice in one transaction from the lake parquet."""

@@ -1,22 +1,20 @@
 """Where the data lake lives: a local folder, or a Google Cloud Storage bucket."""
 
-import base64
-import binascii
-import json
+from abc import abstractmethod
 
 import dagster as dg
 from pydantic import Field
 from upath import UPath
 
-from taxi_pipeline.settings import SettingError
+from taxi_pipeline.settings import SettingError, decode_service_account_key
 
 
 class LakeResource(dg.ConfigurableResource):
     """The root of the lake that the IO managers place raw, staging and published files under."""
 
+    @abstractmethod
     def root(self) -> UPath:
         """The lake's root path (local or remote)."""
-        raise NotImplementedError
 
 
 class LocalLake(LakeResource):
@@ -26,14 +24,6 @@ class LocalLake(LakeResource):
 
     def root(self) -> UPath:
         return UPath(self.base_path)
-
-
-def decode_service_account_key(encoded: str, setting: str) -> dict:
-    """A base64-encoded service-account JSON key as a dict; errors name the setting, never the value."""
-    try:
-        return json.loads(base64.b64decode(encoded, validate=True))
-    except (binascii.Error, ValueError):
-        raise SettingError(f"{setting} is not a base64-encoded service-account JSON key") from None
 
 
 class GCSLake(LakeResource):
@@ -51,7 +41,7 @@ class GCSLake(LakeResource):
     def root(self) -> UPath:
         options = {}
         if self.gcp_credentials:
-            options["token"] = decode_service_account_key(self.gcp_credentials, "GCP_CREDENTIALS_B64")
+            options["token"] = decode_service_account_key(self.gcp_credentials)
         return UPath(f"gs://{self.bucket}", **options)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:

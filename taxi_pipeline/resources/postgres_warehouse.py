@@ -21,11 +21,11 @@ import pyarrow.parquet as pq
 from pydantic import Field
 from upath import UPath
 
-from taxi_pipeline.io_managers.lake_paths import is_local, to_local_path
+from taxi_pipeline.lake import is_local, to_local_path
+from taxi_pipeline.partitions import next_month
 from taxi_pipeline.resources.warehouse import TRIPS_TABLE, SliceLoad, SliceMismatchError, WarehouseResource
-from taxi_pipeline.schema import CANONICAL_SCHEMA, COLORS
+from taxi_pipeline.schema import CANONICAL_SCHEMA, COLORS, sql_columns
 from taxi_pipeline.settings import SettingError
-from taxi_pipeline.transforms.clean import next_month
 
 if TYPE_CHECKING:  # psycopg is imported on first use: the other targets never pay for it
     import psycopg
@@ -34,13 +34,6 @@ URL_SETTING = "TAXI_POSTGRES_URL"
 CONNECT_TIMEOUT_SECONDS = 10
 BATCH_ROWS = 65_536  # rows per parquet record batch, one CSV chunk each (~10 MB of CSV)
 
-_POSTGRES_TYPES = {
-    pa.string(): "text",
-    pa.date32(): "date",
-    pa.int32(): "integer",
-    pa.float64(): "double precision",
-    pa.timestamp("us"): "timestamp",
-}
 # Arrow quotes every string value ("needed" style) and writes a null as an empty unquoted field;
 # in COPY's CSV format that field is NULL and "" the empty string, so the two stay apart.
 _CSV_OPTIONS = pacsv.WriteOptions(include_header=False, quoting_style="needed")
@@ -64,7 +57,7 @@ def trips_table_ddl(table: str = TRIPS_TABLE) -> str:
     column: +31%). A new month's partition waits for running loads (creating it locks
     `trips`), which is why it is made in its own short transaction before the load.
     """
-    columns = ",\n  ".join(f"{f.name} {_POSTGRES_TYPES[f.type]}" for f in CANONICAL_SCHEMA)
+    columns = ",\n  ".join(f"{name} {kind}" for name, kind in sql_columns("postgres"))
     return f"CREATE TABLE IF NOT EXISTS {table} (\n  {columns}\n) PARTITION BY RANGE (source_month)"
 
 

@@ -5,7 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 import dagster as dg
 import requests
@@ -13,10 +13,9 @@ import urllib3
 from pydantic import Field
 
 from taxi_pipeline.schema import COLORS
-from taxi_pipeline.settings import DEFAULT_SOURCE_URL, SettingError
+from taxi_pipeline.settings import DEFAULT_SOURCE_RETRY_DELAY_SECONDS, DEFAULT_SOURCE_URL, check_source_url, redact_url
 
 CHUNK_BYTES = 1 << 20
-SCHEMES = ("http", "https", "file")
 
 
 class MonthNotPublishedError(Exception):
@@ -41,17 +40,6 @@ class DownloadedFile:
     sha256: str
 
 
-def check_source_url(url: str) -> None:
-    """Raise `SettingError` naming TAXI_SOURCE_URL unless `url` is http(s)://host... or file://..."""
-    parts = urlsplit(url)
-    if parts.scheme not in SCHEMES:
-        raise SettingError(
-            f"TAXI_SOURCE_URL must start with http://, https:// or file://, got {redact_url(url)!r}"
-        )
-    if parts.scheme != "file" and not parts.hostname:
-        raise SettingError(f"TAXI_SOURCE_URL has no host name: {redact_url(url)!r}")
-
-
 def describe_request_error(error: requests.RequestException, read_timeout: float) -> str:
     """What went wrong, in words, without the URL (requests' own messages repeat it in full)."""
     cause = error.args[0] if error.args else None
@@ -66,14 +54,6 @@ def describe_request_error(error: requests.RequestException, read_timeout: float
     return type(error).__name__
 
 
-def redact_url(url: str) -> str:
-    """The URL without any user:password part, safe for logs and metadata."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else "")))
-
-
 class TripSourceResource(dg.ConfigurableResource):
     """Where the monthly `{color}/{color}_tripdata_{YYYY-MM}.csv.gz` files are published."""
 
@@ -85,6 +65,11 @@ class TripSourceResource(dg.ConfigurableResource):
     read_timeout_seconds: float = Field(
         default=60.0,
         description="Seconds without a byte from the server (before the headers or mid-file) before giving up",
+    )
+    retry_delay_seconds: float = Field(
+        default=DEFAULT_SOURCE_RETRY_DELAY_SECONDS,
+        ge=0,
+        description="Base delay of the download's exponential backoff (TAXI_SOURCE_RETRY_DELAY)",
     )
 
     def file_url(self, color: str, month: date) -> str:

@@ -1,5 +1,6 @@
 """What every warehouse backend offers the `warehouse_trips` asset."""
 
+from abc import abstractmethod
 from dataclasses import dataclass
 from datetime import date
 
@@ -28,10 +29,10 @@ class SliceMismatchError(ValueError):
 class WarehouseResource(dg.ConfigurableResource):
     """A warehouse table `trips` of every color and month, loaded one lake file at a time."""
 
+    @abstractmethod
     def load_slice(self, lake_file: UPath, color: str, source_month: date) -> SliceLoad:
         """Replace the (color, source_month) slice with the lake file's rows, all or nothing."""
-        raise NotImplementedError
 
+    @abstractmethod
     def slice_counts(self) -> list[tuple[str, date, int]]:
         """(color, source_month, rows) for every slice in the table, in order."""
-        raise NotImplementedError

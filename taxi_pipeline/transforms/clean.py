@@ -5,6 +5,7 @@ from datetime import date, datetime
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from dateutil.relativedelta import relativedelta
 
 from taxi_pipeline.schema import CANONICAL_SCHEMA
 
@@ -31,20 +32,10 @@ class CleaningReport:
         )
 
 
-def next_month(month: date) -> date:
-    """The first day of the month after `month`."""
-    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
-
-
-def previous_month(day: date) -> date:
-    """The first day of the month before the one `day` is in."""
-    return date(day.year - (day.month == 1), (day.month - 2) % 12 + 1, 1)
-
-
 def count_outside_month(pickups: pa.ChunkedArray, month: date) -> int:
     """Pickups before the first or from the first of the next month on."""
     start = pa.scalar(datetime.combine(month, datetime.min.time()), pa.timestamp("us"))
-    end = pa.scalar(datetime.combine(next_month(month), datetime.min.time()), pa.timestamp("us"))
+    end = pa.scalar(datetime.combine(month + relativedelta(months=1), datetime.min.time()), pa.timestamp("us"))
     outside = pc.or_(pc.less(pickups, start), pc.greater_equal(pickups, end))
     return pc.sum(outside.cast(pa.int64())).as_py() or 0
 

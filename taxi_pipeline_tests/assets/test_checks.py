@@ -1,4 +1,4 @@
-"""The partitioned asset checks on real samples (pass) and on crafted bad lake files (fail)."""
+"""The partitioned audit checks of `cleaned_trips` on real samples (pass) and on crafted bad staged files (fail)."""
 
 from datetime import date, datetime
 
@@ -9,10 +9,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from taxi_pipeline.assets import TRIP_ASSETS, TRIP_CHECKS
-from taxi_pipeline.assets.lake import lake_trips_parquet
+from taxi_pipeline.assets.ingest import cleaned_trips
+from taxi_pipeline.lake import STAGING_FILE_TEMPLATE, zone_path
 from taxi_pipeline.transforms.clean import clean_trips
 from taxi_pipeline.transforms.parse import read_trips_csv
-from taxi_pipeline_tests.conftest import lake_file, release_file
+from taxi_pipeline_tests.conftest import release_file
 
 APRIL = date(2020, 4, 1)
 
@@ -25,11 +26,11 @@ def green_april() -> pa.Table:
     return clean_trips(read_trips_csv(release_file("green", "2020-04"), "green").table, "green", APRIL)[0]
 
 
-def run_lake_checks(resources, table: pa.Table, lake_dir, key="green|2020-04-01") -> dict[str, dg.AssetCheckEvaluation]:
-    path = lake_file(lake_dir, "green", "2020-04")
+def run_audit(resources, table: pa.Table, lake_dir, key="green|2020-04-01") -> dict[str, dg.AssetCheckEvaluation]:
+    path = lake_dir / zone_path(STAGING_FILE_TEMPLATE, "green", APRIL)
     path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, path)
-    checks_only = dg.define_asset_job("lake_checks", selection=dg.AssetSelection.checks_for_assets(lake_trips_parquet))
+    checks_only = dg.define_asset_job("lake_checks", selection=dg.AssetSelection.checks_for_assets(cleaned_trips))
     defs = dg.Definitions(assets=TRIP_ASSETS, asset_checks=TRIP_CHECKS, jobs=[checks_only], resources=resources)
     # A job of checks alone has no asset to validate a partition_key against (dagster 1.13), so
     # the partition goes in as the run tag, as the UI does when it re-runs a check.
@@ -43,7 +44,7 @@ def test_every_check_passes_on_the_real_samples(key, release_url, make_resources
 
     checks = evaluations(result)
     assert sorted(checks) == sorted(
-        ["lake_schema_is_canonical", "lake_file_has_rows", "pickup_and_dropoff_times_present",
+        ["schema_is_canonical", "month_has_rows", "pickup_and_dropoff_times_present",
          "location_ids_are_taxi_zones", "pickups_within_the_month", "fares_and_distances_plausible",
          "slice_matches_lake_file"]
     )
@@ -54,14 +55,14 @@ def test_wrong_schema_fails_with_error_and_lists_the_difference(make_resources, 
     table = green_april()
     table = table.set_column(table.schema.get_field_index("vendor_id"), "vendor_id", table["vendor_id"].cast(pa.int64()))
 
-    check = run_lake_checks(make_resources(release_url), table, lake_dir)["lake_schema_is_canonical"]
+    check = run_audit(make_resources(release_url), table, lake_dir)["schema_is_canonical"]
 
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
     assert check.metadata["differences"].value == ["column vendor_id is int64, expected int32"]
 
 
-def test_empty_file_fails_has_rows(make_resources, release_url, lake_dir):
-    check = run_lake_checks(make_resources(release_url), green_april().slice(0, 0), lake_dir)["lake_file_has_rows"]
+def test_empty_file_fails_month_has_rows(make_resources, release_url, lake_dir):
+    check = run_audit(make_resources(release_url), green_april().slice(0, 0), lake_dir)["month_has_rows"]
 
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
     assert check.metadata["rows"].value == 0
@@ -76,7 +77,7 @@ def test_null_dropoff_and_bad_zone_fail_with_counts(make_resources, release_url,
     table = table.set_column(table.schema.get_field_index("dropoff_datetime"), "dropoff_datetime", pa.array(dropoff, pa.timestamp("us")))
     table = table.set_column(table.schema.get_field_index("pickup_location_id"), "pickup_location_id", pa.array(zones, pa.int32()))
 
-    checks = run_lake_checks(make_resources(release_url), table, lake_dir)
+    checks = run_audit(make_resources(release_url), table, lake_dir)
 
     times, zones_check = checks["pickup_and_dropoff_times_present"], checks["location_ids_are_taxi_zones"]
     assert not times.passed and times.severity == dg.AssetCheckSeverity.ERROR
@@ -90,7 +91,7 @@ def test_a_file_of_another_month_warns(make_resources, release_url, lake_dir):
     shifted = pc.add(table["pickup_datetime"], pa.scalar(datetime(2020, 6, 1) - datetime(2020, 4, 1)))
     table = table.set_column(table.schema.get_field_index("pickup_datetime"), "pickup_datetime", shifted)
 
-    check = run_lake_checks(make_resources(release_url), table, lake_dir)["pickups_within_the_month"]
+    check = run_audit(make_resources(release_url), table, lake_dir)["pickups_within_the_month"]
 
     assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
     assert check.metadata["share_outside_month"].value > 0.99

@@ -10,6 +10,7 @@ from upath import UPath
 
 from taxi_pipeline.assets import TRIP_ASSETS
 from taxi_pipeline.definitions import build_definitions
+from taxi_pipeline.settings import Settings
 from taxi_pipeline_tests.conftest import RELEASE_DIR, release_file
 
 pytestmark = pytest.mark.gcp
@@ -24,7 +25,8 @@ def gcp_target(gcp_names, monkeypatch, tmp_path):
     shutil.copy(release_file("yellow", "2021-01"), mirror / "yellow" / "yellow_tripdata_2020-04.csv.gz")
     for name, value in {**gcp_names, "TAXI_SOURCE_URL": mirror.as_uri()}.items():
         monkeypatch.setenv(name, value)
-    return build_definitions("gcp").resources
+    monkeypatch.setenv("TAXI_PIPELINE_TARGET", "gcp")
+    return build_definitions(Settings.from_environment()).resources
 
 
 def materialize(resources, key: str) -> dg.ExecuteInProcessResult:

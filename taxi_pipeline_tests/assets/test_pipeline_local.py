@@ -59,7 +59,10 @@ def test_green_through_file_url_with_metadata(make_resources, lake_dir, duckdb_p
     assert cleaned["pickups_outside_month"] > 0
     assert cleaned["null_counts"]["ehail_fee"] == 35_612
     assert [c.name for c in cleaned["dagster/column_schema"].columns] == CANONICAL_SCHEMA.names
-    assert cleaned["preview"].startswith("| color | source_month |")
+    preview = cleaned["preview"]
+    assert [c.name for c in preview.schema.columns] == CANONICAL_SCHEMA.names
+    assert len(preview.records) == 10
+    assert preview.records[0].data["color"] == "green" and preview.records[0].data["source_month"] == "2020-04-01"
     lake = metadata_of(result, "lake_trips_parquet")
     assert lake["path"] == str(lake_file(lake_dir, "green", "2020-04"))
     warehouse = metadata_of(result, "warehouse_trips")

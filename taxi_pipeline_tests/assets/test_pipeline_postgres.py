@@ -8,6 +8,7 @@ import pytest
 
 from taxi_pipeline.assets import TRIP_ASSETS
 from taxi_pipeline.definitions import build_definitions
+from taxi_pipeline.settings import Settings
 from taxi_pipeline.resources.postgres_warehouse import PostgresWarehouse
 from taxi_pipeline_tests.assets.test_pipeline_local import metadata_of
 from taxi_pipeline_tests.conftest import RELEASE_DIR, release_file
@@ -30,12 +31,12 @@ def postgres_env(monkeypatch, release_url, lake_dir, postgres_url):
 
 def materialize(partition_key: str) -> dg.ExecuteInProcessResult:
     """The assets with the resources the definitions build from the environment."""
-    resources = build_definitions("local").resources
+    resources = build_definitions(Settings.from_environment()).resources
     return dg.materialize(TRIP_ASSETS, partition_key=partition_key, resources=resources, raise_on_error=False)
 
 
 def test_the_definitions_load_into_postgres_when_the_setting_says_so(postgres_env):
-    defs = build_definitions("local")
+    defs = build_definitions(Settings.from_environment())
 
     assert defs.resources["warehouse"] == PostgresWarehouse(url=dg.EnvVar("TAXI_POSTGRES_URL"))
     [spec] = [s for s in defs.resolve_all_asset_specs() if s.key == dg.AssetKey("warehouse_trips")]

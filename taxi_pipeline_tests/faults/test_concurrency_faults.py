@@ -24,6 +24,7 @@ LOAD_REPEATEDLY = """
     import sys
     from datetime import date
     from upath import UPath
+    from dagster_duckdb import DuckDBResource
     from taxi_pipeline.resources.duckdb_warehouse import DuckDBWarehouse
     from taxi_pipeline.transforms.clean import clean_trips
     from taxi_pipeline.transforms.lake_file import write_lake_parquet
@@ -32,7 +33,7 @@ LOAD_REPEATEDLY = """
     table = clean_trips(read_trips_csv(sample, color).table, color, date.fromisoformat(month))[0]
     write_lake_parquet(table, lake)
     for _ in range(int(times)):
-        DuckDBWarehouse(database=database).load_slice(UPath(lake), color, date.fromisoformat(month))
+        DuckDBWarehouse(duckdb_resource=DuckDBResource(database=database)).load_slice(UPath(lake), color, date.fromisoformat(month))
     print("ok")
 """
 

@@ -54,10 +54,11 @@ def test_the_ui_shows_setting_names_not_values(monkeypatch):
     from dagster_shared.serdes import serialize_value
 
     from taxi_pipeline.definitions import build_definitions
+    from taxi_pipeline.settings import Settings
 
     monkeypatch.setenv("TAXI_SOURCE_URL", f"https://reader:{SECRETS['password']}@example.org/releases")
     monkeypatch.setenv("TAXI_WEBHOOK_URL", f"https://hooks.example.org/{SECRETS['webhook']}")
-    repository = build_definitions("local").get_repository_def()
+    repository = build_definitions(Settings.from_environment()).get_repository_def()
 
     snapshot = serialize_value(RepositorySnap.from_def(repository))  # what the UI is served
 

@@ -16,6 +16,8 @@ import pyarrow.parquet as pq
 import pytest
 from upath import UPath
 
+from dagster_duckdb import DuckDBResource
+
 from taxi_pipeline.resources.duckdb_warehouse import DuckDBWarehouse
 from taxi_pipeline.transforms.clean import clean_trips
 from taxi_pipeline.transforms.lake_file import write_lake_parquet
@@ -60,7 +62,7 @@ WRITE_BIG_FILE = """
     import sys
     import pyarrow as pa, pyarrow.parquet as pq
     from upath import UPath
-    from taxi_pipeline.io_managers.lake_paths import atomic_writer
+    from taxi_pipeline.lake import atomic_writer
     big = pq.read_table(sys.argv[2])
     with atomic_writer(UPath(sys.argv[1])) as f:
         pq.write_table(big, f, compression="zstd", row_group_size=20_000)
@@ -98,6 +100,7 @@ KILL_AT_COMMIT = """
     from contextlib import contextmanager
     from datetime import date
     from upath import UPath
+    from dagster_duckdb import DuckDBResource
     from taxi_pipeline.resources.duckdb_warehouse import DuckDBWarehouse
 
     class KilledAtCommit:
@@ -116,16 +119,17 @@ KILL_AT_COMMIT = """
             with super()._connection() as conn:
                 yield KilledAtCommit(conn)
 
-    Warehouse(database=sys.argv[1]).load_slice(UPath(sys.argv[2]), "green", date(2020, 4, 1))
+    Warehouse(duckdb_resource=DuckDBResource(database=sys.argv[1])).load_slice(UPath(sys.argv[2]), "green", date(2020, 4, 1))
 """
 
 LOAD = """
     import sys
     from datetime import date
     from upath import UPath
+    from dagster_duckdb import DuckDBResource
     from taxi_pipeline.resources.duckdb_warehouse import DuckDBWarehouse
     print("loading", flush=True)
-    DuckDBWarehouse(database=sys.argv[1]).load_slice(UPath(sys.argv[2]), "green", date(2020, 4, 1))
+    DuckDBWarehouse(duckdb_resource=DuckDBResource(database=sys.argv[1])).load_slice(UPath(sys.argv[2]), "green", date(2020, 4, 1))
     print("loaded", flush=True)
 """
 
@@ -134,7 +138,7 @@ LOAD = """
 def loaded_warehouse(tmp_path, duckdb_path):
     small = tmp_path / "small.parquet"
     write_lake_parquet(green_table(), small)
-    DuckDBWarehouse(database=str(duckdb_path)).load_slice(UPath(small), "green", APRIL)
+    DuckDBWarehouse(duckdb_resource=DuckDBResource(database=str(duckdb_path))).load_slice(UPath(small), "green", APRIL)
     return slice_checksums(duckdb_path)[("green", "2020-04")]
 
 
@@ -145,7 +149,7 @@ def test_a_load_killed_before_commit_leaves_the_previous_slice(loaded_warehouse,
     assert loader.returncode == -signal.SIGKILL
     assert slice_checksums(duckdb_path) == {("green", "2020-04"): loaded_warehouse}
     # The next load takes the file (lock released with the process) and replaces the slice whole.
-    load = DuckDBWarehouse(database=str(duckdb_path)).load_slice(UPath(big_lake_file), "green", APRIL)
+    load = DuckDBWarehouse(duckdb_resource=DuckDBResource(database=str(duckdb_path))).load_slice(UPath(big_lake_file), "green", APRIL)
     assert (load.rows_replaced, load.slice_rows) == (GREEN_ROWS, GREEN_ROWS * COPIES)
 
 
@@ -183,7 +187,7 @@ WRITE_THROUGH_THE_IO_MANAGER = """
         return table.to_pandas(types_mapper=pd.ArrowDtype)
 
     io_manager = TripsParquetIOManagerFactory(
-        lake=LocalLake(base_path=lake), path_template="data/{color}/{color}_tripdata_{month}.parquet"
+        lake=LocalLake(base_path=lake), path_template="data/{color}/{color}_tripdata_{month}.parquet", keep_source=False
     )
     result = dg.materialize([lake_trips_parquet], partition_key="green|2020-04-01",
                             resources={"lake": io_manager}, raise_on_error=False)
@@ -215,7 +219,7 @@ def test_a_full_disk_fails_naming_the_lake_file_and_keeps_the_previous_one(tmp_p
 
     assert messages[0].startswith('dagster._core.errors.DagsterExecutionHandleOutputError: Error occurred while handling output "result"')
     assert messages[1] == (
-        f"taxi_pipeline.io_managers.lake_paths.LakeWriteError: [Errno 27] cannot write {target} in the lake "
+        f"taxi_pipeline.lake.LakeWriteError: [Errno 27] cannot write {target} in the lake "
         "(TAXI_LAKE_DIR): File too large"
     )
     assert target.read_bytes() == b"previous complete file" and leftovers(lake) == []
@@ -253,7 +257,7 @@ def test_a_lake_folder_that_denies_writes_fails_naming_the_path(tmp_path, deny_w
     messages = write_through_io_manager(lake, source)
 
     target = folder / "green_tripdata_2020-04.parquet"
-    assert messages[1].startswith("taxi_pipeline.io_managers.lake_paths.LakeWriteError: [Errno ")
+    assert messages[1].startswith("taxi_pipeline.lake.LakeWriteError: [Errno ")
     assert messages[1].endswith(f"] cannot write {target} in the lake (TAXI_LAKE_DIR): {reason}")
     assert not target.exists()
 
@@ -268,7 +272,7 @@ def test_a_lake_path_turned_into_a_file_fails_naming_the_path(tmp_path):
     messages = write_through_io_manager(lake, source)
 
     assert messages[1].startswith(
-        f"taxi_pipeline.io_managers.lake_paths.LakeWriteError: [Errno 20] cannot write {lake / 'data' / 'green'} in the lake"
+        f"taxi_pipeline.lake.LakeWriteError: [Errno 20] cannot write {lake / 'data' / 'green'} in the lake"
     )
 
 
@@ -277,7 +281,7 @@ def test_a_failed_load_releases_the_warehouse_file_at_once(tmp_path, duckdb_path
     write_lake_parquet(clean_trips(read_trips_csv(release_file("fhv", "2019-01"), "fhv").table, "fhv", APRIL)[0], wrong)
 
     with pytest.raises(Exception, match="not green 2020-04"):
-        DuckDBWarehouse(database=str(duckdb_path)).load_slice(UPath(wrong), "green", APRIL)
+        DuckDBWarehouse(duckdb_resource=DuckDBResource(database=str(duckdb_path))).load_slice(UPath(wrong), "green", APRIL)
 
     # Another process opens the file for writing without waiting: the lock went with the failure.
     other = subprocess.run(

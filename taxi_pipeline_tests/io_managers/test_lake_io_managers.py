@@ -8,8 +8,8 @@ import pyarrow.parquet as pq
 import pytest
 from upath import UPath
 
-from taxi_pipeline.io_managers.lake_paths import atomic_put, atomic_writer
-from taxi_pipeline.io_managers.parquet import TripsParquetIOManagerFactory, copy_canonical_parquet, to_canonical_table
+from taxi_pipeline.lake import atomic_writer, publish
+from taxi_pipeline.io_managers.parquet import TripsParquetIOManagerFactory, check_canonical_parquet, to_canonical_table
 from taxi_pipeline.io_managers.raw_file import RawFileIOManagerFactory
 from taxi_pipeline.partitions import trip_partitions
 from taxi_pipeline.resources.lake import LocalLake
@@ -44,7 +44,7 @@ def test_parquet_io_manager_writes_the_course_layout_and_reads_back(tmp_path):
     def as_path(trips: UPath) -> None:
         seen["path"] = trips
 
-    io_manager = TripsParquetIOManagerFactory(lake=LocalLake(base_path=str(tmp_path)), path_template=TEMPLATE)
+    io_manager = TripsParquetIOManagerFactory(lake=LocalLake(base_path=str(tmp_path)), path_template=TEMPLATE, keep_source=False)
     result = dg.materialize([trips, as_frame, as_path], partition_key="fhv|2019-01-01", resources={"lake": io_manager})
 
     expected = tmp_path / "data/fhv/fhv_tripdata_2019-01.parquet"
@@ -107,14 +107,14 @@ def test_atomic_writer_leaves_no_file_when_there_was_none(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_atomic_put_replaces_the_file_whole(tmp_path):
+def test_publish_by_move_replaces_the_file_whole(tmp_path):
     (tmp_path / "raw").mkdir()
     target = UPath(tmp_path / "raw" / "f.csv.gz")
     target.write_bytes(b"old")
     new = tmp_path / "new"
     new.write_bytes(b"new contents")
 
-    atomic_put(new, target)
+    publish(new, target, keep_source=False)
 
     assert target.read_bytes() == b"new contents"
     assert leftovers(tmp_path) == []
@@ -142,24 +142,103 @@ def test_to_canonical_table_orders_columns_canonically():
     assert to_canonical_table(shuffled).equals(table)
 
 
-def test_a_canonical_parquet_path_is_published_byte_for_byte(tmp_path):
-    staged = tmp_path / "staged.parquet"
+def test_publish_by_copy_keeps_the_source_and_shares_its_bytes(tmp_path):
+    staged = tmp_path / "staging" / "f.parquet"
+    staged.parent.mkdir()
     pq.write_table(fhv_table(), staged)
-    target = UPath(tmp_path / "lake" / "f.parquet")
+    target = UPath(tmp_path / "data" / "f.parquet")
     target.parent.mkdir()
 
-    copy_canonical_parquet(UPath(staged), target)
+    publish(staged, target, keep_source=True)
 
     assert target.read_bytes() == staged.read_bytes()
+    assert staged.stat().st_ino == Path(target.path).stat().st_ino  # a hard link: no second copy on disk
     assert leftovers(tmp_path) == []
+
+
+def test_a_republished_staging_file_leaves_the_published_one_as_it_was(tmp_path):
+    # Staging files are replaced by rename, never rewritten in place, so a hard-linked lake
+    # file keeps its bytes when the month is staged again.
+    staged = tmp_path / "f.staged"
+    staged.write_bytes(b"first")
+    target = UPath(tmp_path / "f.published")
+    publish(staged, target, keep_source=True)
+
+    again = tmp_path / "again"
+    again.write_bytes(b"second")
+    publish(again, UPath(staged), keep_source=False)
+
+    assert staged.read_bytes() == b"second" and target.read_bytes() == b"first"
 
 
 def test_a_parquet_of_another_schema_is_refused_naming_the_difference(tmp_path):
     staged = tmp_path / "staged.parquet"
     pq.write_table(fhv_table().drop_columns(["sr_flag"]), staged)
-    target = UPath(tmp_path / "f.parquet")
 
     with pytest.raises(ValueError, match=r"staged\.parquet is not a canonical trip file: missing column sr_flag"):
-        copy_canonical_parquet(UPath(staged), target)
+        check_canonical_parquet(staged)
 
-    assert not target.exists()
+
+@pytest.mark.parametrize("keep_source", [True, False])
+def test_the_parquet_io_manager_copies_or_moves_a_file_as_configured(keep_source, tmp_path):
+    staged = tmp_path / "staged.parquet"
+    pq.write_table(fhv_table(), staged)
+
+    @dg.asset(partitions_def=trip_partitions, io_manager_key="lake")
+    def published() -> Path:
+        return staged
+
+    io_manager = TripsParquetIOManagerFactory(
+        lake=LocalLake(base_path=str(tmp_path / "lake")), path_template=TEMPLATE, keep_source=keep_source
+    )
+    assert dg.materialize([published], partition_key="fhv|2019-01-01", resources={"lake": io_manager}).success
+
+    assert pq.read_table(tmp_path / "lake/data/fhv/fhv_tripdata_2019-01.parquet").num_rows == 18
+    assert staged.exists() == keep_source
+
+
+def test_a_file_of_another_schema_never_reaches_the_lake(tmp_path):
+    staged = tmp_path / "staged.parquet"
+    pq.write_table(fhv_table().drop_columns(["sr_flag"]), staged)
+
+    @dg.asset(partitions_def=trip_partitions, io_manager_key="lake")
+    def published() -> Path:
+        return staged
+
+    io_manager = TripsParquetIOManagerFactory(lake=LocalLake(base_path=str(tmp_path / "lake")), path_template=TEMPLATE, keep_source=False)
+    result = dg.materialize([published], partition_key="fhv|2019-01-01", resources={"lake": io_manager}, raise_on_error=False)
+
+    assert not result.success
+    assert not (tmp_path / "lake/data/fhv").exists() or not any((tmp_path / "lake/data/fhv").iterdir())
+    assert staged.exists()
+
+
+def test_a_downstream_asset_loads_several_partitions_each_from_its_own_file(tmp_path):
+    """`get_path_for_partition` places the partition it is given, not the run's: an unpartitioned
+    reader of two months gets each month's own file."""
+    months = {"fhv|2019-01-01": date(2019, 1, 1), "fhv|2019-02-01": date(2019, 2, 1)}
+
+    @dg.asset(partitions_def=trip_partitions, io_manager_key="lake")
+    def trips(context: dg.AssetExecutionContext) -> pa.Table:
+        return fhv_table(months[context.partition_key])
+
+    seen = {}
+
+    @dg.asset(
+        ins={"trips": dg.AssetIn(partition_mapping=dg.SpecificPartitionsPartitionMapping(list(months)))},
+        io_manager_key="mem",
+    )
+    def both_months(trips: dict[str, UPath]) -> None:
+        seen.update(trips)
+
+    io_manager = TripsParquetIOManagerFactory(lake=LocalLake(base_path=str(tmp_path)), path_template=TEMPLATE, keep_source=False)
+    resources = {"lake": io_manager, "mem": dg.InMemoryIOManager()}
+    for key in months:
+        assert dg.materialize([trips], partition_key=key, resources=resources).success
+    assert dg.materialize([trips, both_months], selection=[both_months], resources=resources).success
+
+    assert {key: Path(path.path).name for key, path in seen.items()} == {
+        "fhv|2019-01-01": "fhv_tripdata_2019-01.parquet",
+        "fhv|2019-02-01": "fhv_tripdata_2019-02.parquet",
+    }
+    assert {key: pq.read_table(Path(path.path))["source_month"][0].as_py() for key, path in seen.items()} == months

@@ -5,6 +5,7 @@ from datetime import date
 
 import pyarrow.parquet as pq
 import pytest
+from dagster_gcp import BigQueryResource
 from google.cloud import bigquery
 from upath import UPath
 
@@ -29,7 +30,7 @@ def upload_lake_file(bucket: str, name: str, color: str, sample_month: str, as_m
 
 @pytest.fixture
 def warehouse(gcp_names) -> BigQueryWarehouse:
-    return BigQueryWarehouse(project=gcp_names["GCP_PROJECT"], dataset=gcp_names["BQ_DATASET"])
+    return BigQueryWarehouse(bigquery_resource=BigQueryResource(project=gcp_names["GCP_PROJECT"]), dataset=gcp_names["BQ_DATASET"])
 
 
 def test_bigquery_schema_is_the_canonical_schema():
@@ -82,7 +83,7 @@ def test_a_missing_lake_object_fails_and_the_old_slice_stays(warehouse, gcp_name
 
 @pytest.mark.gcp
 def test_missing_dataset_names_the_setting_when_creation_is_off(gcp_names):
-    warehouse = BigQueryWarehouse(project=gcp_names["GCP_PROJECT"], dataset="absent_dataset", create_dataset=False)
+    warehouse = BigQueryWarehouse(bigquery_resource=BigQueryResource(project=gcp_names["GCP_PROJECT"]), dataset="absent_dataset", create_dataset=False)
 
     with pytest.raises(SettingError, match=r"absent_dataset \(GCP_PROJECT/BQ_DATASET\) does not exist"):
         warehouse.slice_counts()
@@ -91,7 +92,7 @@ def test_missing_dataset_names_the_setting_when_creation_is_off(gcp_names):
 @pytest.mark.gcp
 def test_missing_credentials_file_names_the_settings(gcp_names, monkeypatch, tmp_path):
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "no-such-key.json"))
-    warehouse = BigQueryWarehouse(project=gcp_names["GCP_PROJECT"], dataset=gcp_names["BQ_DATASET"])
+    warehouse = BigQueryWarehouse(bigquery_resource=BigQueryResource(project=gcp_names["GCP_PROJECT"]), dataset=gcp_names["BQ_DATASET"])
 
     with pytest.raises(SettingError, match="GOOGLE_APPLICATION_CREDENTIALS") as raised:
         warehouse.slice_counts()
@@ -100,7 +101,7 @@ def test_missing_credentials_file_names_the_settings(gcp_names, monkeypatch, tmp
 
 
 def test_only_gs_lake_files_load():
-    warehouse = BigQueryWarehouse(project="p", dataset="d")
+    warehouse = BigQueryWarehouse(bigquery_resource=BigQueryResource(project="p"), dataset="d")
 
     with pytest.raises(ValueError, match="gs:// only"):
         warehouse.load_slice(UPath("/tmp/x.parquet"), "green", APRIL)

@@ -7,6 +7,8 @@ import pyarrow.parquet as pq
 import pytest
 from upath import UPath
 
+from dagster_duckdb import DuckDBResource
+
 from taxi_pipeline.resources.duckdb_warehouse import DuckDBWarehouse
 from taxi_pipeline.transforms.clean import clean_trips
 from taxi_pipeline.transforms.parse import read_trips_csv
@@ -29,7 +31,7 @@ def slice_rows(database, color, month) -> int:
 
 @pytest.fixture
 def warehouse(duckdb_path):
-    return DuckDBWarehouse(database=str(duckdb_path))
+    return DuckDBWarehouse(duckdb_resource=DuckDBResource(database=str(duckdb_path)))
 
 
 def test_columns_take_duckdb_types(warehouse, duckdb_path, tmp_path):

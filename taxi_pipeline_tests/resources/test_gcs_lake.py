@@ -7,7 +7,8 @@ import dagster as dg
 import pytest
 from upath import UPath
 
-from taxi_pipeline.io_managers.lake_paths import atomic_put, atomic_writer, written_file_metadata
+from taxi_pipeline.io_managers.lake_file import written_file_metadata
+from taxi_pipeline.lake import atomic_writer, publish
 from taxi_pipeline.resources.lake import GCSLake
 from taxi_pipeline.settings import SettingError
 
@@ -71,7 +72,7 @@ def test_upload_streams_a_local_file_and_reports_uri_and_console(gcp_names, tmp_
     local.write_bytes(b"z" * 1000)
     path = GCSLake(bucket=gcp_names["GCS_BUCKET"]).root() / "raw/green/green_tripdata_2020-04.csv.gz"
 
-    atomic_put(local, path)
+    publish(local, path, keep_source=False)
 
     assert path.read_bytes() == b"z" * 1000 and not local.exists()
     metadata = written_file_metadata(path)

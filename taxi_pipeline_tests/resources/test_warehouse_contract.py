@@ -43,6 +43,8 @@ class Backend:
 def duckdb_backend(request, tmp_path) -> Backend:
     import duckdb
 
+    from dagster_duckdb import DuckDBResource
+
     from taxi_pipeline.resources.duckdb_warehouse import DuckDBWarehouse
 
     database = tmp_path / "warehouse.duckdb"
@@ -56,7 +58,7 @@ def duckdb_backend(request, tmp_path) -> Backend:
             query = "SELECT column_name FROM information_schema.columns WHERE table_name = 'trips' ORDER BY ordinal_position"
             return [name for (name,) in conn.execute(query).fetchall()]
 
-    return Backend(DuckDBWarehouse(database=str(database)), put, columns)
+    return Backend(DuckDBWarehouse(duckdb_resource=DuckDBResource(database=str(database))), put, columns)
 
 
 def bigquery_backend(request, tmp_path) -> Backend:

@@ -6,7 +6,7 @@ import pyarrow as pa
 import pytest
 
 from taxi_pipeline.schema import CANONICAL_SCHEMA
-from taxi_pipeline.transforms.clean import clean_trips, next_month
+from taxi_pipeline.transforms.clean import clean_trips
 from taxi_pipeline.transforms.parse import read_trips_csv
 from taxi_pipeline_tests.conftest import release_file
 
@@ -88,7 +88,3 @@ def test_source_month_must_be_a_first_day():
     with pytest.raises(ValueError, match="first day"):
         clean_trips(pa.table({"pickup_datetime": pa.array([], pa.timestamp("us"))}), "fhv", date(2020, 1, 2))
 
-
-def test_next_month_rolls_over_the_year():
-    assert next_month(date(2020, 12, 1)) == date(2021, 1, 1)
-    assert next_month(date(2021, 1, 1)) == date(2021, 2, 1)

@@ -1,0 +1,115 @@
+"""The audit of write-audit-publish: data-quality checks of the staged month (`cleaned_trips`),
+partitioned like it. The schema, rows, timestamps and zones checks block: a month that fails
+them is never published to the lake nor loaded into the warehouse."""
+
+import dagster as dg
+import pyarrow.parquet as pq
+from upath import UPath
+
+from taxi_pipeline.assets.ingest import cleaned_trips
+from taxi_pipeline.partitions import split_partition_key, trip_partitions
+from taxi_pipeline.transforms.quality import (
+    FIRST_ZONE,
+    LAST_ZONE,
+    LOCATION_COLUMNS,
+    MONEY_COLUMNS,
+    TIMESTAMP_COLUMNS,
+    implausible_values,
+    location_id_problems,
+    null_counts,
+    schema_differences,
+    share_outside_month,
+)
+
+# The checks run as one step that reads the staged file's columns once: a step per check costs
+# more in Dagster's per-step overhead than the checks themselves.
+MAX_SHARE_OUTSIDE_MONTH = 0.01
+# Published months have up to ~5% zero-distance trips (green 2020-04: 4.9%) and under 1%
+# negative fares (refunds): well above that, the file is broken.
+MAX_SHARE_IMPLAUSIBLE = {"negative_fare_amount": 0.02, "negative_total_amount": 0.02, "zero_trip_distance": 0.10}
+CHECKED_COLUMNS = [*TIMESTAMP_COLUMNS, *LOCATION_COLUMNS, *MONEY_COLUMNS, "trip_distance"]
+
+
+def _spec(name: str, description: str, blocking: bool = False) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        name, asset=cleaned_trips, description=description, blocking=blocking, partitions_def=trip_partitions
+    )
+
+
+AUDIT_CHECK_SPECS = [
+    _spec("schema_is_canonical", "The staged parquet schema equals the canonical schema, column for column", blocking=True),
+    _spec("month_has_rows", "The month holds at least one trip", blocking=True),
+    _spec("pickup_and_dropoff_times_present", "No trip lacks its pickup or drop-off time", blocking=True),
+    _spec(
+        "location_ids_are_taxi_zones",
+        "Pickup and drop-off locations are TLC zones 1..265 (fhv may leave them empty)",
+        blocking=True,
+    ),
+    _spec("pickups_within_the_month", "Few pickups fall outside the file's month (the source has some; many means a wrong file)"),
+    _spec(
+        "fares_and_distances_plausible",
+        "Few trips have a negative fare or total, or zero distance (all kept as published; many means a broken file)",
+    ),
+]
+
+
+def _result(name: str, passed: bool, severity: dg.AssetCheckSeverity, metadata: dict) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        asset_key=cleaned_trips.key, check_name=name, passed=passed, severity=severity, metadata=metadata
+    )
+
+
+@dg.multi_asset_check(specs=AUDIT_CHECK_SPECS)
+def audit_cleaned_trips(context: dg.AssetCheckExecutionContext, cleaned_trips: UPath):
+    """The staged month's schema, rows, timestamps, zones, month and money, from one read of it."""
+    error, warn = dg.AssetCheckSeverity.ERROR, dg.AssetCheckSeverity.WARN
+    color, month = split_partition_key(context.partition_key)
+    with cleaned_trips.open("rb") as f:
+        differences = schema_differences(pq.read_schema(f))
+    yield _result("schema_is_canonical", not differences, error, {"differences": dg.MetadataValue.json(differences)})
+    if differences:  # the other checks need the canonical columns
+        return
+
+    with cleaned_trips.open("rb") as f:
+        table = pq.read_table(f, columns=CHECKED_COLUMNS)
+    yield _result("month_has_rows", table.num_rows > 0, error, {"rows": table.num_rows})
+
+    nulls = null_counts(table, TIMESTAMP_COLUMNS)
+    yield _result(
+        "pickup_and_dropoff_times_present",
+        not any(nulls.values()),
+        error,
+        {f"null_{name}": count for name, count in nulls.items()},
+    )
+
+    problems = location_id_problems(table, color)
+    yield _result(
+        "location_ids_are_taxi_zones",
+        not any(n for counts in problems.values() for n in counts.values()),
+        error,
+        {"problems": dg.MetadataValue.json(problems), "zone_range": f"{FIRST_ZONE}..{LAST_ZONE}"},
+    )
+
+    share = share_outside_month(table["pickup_datetime"], month)
+    yield _result(
+        "pickups_within_the_month",
+        share <= MAX_SHARE_OUTSIDE_MONTH,
+        warn,
+        {"share_outside_month": round(share, 6), "threshold": MAX_SHARE_OUTSIDE_MONTH},
+    )
+
+    counts = implausible_values(table)
+    shares = {name: count / table.num_rows if table.num_rows else 0.0 for name, count in counts.items()}
+    yield _result(
+        "fares_and_distances_plausible",
+        all(shares[name] <= MAX_SHARE_IMPLAUSIBLE[name] for name in counts),
+        warn,
+        {
+            **counts,
+            **{f"share_{name}": round(share, 6) for name, share in shares.items()},
+            "thresholds": dg.MetadataValue.json(MAX_SHARE_IMPLAUSIBLE),
+        },
+    )
+
+
+AUDIT_CHECKS = [audit_cleaned_trips]

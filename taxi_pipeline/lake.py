@@ -1,0 +1,155 @@
+"""The lake's layout and its writes: where each zone keeps a (color, month), and how a file gets
+there whole or not at all, under a local folder or a `gs://` bucket alike."""
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import IO
+
+from upath import UPath
+
+# One file per (color, month) in each zone; `month` is YYYY-MM, the course's file names.
+RAW_FILE_TEMPLATE = "raw/{color}/{color}_tripdata_{month}.csv.gz"
+STAGING_FILE_TEMPLATE = "staging/{color}/{color}_tripdata_{month}.parquet"
+LAKE_FILE_TEMPLATE = "data/{color}/{color}_tripdata_{month}.parquet"
+
+LOCAL_PROTOCOLS = ("", "file", "local")
+
+
+def zone_path(template: str, color: str, month: date) -> str:
+    """The path under the lake root of one (color, month) in the zone `template` describes."""
+    return template.format(color=color, month=f"{month:%Y-%m}")
+
+
+class LakeWriteError(OSError):
+    """A lake file or folder that cannot be written (disk full, permission denied, not a folder);
+    the message names the path and the reason."""
+
+
+def lake_write_error(path, error: OSError) -> LakeWriteError:
+    """`error` as a `LakeWriteError` naming the lake `path` (not a temporary file) and the reason."""
+    reason = error.strerror or str(error) or type(error).__name__
+    return LakeWriteError(error.errno, f"cannot write {path} in the lake (TAXI_LAKE_DIR): {reason}")
+
+
+def is_local(path: UPath | Path) -> bool:
+    """True for a path on this machine's file system."""
+    return not isinstance(path, UPath) or path.protocol in LOCAL_PROTOCOLS
+
+
+def to_local_path(path: UPath | Path) -> Path:
+    """The same path as a plain `pathlib.Path` (local paths only)."""
+    return Path(path.path) if isinstance(path, UPath) else Path(path)
+
+
+def make_folder(path: UPath) -> None:
+    """Create a lake folder and its parents; an error names the folder."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise lake_write_error(path, e) from None
+
+
+class _WriteErrorsNamePath:
+    """A binary file whose write errors (ENOSPC, EFBIG, EIO) name the lake path, not the temporary."""
+
+    def __init__(self, f: IO[bytes], path):
+        self._f, self._path = f, path
+
+    def write(self, data) -> int:
+        try:
+            return self._f.write(data)
+        except OSError as e:
+            raise lake_write_error(self._path, e) from None
+
+    def __getattr__(self, name):
+        return getattr(self._f, name)
+
+
+def _temporary_sibling(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+
+
+@contextmanager
+def _local_replace(path: Path) -> Iterator[Path]:
+    """A hidden temporary beside `path` to fill; renamed over `path` when the block succeeds,
+    removed when it fails. The rename is atomic on one file system."""
+    tmp = _temporary_sibling(path)
+    try:
+        yield tmp
+        try:
+            os.replace(tmp, path)
+        except OSError as e:
+            raise lake_write_error(path, e) from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def atomic_writer(path: UPath) -> Iterator[IO[bytes]]:
+    """A binary file to write into; it appears under `path` only when the block succeeds.
+
+    Local: a hidden sibling renamed over the target. Object store: a local temporary file
+    uploaded once complete; an upload creates the object only when it finishes, so a failed
+    write leaves the previous object or none.
+    """
+    if not is_local(path):
+        with tempfile.NamedTemporaryFile(prefix="taxi-lake-", suffix=path.suffix) as staged:
+            yield staged
+            staged.flush()
+            path.fs.put_file(staged.name, path.path)
+        return
+    with _local_replace(to_local_path(path)) as tmp:
+        try:
+            f = open(tmp, "wb")
+        except OSError as e:
+            raise lake_write_error(path, e) from None
+        with f:
+            yield _WriteErrorsNamePath(f, path)
+            try:
+                f.flush()
+            except OSError as e:
+                raise lake_write_error(path, e) from None
+
+
+def _local_copy(source: Path, destination: Path) -> None:
+    # A hard link publishes the same bytes without writing them twice; every lake write replaces
+    # a file by rename, never in place, so the two names can never see each other's changes.
+    try:
+        os.link(source, destination)
+    except OSError:  # another file system, or links not allowed: copy the bytes
+        shutil.copyfile(source, destination)
+
+
+def publish(source: Path | UPath, path: UPath, *, keep_source: bool) -> None:
+    """Put the complete file `source` under the lake `path`, all or nothing: the previous file
+    stays until the new one is whole. `keep_source` says whether `source` stays (a copy: a lake
+    file published from another zone) or goes (a move: a local file a step produced).
+
+    Local sources and destinations, and `gs://` ones through fsspec, in any combination but
+    object store to local disk.
+    """
+    if is_local(path):
+        if not is_local(source):
+            raise ValueError(f"cannot publish {source} from an object store to the local lake path {path}")
+        src = to_local_path(source)
+        with _local_replace(to_local_path(path)) as tmp:
+            try:
+                _local_copy(src, tmp) if keep_source else shutil.move(src, tmp)
+            except OSError as e:
+                raise lake_write_error(path, e) from None
+    elif is_local(source):
+        path.fs.put_file(str(to_local_path(source)), path.path)
+        if not keep_source:
+            to_local_path(source).unlink()
+    else:
+        # A server-side copy: the object appears under its name only once complete.
+        path.fs.copy(source.path, path.path)
+        if not keep_source:
+            source.unlink()
