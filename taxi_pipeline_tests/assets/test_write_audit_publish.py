@@ -1,0 +1,106 @@
+"""Write, audit, publish: a staged month that fails a blocking check never reaches the lake's
+`data/` zone nor the warehouse, and what the checks of a month that failed earlier read."""
+
+import asyncio
+import csv
+import gzip
+import hashlib
+import io
+
+import dagster as dg
+from dagster._core.loader import LoadingContextForTest  # what the UI resolves check statuses with
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionResolvedStatus
+
+from taxi_pipeline.assets import TRIP_ASSETS, TRIP_CHECKS
+from taxi_pipeline.assets.audit import AUDIT_CHECK_SPECS
+from taxi_pipeline.assets.ingest import cleaned_trips
+from taxi_pipeline.lake import STAGING_FILE_TEMPLATE, zone_path
+from taxi_pipeline.partitions import split_partition_key
+from taxi_pipeline_tests.conftest import lake_file, release_file
+from taxi_pipeline_tests.faults.helpers import slice_checksums
+
+GREEN_APRIL = "green|2020-04-01"
+BLOCKING = sorted(spec.name for spec in AUDIT_CHECK_SPECS if spec.blocking)
+
+
+def mirror_with_a_zone_outside_the_map(tmp_path) -> str:
+    """The real green 2020-04 file with one pickup in zone 999; a file:// mirror of it."""
+    with gzip.open(release_file("green", "2020-04"), "rt", newline="") as f:
+        rows = list(csv.reader(f))
+    rows[1][rows[0].index("PULocationID")] = "999"
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\n").writerows(rows)
+    path = tmp_path / "mirror" / "green" / "green_tripdata_2020-04.csv.gz"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(gzip.compress(text.getvalue().encode()))
+    return (tmp_path / "mirror").as_uri()
+
+
+def sha256(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def run(resources, key=GREEN_APRIL, instance=None) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        TRIP_ASSETS + TRIP_CHECKS, partition_key=key, resources=resources, instance=instance, raise_on_error=False
+    )
+
+
+def test_the_blocking_checks_are_schema_rows_times_and_zones():
+    assert BLOCKING == ["location_ids_are_taxi_zones", "month_has_rows", "pickup_and_dropoff_times_present", "schema_is_canonical"]
+
+
+def test_a_staged_month_failing_a_blocking_check_is_not_published_nor_loaded(
+    tmp_path, release_url, make_resources, lake_dir, duckdb_path
+):
+    assert run(make_resources(release_url)).success
+    published, slice_before = sha256(lake_file(lake_dir, "green", "2020-04")), slice_checksums(duckdb_path)
+
+    result = run(make_resources(mirror_with_a_zone_outside_the_map(tmp_path)))
+
+    assert not result.success
+    zones = {e.check_name: e for e in result.get_asset_check_evaluations()}["location_ids_are_taxi_zones"]
+    assert not zones.passed and zones.severity == dg.AssetCheckSeverity.ERROR and zones.blocking
+    assert zones.metadata["problems"].value["pickup_location_id"] == {"outside_zone_range": 1, "null": 0}
+    materialized = {event.asset_key.to_user_string() for event in result.get_asset_materialization_events()}
+    assert materialized == {"raw_trips_csv", "cleaned_trips"}  # written and audited, never published
+    assert sha256(lake_file(lake_dir, "green", "2020-04")) == published
+    assert slice_checksums(duckdb_path) == slice_before
+    # The staging zone keeps the audited file, the evidence of what failed.
+    staged = lake_dir / zone_path(STAGING_FILE_TEMPLATE, *split_partition_key(GREEN_APRIL))
+    assert sha256(staged) != published
+
+
+def test_the_lake_file_is_the_audited_staged_file_byte_for_byte(release_url, make_resources, lake_dir):
+    assert run(make_resources(release_url)).success
+
+    staged = lake_dir / zone_path(STAGING_FILE_TEMPLATE, *split_partition_key(GREEN_APRIL))
+    assert sha256(lake_file(lake_dir, "green", "2020-04")) == sha256(staged)
+
+
+def resolved_check_statuses(instance: dg.DagsterInstance, partition: str) -> dict[str, str]:
+    """The status the UI shows for each audit check's latest execution on one partition."""
+    context = LoadingContextForTest(instance)
+    statuses = {}
+    for spec in AUDIT_CHECK_SPECS:
+        history = instance.event_log_storage.get_asset_check_execution_history(spec.key, limit=50)
+        [latest, *_] = [record for record in history if record.partition == partition]
+        statuses[spec.name] = asyncio.run(latest.resolve_status(context)).value
+    return statuses
+
+
+def test_what_the_checks_read_after_a_month_that_is_not_published(release_url, make_resources):
+    """Dagster 1.13 records a check planned in a run as PLANNED and resolves it, once that run
+    failed, as EXECUTION_FAILED (`AssetCheckExecutionRecord.resolve_status`): a failed download
+    marks the month's checks "execution failed", never "failed", and leaves the checks of every
+    other month as they were. Only not creating the run avoids even that."""
+    with dg.instance_for_test() as instance:
+        assert run(make_resources(release_url), instance=instance).success
+        unpublished = "green|2021-08-01"  # after the course's mirror ends
+        assert not run(make_resources(release_url), key=unpublished, instance=instance).success
+
+        assert resolved_check_statuses(instance, GREEN_APRIL) == {spec.name: "SUCCEEDED" for spec in AUDIT_CHECK_SPECS}
+        after_the_failure = resolved_check_statuses(instance, unpublished)
+        assert after_the_failure == {spec.name: "EXECUTION_FAILED" for spec in AUDIT_CHECK_SPECS}
+        assert AssetCheckExecutionResolvedStatus.FAILED.value not in after_the_failure.values()
+        assert not instance.get_materialized_partitions(cleaned_trips.key) - {GREEN_APRIL}

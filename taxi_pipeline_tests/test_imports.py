@@ -1,0 +1,54 @@
+"""Nothing happens at import: no module of taxi_pipeline reads the environment or changes
+process-wide state (the excepthook, warning filters) until Dagster loads the definitions."""
+
+import json
+import os
+import subprocess
+import sys
+
+import dagster as dg
+import pytest
+
+# Values no check would let through, so a module that read and checked one at import would fail.
+POISONED = {
+    "TAXI_PIPELINE_TARGET": "poisoned",
+    "TAXI_WAREHOUSE": "poisoned",
+    "TAXI_SOURCE_URL": "poisoned://",
+    "TAXI_SOURCE_RETRY_DELAY": "poisoned",
+    "TAXI_LAKE_DIR": "/proc/poisoned",
+    "TAXI_DUCKDB_PATH": "/proc/poisoned.duckdb",
+    "TAXI_POSTGRES_URL": "poisoned",
+    "TAXI_WEBHOOK_URL": "poisoned",
+    "GCS_BUCKET": "poisoned",
+    "GCP_PROJECT": "poisoned",
+    "BQ_DATASET": "poisoned",
+    "GCP_CREDENTIALS_B64": "poisoned",
+}
+
+
+def test_importing_every_module_reads_no_setting_and_changes_no_process_state():
+    done = subprocess.run(
+        [sys.executable, "-m", "taxi_pipeline_tests.support.import_probe"],
+        env={**os.environ, **POISONED}, capture_output=True, text=True, timeout=300,
+    )
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout)
+    assert len(report["modules"]) > 30 and "taxi_pipeline.definitions" in report["modules"]
+    assert report["environment_read"] == []
+    assert report["excepthook_replaced"] is False
+    assert report["warning_filters_added"] == []
+
+
+def test_the_settings_are_read_when_dagster_loads_the_definitions(monkeypatch):
+    from taxi_pipeline.definitions import defs
+    from taxi_pipeline.settings import SettingError
+
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # loading installs the one-line errors
+    monkeypatch.setenv("TAXI_SOURCE_RETRY_DELAY", "poisoned")
+    with pytest.raises(SettingError, match="TAXI_SOURCE_RETRY_DELAY='poisoned'"):
+        defs()
+
+    monkeypatch.setenv("TAXI_SOURCE_RETRY_DELAY", "7")
+    assert defs().resources["source"].retry_delay_seconds == 7.0
+    assert isinstance(defs(), dg.Definitions)
