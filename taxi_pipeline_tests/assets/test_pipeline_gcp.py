@@ -81,5 +81,5 @@ def test_rematerializing_and_a_second_color_of_the_month(gcp_target, gcp_names):
 def test_the_gcp_target_keeps_secrets_out_of_config(gcp_target):
     lake = gcp_target["lake_io_manager"].lake
     assert lake.bucket == dg.EnvVar("GCS_BUCKET")
-    assert gcp_target["warehouse"].project == dg.EnvVar("GCP_PROJECT")
-    assert gcp_target["warehouse"].gcp_credentials is None
+    assert gcp_target["warehouse"].bigquery_resource.project == dg.EnvVar("GCP_PROJECT")
+    assert gcp_target["warehouse"].bigquery_resource.gcp_credentials is None

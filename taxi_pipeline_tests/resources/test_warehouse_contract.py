@@ -64,10 +64,12 @@ def duckdb_backend(request, tmp_path) -> Backend:
 def bigquery_backend(request, tmp_path) -> Backend:
     from google.cloud import bigquery
 
+    from dagster_gcp import BigQueryResource
+
     from taxi_pipeline.resources.bigquery_warehouse import BigQueryWarehouse
 
     names = request.getfixturevalue("gcp_names")
-    warehouse = BigQueryWarehouse(project=names["GCP_PROJECT"], dataset=names["BQ_DATASET"])
+    warehouse = BigQueryWarehouse(bigquery_resource=BigQueryResource(project=names["GCP_PROJECT"]), dataset=names["BQ_DATASET"])
 
     def put(table: pa.Table, name: str) -> UPath:
         path = UPath(f"gs://{names['GCS_BUCKET']}/data/{name}.parquet")

@@ -54,7 +54,7 @@ def deployment(tmp_path_factory, release_url):
 
 
 CHECKS = [
-    "lake_schema_is_canonical", "lake_file_has_rows", "pickup_and_dropoff_times_present",
+    "schema_is_canonical", "month_has_rows", "pickup_and_dropoff_times_present",
     "location_ids_are_taxi_zones", "pickups_within_the_month", "fares_and_distances_plausible",
     "slice_matches_lake_file",
 ]
