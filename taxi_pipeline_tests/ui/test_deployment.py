@@ -156,8 +156,18 @@ def test_the_ui_shows_the_assets_and_their_materialized_partitions(deployment):
         page.wait_for_timeout(1000)
         page.screenshot(path=str(ARTIFACTS / "warehouse_trips_partitions.png"), full_page=True)
         partitions_text = page.inner_text("body")
+
+        # The latest materialization of cleaned_trips: its metadata, the preview as a table.
+        page.goto(f"{server.url}/assets/cleaned_trips?view=events", wait_until="domcontentloaded")
+        preview = page.get_by_text("preview", exact=True).first
+        preview.wait_for(state="visible")
+        preview.scroll_into_view_if_needed()
+        page.wait_for_timeout(1000)
+        page.screenshot(path=str(ARTIFACTS / "cleaned_trips_preview.png"))
+        metadata_text = page.inner_text("body")
         browser.close()
 
     # green 2020-04, yellow 2021-01, fhv 2019-01 and fhv 2020-01, from the two backfills above
     assert "Materialized (4)" in partitions_text
+    assert "missing_passenger_count_before" in metadata_text and "preview" in metadata_text
     assert (ARTIFACTS / "asset_graph.png").stat().st_size > 10_000
