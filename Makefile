@@ -16,7 +16,7 @@ DEMO_SOURCE := file://$(CURDIR)/taxi_pipeline_tests/data/release
 DEMO_PARTITIONS := 'green|2020-04-01' 'yellow|2021-01-01' 'fhv|2019-01-01' 'fhv|2020-01-01'
 DEMO_LOG := data/demo.log
 
-.PHONY: install demo test dev bench bench-postgres postgres-server clean
+.PHONY: install demo lint test dev bench bench-postgres postgres-server clean
 
 install: $(INSTALLED)
 
@@ -64,7 +64,12 @@ demo: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
 	@echo "rows per (color, month) in the warehouse:"
 	@$(BIN)/python -m taxi_pipeline.report
 
-test: $(INSTALLED) $(BQEMU_INSTALLED) $(CHROMIUM) postgres-server
+# The linter and the formatter, configured in pyproject.toml, over the whole tree.
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint $(INSTALLED) $(BQEMU_INSTALLED) $(CHROMIUM) postgres-server
 	$(BIN)/pytest
 
 bench: $(INSTALLED)

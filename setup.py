@@ -18,6 +18,7 @@ setup(
         "psycopg==3.3.9",  # the Postgres warehouse: COPY FROM STDIN
         "psycopg-binary==3.3.9",  # psycopg's C implementation and libpq, no compiler needed
         "pyarrow==26.0.1",
+        "python-dateutil==2.9.0.post0",  # month arithmetic (relativedelta); pandas needs it too
         "requests==2.34.2",
         "universal-pathlib==0.3.10",
     ],
@@ -29,6 +30,7 @@ setup(
             "playwright==1.65.2",  # drives Debian's chromium; never downloads a browser
             "pytest==9.2.0",
             "pyyaml==6.0.4",  # reads the deployment files in tests
+            "ruff==0.17.5",  # lint and format, run by make test
             "sqlalchemy==2.1.9",  # benchmarks only: the course's pandas to_sql reference load
         ],
     },
