@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from taxi_pipeline.transforms.clean import clean_trips
-from taxi_pipeline.transforms.parse import read_trips_csv
+from taxi_pipeline_tests.support.trips import read_trips_csv
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))

@@ -27,7 +27,7 @@ LOAD_REPEATEDLY = """
     from taxi_pipeline.resources.duckdb_warehouse import DuckDBWarehouse
     from taxi_pipeline.transforms.clean import clean_trips
     from taxi_pipeline.transforms.lake_file import write_lake_parquet
-    from taxi_pipeline.transforms.parse import read_trips_csv
+    from taxi_pipeline_tests.support.trips import read_trips_csv
     database, color, sample, month, lake, times = sys.argv[1:]
     table = clean_trips(read_trips_csv(sample, color).table, color, date.fromisoformat(month))[0]
     write_lake_parquet(table, lake)
