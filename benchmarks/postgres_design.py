@@ -27,7 +27,7 @@ sys.path.insert(0, str(HERE.parent))  # the cluster helper lives with the tests
 from postgres_load import lake_file  # noqa: E402
 from taxi_pipeline.resources.postgres_warehouse import PostgresWarehouse, trips_table_ddl  # noqa: E402
 from taxi_pipeline.resources.warehouse import TRIPS_TABLE  # noqa: E402
-from taxi_pipeline_tests.postgres_server import start_cluster  # noqa: E402
+from taxi_pipeline_tests.support.postgres_server import start_cluster  # noqa: E402
 
 MONTH = date(2021, 1, 1)
 

@@ -1,7 +1,7 @@
 """Times the course's Postgres load against `PostgresWarehouse.load_slice` on a generated month.
 
 Both load the same lake parquet (a generated yellow month through the project's transforms) into
-a fresh database of a throwaway cluster (`taxi_pipeline_tests/postgres_server.py`, the tests'
+a fresh database of a throwaway cluster (`taxi_pipeline_tests/support/postgres_server.py`, the tests'
 helper: initdb + pg_ctl on a free 127.0.0.1 port, default server settings), interleaved round by
 round, each in a fresh process under `measure.py`:
   to_sql     the course's "Ingest Data" method: `pd.read_parquet`, then
@@ -72,7 +72,7 @@ def bench(rows: int, repeats: int) -> dict[str, list[dict]]:
     import psycopg
 
     sys.path.insert(0, str(PROJECT))
-    from taxi_pipeline_tests.postgres_server import start_cluster
+    from taxi_pipeline_tests.support.postgres_server import start_cluster
 
     lake = lake_file(rows)
     cluster = start_cluster()

@@ -8,7 +8,8 @@ import pytest
 from taxi_pipeline.resources.notify import WebhookResource
 from taxi_pipeline.resources.source import TripSourceResource
 from taxi_pipeline.sensors import new_month_sensor, run_failure_webhook
-from taxi_pipeline_tests.conftest import RELEASE_DIR, release_file, serve
+from taxi_pipeline_tests.support.http_server import serve
+from taxi_pipeline_tests.support.samples import RELEASE_DIR, release_file
 
 
 def requested(result: dg.SensorResult) -> list[str]:

@@ -11,7 +11,7 @@ import pytest
 from taxi_pipeline.assets import TRIP_ASSETS, TRIP_CHECKS
 from taxi_pipeline.assets.lake import lake_trips_parquet
 from taxi_pipeline.transforms.clean import clean_trips
-from taxi_pipeline_tests.conftest import lake_file, release_file
+from taxi_pipeline_tests.support.samples import lake_file, release_file
 from taxi_pipeline_tests.support.trips import read_trips_csv
 
 APRIL = date(2020, 4, 1)

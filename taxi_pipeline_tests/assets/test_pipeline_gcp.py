@@ -10,7 +10,7 @@ from upath import UPath
 
 from taxi_pipeline.assets import TRIP_ASSETS
 from taxi_pipeline.definitions import build_definitions
-from taxi_pipeline_tests.conftest import RELEASE_DIR, release_file
+from taxi_pipeline_tests.support.samples import RELEASE_DIR, release_file
 
 pytestmark = pytest.mark.gcp
 

@@ -9,13 +9,7 @@ import pytest
 
 from taxi_pipeline.assets import TRIP_ASSETS
 from taxi_pipeline.schema import CANONICAL_SCHEMA
-from taxi_pipeline_tests.conftest import (
-    RELEASE_DIR,
-    SAMPLE_ROWS,
-    lake_file,
-    raw_file,
-    release_file,
-)
+from taxi_pipeline_tests.support.samples import RELEASE_DIR, SAMPLE_ROWS, lake_file, raw_file, release_file
 
 
 def materialize(resources: dict, partition_key: str) -> dg.ExecuteInProcessResult:

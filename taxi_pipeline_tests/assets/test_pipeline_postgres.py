@@ -10,7 +10,7 @@ from taxi_pipeline.assets import TRIP_ASSETS
 from taxi_pipeline.definitions import build_definitions
 from taxi_pipeline.resources.postgres_warehouse import PostgresWarehouse
 from taxi_pipeline_tests.assets.test_pipeline_local import metadata_of
-from taxi_pipeline_tests.conftest import RELEASE_DIR, release_file
+from taxi_pipeline_tests.support.samples import RELEASE_DIR, release_file
 
 pytestmark = pytest.mark.postgres
 

@@ -8,15 +8,9 @@ import time
 import duckdb
 import pytest
 
-from taxi_pipeline_tests.conftest import lake_file
-from taxi_pipeline_tests.faults.helpers import (
-    PROJECT_DIR,
-    cli_env,
-    materialize_command,
-    run_records,
-    start_cli,
-    warehouse_rows,
-)
+from taxi_pipeline_tests.support.runs import PROJECT_DIR, cli_env, materialize_command, run_records, start_cli
+from taxi_pipeline_tests.support.samples import lake_file
+from taxi_pipeline_tests.support.warehouse_rows import warehouse_rows
 
 pytestmark = pytest.mark.faults
 
@@ -38,7 +32,7 @@ LOAD_REPEATEDLY = """
 
 
 def test_two_processes_loading_different_slices_at_once_both_succeed(tmp_path, duckdb_path):
-    from taxi_pipeline_tests.conftest import release_file
+    from taxi_pipeline_tests.support.samples import release_file
 
     jobs = [
         ("green", release_file("green", "2020-04"), "2020-04-01"),

@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from taxi_pipeline.assets import TRIP_ASSETS, TRIP_CHECKS
-from taxi_pipeline_tests.conftest import lake_file, release_file
+from taxi_pipeline_tests.support.samples import lake_file, release_file
 
 pytestmark = pytest.mark.faults
 

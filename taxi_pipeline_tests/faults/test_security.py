@@ -11,8 +11,8 @@ import pytest
 
 from taxi_pipeline.partitions import split_partition_key
 from taxi_pipeline.resources.source import TripSourceResource
-from taxi_pipeline_tests.conftest import serve
-from taxi_pipeline_tests.faults.helpers import PROJECT_DIR, cli_env, materialize_command, run_cli
+from taxi_pipeline_tests.support.http_server import serve
+from taxi_pipeline_tests.support.runs import PROJECT_DIR, cli_env, materialize_command, run_cli
 
 pytestmark = pytest.mark.faults
 

@@ -14,8 +14,8 @@ import dagster as dg
 import pytest
 
 from taxi_pipeline.resources.source import SourceRejectedError, SourceUnavailableError, TripSourceResource
-from taxi_pipeline_tests.conftest import RELEASE_DIR, QuietHandler, lake_file, raw_file, release_file, serve
-from taxi_pipeline_tests.faults.helpers import (
+from taxi_pipeline_tests.support.http_server import QuietHandler, serve
+from taxi_pipeline_tests.support.runs import (
     cli_env,
     materialize,
     materialize_command,
@@ -23,9 +23,10 @@ from taxi_pipeline_tests.faults.helpers import (
     run_cli,
     run_records,
     step_failures,
-    warehouse_rows,
     with_causes,
 )
+from taxi_pipeline_tests.support.samples import RELEASE_DIR, lake_file, raw_file, release_file
+from taxi_pipeline_tests.support.warehouse_rows import warehouse_rows
 
 pytestmark = pytest.mark.faults
 

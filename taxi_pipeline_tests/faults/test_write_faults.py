@@ -19,9 +19,11 @@ from upath import UPath
 from taxi_pipeline.resources.duckdb_warehouse import DuckDBWarehouse
 from taxi_pipeline.transforms.clean import clean_trips
 from taxi_pipeline.transforms.lake_file import write_lake_parquet
-from taxi_pipeline_tests.conftest import release_file
+from taxi_pipeline_tests.support.files import leftovers
+from taxi_pipeline_tests.support.runs import PROJECT_DIR
+from taxi_pipeline_tests.support.samples import release_file
 from taxi_pipeline_tests.support.trips import read_trips_csv
-from taxi_pipeline_tests.faults.helpers import PROJECT_DIR, leftovers, parquet_checksum, slice_checksums
+from taxi_pipeline_tests.support.warehouse_rows import parquet_checksum, slice_checksums
 
 pytestmark = pytest.mark.faults
 

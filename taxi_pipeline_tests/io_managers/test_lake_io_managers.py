@@ -15,7 +15,7 @@ from taxi_pipeline.partitions import trip_partitions
 from taxi_pipeline.resources.lake import LocalLake
 from taxi_pipeline.schema import CANONICAL_SCHEMA
 from taxi_pipeline.transforms.clean import clean_trips
-from taxi_pipeline_tests.conftest import release_file
+from taxi_pipeline_tests.support.samples import release_file
 from taxi_pipeline_tests.support.trips import read_trips_csv
 
 TEMPLATE = "data/{color}/{color}_tripdata_{month}.parquet"

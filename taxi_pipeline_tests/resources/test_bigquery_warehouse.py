@@ -13,7 +13,7 @@ from taxi_pipeline.resources.warehouse import SliceMismatchError
 from taxi_pipeline.schema import CANONICAL_SCHEMA
 from taxi_pipeline.settings import SettingError
 from taxi_pipeline.transforms.clean import clean_trips
-from taxi_pipeline_tests.conftest import release_file
+from taxi_pipeline_tests.support.samples import release_file
 from taxi_pipeline_tests.support.trips import read_trips_csv
 
 APRIL, JAN_2021 = date(2020, 4, 1), date(2021, 1, 1)

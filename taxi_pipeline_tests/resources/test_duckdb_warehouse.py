@@ -9,7 +9,7 @@ from upath import UPath
 
 from taxi_pipeline.resources.duckdb_warehouse import DuckDBWarehouse
 from taxi_pipeline.transforms.clean import clean_trips
-from taxi_pipeline_tests.conftest import release_file
+from taxi_pipeline_tests.support.samples import release_file
 from taxi_pipeline_tests.support.trips import read_trips_csv
 
 APRIL = date(2020, 4, 1)

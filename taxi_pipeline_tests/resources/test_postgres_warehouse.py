@@ -19,7 +19,7 @@ from upath import UPath
 from taxi_pipeline.resources.postgres_warehouse import PostgresWarehouse, partition_ddl
 from taxi_pipeline.schema import CANONICAL_SCHEMA
 from taxi_pipeline.settings import SettingError
-from taxi_pipeline_tests.conftest import POSTGRES_LOADER
+from taxi_pipeline_tests.support.postgres_server import POSTGRES_LOADER
 from taxi_pipeline_tests.resources.test_warehouse_contract import lake_table
 
 pytestmark = pytest.mark.postgres
@@ -186,7 +186,7 @@ def test_a_wrong_password_fails_fast_naming_the_setting_without_the_password(pos
 
 
 def test_an_unreachable_server_fails_fast_naming_the_setting(postgres_cluster):
-    from taxi_pipeline_tests.gcp_servers import free_port
+    from taxi_pipeline_tests.support.ports import free_port
 
     secret = "n0-server-s3cret"
     port = free_port()  # nothing listens there

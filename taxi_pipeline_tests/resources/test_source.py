@@ -12,7 +12,8 @@ from taxi_pipeline.resources.source import (
     redact_url,
 )
 from taxi_pipeline.settings import SettingError
-from taxi_pipeline_tests.conftest import RELEASE_DIR, release_file, serve
+from taxi_pipeline_tests.support.http_server import serve
+from taxi_pipeline_tests.support.samples import RELEASE_DIR, release_file
 
 
 class StatusHandler(http.server.BaseHTTPRequestHandler):

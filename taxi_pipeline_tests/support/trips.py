@@ -6,10 +6,13 @@ streamed result against.
 """
 
 from dataclasses import dataclass, field
+from datetime import date
+from functools import cache
 
 import pyarrow as pa
 
 from taxi_pipeline.schema import CANONICAL_SCHEMA
+from taxi_pipeline.transforms.clean import clean_trips
 from taxi_pipeline.transforms.malformed import MalformedRows
 from taxi_pipeline.transforms.parse import (
     DEFAULT_MAX_MALFORMED_SHARE,
@@ -18,6 +21,7 @@ from taxi_pipeline.transforms.parse import (
     open_trip_csv,
     read_with_fallbacks,
 )
+from taxi_pipeline_tests.support.samples import release_file
 
 
 @dataclass
@@ -46,3 +50,16 @@ def read_trips_csv(
     table = pa.concat_tables([empty, *tables]).combine_chunks()
     check_malformed_share(path, malformed, table.num_rows, max_malformed_share)
     return ParsedTrips(table, trips.extra_columns, encoding, malformed)
+
+
+def cleaned_file(path: TripFilePath, color: str, as_month: date) -> pa.Table:
+    """A whole trip file parsed and cleaned into the canonical schema, as the lake table of the
+    (color, `as_month`) slice."""
+    return clean_trips(read_trips_csv(path, color).table, color, as_month)[0]
+
+
+@cache
+def cleaned_sample(color: str, sample_month: str, as_month: date | None = None) -> pa.Table:
+    """A bundled sample (e.g. "green", "2020-04") cleaned into the lake table of `as_month`, its
+    own month unless another is given; made once per process (Arrow tables do not change)."""
+    return cleaned_file(release_file(color, sample_month), color, as_month or date.fromisoformat(f"{sample_month}-01"))

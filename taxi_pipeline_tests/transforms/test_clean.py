@@ -7,7 +7,7 @@ import pytest
 
 from taxi_pipeline.schema import CANONICAL_SCHEMA
 from taxi_pipeline.transforms.clean import clean_trips, next_month
-from taxi_pipeline_tests.conftest import release_file
+from taxi_pipeline_tests.support.samples import release_file
 from taxi_pipeline_tests.support.trips import read_trips_csv
 
 

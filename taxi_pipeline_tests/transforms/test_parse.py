@@ -7,7 +7,7 @@ import pytest
 
 from taxi_pipeline.schema import CANONICAL_SCHEMA
 from taxi_pipeline.transforms.parse import TripFileError, read_header
-from taxi_pipeline_tests.conftest import SAMPLE_ROWS, release_file
+from taxi_pipeline_tests.support.samples import SAMPLE_ROWS, release_file
 from taxi_pipeline_tests.support.trips import read_trips_csv
 
 COURSE_FHV_HEADER = (

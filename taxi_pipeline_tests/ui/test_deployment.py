@@ -11,7 +11,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from taxi_pipeline_tests.ui.dagster_server import PROJECT_DIR, start_dagster_dev, stop_dagster_dev
+from taxi_pipeline_tests.support.dagster_server import start_dagster_dev, stop_dagster_dev
+from taxi_pipeline_tests.support.runs import PROJECT_DIR
 
 pytestmark = pytest.mark.ui
 
