@@ -17,12 +17,10 @@ import pytest
 from upath import UPath
 
 from taxi_pipeline.resources.duckdb_warehouse import DuckDBWarehouse
-from taxi_pipeline.transforms.clean import clean_trips
 from taxi_pipeline.transforms.lake_file import write_lake_parquet
 from taxi_pipeline_tests.support.files import leftovers
 from taxi_pipeline_tests.support.runs import PROJECT_DIR
-from taxi_pipeline_tests.support.samples import release_file
-from taxi_pipeline_tests.support.trips import read_trips_csv
+from taxi_pipeline_tests.support.trips import cleaned_sample
 from taxi_pipeline_tests.support.warehouse_rows import parquet_checksum, slice_checksums
 
 pytestmark = pytest.mark.faults
@@ -31,14 +29,10 @@ APRIL = date(2020, 4, 1)
 GREEN_ROWS, COPIES = 35_612, 60  # the big file: 60 copies of green 2020-04, 2,136,720 rows
 
 
-def green_table() -> pa.Table:
-    return clean_trips(read_trips_csv(release_file("green", "2020-04"), "green").table, "green", APRIL)[0]
-
-
 @pytest.fixture(scope="module")
 def big_lake_file(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("big") / "green_tripdata_2020-04.parquet"
-    pq.write_table(pa.concat_tables([green_table()] * COPIES), path, compression="zstd", row_group_size=100_000)
+    pq.write_table(pa.concat_tables([cleaned_sample("green", "2020-04")] * COPIES), path, compression="zstd", row_group_size=100_000)
     return path
 
 
@@ -74,7 +68,7 @@ def test_a_lake_write_killed_midway_leaves_the_previous_file_or_none(previous, b
     target = tmp_path / "data" / "green" / "green_tripdata_2020-04.parquet"
     target.parent.mkdir(parents=True)
     if previous:
-        write_lake_parquet(green_table(), target)
+        write_lake_parquet(cleaned_sample("green", "2020-04"), target)
     before = target.read_bytes() if previous else None
 
     writer = python(WRITE_BIG_FILE, str(target), str(big_lake_file))
@@ -135,7 +129,7 @@ LOAD = """
 @pytest.fixture
 def loaded_warehouse(tmp_path, duckdb_path):
     small = tmp_path / "small.parquet"
-    write_lake_parquet(green_table(), small)
+    write_lake_parquet(cleaned_sample("green", "2020-04"), small)
     DuckDBWarehouse(database=str(duckdb_path)).load_slice(UPath(small), "green", APRIL)
     return slice_checksums(duckdb_path)[("green", "2020-04")]
 
@@ -211,7 +205,7 @@ def test_a_full_disk_fails_naming_the_lake_file_and_keeps_the_previous_one(tmp_p
     target.parent.mkdir(parents=True)
     target.write_bytes(b"previous complete file")
     source = tmp_path / "source.parquet"
-    write_lake_parquet(green_table(), source)
+    write_lake_parquet(cleaned_sample("green", "2020-04"), source)
 
     messages = write_through_io_manager(lake, source, limit=64 << 10)
 
@@ -249,7 +243,7 @@ def test_a_lake_folder_that_denies_writes_fails_naming_the_path(tmp_path, deny_w
     folder = lake / "data" / "green"
     folder.mkdir(parents=True)
     source = tmp_path / "source.parquet"
-    write_lake_parquet(green_table(), source)
+    write_lake_parquet(cleaned_sample("green", "2020-04"), source)
     reason = deny_writes(folder)
 
     messages = write_through_io_manager(lake, source)
@@ -265,7 +259,7 @@ def test_a_lake_path_turned_into_a_file_fails_naming_the_path(tmp_path):
     lake.mkdir()
     (lake / "data").write_text("a file where the data folder should be")
     source = tmp_path / "source.parquet"
-    write_lake_parquet(green_table(), source)
+    write_lake_parquet(cleaned_sample("green", "2020-04"), source)
 
     messages = write_through_io_manager(lake, source)
 
@@ -276,7 +270,7 @@ def test_a_lake_path_turned_into_a_file_fails_naming_the_path(tmp_path):
 
 def test_a_failed_load_releases_the_warehouse_file_at_once(tmp_path, duckdb_path):
     wrong = tmp_path / "yellow.parquet"
-    write_lake_parquet(clean_trips(read_trips_csv(release_file("fhv", "2019-01"), "fhv").table, "fhv", APRIL)[0], wrong)
+    write_lake_parquet(cleaned_sample("fhv", "2019-01", APRIL), wrong)
 
     with pytest.raises(Exception, match="not green 2020-04"):
         DuckDBWarehouse(database=str(duckdb_path)).load_slice(UPath(wrong), "green", APRIL)

@@ -1,4 +1,3 @@
-from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -14,19 +13,10 @@ from taxi_pipeline.io_managers.raw_file import RawFileIOManagerFactory
 from taxi_pipeline.partitions import trip_partitions
 from taxi_pipeline.resources.lake import LocalLake
 from taxi_pipeline.schema import CANONICAL_SCHEMA
-from taxi_pipeline.transforms.clean import clean_trips
-from taxi_pipeline_tests.support.samples import release_file
-from taxi_pipeline_tests.support.trips import read_trips_csv
+from taxi_pipeline_tests.support.files import leftovers
+from taxi_pipeline_tests.support.trips import cleaned_sample
 
 TEMPLATE = "data/{color}/{color}_tripdata_{month}.parquet"
-
-
-def fhv_table(month: date = date(2019, 1, 1)) -> pa.Table:
-    return clean_trips(read_trips_csv(release_file("fhv", "2019-01"), "fhv").table, "fhv", month)[0]
-
-
-def leftovers(folder: Path) -> list[Path]:
-    return [p for p in folder.rglob("*") if p.name.endswith(".tmp")]
 
 
 def test_parquet_io_manager_writes_the_course_layout_and_reads_back(tmp_path):
@@ -34,7 +24,7 @@ def test_parquet_io_manager_writes_the_course_layout_and_reads_back(tmp_path):
 
     @dg.asset(partitions_def=trip_partitions, io_manager_key="lake")
     def trips() -> pd.DataFrame:
-        return fhv_table().to_pandas(types_mapper=pd.ArrowDtype)
+        return cleaned_sample("fhv", "2019-01").to_pandas(types_mapper=pd.ArrowDtype)
 
     @dg.asset(partitions_def=trip_partitions)
     def as_frame(trips: pd.DataFrame) -> None:
@@ -121,14 +111,14 @@ def test_atomic_put_replaces_the_file_whole(tmp_path):
 
 
 def test_to_canonical_table_names_a_missing_column():
-    table = fhv_table().drop_columns(["sr_flag"])
+    table = cleaned_sample("fhv", "2019-01").drop_columns(["sr_flag"])
 
     with pytest.raises(ValueError, match="sr_flag"):
         to_canonical_table(table)
 
 
 def test_to_canonical_table_names_a_column_of_the_wrong_type():
-    table = fhv_table()
+    table = cleaned_sample("fhv", "2019-01")
     table = table.set_column(table.schema.get_field_index("sr_flag"), "sr_flag", table["sr_flag"].cast(pa.int64()))
 
     with pytest.raises(ValueError, match="'sr_flag' is int64, expected int32"):
@@ -136,7 +126,7 @@ def test_to_canonical_table_names_a_column_of_the_wrong_type():
 
 
 def test_to_canonical_table_orders_columns_canonically():
-    table = fhv_table()
+    table = cleaned_sample("fhv", "2019-01")
     shuffled = table.select(list(reversed(table.column_names)))
 
     assert to_canonical_table(shuffled).equals(table)
@@ -144,7 +134,7 @@ def test_to_canonical_table_orders_columns_canonically():
 
 def test_a_canonical_parquet_path_is_published_byte_for_byte(tmp_path):
     staged = tmp_path / "staged.parquet"
-    pq.write_table(fhv_table(), staged)
+    pq.write_table(cleaned_sample("fhv", "2019-01"), staged)
     target = UPath(tmp_path / "lake" / "f.parquet")
     target.parent.mkdir()
 
@@ -156,7 +146,7 @@ def test_a_canonical_parquet_path_is_published_byte_for_byte(tmp_path):
 
 def test_a_parquet_of_another_schema_is_refused_naming_the_difference(tmp_path):
     staged = tmp_path / "staged.parquet"
-    pq.write_table(fhv_table().drop_columns(["sr_flag"]), staged)
+    pq.write_table(cleaned_sample("fhv", "2019-01").drop_columns(["sr_flag"]), staged)
     target = UPath(tmp_path / "f.parquet")
 
     with pytest.raises(ValueError, match=r"staged\.parquet is not a canonical trip file: missing column sr_flag"):

@@ -1,7 +1,20 @@
-"""What the tests look for in folders: temporaries left by the atomic writers, files holding a
-secret."""
+"""Files the tests write and look for: plain parquet files for a warehouse to load, temporaries
+left by the atomic writers, files holding a secret."""
 
 from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from upath import UPath
+
+
+def write_parquet(table: pa.Table, path) -> UPath:
+    """Write `table` as a parquet file at `path` (a local path or any UPath, such as gs://) with
+    pyarrow's defaults, not through the product's writers; returns the path as a UPath."""
+    path = UPath(path)
+    with path.open("wb") as f:
+        pq.write_table(table, f)
+    return path
 
 
 def leftovers(folder: Path) -> list[Path]:

@@ -58,8 +58,12 @@ def cleaned_file(path: TripFilePath, color: str, as_month: date) -> pa.Table:
     return clean_trips(read_trips_csv(path, color).table, color, as_month)[0]
 
 
-@cache
 def cleaned_sample(color: str, sample_month: str, as_month: date | None = None) -> pa.Table:
     """A bundled sample (e.g. "green", "2020-04") cleaned into the lake table of `as_month`, its
     own month unless another is given; made once per process (Arrow tables do not change)."""
-    return cleaned_file(release_file(color, sample_month), color, as_month or date.fromisoformat(f"{sample_month}-01"))
+    return _cleaned_sample(color, sample_month, as_month or date.fromisoformat(f"{sample_month}-01"))
+
+
+@cache
+def _cleaned_sample(color: str, sample_month: str, as_month: date) -> pa.Table:
+    return cleaned_file(release_file(color, sample_month), color, as_month)
