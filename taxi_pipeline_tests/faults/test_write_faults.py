@@ -4,13 +4,10 @@ import json
 import os
 import signal
 import subprocess
-import sys
-import textwrap
 import time
 from datetime import date
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -19,7 +16,7 @@ from upath import UPath
 from taxi_pipeline.resources.duckdb_warehouse import DuckDBWarehouse
 from taxi_pipeline.transforms.lake_file import write_lake_parquet
 from taxi_pipeline_tests.support.files import leftovers
-from taxi_pipeline_tests.support.runs import PROJECT_DIR
+from taxi_pipeline_tests.support.runs import run_child, start_child
 from taxi_pipeline_tests.support.trips import cleaned_sample
 from taxi_pipeline_tests.support.warehouse_rows import parquet_checksum, slice_checksums
 
@@ -36,13 +33,6 @@ def big_lake_file(tmp_path_factory) -> Path:
     return path
 
 
-def python(code: str, *args: str, **kwargs) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(code), *args],
-        cwd=PROJECT_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs,
-    )
-
-
 def wait_for(condition, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -51,16 +41,6 @@ def wait_for(condition, timeout: float = 60) -> None:
 
 
 # --- killed in the middle of writing the lake file --------------------------------------------
-
-WRITE_BIG_FILE = """
-    import sys
-    import pyarrow as pa, pyarrow.parquet as pq
-    from upath import UPath
-    from taxi_pipeline.io_managers.lake_paths import atomic_writer
-    big = pq.read_table(sys.argv[2])
-    with atomic_writer(UPath(sys.argv[1])) as f:
-        pq.write_table(big, f, compression="zstd", row_group_size=20_000)
-"""
 
 
 @pytest.mark.parametrize("previous", [True, False], ids=["over-a-previous-file", "first-write"])
@@ -71,7 +51,7 @@ def test_a_lake_write_killed_midway_leaves_the_previous_file_or_none(previous, b
         write_lake_parquet(cleaned_sample("green", "2020-04"), target)
     before = target.read_bytes() if previous else None
 
-    writer = python(WRITE_BIG_FILE, str(target), str(big_lake_file))
+    writer = start_child("write_big_file", str(target), str(big_lake_file))
     # SIGKILL once the temporary holds 4 MiB: the writer is in the middle of the file.
     wait_for(lambda: any(p.stat().st_size > 4 << 20 for p in leftovers(tmp_path)))
     writer.send_signal(signal.SIGKILL)
@@ -89,42 +69,6 @@ def test_a_lake_write_killed_midway_leaves_the_previous_file_or_none(previous, b
 
 # --- killed in the middle of the warehouse load ----------------------------------------------
 
-KILL_AT_COMMIT = """
-    import os, signal, sys
-    from contextlib import contextmanager
-    from datetime import date
-    from upath import UPath
-    from taxi_pipeline.resources.duckdb_warehouse import DuckDBWarehouse
-
-    class KilledAtCommit:
-        # The real connection; only commit() is replaced by the process killing itself, after
-        # the DELETE and the INSERT of the new slice ran inside the transaction.
-        def __init__(self, conn):
-            self.conn = conn
-        def __getattr__(self, name):
-            return getattr(self.conn, name)
-        def commit(self):
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    class Warehouse(DuckDBWarehouse):
-        @contextmanager
-        def _connection(self):
-            with super()._connection() as conn:
-                yield KilledAtCommit(conn)
-
-    Warehouse(database=sys.argv[1]).load_slice(UPath(sys.argv[2]), "green", date(2020, 4, 1))
-"""
-
-LOAD = """
-    import sys
-    from datetime import date
-    from upath import UPath
-    from taxi_pipeline.resources.duckdb_warehouse import DuckDBWarehouse
-    print("loading", flush=True)
-    DuckDBWarehouse(database=sys.argv[1]).load_slice(UPath(sys.argv[2]), "green", date(2020, 4, 1))
-    print("loaded", flush=True)
-"""
-
 
 @pytest.fixture
 def loaded_warehouse(tmp_path, duckdb_path):
@@ -135,7 +79,7 @@ def loaded_warehouse(tmp_path, duckdb_path):
 
 
 def test_a_load_killed_before_commit_leaves_the_previous_slice(loaded_warehouse, big_lake_file, duckdb_path):
-    loader = python(KILL_AT_COMMIT, str(duckdb_path), str(big_lake_file))
+    loader = start_child("load_killed_at_commit", str(duckdb_path), str(big_lake_file))
     loader.wait(timeout=120)
 
     assert loader.returncode == -signal.SIGKILL
@@ -147,7 +91,7 @@ def test_a_load_killed_before_commit_leaves_the_previous_slice(loaded_warehouse,
 
 @pytest.mark.parametrize("after_seconds", [0.3, 1.0])
 def test_a_load_killed_at_any_moment_leaves_the_old_slice_or_the_new(after_seconds, loaded_warehouse, big_lake_file, duckdb_path):
-    loader = python(LOAD, str(duckdb_path), str(big_lake_file))
+    loader = start_child("load_duckdb_slice", str(duckdb_path), str(big_lake_file))
     assert loader.stdout.readline() == "loading\n"
     time.sleep(after_seconds)
     loader.send_signal(signal.SIGKILL)
@@ -159,41 +103,9 @@ def test_a_load_killed_at_any_moment_leaves_the_old_slice_or_the_new(after_secon
 
 # --- file too large / permission denied on the lake folder -----------------------------------
 
-WRITE_THROUGH_THE_IO_MANAGER = """
-    import json, resource, signal, sys
-    import dagster as dg, pandas as pd, pyarrow.parquet as pq
-    from taxi_pipeline.io_managers.parquet import TripsParquetIOManagerFactory
-    from taxi_pipeline.partitions import trip_partitions
-    from taxi_pipeline.resources.lake import LocalLake
-
-    lake, source, limit = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    table = pq.read_table(source)
-    if limit:
-        # A real file-size limit: writes past it fail with EFBIG ("File too large"), the same
-        # failing write() that a full disk (ENOSPC) gives, without filling a disk.
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-
-    @dg.asset(partitions_def=trip_partitions, io_manager_key="lake")
-    def lake_trips_parquet() -> pd.DataFrame:
-        return table.to_pandas(types_mapper=pd.ArrowDtype)
-
-    io_manager = TripsParquetIOManagerFactory(
-        lake=LocalLake(base_path=lake), path_template="data/{color}/{color}_tripdata_{month}.parquet"
-    )
-    result = dg.materialize([lake_trips_parquet], partition_key="green|2020-04-01",
-                            resources={"lake": io_manager}, raise_on_error=False)
-    [failure] = [e for e in result.all_events if e.is_step_failure]
-    error, messages = failure.step_failure_data.error, []
-    while error is not None:
-        messages.append(error.message.strip())
-        error = error.cause
-    print(json.dumps(messages))
-"""
-
 
 def write_through_io_manager(lake: Path, source: Path, limit: int = 0) -> list[str]:
-    writer = python(WRITE_THROUGH_THE_IO_MANAGER, str(lake), str(source), str(limit))
+    writer = start_child("write_through_io_manager", str(lake), str(source), str(limit))
     out, err = writer.communicate(timeout=120)
     assert writer.returncode == 0, err[-3000:]
     return json.loads(out.strip().splitlines()[-1])
@@ -276,8 +188,5 @@ def test_a_failed_load_releases_the_warehouse_file_at_once(tmp_path, duckdb_path
         DuckDBWarehouse(database=str(duckdb_path)).load_slice(UPath(wrong), "green", APRIL)
 
     # Another process opens the file for writing without waiting: the lock went with the failure.
-    other = subprocess.run(
-        [sys.executable, "-c", "import duckdb, sys; duckdb.connect(sys.argv[1]).close()", str(duckdb_path)],
-        capture_output=True, text=True, timeout=60,
-    )
+    other = run_child("open_duckdb_for_writing", str(duckdb_path), timeout=60)
     assert other.returncode == 0, other.stderr[-2000:]

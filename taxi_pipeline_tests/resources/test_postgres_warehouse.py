@@ -4,8 +4,6 @@ every backend does is in test_warehouse_contract.py."""
 
 import os
 import signal
-import subprocess
-import sys
 import time
 import traceback
 from datetime import date, datetime
@@ -19,7 +17,9 @@ from taxi_pipeline.resources.postgres_warehouse import PostgresWarehouse, partit
 from taxi_pipeline.schema import CANONICAL_SCHEMA
 from taxi_pipeline.settings import SettingError
 from taxi_pipeline_tests.support.files import write_parquet
+from taxi_pipeline_tests.support.ports import free_port
 from taxi_pipeline_tests.support.postgres_server import POSTGRES_LOADER
+from taxi_pipeline_tests.support.runs import start_child
 from taxi_pipeline_tests.support.trips import cleaned_sample
 
 pytestmark = pytest.mark.postgres
@@ -116,16 +116,6 @@ def test_the_real_green_month_keeps_its_sums(postgres_url, tmp_path):
     assert null_vendor == table["vendor_id"].null_count
 
 
-KILLED_LOAD = """
-import sys
-from datetime import date
-from upath import UPath
-from taxi_pipeline.resources.postgres_warehouse import PostgresWarehouse
-PostgresWarehouse(url=sys.argv[1]).load_slice(UPath(sys.argv[2]), "green", date(2020, 4, 1))
-print("finished")
-"""
-
-
 def test_a_load_killed_in_the_middle_of_the_copy_leaves_the_previous_slice(postgres_url, postgres_cluster, tmp_path):
     warehouse = PostgresWarehouse(url=postgres_url)
     green = cleaned_sample("green", "2020-04", APRIL)
@@ -133,7 +123,7 @@ def test_a_load_killed_in_the_middle_of_the_copy_leaves_the_previous_slice(postg
     big = write_parquet(pa.concat_tables([green] * 40), tmp_path / "big.parquet")  # 1,424,480 rows
     admin_url = postgres_cluster.url(postgres_url.rsplit("/", 1)[1])
 
-    child = subprocess.Popen([sys.executable, "-c", KILLED_LOAD, postgres_url, str(big)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child = start_child("load_postgres_slice", postgres_url, str(big))
     try:
         copied, deadline = 0, time.monotonic() + 120
         while copied < 100_000 and child.poll() is None and time.monotonic() < deadline:
@@ -181,8 +171,6 @@ def test_a_wrong_password_fails_fast_naming_the_setting_without_the_password(pos
 
 
 def test_an_unreachable_server_fails_fast_naming_the_setting(postgres_cluster):
-    from taxi_pipeline_tests.support.ports import free_port
-
     secret = "n0-server-s3cret"
     port = free_port()  # nothing listens there
 

@@ -109,11 +109,16 @@ def child_command(name: str, *args: str) -> list[str]:
     return [sys.executable, "-m", f"{CHILDREN}.{name}", *args]
 
 
-def start_child(name: str, *args: str, **popen: object) -> subprocess.Popen:
+def start_child(name: str, *args: str) -> subprocess.Popen:
     """Start a child program from the project folder, its stdout and stderr as text pipes."""
     return subprocess.Popen(
-        child_command(name, *args), cwd=PROJECT_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen
+        child_command(name, *args), cwd=PROJECT_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
+
+
+def run_child(name: str, *args: str, timeout: float) -> subprocess.CompletedProcess:
+    """Run a child program from the project folder to its end, capturing its output as text."""
+    return subprocess.run(child_command(name, *args), cwd=PROJECT_DIR, capture_output=True, text=True, timeout=timeout)
 
 
 def run_records(dagster_home: Path) -> list:
