@@ -73,11 +73,11 @@ test: lint $(INSTALLED) $(BQEMU_INSTALLED) $(CHROMIUM) postgres-server
 	$(BIN)/pytest
 
 bench: $(INSTALLED)
-	$(BIN)/python benchmarks/run.py --rows 1369765 7000000 --repeats 3
+	$(BIN)/python -m benchmarks.run --rows 1369765 7000000 --repeats 3
 
 # The course's pandas to_sql against PostgresWarehouse.load_slice, on a throwaway cluster.
 bench-postgres: $(INSTALLED) postgres-server
-	$(BIN)/python benchmarks/postgres_load.py --rows 1369765 --repeats 3
+	$(BIN)/python -m benchmarks.postgres_load --rows 1369765 --repeats 3
 
 dev: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000

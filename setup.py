@@ -4,7 +4,7 @@ setup(
     name="taxi_pipeline",
     version="0.1.0",
     description="NYC-taxi trip data ELT as Dagster software-defined assets",
-    packages=find_packages(exclude=["taxi_pipeline_tests", "taxi_pipeline_tests.*"]),
+    packages=find_packages(exclude=["taxi_pipeline_tests", "taxi_pipeline_tests.*", "benchmarks", "benchmarks.*"]),
     python_requires=">=3.11,<3.14",
     install_requires=[
         # Core and integrations move together: newer core releases conflict with 0.29.27.

@@ -4,7 +4,7 @@ Shaped on the real samples: the colors' own column orders and header variants, e
 fields on about 8% of rows (as in 2020-2021 files), mixed store_and_fwd_flag, a few pickups
 outside the month, and plausible distributions of distances, fares and zones.
 
-    python benchmarks/generate_trips.py yellow 1369765 2021-01 out.csv.gz
+    python -m benchmarks.generate_trips yellow 1369765 2021-01 out.csv.gz
 """
 
 import argparse

@@ -16,6 +16,7 @@ from datetime import date
 from pathlib import Path
 
 MEASURES = ("wall_seconds", "cpu_seconds", "peak_rss_mib")
+PROJECT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
@@ -33,10 +34,10 @@ def main() -> None:
     }))
 
 
-def measured(command: list[str], env: dict | None = None, cwd: Path | None = None) -> dict:
-    """Run `command` under this script in a fresh process; its measures, or an error with the
-    end of its stderr when it fails."""
-    done = subprocess.run([sys.executable, __file__, *command], env=env, cwd=cwd,
+def measured(command: list[str], env: dict | None = None, cwd: Path = PROJECT) -> dict:
+    """Run `command` from `cwd` (the project folder) under this module in a fresh process; its
+    measures, or an error with the end of its stderr when it fails."""
+    done = subprocess.run([sys.executable, "-m", "benchmarks.measure", *command], env=env, cwd=cwd,
                           capture_output=True, text=True, check=True)
     result = json.loads(done.stdout)
     if result["returncode"] != 0:

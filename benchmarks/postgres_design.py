@@ -6,7 +6,7 @@ For each layout, interleaved round by round, in a fresh database of a throwaway 
 empty table), then a reload of the same slice (DELETE of the old rows + COPY), then the reload
 of the slice while another color of the month (green, same rows relabelled) sits beside it.
 
-    python benchmarks/postgres_design.py --rows 1369765 --repeats 3
+    python -m benchmarks.postgres_design --rows 1369765 --repeats 3
 """
 
 import argparse
@@ -21,13 +21,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from upath import UPath
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))  # the cluster helper lives with the tests
-
-from postgres_load import lake_file  # noqa: E402
-from taxi_pipeline.resources.postgres_warehouse import PostgresWarehouse, trips_table_ddl  # noqa: E402
-from taxi_pipeline.resources.warehouse import TRIPS_TABLE  # noqa: E402
-from taxi_pipeline_tests.postgres_server import start_cluster  # noqa: E402
+from benchmarks.postgres_load import lake_file
+from taxi_pipeline.resources.postgres_warehouse import PostgresWarehouse, trips_table_ddl
+from taxi_pipeline.resources.warehouse import TRIPS_TABLE
+from taxi_pipeline_tests.support.postgres_server import start_cluster
 
 MONTH = date(2021, 1, 1)
 

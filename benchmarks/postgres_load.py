@@ -1,9 +1,9 @@
 """Times the course's Postgres load against `PostgresWarehouse.load_slice` on a generated month.
 
 Both load the same lake parquet (a generated yellow month through the project's transforms) into
-a fresh database of a throwaway cluster (`taxi_pipeline_tests/postgres_server.py`, the tests'
+a fresh database of a throwaway cluster (`taxi_pipeline_tests/support/postgres_server.py`, the tests'
 helper: initdb + pg_ctl on a free 127.0.0.1 port, default server settings), interleaved round by
-round, each in a fresh process under `measure.py`:
+round, each in a fresh process under `benchmarks.measure`:
   to_sql     the course's "Ingest Data" method: `pd.read_parquet`, then
              `df.to_sql("trips", engine, if_exists="append", chunksize=100_000)` through SQLAlchemy
              (psycopg 3 driver)
@@ -12,7 +12,7 @@ round, each in a fresh process under `measure.py`:
 Median wall and CPU seconds and peak RSS of the client process (the server's own CPU is not
 counted, for either), and the ratios; a markdown table to stdout and benchmarks/out/postgres.md.
 
-    python benchmarks/postgres_load.py --rows 1369765 --repeats 3
+    python -m benchmarks.postgres_load --rows 1369765 --repeats 3
 """
 
 import argparse
@@ -21,11 +21,10 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from measure import machine_line, measured, medians
+from benchmarks.measure import PROJECT, machine_line, measured, medians
+from taxi_pipeline_tests.support.postgres_server import start_cluster
 
-HERE = Path(__file__).resolve().parent
-PROJECT = HERE.parent
-OUT = HERE / "out"
+OUT = Path(__file__).resolve().parent / "out"
 MONTH = "2021-01"
 VARIANTS = ("to_sql", "load_slice")
 CHUNK_ROWS = 100_000  # the course's chunk size
@@ -35,11 +34,13 @@ def lake_file(rows: int) -> Path:
     """The generated yellow month of `rows` rows as a lake parquet (made once, cached in out/)."""
     path = OUT / f"lake_yellow_{MONTH}_{rows}.parquet"
     if not path.exists():
-        sys.path.insert(0, str(HERE))
-        from run import generated_file
+        # Imported here, not at the top: benchmarks.run imports Dagster, which the measured
+        # workers (this module, run with --worker) must not pay for.
+        from benchmarks.run import generated_file
 
         source = generated_file(rows)
-        subprocess.run([sys.executable, str(HERE / "project_path.py"), "yellow", MONTH, str(source), str(path)], check=True)
+        subprocess.run([sys.executable, "-m", "benchmarks.project_path", "yellow", MONTH, str(source), str(path)],
+                       cwd=PROJECT, check=True)
     return path
 
 
@@ -65,14 +66,11 @@ def load_slice(lake: str, url: str) -> None:
 
 
 def measure(variant: str, lake: Path, url: str) -> dict:
-    return measured([sys.executable, str(HERE / "postgres_load.py"), "--worker", variant, str(lake), url], cwd=PROJECT)
+    return measured([sys.executable, "-m", "benchmarks.postgres_load", "--worker", variant, str(lake), url])
 
 
 def bench(rows: int, repeats: int) -> dict[str, list[dict]]:
     import psycopg
-
-    sys.path.insert(0, str(PROJECT))
-    from taxi_pipeline_tests.postgres_server import start_cluster
 
     lake = lake_file(rows)
     cluster = start_cluster()

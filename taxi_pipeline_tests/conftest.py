@@ -1,29 +1,26 @@
-"""Shared fixtures: the bundled release mirror, a real HTTP server over it, local resources."""
+"""The tests' fixtures: the bundled release mirror served over HTTP, local resources, the GCP
+emulators and a PostgreSQL cluster. Helpers the tests import live in `support/`."""
 
-import http.server
 import json
 import os
-import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 
 import pytest
 
-# Must be set before gcsfs is imported; only emulators need it (see gcp_servers.py).
+# Must be set before gcsfs is imported; only emulators need it (see support/gcp_servers.py).
 os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
 
 from dagster_duckdb import DuckDBResource
 
-from taxi_pipeline.lake import LAKE_FILE_TEMPLATE, RAW_FILE_TEMPLATE
 from taxi_pipeline.targets import lake_io_managers
 from taxi_pipeline.resources.duckdb_warehouse import DuckDBWarehouse
 from taxi_pipeline.resources.lake import LocalLake
 from taxi_pipeline.resources.source import TripSourceResource
 
-from taxi_pipeline_tests.postgres_server import PostgresCluster, start_cluster
-from taxi_pipeline_tests.gcp_servers import (
+from taxi_pipeline_tests.support.gcp_servers import (
     TEST_PROJECT,
     GCPServers,
     service_account_key,
@@ -32,33 +29,9 @@ from taxi_pipeline_tests.gcp_servers import (
     start_token_server,
     stop,
 )
-
-RELEASE_DIR = Path(__file__).parent / "data" / "release"
-
-# Rows of the bundled real files (see data/README.md), the facts the tests hold the pipeline to.
-SAMPLE_ROWS = {
-    "green|2020-04-01": 35_612,  # the whole published green 2020-04 file
-    "yellow|2021-01-01": 22_792,  # the first 22,792 rows of yellow 2021-01
-    "fhv|2019-01-01": 18,  # head of fhv 2019-01, TLC's older 6-column header
-    "fhv|2020-01-01": 16,  # head of fhv 2020-01, same older header
-}
-
-
-def release_file(color: str, month: str) -> Path:
-    """A bundled file of the release mirror, e.g. release_file("green", "2020-04")."""
-    return RELEASE_DIR / color / f"{color}_tripdata_{month}.csv.gz"
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # keep test output readable
-        pass
-
-
-def serve(handler) -> tuple[http.server.ThreadingHTTPServer, str]:
-    """Start an HTTP server on 127.0.0.1 (free port) in a thread; returns it and its base URL."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}"
+from taxi_pipeline_tests.support.http_server import QuietHandler, serve, stop_server
+from taxi_pipeline_tests.support.postgres_server import POSTGRES_LOADER, PostgresCluster, start_cluster
+from taxi_pipeline_tests.support.samples import RELEASE_DIR
 
 
 @pytest.fixture(scope="session")
@@ -66,17 +39,34 @@ def release_url() -> Iterator[str]:
     """Base URL of a real HTTP server on 127.0.0.1 serving the bundled release mirror."""
     server, url = serve(partial(QuietHandler, directory=str(RELEASE_DIR)))
     yield url
-    server.shutdown()
-    server.server_close()
+    stop_server(server)
+
+
+@pytest.fixture
+def http_server() -> Iterator[Callable[[type], str]]:
+    """Starts request handler classes on 127.0.0.1 (`http_server(handler)` gives the base URL);
+    stops every one of them after the test."""
+    started = []
+
+    def start(handler) -> str:
+        server, url = serve(handler)
+        started.append(server)
+        return url
+
+    yield start
+    for server in started:
+        stop_server(server)
 
 
 @pytest.fixture
 def lake_dir(tmp_path: Path) -> Path:
+    """The local lake folder of a test (not created)."""
     return tmp_path / "lake"
 
 
 @pytest.fixture
 def duckdb_path(tmp_path: Path) -> Path:
+    """The DuckDB warehouse file of a test (not created)."""
     return tmp_path / "warehouse.duckdb"
 
 
@@ -92,16 +82,6 @@ def make_resources(lake_dir: Path, duckdb_path: Path):
         }
 
     return build
-
-
-def lake_file(lake_dir: Path, color: str, month: str) -> Path:
-    """Where the published parquet of a (color, YYYY-MM) lies in a local lake."""
-    return lake_dir / LAKE_FILE_TEMPLATE.format(color=color, month=month)
-
-
-def raw_file(lake_dir: Path, color: str, month: str) -> Path:
-    """Where the raw CSV.gz of a (color, YYYY-MM) lies in a local lake."""
-    return lake_dir / RAW_FILE_TEMPLATE.format(color=color, month=month)
 
 
 @pytest.fixture(scope="session")
@@ -125,8 +105,7 @@ def gcp_servers(tmp_path_factory) -> Iterator[GCPServers]:
     finally:
         stop(bigquery)
         stop(gcs)
-        token_server.shutdown()
-        token_server.server_close()
+        stop_server(token_server)
 
 
 @pytest.fixture
@@ -138,11 +117,6 @@ def gcp_names(gcp_servers, request) -> dict[str, str]:
     bucket, dataset = f"taxi-lake-{suffix}", f"nyc_taxi_{suffix}"
     gcsfs.GCSFileSystem().mkdir(bucket)
     return {"GCS_BUCKET": bucket, "BQ_DATASET": dataset, "GCP_PROJECT": TEST_PROJECT}
-
-
-# The role the postgres tests load as: not a superuser, not the database owner; only the grants
-# the README lists (CONNECT on the database, USAGE and CREATE on the schema).
-POSTGRES_LOADER = "taxi_loader"
 
 
 @pytest.fixture(scope="session")

@@ -1,19 +1,16 @@
 """Smoke runs of the benchmark tools: generated months parse like real ones; the runner works."""
 
+import gzip
 import subprocess
 import sys
 from datetime import date
-from pathlib import Path
 
 import pytest
 
+from benchmarks.generate_trips import HEADERS, generate_month, write_month
 from taxi_pipeline.transforms.clean import clean_trips
-from taxi_pipeline.transforms.parse import read_trips_csv
-
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-sys.path.insert(0, str(BENCHMARKS))
-
-from generate_trips import HEADERS, generate_month, write_month  # noqa: E402
+from taxi_pipeline_tests.support.runs import PROJECT_DIR
+from taxi_pipeline_tests.support.trips import read_trips_csv
 
 
 @pytest.mark.parametrize("color", ["yellow", "green", "fhv"])
@@ -30,8 +27,6 @@ def test_generated_months_use_the_published_layouts_and_parse_whole(color, tmp_p
     if color != "fhv":
         assert 0.06 < report.missing_passenger_count_before / 20_000 < 0.10  # ~8% empty integers
         assert set(table["store_and_fwd_flag"].drop_null().unique().to_pylist()) == {"N", "Y"}
-    import gzip
-
     with gzip.open(path, "rt") as f:
         assert f.readline().strip().split(",") == HEADERS[color]
 
@@ -43,11 +38,11 @@ def test_generation_is_seeded():
     assert not first.equals(generate_month("green", 1_000, date(2020, 4, 1), seed=4))
 
 
-def smoke_table_variants(script: str) -> list[str]:
-    """Run a benchmark script on 3,000 rows, one round; the variants of its table, in order."""
+def smoke_table_variants(module: str) -> list[str]:
+    """Run a benchmark module on 3,000 rows, one round; the variants of its table, in order."""
     done = subprocess.run(
-        [sys.executable, str(BENCHMARKS / script), "--rows", "3000", "--repeats", "1"],
-        capture_output=True, text=True, timeout=600,
+        [sys.executable, "-m", module, "--rows", "3000", "--repeats", "1"],
+        cwd=PROJECT_DIR, capture_output=True, text=True, timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     rows = [line for line in done.stdout.splitlines() if line.startswith("| 3,000 |")]
@@ -55,9 +50,9 @@ def smoke_table_variants(script: str) -> list[str]:
 
 
 def test_runner_produces_the_comparison_table():
-    assert smoke_table_variants("run.py") == ["floor", "reference", "library", "dagster"]
+    assert smoke_table_variants("benchmarks.run") == ["floor", "reference", "library", "dagster"]
 
 
 @pytest.mark.postgres
 def test_postgres_benchmark_produces_the_comparison_table():
-    assert smoke_table_variants("postgres_load.py") == ["to_sql", "load_slice"]
+    assert smoke_table_variants("benchmarks.postgres_load") == ["to_sql", "load_slice"]

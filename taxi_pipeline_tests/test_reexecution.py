@@ -6,7 +6,7 @@ import dagster as dg
 
 from taxi_pipeline.definitions import build_definitions
 from taxi_pipeline.settings import Settings
-from taxi_pipeline_tests.conftest import release_file
+from taxi_pipeline_tests.support.samples import release_file
 
 
 def trips_job():

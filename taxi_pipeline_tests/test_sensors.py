@@ -1,4 +1,3 @@
-import http.server
 import json
 import shutil
 
@@ -8,7 +7,8 @@ import pytest
 from taxi_pipeline.resources.notify import WebhookResource
 from taxi_pipeline.resources.source import TripSourceResource
 from taxi_pipeline.sensors import new_month_sensor, run_failure_webhook
-from taxi_pipeline_tests.conftest import RELEASE_DIR, release_file, serve
+from taxi_pipeline_tests.support.http_server import QuietRequestHandler, serving
+from taxi_pipeline_tests.support.samples import RELEASE_DIR, release_file
 
 
 def requested(result: dg.SensorResult) -> list[str]:
@@ -22,8 +22,8 @@ def mirror(tmp_path):
     (root / "green").mkdir(parents=True)
     (root / "fhv").mkdir()
     for month in ("2020-03", "2020-04", "2020-05"):
-        shutil.copy(release_file("green", "2020-04"), root / "green" / f"green_tripdata_{month}.csv.gz")
-    shutil.copy(release_file("fhv", "2019-01"), root / "fhv" / "fhv_tripdata_2019-01.csv.gz")
+        shutil.copy(release_file("green", "2020-04"), release_file("green", month, root))
+    shutil.copy(release_file("fhv", "2019-01"), release_file("fhv", "2019-01", root))
     return root
 
 
@@ -48,7 +48,7 @@ def test_the_cursor_stops_repeats_and_a_new_file_is_noticed(mirror):
     first = evaluate(instance, source)
 
     assert requested(evaluate(instance, source, first.cursor)) == []
-    shutil.copy(release_file("fhv", "2019-01"), mirror / "fhv" / "fhv_tripdata_2019-02.csv.gz")
+    shutil.copy(release_file("fhv", "2019-01"), release_file("fhv", "2019-02", mirror))
     assert requested(evaluate(instance, source, first.cursor)) == ["fhv|2019-02-01"]
 
 
@@ -62,7 +62,7 @@ def test_looks_at_an_http_source_with_head_requests(release_url):
     assert requested(result) == ["fhv|2019-01-01", "green|2020-04-01"]
 
 
-class RecordingHandler(http.server.BaseHTTPRequestHandler):
+class RecordingHandler(QuietRequestHandler):
     bodies: list = []
 
     def do_POST(self):
@@ -71,18 +71,14 @@ class RecordingHandler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    def log_message(self, format, *args):
-        pass
-
 
 def test_failed_run_is_posted_to_the_webhook_without_secrets(make_resources, tmp_path):
     from taxi_pipeline.assets import TRIP_ASSETS
 
     RecordingHandler.bodies = []
-    server, url = serve(RecordingHandler)
-    webhook_url = f"{url}/services/T000/B000/hook-secret-token"
     instance = dg.DagsterInstance.ephemeral()
-    try:
+    with serving(RecordingHandler) as url:
+        webhook_url = f"{url}/services/T000/B000/hook-secret-token"
         result = dg.materialize(  # the mirror has no yellow 2020-01: the run fails
             TRIP_ASSETS, partition_key="yellow|2020-01-01", resources=make_resources(RELEASE_DIR.as_uri()),
             instance=instance, raise_on_error=False,
@@ -94,9 +90,6 @@ def test_failed_run_is_posted_to_the_webhook_without_secrets(make_resources, tmp
             dagster_run=result.dagster_run,
         ).for_run_failure()
         run_failure_webhook(context, webhook=WebhookResource(url=webhook_url))
-    finally:
-        server.shutdown()
-        server.server_close()
 
     [body] = RecordingHandler.bodies
     assert list(body) == ["text"]

@@ -1,12 +1,11 @@
 """Read a published trip file (CSV, gzipped or not) as Arrow tables with canonical names.
 
-Files are streamed in record batches, so a month of any size is read in bounded memory; the
-whole-file `read_trips_csv` is for small files and tests.
+Files are streamed in record batches, so a month of any size is read in bounded memory.
 """
 
 import gzip
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Protocol, TypeVar
 
@@ -51,16 +50,6 @@ class TripCsv:
     header: list[str]
     renames: dict[str, str]  # source header name -> canonical name, in file order
     extra_columns: list[str]
-
-
-@dataclass
-class ParsedTrips:
-    """The columns a file holds, typed and renamed to canonical names, plus what was skipped."""
-
-    table: pa.Table
-    extra_columns: list[str] = field(default_factory=list)
-    encoding: str = "utf8"
-    malformed: MalformedRows = field(default_factory=MalformedRows)
 
 
 def _open_binary(path: TripFilePath) -> IO[bytes]:
@@ -228,20 +217,3 @@ def check_malformed_share(path: TripFilePath, malformed: MalformedRows, rows_kep
             f"more than the allowed {max_share:.3%}: {malformed.describe()}"
         )
 
-
-def read_trips_csv(
-    path: TripFilePath, color: str, max_malformed_share: float = DEFAULT_MAX_MALFORMED_SHARE
-) -> ParsedTrips:
-    """Parse a whole `{color}_tripdata_{YYYY-MM}` file into typed columns under canonical names.
-
-    Accepts every header variant of the color, falls back to latin-1 for files that are not
-    valid UTF-8, drops and reports malformed rows up to `max_malformed_share`, and raises
-    `TripFileError` naming the file for anything it cannot read. `path` is a local path, or any
-    path-like object with `open("rb")` (such as a `gs://` UPath), which is streamed.
-    """
-    trips = open_trip_csv(path, color)
-    tables, encoding, malformed = read_with_fallbacks(trips, list)
-    empty = pa.schema([(dst, CANONICAL_SCHEMA.field(dst).type) for dst in trips.renames.values()]).empty_table()
-    table = pa.concat_tables([empty, *tables]).combine_chunks()
-    check_malformed_share(path, malformed, table.num_rows, max_malformed_share)
-    return ParsedTrips(table, trips.extra_columns, encoding, malformed)

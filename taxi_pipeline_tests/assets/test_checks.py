@@ -11,19 +11,14 @@ import pytest
 from taxi_pipeline.assets import TRIP_ASSETS, TRIP_CHECKS
 from taxi_pipeline.assets.ingest import cleaned_trips
 from taxi_pipeline.lake import STAGING_FILE_TEMPLATE, zone_path
-from taxi_pipeline.transforms.clean import clean_trips
-from taxi_pipeline.transforms.parse import read_trips_csv
-from taxi_pipeline_tests.conftest import release_file
+from taxi_pipeline_tests.support.runs import materialize
+from taxi_pipeline_tests.support.trips import cleaned_sample
 
 APRIL = date(2020, 4, 1)
 
 
 def evaluations(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
     return {e.check_name: e for e in result.get_asset_check_evaluations()}
-
-
-def green_april() -> pa.Table:
-    return clean_trips(read_trips_csv(release_file("green", "2020-04"), "green").table, "green", APRIL)[0]
 
 
 def run_audit(resources, table: pa.Table, lake_dir, key="green|2020-04-01") -> dict[str, dg.AssetCheckEvaluation]:
@@ -40,7 +35,7 @@ def run_audit(resources, table: pa.Table, lake_dir, key="green|2020-04-01") -> d
 
 @pytest.mark.parametrize("key", ["green|2020-04-01", "yellow|2021-01-01", "fhv|2019-01-01", "fhv|2020-01-01"])
 def test_every_check_passes_on_the_real_samples(key, release_url, make_resources):
-    result = dg.materialize(TRIP_ASSETS + TRIP_CHECKS, partition_key=key, resources=make_resources(release_url))
+    result = materialize(make_resources(release_url), key, with_checks=True, raise_on_error=True)
 
     checks = evaluations(result)
     assert sorted(checks) == sorted(
@@ -52,7 +47,7 @@ def test_every_check_passes_on_the_real_samples(key, release_url, make_resources
 
 
 def test_wrong_schema_fails_with_error_and_lists_the_difference(make_resources, release_url, lake_dir):
-    table = green_april()
+    table = cleaned_sample("green", "2020-04")
     table = table.set_column(table.schema.get_field_index("vendor_id"), "vendor_id", table["vendor_id"].cast(pa.int64()))
 
     check = run_audit(make_resources(release_url), table, lake_dir)["schema_is_canonical"]
@@ -62,14 +57,14 @@ def test_wrong_schema_fails_with_error_and_lists_the_difference(make_resources, 
 
 
 def test_empty_file_fails_month_has_rows(make_resources, release_url, lake_dir):
-    check = run_audit(make_resources(release_url), green_april().slice(0, 0), lake_dir)["month_has_rows"]
+    check = run_audit(make_resources(release_url), cleaned_sample("green", "2020-04").slice(0, 0), lake_dir)["month_has_rows"]
 
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
     assert check.metadata["rows"].value == 0
 
 
 def test_null_dropoff_and_bad_zone_fail_with_counts(make_resources, release_url, lake_dir):
-    table = green_april()
+    table = cleaned_sample("green", "2020-04")
     dropoff = table["dropoff_datetime"].to_pylist()
     dropoff[:3] = [None, None, None]
     zones = table["pickup_location_id"].to_pylist()
@@ -87,7 +82,7 @@ def test_null_dropoff_and_bad_zone_fail_with_counts(make_resources, release_url,
 
 
 def test_a_file_of_another_month_warns(make_resources, release_url, lake_dir):
-    table = green_april()
+    table = cleaned_sample("green", "2020-04")
     shifted = pc.add(table["pickup_datetime"], pa.scalar(datetime(2020, 6, 1) - datetime(2020, 4, 1)))
     table = table.set_column(table.schema.get_field_index("pickup_datetime"), "pickup_datetime", shifted)
 

@@ -1,17 +1,15 @@
 """The four assets end to end on the gcp target: the same asset code, GCS and BigQuery servers."""
 
-import shutil
-
 import dagster as dg
 import pyarrow.parquet as pq
 import pytest
 from google.cloud import bigquery
 from upath import UPath
 
-from taxi_pipeline.assets import TRIP_ASSETS
 from taxi_pipeline.definitions import build_definitions
 from taxi_pipeline.settings import Settings
-from taxi_pipeline_tests.conftest import RELEASE_DIR, release_file
+from taxi_pipeline_tests.support.runs import materialize
+from taxi_pipeline_tests.support.samples import mirror_with_two_colors_in_april, release_file
 
 pytestmark = pytest.mark.gcp
 
@@ -19,18 +17,12 @@ pytestmark = pytest.mark.gcp
 @pytest.fixture
 def gcp_target(gcp_names, monkeypatch, tmp_path):
     """The gcp target's own resources, configured through the environment as a user would."""
-    mirror = tmp_path / "mirror"
-    shutil.copytree(RELEASE_DIR, mirror)
     # The bundled yellow file stands in for yellow 2020-04 so two colors share one month.
-    shutil.copy(release_file("yellow", "2021-01"), mirror / "yellow" / "yellow_tripdata_2020-04.csv.gz")
+    mirror = mirror_with_two_colors_in_april(tmp_path / "mirror")
     for name, value in {**gcp_names, "TAXI_SOURCE_URL": mirror.as_uri()}.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("TAXI_PIPELINE_TARGET", "gcp")
     return build_definitions(Settings.from_environment()).resources
-
-
-def materialize(resources, key: str) -> dg.ExecuteInProcessResult:
-    return dg.materialize(TRIP_ASSETS, partition_key=key, resources=resources)
 
 
 def slice_counts(gcp_names) -> dict[tuple[str, str], int]:
@@ -47,7 +39,7 @@ def lake_object(gcp_names, color: str, month: str) -> UPath:
 
 
 def test_green_lands_in_the_bucket_and_bigquery(gcp_target, gcp_names, gcp_servers):
-    result = materialize(gcp_target, "green|2020-04-01")
+    result = materialize(gcp_target, "green|2020-04-01", raise_on_error=True)
 
     assert slice_counts(gcp_names) == {("green", "2020-04"): 35_612}
     bucket_dir = gcp_servers.gcs_root / gcp_names["GCS_BUCKET"]
@@ -66,9 +58,9 @@ def test_green_lands_in_the_bucket_and_bigquery(gcp_target, gcp_names, gcp_serve
 
 
 def test_rematerializing_and_a_second_color_of_the_month(gcp_target, gcp_names):
-    materialize(gcp_target, "green|2020-04-01")
-    materialize(gcp_target, "green|2020-04-01")
-    materialize(gcp_target, "yellow|2020-04-01")
+    materialize(gcp_target, "green|2020-04-01", raise_on_error=True)
+    materialize(gcp_target, "green|2020-04-01", raise_on_error=True)
+    materialize(gcp_target, "yellow|2020-04-01", raise_on_error=True)
 
     counts = slice_counts(gcp_names)
 

@@ -1,35 +1,19 @@
 """The four assets end to end on the local target: real files, a real HTTP server, DuckDB."""
 
-import shutil
-
-import dagster as dg
-import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from taxi_pipeline.assets import TRIP_ASSETS
 from taxi_pipeline.schema import CANONICAL_SCHEMA
-from taxi_pipeline_tests.conftest import (
+from taxi_pipeline_tests.support.runs import materialize, metadata_of, only_step_failure
+from taxi_pipeline_tests.support.samples import (
     RELEASE_DIR,
     SAMPLE_ROWS,
     lake_file,
+    mirror_with_two_colors_in_april,
     raw_file,
     release_file,
 )
-
-
-def materialize(resources: dict, partition_key: str) -> dg.ExecuteInProcessResult:
-    return dg.materialize(TRIP_ASSETS, partition_key=partition_key, resources=resources, raise_on_error=False)
-
-
-def warehouse_rows(duckdb_path) -> dict[tuple[str, str], int]:
-    with duckdb.connect(str(duckdb_path), read_only=True) as conn:
-        rows = conn.execute("SELECT color, strftime(source_month, '%Y-%m'), count(*) FROM trips GROUP BY ALL").fetchall()
-    return {(color, month): n for color, month, n in rows}
-
-
-def metadata_of(result: dg.ExecuteInProcessResult, asset: str) -> dict:
-    return {k: v.value for k, v in result.asset_materializations_for_node(asset)[0].metadata.items()}
+from taxi_pipeline_tests.support.warehouse_rows import warehouse_rows
 
 
 @pytest.mark.parametrize("partition_key", list(SAMPLE_ROWS))
@@ -85,10 +69,7 @@ def test_rematerializing_a_partition_keeps_the_count(release_url, make_resources
 def test_two_colors_of_one_month_coexist(tmp_path, make_resources, duckdb_path):
     # The bundled yellow file stands in for yellow 2020-04 in a mirror made for this test;
     # its rows are kept whole, only counted as outside the month.
-    mirror = tmp_path / "mirror"
-    shutil.copytree(RELEASE_DIR, mirror)
-    shutil.copy(release_file("yellow", "2021-01"), mirror / "yellow" / "yellow_tripdata_2020-04.csv.gz")
-    resources = make_resources(mirror.as_uri())
+    resources = make_resources(mirror_with_two_colors_in_april(tmp_path / "mirror").as_uri())
 
     assert materialize(resources, "green|2020-04-01").success
     yellow = materialize(resources, "yellow|2020-04-01")
@@ -120,7 +101,7 @@ def test_unparseable_file_fails_naming_it_and_loads_nothing(tmp_path, make_resou
     result = materialize(make_resources((tmp_path / "mirror").as_uri()), "green|2020-04-01")
 
     assert not result.success
-    [failure] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+    failure = only_step_failure(result)
     assert failure.step_key == "cleaned_trips"
     assert "green_tripdata_2020-04.csv.gz" in failure.step_failure_data.error.message
     assert "lacks required column" in failure.step_failure_data.error.message

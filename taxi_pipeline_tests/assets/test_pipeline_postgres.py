@@ -1,6 +1,5 @@
 """The four assets end to end into Postgres: a real HTTP server, a local lake, a real cluster."""
 
-import shutil
 from datetime import date
 
 import dagster as dg
@@ -10,8 +9,8 @@ from taxi_pipeline.assets import TRIP_ASSETS
 from taxi_pipeline.definitions import build_definitions
 from taxi_pipeline.settings import Settings
 from taxi_pipeline.resources.postgres_warehouse import PostgresWarehouse
-from taxi_pipeline_tests.assets.test_pipeline_local import metadata_of
-from taxi_pipeline_tests.conftest import RELEASE_DIR, release_file
+from taxi_pipeline_tests.support.runs import metadata_of, only_step_failure
+from taxi_pipeline_tests.support.samples import mirror_with_two_colors_in_april
 
 pytestmark = pytest.mark.postgres
 
@@ -62,10 +61,7 @@ def test_green_april_lands_every_row_and_rematerializing_keeps_the_count(postgre
 
 def test_two_colors_of_one_month_coexist(postgres_env, monkeypatch, tmp_path):
     # The bundled yellow file stands in for yellow 2020-04 in a mirror made for this test.
-    mirror = tmp_path / "mirror"
-    shutil.copytree(RELEASE_DIR, mirror)
-    shutil.copy(release_file("yellow", "2021-01"), mirror / "yellow" / "yellow_tripdata_2020-04.csv.gz")
-    monkeypatch.setenv("TAXI_SOURCE_URL", mirror.as_uri())
+    monkeypatch.setenv("TAXI_SOURCE_URL", mirror_with_two_colors_in_april(tmp_path / "mirror").as_uri())
 
     assert materialize("green|2020-04-01").success
     assert materialize("yellow|2020-04-01").success
@@ -81,7 +77,7 @@ def test_wrong_credentials_fail_the_load_at_once_without_the_password(postgres_e
     result = materialize("green|2020-04-01")
 
     assert not result.success
-    [failure] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+    failure = only_step_failure(result)
     assert failure.step_key == "warehouse_trips"
     error = failure.step_failure_data.error
     assert "(TAXI_POSTGRES_URL)" in error.message and "password authentication failed" in error.message

@@ -16,8 +16,8 @@ from taxi_pipeline.assets.audit import AUDIT_CHECK_SPECS
 from taxi_pipeline.assets.ingest import cleaned_trips
 from taxi_pipeline.lake import STAGING_FILE_TEMPLATE, zone_path
 from taxi_pipeline.partitions import split_partition_key
-from taxi_pipeline_tests.conftest import lake_file, release_file
-from taxi_pipeline_tests.faults.helpers import slice_checksums
+from taxi_pipeline_tests.support.samples import lake_file, release_file
+from taxi_pipeline_tests.support.warehouse_rows import slice_checksums
 
 GREEN_APRIL = "green|2020-04-01"
 BLOCKING = sorted(spec.name for spec in AUDIT_CHECK_SPECS if spec.blocking)

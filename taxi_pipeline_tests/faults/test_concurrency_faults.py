@@ -1,57 +1,24 @@
 """Runs at the same time on one DuckDB file: real processes contending for its single writer lock."""
 
-import subprocess
-import sys
-import textwrap
 import time
 
 import duckdb
 import pytest
 
-from taxi_pipeline_tests.conftest import lake_file
-from taxi_pipeline_tests.faults.helpers import (
-    PROJECT_DIR,
-    cli_env,
-    materialize_command,
-    run_records,
-    start_cli,
-    warehouse_rows,
-)
+from taxi_pipeline_tests.support.runs import cli_env, materialize_command, run_records, start_child, start_cli
+from taxi_pipeline_tests.support.samples import lake_file, release_file
+from taxi_pipeline_tests.support.warehouse_rows import warehouse_rows
 
 pytestmark = pytest.mark.faults
 
-LOAD_REPEATEDLY = """
-    import sys
-    from datetime import date
-    from upath import UPath
-    from dagster_duckdb import DuckDBResource
-    from taxi_pipeline.resources.duckdb_warehouse import DuckDBWarehouse
-    from taxi_pipeline.transforms.clean import clean_trips
-    from taxi_pipeline.transforms.lake_file import write_lake_parquet
-    from taxi_pipeline.transforms.parse import read_trips_csv
-    database, color, sample, month, lake, times = sys.argv[1:]
-    table = clean_trips(read_trips_csv(sample, color).table, color, date.fromisoformat(month))[0]
-    write_lake_parquet(table, lake)
-    for _ in range(int(times)):
-        DuckDBWarehouse(duckdb_resource=DuckDBResource(database=database)).load_slice(UPath(lake), color, date.fromisoformat(month))
-    print("ok")
-"""
-
-
 def test_two_processes_loading_different_slices_at_once_both_succeed(tmp_path, duckdb_path):
-    from taxi_pipeline_tests.conftest import release_file
-
     jobs = [
         ("green", release_file("green", "2020-04"), "2020-04-01"),
         ("fhv", release_file("fhv", "2019-01"), "2019-01-01"),
         ("fhv", release_file("fhv", "2019-01"), "2019-01-01"),  # the same slice, a second writer
     ]
     loaders = [
-        subprocess.Popen(
-            [sys.executable, "-c", textwrap.dedent(LOAD_REPEATEDLY), str(duckdb_path), color, str(sample), month,
-             str(tmp_path / f"{i}.parquet"), "8"],
-            cwd=PROJECT_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )
+        start_child("load_repeatedly", str(duckdb_path), color, str(sample), month, str(tmp_path / f"{i}.parquet"), "8")
         for i, (color, sample, month) in enumerate(jobs)
     ]
     outcomes = [loader.communicate(timeout=240) for loader in loaders]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from taxi_pipeline_tests.faults.helpers import cli_env, materialize_command, run_cli
+from taxi_pipeline_tests.support.runs import cli_env, materialize_command, run_cli
 
 pytestmark = [pytest.mark.faults, pytest.mark.cli]
 

@@ -10,8 +10,9 @@ import dagster as dg
 import duckdb
 import pytest
 
-from taxi_pipeline.assets import TRIP_ASSETS, TRIP_CHECKS
-from taxi_pipeline_tests.conftest import lake_file, release_file
+from taxi_pipeline_tests.support.runs import materialize, metadata_of, only_step_failure
+from taxi_pipeline_tests.support.samples import lake_file, release_file
+from taxi_pipeline_tests.support.warehouse_rows import warehouse_rows
 
 pytestmark = pytest.mark.faults
 
@@ -26,34 +27,16 @@ def real_lines(color: str, month: str) -> list[str]:
 
 def mirror(tmp_path, color: str, month: str, lines: list[str], encoding: str = "utf-8") -> str:
     """A release mirror holding one file made of `lines`; returns its file:// URL."""
-    path = tmp_path / "release" / color / f"{color}_tripdata_{month}.csv.gz"
+    path = release_file(color, month, tmp_path / "release")
     path.parent.mkdir(parents=True, exist_ok=True)
     with gzip.open(path, "wt", encoding=encoding, newline="") as f:
         f.write("\n".join(lines) + "\n")
     return (tmp_path / "release").as_uri()
 
 
-def materialize(resources, key=GREEN_APRIL, run_config=None) -> dg.ExecuteInProcessResult:
-    return dg.materialize(
-        TRIP_ASSETS + TRIP_CHECKS, partition_key=key, resources=resources, run_config=run_config, raise_on_error=False
-    )
-
-
-def warehouse_rows(duckdb_path) -> int:
-    if not duckdb_path.exists():
-        return 0
-    with duckdb.connect(str(duckdb_path), read_only=True) as conn:
-        tables = conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'trips'").fetchone()[0]
-        return conn.execute("SELECT count(*) FROM trips").fetchone()[0] if tables else 0
-
-
-def metadata_of(result, asset: str) -> dict:
-    return {k: v.value for k, v in result.asset_materializations_for_node(asset)[0].metadata.items()}
-
-
-def failure_of(result) -> dg.DagsterEvent:
-    [failure] = [e for e in result.all_events if e.is_step_failure]
-    return failure
+def run(resources, key=GREEN_APRIL, run_config=None) -> dg.ExecuteInProcessResult:
+    """The assets and their checks for one partition (green 2020-04 unless told), in process."""
+    return materialize(resources, key, with_checks=True, run_config=run_config)
 
 
 def with_bad_rows(lines: list[str]) -> list[str]:
@@ -71,31 +54,31 @@ def test_missing_required_column_fails_naming_it_and_the_layout(tmp_path, make_r
     dropped = header.index("DOLocationID")
     lines = [",".join(field for i, field in enumerate(line.split(",")) if i != dropped) for line in lines]
 
-    result = materialize(make_resources(mirror(tmp_path, "green", "2020-04", lines)))
+    result = run(make_resources(mirror(tmp_path, "green", "2020-04", lines)))
 
-    failure = failure_of(result)
+    failure = only_step_failure(result)
     assert failure.step_key == "cleaned_trips"
     message = failure.step_failure_data.user_failure_data.description
     assert "green_tripdata_2020-04.csv.gz" in message
     assert "lacks required column(s) dolocationid" in message and "expected layout: vendorid" in message
-    assert not lake_file(lake_dir, "green", "2020-04").exists() and warehouse_rows(duckdb_path) == 0
+    assert not lake_file(lake_dir, "green", "2020-04").exists() and warehouse_rows(duckdb_path) == {}
 
 
 def test_unknown_extra_columns_are_ignored_and_listed(tmp_path, make_resources, duckdb_path):
     lines = real_lines("green", "2020-04")
     lines = [lines[0] + ",airport_fee,Unnamed: 0"] + [line + ",1.25,7" for line in lines[1:]]
 
-    result = materialize(make_resources(mirror(tmp_path, "green", "2020-04", lines)))
+    result = run(make_resources(mirror(tmp_path, "green", "2020-04", lines)))
 
     assert result.success
     assert metadata_of(result, "cleaned_trips")["ignored_columns"] == ["airport_fee", "Unnamed: 0"]
-    assert warehouse_rows(duckdb_path) == GREEN_ROWS
+    assert warehouse_rows(duckdb_path) == {("green", "2020-04"): GREEN_ROWS}
 
 
 def test_few_malformed_rows_are_dropped_counted_and_reported(tmp_path, make_resources, duckdb_path):
     lines = with_bad_rows(real_lines("green", "2020-04"))
 
-    result = materialize(make_resources(mirror(tmp_path, "green", "2020-04", lines)))
+    result = run(make_resources(mirror(tmp_path, "green", "2020-04", lines)))
 
     assert result.success
     cleaned = metadata_of(result, "cleaned_trips")
@@ -106,32 +89,32 @@ def test_few_malformed_rows_are_dropped_counted_and_reported(tmp_path, make_reso
         "trip_distance does not parse": 1,
     }
     assert cleaned["dagster/row_count"] == GREEN_ROWS
-    assert warehouse_rows(duckdb_path) == GREEN_ROWS
+    assert warehouse_rows(duckdb_path) == {("green", "2020-04"): GREEN_ROWS}
 
 
 def test_malformed_share_above_the_limit_fails_the_run_naming_file_and_columns(tmp_path, make_resources, lake_dir, duckdb_path):
     lines = with_bad_rows(real_lines("green", "2020-04")[:1001])  # 1,000 real rows + 3 bad
 
-    result = materialize(make_resources(mirror(tmp_path, "green", "2020-04", lines)))
+    result = run(make_resources(mirror(tmp_path, "green", "2020-04", lines)))
 
-    failure = failure_of(result)
+    failure = only_step_failure(result)
     assert failure.step_key == "cleaned_trips"
     message = failure.step_failure_data.user_failure_data.description
     assert "green_tripdata_2020-04.csv.gz: 3 of 1,003 rows (0.299%) are malformed" in message
     assert "more than the allowed 0.100%" in message
     assert "trip_distance='1.5 miles'" in message and "pickup_datetime='2020-04-31 25:61:00'" in message
-    assert not lake_file(lake_dir, "green", "2020-04").exists() and warehouse_rows(duckdb_path) == 0
+    assert not lake_file(lake_dir, "green", "2020-04").exists() and warehouse_rows(duckdb_path) == {}
 
 
 def test_the_allowed_malformed_share_is_run_configuration(tmp_path, make_resources, duckdb_path):
     lines = with_bad_rows(real_lines("green", "2020-04")[:1001])
     config = {"ops": {"cleaned_trips": {"config": {"max_malformed_share": 0.01}}}}
 
-    result = materialize(make_resources(mirror(tmp_path, "green", "2020-04", lines)), run_config=config)
+    result = run(make_resources(mirror(tmp_path, "green", "2020-04", lines)), run_config=config)
 
     assert result.success
     assert metadata_of(result, "cleaned_trips")["malformed_rows"] == 3
-    assert warehouse_rows(duckdb_path) == 1_000
+    assert warehouse_rows(duckdb_path) == {("green", "2020-04"): 1_000}
 
 
 def test_latin1_file_lands_with_its_accents(tmp_path, make_resources, duckdb_path):
@@ -139,7 +122,7 @@ def test_latin1_file_lands_with_its_accents(tmp_path, make_resources, duckdb_pat
     lines[0] = "dispatching_base_num,pickup_datetime,dropOff_datetime,PUlocationID,DOlocationID,SR_Flag,Affiliated_base_number"
     lines = [lines[0]] + [line + ",B\u00e9" if line.count(",") == 5 else line for line in lines[1:]]
 
-    result = materialize(make_resources(mirror(tmp_path, "fhv", "2020-01", lines, encoding="latin-1")), key="fhv|2020-01-01")
+    result = run(make_resources(mirror(tmp_path, "fhv", "2020-01", lines, encoding="latin-1")), key="fhv|2020-01-01")
 
     assert result.success
     assert metadata_of(result, "cleaned_trips")["source_encoding"] == "latin-1"
@@ -148,7 +131,7 @@ def test_latin1_file_lands_with_its_accents(tmp_path, make_resources, duckdb_pat
 
 
 def test_negative_fares_and_zero_distances_are_kept_and_counted_by_a_check(release_url, make_resources, duckdb_path):
-    result = materialize(make_resources(release_url))
+    result = run(make_resources(release_url))
 
     assert result.success
     [check] = [e for e in result.get_asset_check_evaluations() if e.check_name == "fares_and_distances_plausible"]
@@ -168,7 +151,7 @@ def test_a_month_of_mostly_negative_fares_warns(tmp_path, make_resources):
         for n, line in enumerate(lines[1:])
     ]
 
-    result = materialize(make_resources(mirror(tmp_path, "green", "2020-04", lines)))
+    result = run(make_resources(mirror(tmp_path, "green", "2020-04", lines)))
 
     assert result.success  # a warning, not a failure: the rows are kept as published
     [check] = [e for e in result.get_asset_check_evaluations() if e.check_name == "fares_and_distances_plausible"]

@@ -2,8 +2,9 @@
 
 import pytest
 
-from taxi_pipeline_tests.conftest import SAMPLE_ROWS, lake_file
-from taxi_pipeline_tests.faults.helpers import materialize, parquet_checksum, slice_checksums
+from taxi_pipeline_tests.support.runs import materialize
+from taxi_pipeline_tests.support.samples import SAMPLE_ROWS, lake_file
+from taxi_pipeline_tests.support.warehouse_rows import parquet_checksum, slice_checksums
 
 pytestmark = pytest.mark.faults
 

@@ -5,14 +5,14 @@ import base64
 import json
 import re
 from datetime import date
-from pathlib import Path
 
 import pytest
 
 from taxi_pipeline.partitions import split_partition_key
 from taxi_pipeline.resources.source import TripSourceResource
-from taxi_pipeline_tests.conftest import serve
-from taxi_pipeline_tests.faults.helpers import PROJECT_DIR, cli_env, materialize_command, run_cli
+from taxi_pipeline_tests.support.files import files_holding
+from taxi_pipeline_tests.support.http_server import serve
+from taxi_pipeline_tests.support.runs import PROJECT_DIR, cli_env, materialize_command, run_cli
 
 pytestmark = pytest.mark.faults
 
@@ -21,10 +21,6 @@ SECRETS = {
     "webhook": "whk-TOKEN-4b1d",
     "gcp": base64.b64encode(json.dumps({"type": "service_account", "private_key": "gcp-TOKEN-key"}).encode()).decode(),
 }
-
-
-def files_holding(folder: Path, needle: str) -> list[Path]:
-    return [p for p in folder.rglob("*") if p.is_file() and needle.encode() in p.read_bytes()]
 
 
 @pytest.mark.cli

@@ -1,8 +1,6 @@
 """Source faults, injected by real HTTP servers on 127.0.0.1 and by crafted files in a mirror."""
 
 import gzip
-import http.server
-import shutil
 import socket
 import struct
 import threading
@@ -14,8 +12,8 @@ import dagster as dg
 import pytest
 
 from taxi_pipeline.resources.source import SourceRejectedError, SourceUnavailableError, TripSourceResource
-from taxi_pipeline_tests.conftest import RELEASE_DIR, QuietHandler, lake_file, raw_file, release_file, serve
-from taxi_pipeline_tests.faults.helpers import (
+from taxi_pipeline_tests.support.http_server import QuietHandler, QuietRequestHandler
+from taxi_pipeline_tests.support.runs import (
     cli_env,
     materialize,
     materialize_command,
@@ -23,9 +21,10 @@ from taxi_pipeline_tests.faults.helpers import (
     run_cli,
     run_records,
     step_failures,
-    warehouse_rows,
     with_causes,
 )
+from taxi_pipeline_tests.support.samples import RELEASE_DIR, copy_release, lake_file, raw_file, release_file
+from taxi_pipeline_tests.support.warehouse_rows import warehouse_rows
 
 pytestmark = pytest.mark.faults
 
@@ -35,21 +34,16 @@ GREEN_BYTES = release_file("green", "2020-04").read_bytes()
 
 
 @pytest.fixture
-def server():
-    """Starts a handler class on 127.0.0.1; stops every server (and releases stalls) after."""
-    started, release = [], threading.Event()
+def server(http_server):
+    """Starts a handler class on 127.0.0.1; releases stalls, then stops every server, after."""
+    release = threading.Event()
 
     def start(handler) -> str:
         handler.release = release
-        srv, url = serve(handler)
-        started.append(srv)
-        return url
+        return http_server(handler)
 
     yield start
     release.set()
-    for srv in started:
-        srv.shutdown()
-        srv.server_close()
 
 
 def one_line(message: str) -> bool:
@@ -76,7 +70,7 @@ def test_404_fails_at_once_naming_the_url(release_url, make_resources, duckdb_pa
 # --- 5xx and connection resets ---------------------------------------------------------------
 
 
-class AlwaysFailing(http.server.BaseHTTPRequestHandler):
+class AlwaysFailing(QuietRequestHandler):
     """Answers 503 to every GET and notes when each one came."""
 
     arrivals: list[float] = []
@@ -86,9 +80,6 @@ class AlwaysFailing(http.server.BaseHTTPRequestHandler):
         self.send_response(503)
         self.send_header("Content-Length", "0")
         self.end_headers()
-
-    def log_message(self, format, *args):
-        pass
 
 
 @pytest.mark.cli
@@ -178,13 +169,10 @@ def test_a_passing_5xx_is_retried_and_the_month_lands(server, make_resources, du
     assert warehouse_rows(duckdb_path) == {("fhv", "2020-01"): 16}
 
 
-class CloseAtOnce(http.server.BaseHTTPRequestHandler):
+class CloseAtOnce(QuietRequestHandler):
     def do_GET(self):
         self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.connection.close()
-
-    def log_message(self, format, *args):
-        pass
 
 
 def test_reset_before_any_answer_is_transient(server, tmp_path):
@@ -197,7 +185,7 @@ def test_reset_before_any_answer_is_transient(server, tmp_path):
 # --- a stalled server ------------------------------------------------------------------------
 
 
-class StallMidFile(http.server.BaseHTTPRequestHandler):
+class StallMidFile(QuietRequestHandler):
     """Sends the headers and 64 KiB of the file, then nothing until the test ends."""
 
     def do_GET(self):
@@ -207,9 +195,6 @@ class StallMidFile(http.server.BaseHTTPRequestHandler):
         self.wfile.write(GREEN_BYTES[: 64 << 10])
         self.wfile.flush()
         self.release.wait(60)
-
-    def log_message(self, format, *args):
-        pass
 
 
 class StallBeforeHeaders(StallMidFile):
@@ -273,15 +258,12 @@ def test_a_redirect_is_followed(status, server, tmp_path):
     assert not source.is_published("green", date(2031, 1, 1))
 
 
-class RedirectLoop(http.server.BaseHTTPRequestHandler):
+class RedirectLoop(QuietRequestHandler):
     def do_GET(self):
         self.send_response(302)
         self.send_header("Location", self.path)
         self.send_header("Content-Length", "0")
         self.end_headers()
-
-    def log_message(self, format, *args):
-        pass
 
 
 def test_a_redirect_loop_fails_at_once(server, tmp_path):
@@ -298,8 +280,8 @@ def mirror_with(tmp_path, color: str, month: str, data: bytes) -> str:
     """A file:// mirror of the bundled release where one file is replaced by `data`."""
     mirror = tmp_path / "mirror"
     if not mirror.exists():
-        shutil.copytree(RELEASE_DIR, mirror)
-    (mirror / color / f"{color}_tripdata_{month}.csv.gz").write_bytes(data)
+        copy_release(mirror)
+    release_file(color, month, mirror).write_bytes(data)
     return mirror.as_uri()
 
 

@@ -4,13 +4,10 @@ import json
 import os
 import signal
 import subprocess
-import sys
-import textwrap
 import time
 from datetime import date
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -19,11 +16,11 @@ from upath import UPath
 from dagster_duckdb import DuckDBResource
 
 from taxi_pipeline.resources.duckdb_warehouse import DuckDBWarehouse
-from taxi_pipeline.transforms.clean import clean_trips
 from taxi_pipeline.transforms.lake_file import write_lake_parquet
-from taxi_pipeline.transforms.parse import read_trips_csv
-from taxi_pipeline_tests.conftest import release_file
-from taxi_pipeline_tests.faults.helpers import PROJECT_DIR, leftovers, parquet_checksum, slice_checksums
+from taxi_pipeline_tests.support.files import leftovers
+from taxi_pipeline_tests.support.runs import run_child, start_child
+from taxi_pipeline_tests.support.trips import cleaned_sample
+from taxi_pipeline_tests.support.warehouse_rows import parquet_checksum, slice_checksums
 
 pytestmark = pytest.mark.faults
 
@@ -31,22 +28,11 @@ APRIL = date(2020, 4, 1)
 GREEN_ROWS, COPIES = 35_612, 60  # the big file: 60 copies of green 2020-04, 2,136,720 rows
 
 
-def green_table() -> pa.Table:
-    return clean_trips(read_trips_csv(release_file("green", "2020-04"), "green").table, "green", APRIL)[0]
-
-
 @pytest.fixture(scope="module")
 def big_lake_file(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("big") / "green_tripdata_2020-04.parquet"
-    pq.write_table(pa.concat_tables([green_table()] * COPIES), path, compression="zstd", row_group_size=100_000)
+    pq.write_table(pa.concat_tables([cleaned_sample("green", "2020-04")] * COPIES), path, compression="zstd", row_group_size=100_000)
     return path
-
-
-def python(code: str, *args: str, **kwargs) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(code), *args],
-        cwd=PROJECT_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs,
-    )
 
 
 def wait_for(condition, timeout: float = 60) -> None:
@@ -58,26 +44,16 @@ def wait_for(condition, timeout: float = 60) -> None:
 
 # --- killed in the middle of writing the lake file --------------------------------------------
 
-WRITE_BIG_FILE = """
-    import sys
-    import pyarrow as pa, pyarrow.parquet as pq
-    from upath import UPath
-    from taxi_pipeline.lake import atomic_writer
-    big = pq.read_table(sys.argv[2])
-    with atomic_writer(UPath(sys.argv[1])) as f:
-        pq.write_table(big, f, compression="zstd", row_group_size=20_000)
-"""
-
 
 @pytest.mark.parametrize("previous", [True, False], ids=["over-a-previous-file", "first-write"])
 def test_a_lake_write_killed_midway_leaves_the_previous_file_or_none(previous, big_lake_file, tmp_path):
     target = tmp_path / "data" / "green" / "green_tripdata_2020-04.parquet"
     target.parent.mkdir(parents=True)
     if previous:
-        write_lake_parquet(green_table(), target)
+        write_lake_parquet(cleaned_sample("green", "2020-04"), target)
     before = target.read_bytes() if previous else None
 
-    writer = python(WRITE_BIG_FILE, str(target), str(big_lake_file))
+    writer = start_child("write_big_file", str(target), str(big_lake_file))
     # SIGKILL once the temporary holds 4 MiB: the writer is in the middle of the file.
     wait_for(lambda: any(p.stat().st_size > 4 << 20 for p in leftovers(tmp_path)))
     writer.send_signal(signal.SIGKILL)
@@ -95,55 +71,17 @@ def test_a_lake_write_killed_midway_leaves_the_previous_file_or_none(previous, b
 
 # --- killed in the middle of the warehouse load ----------------------------------------------
 
-KILL_AT_COMMIT = """
-    import os, signal, sys
-    from contextlib import contextmanager
-    from datetime import date
-    from upath import UPath
-    from dagster_duckdb import DuckDBResource
-    from taxi_pipeline.resources.duckdb_warehouse import DuckDBWarehouse
-
-    class KilledAtCommit:
-        # The real connection; only commit() is replaced by the process killing itself, after
-        # the DELETE and the INSERT of the new slice ran inside the transaction.
-        def __init__(self, conn):
-            self.conn = conn
-        def __getattr__(self, name):
-            return getattr(self.conn, name)
-        def commit(self):
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    class Warehouse(DuckDBWarehouse):
-        @contextmanager
-        def _connection(self):
-            with super()._connection() as conn:
-                yield KilledAtCommit(conn)
-
-    Warehouse(duckdb_resource=DuckDBResource(database=sys.argv[1])).load_slice(UPath(sys.argv[2]), "green", date(2020, 4, 1))
-"""
-
-LOAD = """
-    import sys
-    from datetime import date
-    from upath import UPath
-    from dagster_duckdb import DuckDBResource
-    from taxi_pipeline.resources.duckdb_warehouse import DuckDBWarehouse
-    print("loading", flush=True)
-    DuckDBWarehouse(duckdb_resource=DuckDBResource(database=sys.argv[1])).load_slice(UPath(sys.argv[2]), "green", date(2020, 4, 1))
-    print("loaded", flush=True)
-"""
-
 
 @pytest.fixture
 def loaded_warehouse(tmp_path, duckdb_path):
     small = tmp_path / "small.parquet"
-    write_lake_parquet(green_table(), small)
+    write_lake_parquet(cleaned_sample("green", "2020-04"), small)
     DuckDBWarehouse(duckdb_resource=DuckDBResource(database=str(duckdb_path))).load_slice(UPath(small), "green", APRIL)
     return slice_checksums(duckdb_path)[("green", "2020-04")]
 
 
 def test_a_load_killed_before_commit_leaves_the_previous_slice(loaded_warehouse, big_lake_file, duckdb_path):
-    loader = python(KILL_AT_COMMIT, str(duckdb_path), str(big_lake_file))
+    loader = start_child("load_killed_at_commit", str(duckdb_path), str(big_lake_file))
     loader.wait(timeout=120)
 
     assert loader.returncode == -signal.SIGKILL
@@ -155,7 +93,7 @@ def test_a_load_killed_before_commit_leaves_the_previous_slice(loaded_warehouse,
 
 @pytest.mark.parametrize("after_seconds", [0.3, 1.0])
 def test_a_load_killed_at_any_moment_leaves_the_old_slice_or_the_new(after_seconds, loaded_warehouse, big_lake_file, duckdb_path):
-    loader = python(LOAD, str(duckdb_path), str(big_lake_file))
+    loader = start_child("load_duckdb_slice", str(duckdb_path), str(big_lake_file))
     assert loader.stdout.readline() == "loading\n"
     time.sleep(after_seconds)
     loader.send_signal(signal.SIGKILL)
@@ -167,41 +105,9 @@ def test_a_load_killed_at_any_moment_leaves_the_old_slice_or_the_new(after_secon
 
 # --- file too large / permission denied on the lake folder -----------------------------------
 
-WRITE_THROUGH_THE_IO_MANAGER = """
-    import json, resource, signal, sys
-    import dagster as dg, pandas as pd, pyarrow.parquet as pq
-    from taxi_pipeline.io_managers.parquet import TripsParquetIOManagerFactory
-    from taxi_pipeline.partitions import trip_partitions
-    from taxi_pipeline.resources.lake import LocalLake
-
-    lake, source, limit = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    table = pq.read_table(source)
-    if limit:
-        # A real file-size limit: writes past it fail with EFBIG ("File too large"), the same
-        # failing write() that a full disk (ENOSPC) gives, without filling a disk.
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-
-    @dg.asset(partitions_def=trip_partitions, io_manager_key="lake")
-    def lake_trips_parquet() -> pd.DataFrame:
-        return table.to_pandas(types_mapper=pd.ArrowDtype)
-
-    io_manager = TripsParquetIOManagerFactory(
-        lake=LocalLake(base_path=lake), path_template="data/{color}/{color}_tripdata_{month}.parquet", keep_source=False
-    )
-    result = dg.materialize([lake_trips_parquet], partition_key="green|2020-04-01",
-                            resources={"lake": io_manager}, raise_on_error=False)
-    [failure] = [e for e in result.all_events if e.is_step_failure]
-    error, messages = failure.step_failure_data.error, []
-    while error is not None:
-        messages.append(error.message.strip())
-        error = error.cause
-    print(json.dumps(messages))
-"""
-
 
 def write_through_io_manager(lake: Path, source: Path, limit: int = 0) -> list[str]:
-    writer = python(WRITE_THROUGH_THE_IO_MANAGER, str(lake), str(source), str(limit))
+    writer = start_child("write_through_io_manager", str(lake), str(source), str(limit))
     out, err = writer.communicate(timeout=120)
     assert writer.returncode == 0, err[-3000:]
     return json.loads(out.strip().splitlines()[-1])
@@ -213,7 +119,7 @@ def test_a_full_disk_fails_naming_the_lake_file_and_keeps_the_previous_one(tmp_p
     target.parent.mkdir(parents=True)
     target.write_bytes(b"previous complete file")
     source = tmp_path / "source.parquet"
-    write_lake_parquet(green_table(), source)
+    write_lake_parquet(cleaned_sample("green", "2020-04"), source)
 
     messages = write_through_io_manager(lake, source, limit=64 << 10)
 
@@ -251,7 +157,7 @@ def test_a_lake_folder_that_denies_writes_fails_naming_the_path(tmp_path, deny_w
     folder = lake / "data" / "green"
     folder.mkdir(parents=True)
     source = tmp_path / "source.parquet"
-    write_lake_parquet(green_table(), source)
+    write_lake_parquet(cleaned_sample("green", "2020-04"), source)
     reason = deny_writes(folder)
 
     messages = write_through_io_manager(lake, source)
@@ -267,7 +173,7 @@ def test_a_lake_path_turned_into_a_file_fails_naming_the_path(tmp_path):
     lake.mkdir()
     (lake / "data").write_text("a file where the data folder should be")
     source = tmp_path / "source.parquet"
-    write_lake_parquet(green_table(), source)
+    write_lake_parquet(cleaned_sample("green", "2020-04"), source)
 
     messages = write_through_io_manager(lake, source)
 
@@ -278,14 +184,11 @@ def test_a_lake_path_turned_into_a_file_fails_naming_the_path(tmp_path):
 
 def test_a_failed_load_releases_the_warehouse_file_at_once(tmp_path, duckdb_path):
     wrong = tmp_path / "yellow.parquet"
-    write_lake_parquet(clean_trips(read_trips_csv(release_file("fhv", "2019-01"), "fhv").table, "fhv", APRIL)[0], wrong)
+    write_lake_parquet(cleaned_sample("fhv", "2019-01", APRIL), wrong)
 
     with pytest.raises(Exception, match="not green 2020-04"):
         DuckDBWarehouse(duckdb_resource=DuckDBResource(database=str(duckdb_path))).load_slice(UPath(wrong), "green", APRIL)
 
     # Another process opens the file for writing without waiting: the lock went with the failure.
-    other = subprocess.run(
-        [sys.executable, "-c", "import duckdb, sys; duckdb.connect(sys.argv[1]).close()", str(duckdb_path)],
-        capture_output=True, text=True, timeout=60,
-    )
+    other = run_child("open_duckdb_for_writing", str(duckdb_path), timeout=60)
     assert other.returncode == 0, other.stderr[-2000:]

@@ -14,19 +14,10 @@ from taxi_pipeline.io_managers.raw_file import RawFileIOManagerFactory
 from taxi_pipeline.partitions import trip_partitions
 from taxi_pipeline.resources.lake import LocalLake
 from taxi_pipeline.schema import CANONICAL_SCHEMA
-from taxi_pipeline.transforms.clean import clean_trips
-from taxi_pipeline.transforms.parse import read_trips_csv
-from taxi_pipeline_tests.conftest import release_file
+from taxi_pipeline_tests.support.files import leftovers
+from taxi_pipeline_tests.support.trips import cleaned_sample
 
 TEMPLATE = "data/{color}/{color}_tripdata_{month}.parquet"
-
-
-def fhv_table(month: date = date(2019, 1, 1)) -> pa.Table:
-    return clean_trips(read_trips_csv(release_file("fhv", "2019-01"), "fhv").table, "fhv", month)[0]
-
-
-def leftovers(folder: Path) -> list[Path]:
-    return [p for p in folder.rglob("*") if p.name.endswith(".tmp")]
 
 
 def test_parquet_io_manager_writes_the_course_layout_and_reads_back(tmp_path):
@@ -34,7 +25,7 @@ def test_parquet_io_manager_writes_the_course_layout_and_reads_back(tmp_path):
 
     @dg.asset(partitions_def=trip_partitions, io_manager_key="lake")
     def trips() -> pd.DataFrame:
-        return fhv_table().to_pandas(types_mapper=pd.ArrowDtype)
+        return cleaned_sample("fhv", "2019-01").to_pandas(types_mapper=pd.ArrowDtype)
 
     @dg.asset(partitions_def=trip_partitions)
     def as_frame(trips: pd.DataFrame) -> None:
@@ -121,14 +112,14 @@ def test_publish_by_move_replaces_the_file_whole(tmp_path):
 
 
 def test_to_canonical_table_names_a_missing_column():
-    table = fhv_table().drop_columns(["sr_flag"])
+    table = cleaned_sample("fhv", "2019-01").drop_columns(["sr_flag"])
 
     with pytest.raises(ValueError, match="sr_flag"):
         to_canonical_table(table)
 
 
 def test_to_canonical_table_names_a_column_of_the_wrong_type():
-    table = fhv_table()
+    table = cleaned_sample("fhv", "2019-01")
     table = table.set_column(table.schema.get_field_index("sr_flag"), "sr_flag", table["sr_flag"].cast(pa.int64()))
 
     with pytest.raises(ValueError, match="'sr_flag' is int64, expected int32"):
@@ -136,7 +127,7 @@ def test_to_canonical_table_names_a_column_of_the_wrong_type():
 
 
 def test_to_canonical_table_orders_columns_canonically():
-    table = fhv_table()
+    table = cleaned_sample("fhv", "2019-01")
     shuffled = table.select(list(reversed(table.column_names)))
 
     assert to_canonical_table(shuffled).equals(table)
@@ -145,7 +136,7 @@ def test_to_canonical_table_orders_columns_canonically():
 def test_publish_by_copy_keeps_the_source_and_shares_its_bytes(tmp_path):
     staged = tmp_path / "staging" / "f.parquet"
     staged.parent.mkdir()
-    pq.write_table(fhv_table(), staged)
+    pq.write_table(cleaned_sample("fhv", "2019-01"), staged)
     target = UPath(tmp_path / "data" / "f.parquet")
     target.parent.mkdir()
 
@@ -173,7 +164,7 @@ def test_a_republished_staging_file_leaves_the_published_one_as_it_was(tmp_path)
 
 def test_a_parquet_of_another_schema_is_refused_naming_the_difference(tmp_path):
     staged = tmp_path / "staged.parquet"
-    pq.write_table(fhv_table().drop_columns(["sr_flag"]), staged)
+    pq.write_table(cleaned_sample("fhv", "2019-01").drop_columns(["sr_flag"]), staged)
 
     with pytest.raises(ValueError, match=r"staged\.parquet is not a canonical trip file: missing column sr_flag"):
         check_canonical_parquet(staged)
@@ -182,7 +173,7 @@ def test_a_parquet_of_another_schema_is_refused_naming_the_difference(tmp_path):
 @pytest.mark.parametrize("keep_source", [True, False])
 def test_the_parquet_io_manager_copies_or_moves_a_file_as_configured(keep_source, tmp_path):
     staged = tmp_path / "staged.parquet"
-    pq.write_table(fhv_table(), staged)
+    pq.write_table(cleaned_sample("fhv", "2019-01"), staged)
 
     @dg.asset(partitions_def=trip_partitions, io_manager_key="lake")
     def published() -> Path:
@@ -199,7 +190,7 @@ def test_the_parquet_io_manager_copies_or_moves_a_file_as_configured(keep_source
 
 def test_a_file_of_another_schema_never_reaches_the_lake(tmp_path):
     staged = tmp_path / "staged.parquet"
-    pq.write_table(fhv_table().drop_columns(["sr_flag"]), staged)
+    pq.write_table(cleaned_sample("fhv", "2019-01").drop_columns(["sr_flag"]), staged)
 
     @dg.asset(partitions_def=trip_partitions, io_manager_key="lake")
     def published() -> Path:
@@ -220,7 +211,7 @@ def test_a_downstream_asset_loads_several_partitions_each_from_its_own_file(tmp_
 
     @dg.asset(partitions_def=trip_partitions, io_manager_key="lake")
     def trips(context: dg.AssetExecutionContext) -> pa.Table:
-        return fhv_table(months[context.partition_key])
+        return cleaned_sample("fhv", "2019-01", as_month=months[context.partition_key])
 
     seen = {}
 

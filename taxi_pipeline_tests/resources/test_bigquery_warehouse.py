@@ -3,7 +3,6 @@ BigQuery; what every backend does is in test_warehouse_contract.py."""
 
 from datetime import date
 
-import pyarrow.parquet as pq
 import pytest
 from dagster_gcp import BigQueryResource
 from google.cloud import bigquery
@@ -13,19 +12,14 @@ from taxi_pipeline.resources.bigquery_warehouse import BigQueryWarehouse, slice_
 from taxi_pipeline.resources.warehouse import SliceMismatchError
 from taxi_pipeline.schema import CANONICAL_SCHEMA
 from taxi_pipeline.settings import SettingError
-from taxi_pipeline.transforms.clean import clean_trips
-from taxi_pipeline.transforms.parse import read_trips_csv
-from taxi_pipeline_tests.conftest import release_file
+from taxi_pipeline_tests.support.files import write_parquet
+from taxi_pipeline_tests.support.trips import cleaned_sample
 
 APRIL, JAN_2021 = date(2020, 4, 1), date(2021, 1, 1)
 
 
 def upload_lake_file(bucket: str, name: str, color: str, sample_month: str, as_month: date) -> UPath:
-    table, _ = clean_trips(read_trips_csv(release_file(color, sample_month), color).table, color, as_month)
-    path = UPath(f"gs://{bucket}/data/{name}.parquet")
-    with path.open("wb") as f:
-        pq.write_table(table, f)
-    return path
+    return write_parquet(cleaned_sample(color, sample_month, as_month), f"gs://{bucket}/data/{name}.parquet")
 
 
 @pytest.fixture

@@ -3,30 +3,21 @@
 from datetime import date
 
 import duckdb
-import pyarrow.parquet as pq
 import pytest
 from upath import UPath
 
 from dagster_duckdb import DuckDBResource
 
 from taxi_pipeline.resources.duckdb_warehouse import DuckDBWarehouse
-from taxi_pipeline.transforms.clean import clean_trips
-from taxi_pipeline.transforms.parse import read_trips_csv
-from taxi_pipeline_tests.conftest import release_file
+from taxi_pipeline_tests.support.files import write_parquet
+from taxi_pipeline_tests.support.trips import cleaned_sample
+from taxi_pipeline_tests.support.warehouse_rows import warehouse_rows
 
 APRIL = date(2020, 4, 1)
 
 
 def write_lake_file(path, color: str, sample_month: str, as_month: date) -> UPath:
-    parsed = read_trips_csv(release_file(color, sample_month), color)
-    table, _ = clean_trips(parsed.table, color, as_month)
-    pq.write_table(table, path)
-    return UPath(path)
-
-
-def slice_rows(database, color, month) -> int:
-    with duckdb.connect(str(database), read_only=True) as conn:
-        return conn.execute("SELECT count(*) FROM trips WHERE color=? AND source_month=?", [color, month]).fetchone()[0]
+    return write_parquet(cleaned_sample(color, sample_month, as_month), path)
 
 
 @pytest.fixture
@@ -52,4 +43,4 @@ def test_an_unreadable_lake_file_leaves_the_old_slice(warehouse, duckdb_path, tm
     with pytest.raises(duckdb.Error):
         warehouse.load_slice(UPath(broken), "green", APRIL)
 
-    assert slice_rows(duckdb_path, "green", APRIL) == 35_612
+    assert warehouse_rows(duckdb_path) == {("green", "2020-04"): 35_612}

@@ -5,7 +5,6 @@ import json
 
 import dagster as dg
 import pytest
-from upath import UPath
 
 from taxi_pipeline.io_managers.lake_file import written_file_metadata
 from taxi_pipeline.lake import atomic_writer, publish

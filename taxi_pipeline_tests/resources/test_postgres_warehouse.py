@@ -4,32 +4,27 @@ every backend does is in test_warehouse_contract.py."""
 
 import os
 import signal
-import subprocess
-import sys
 import time
 import traceback
 from datetime import date, datetime
 
 import psycopg
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from upath import UPath
 
 from taxi_pipeline.resources.postgres_warehouse import PostgresWarehouse, partition_ddl
 from taxi_pipeline.schema import CANONICAL_SCHEMA
 from taxi_pipeline.settings import SettingError
-from taxi_pipeline_tests.conftest import POSTGRES_LOADER
-from taxi_pipeline_tests.resources.test_warehouse_contract import lake_table
+from taxi_pipeline_tests.support.files import write_parquet
+from taxi_pipeline_tests.support.ports import free_port
+from taxi_pipeline_tests.support.postgres_server import POSTGRES_LOADER
+from taxi_pipeline_tests.support.runs import start_child
+from taxi_pipeline_tests.support.trips import cleaned_sample
 
 pytestmark = pytest.mark.postgres
 
 APRIL, JAN_2021 = date(2020, 4, 1), date(2021, 1, 1)
-
-
-def write(table: pa.Table, path) -> UPath:
-    pq.write_table(table, path)
-    return UPath(path)
 
 
 def query(url: str, sql: str, params=()) -> list[tuple]:
@@ -45,9 +40,9 @@ def test_partition_bounds_are_whole_months():
 
 def test_trips_is_range_partitioned_by_month_one_partition_per_loaded_month(postgres_url, tmp_path):
     warehouse = PostgresWarehouse(url=postgres_url)
-    warehouse.load_slice(write(lake_table("green", "2020-04", APRIL), tmp_path / "g.parquet"), "green", APRIL)
-    warehouse.load_slice(write(lake_table("yellow", "2021-01", APRIL), tmp_path / "y.parquet"), "yellow", APRIL)
-    warehouse.load_slice(write(lake_table("yellow", "2021-01", JAN_2021), tmp_path / "y1.parquet"), "yellow", JAN_2021)
+    warehouse.load_slice(write_parquet(cleaned_sample("green", "2020-04", APRIL), tmp_path / "g.parquet"), "green", APRIL)
+    warehouse.load_slice(write_parquet(cleaned_sample("yellow", "2021-01", APRIL), tmp_path / "y.parquet"), "yellow", APRIL)
+    warehouse.load_slice(write_parquet(cleaned_sample("yellow", "2021-01", JAN_2021), tmp_path / "y1.parquet"), "yellow", JAN_2021)
 
     [(strategy, key)] = query(
         postgres_url,
@@ -88,7 +83,7 @@ def test_values_round_trip_exactly_nulls_and_empty_strings_apart(postgres_url, t
     }
     table = pa.table(columns, schema=CANONICAL_SCHEMA)
 
-    PostgresWarehouse(url=postgres_url).load_slice(write(table, tmp_path / "edge.parquet"), "fhv", APRIL)
+    PostgresWarehouse(url=postgres_url).load_slice(write_parquet(table, tmp_path / "edge.parquet"), "fhv", APRIL)
 
     back = query(
         postgres_url,
@@ -107,8 +102,8 @@ def test_values_round_trip_exactly_nulls_and_empty_strings_apart(postgres_url, t
 
 
 def test_the_real_green_month_keeps_its_sums(postgres_url, tmp_path):
-    table = lake_table("green", "2020-04", APRIL)
-    PostgresWarehouse(url=postgres_url).load_slice(write(table, tmp_path / "g.parquet"), "green", APRIL)
+    table = cleaned_sample("green", "2020-04", APRIL)
+    PostgresWarehouse(url=postgres_url).load_slice(write_parquet(table, tmp_path / "g.parquet"), "green", APRIL)
 
     [(fares, min_pickup, max_pickup, null_vendor)] = query(
         postgres_url, "SELECT sum(fare_amount)::numeric(14, 2), min(pickup_datetime), max(pickup_datetime), "
@@ -121,24 +116,14 @@ def test_the_real_green_month_keeps_its_sums(postgres_url, tmp_path):
     assert null_vendor == table["vendor_id"].null_count
 
 
-KILLED_LOAD = """
-import sys
-from datetime import date
-from upath import UPath
-from taxi_pipeline.resources.postgres_warehouse import PostgresWarehouse
-PostgresWarehouse(url=sys.argv[1]).load_slice(UPath(sys.argv[2]), "green", date(2020, 4, 1))
-print("finished")
-"""
-
-
 def test_a_load_killed_in_the_middle_of_the_copy_leaves_the_previous_slice(postgres_url, postgres_cluster, tmp_path):
     warehouse = PostgresWarehouse(url=postgres_url)
-    green = lake_table("green", "2020-04", APRIL)
-    warehouse.load_slice(write(green, tmp_path / "g.parquet"), "green", APRIL)
-    big = write(pa.concat_tables([green] * 40), tmp_path / "big.parquet")  # 1,424,480 rows
+    green = cleaned_sample("green", "2020-04", APRIL)
+    warehouse.load_slice(write_parquet(green, tmp_path / "g.parquet"), "green", APRIL)
+    big = write_parquet(pa.concat_tables([green] * 40), tmp_path / "big.parquet")  # 1,424,480 rows
     admin_url = postgres_cluster.url(postgres_url.rsplit("/", 1)[1])
 
-    child = subprocess.Popen([sys.executable, "-c", KILLED_LOAD, postgres_url, str(big)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child = start_child("load_postgres_slice", postgres_url, str(big))
     try:
         copied, deadline = 0, time.monotonic() + 120
         while copied < 100_000 and child.poll() is None and time.monotonic() < deadline:
@@ -186,8 +171,6 @@ def test_a_wrong_password_fails_fast_naming_the_setting_without_the_password(pos
 
 
 def test_an_unreachable_server_fails_fast_naming_the_setting(postgres_cluster):
-    from taxi_pipeline_tests.gcp_servers import free_port
-
     secret = "n0-server-s3cret"
     port = free_port()  # nothing listens there
 
@@ -217,9 +200,7 @@ def test_a_malformed_url_names_the_setting_without_the_password(url):
 @pytest.mark.gcp
 def test_a_gs_lake_file_streams_into_postgres(postgres_url, gcp_names):
     # TAXI_WAREHOUSE=postgres with the gcp target: the lake file is read through gcsfs.
-    lake = UPath(f"gs://{gcp_names['GCS_BUCKET']}/data/green/green_tripdata_2020-04.parquet")
-    with lake.open("wb") as f:
-        pq.write_table(lake_table("green", "2020-04", APRIL), f)
+    lake = write_parquet(cleaned_sample("green", "2020-04", APRIL), f"gs://{gcp_names['GCS_BUCKET']}/data/green/green_tripdata_2020-04.parquet")
 
     load = PostgresWarehouse(url=postgres_url).load_slice(lake, "green", APRIL)
 
@@ -233,7 +214,7 @@ def test_a_role_that_may_not_create_the_table_is_told_which_grant_it_lacks(postg
         admin.execute(f"CREATE DATABASE {database}")
         admin.execute(f"GRANT CONNECT ON DATABASE {database} TO {POSTGRES_LOADER}")  # no CREATE on public
     url = postgres_cluster.url(database, user=POSTGRES_LOADER, password=postgres_cluster.loader_password)
-    lake = write(lake_table("fhv", "2019-01", APRIL), tmp_path / "f.parquet")
+    lake = write_parquet(cleaned_sample("fhv", "2019-01", APRIL), tmp_path / "f.parquet")
 
     with pytest.raises(SettingError) as raised:
         PostgresWarehouse(url=url).load_slice(lake, "fhv", APRIL)

@@ -1,21 +1,21 @@
 import hashlib
-import http.server
 from datetime import date
 
 import pytest
 
+from taxi_pipeline.settings import redact_url
 from taxi_pipeline.resources.source import (
     MonthNotPublishedError,
     SourceRejectedError,
     SourceUnavailableError,
     TripSourceResource,
-    redact_url,
 )
 from taxi_pipeline.settings import SettingError
-from taxi_pipeline_tests.conftest import RELEASE_DIR, release_file, serve
+from taxi_pipeline_tests.support.http_server import QuietRequestHandler, serve, stop_server
+from taxi_pipeline_tests.support.samples import RELEASE_DIR, release_file
 
 
-class StatusHandler(http.server.BaseHTTPRequestHandler):
+class StatusHandler(QuietRequestHandler):
     status = 503
 
     def do_GET(self):
@@ -23,24 +23,11 @@ class StatusHandler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    def log_message(self, format, *args):
-        pass
-
 
 @pytest.fixture
-def status_server():
-    servers = []
-
-    def start(status: int) -> str:
-        handler = type("Handler", (StatusHandler,), {"status": status})
-        server, url = serve(handler)
-        servers.append(server)
-        return url
-
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+def status_server(http_server):
+    """Starts a server answering every GET with an empty response of the given status."""
+    return lambda status: http_server(type("Handler", (StatusHandler,), {"status": status}))
 
 
 @pytest.mark.parametrize("scheme", ["http", "file"])
@@ -91,8 +78,7 @@ def test_forbidden_is_a_permanent_failure(status_server, tmp_path):
 
 def test_connection_refused_is_transient_and_keeps_credentials_out(tmp_path):
     server, url = serve(StatusHandler)
-    server.shutdown()
-    server.server_close()  # nothing listens on the port any more
+    stop_server(server)  # nothing listens on the port any more
     secret_url = url.replace("http://", "http://user:hunter2@")
 
     with pytest.raises(SourceUnavailableError) as raised:

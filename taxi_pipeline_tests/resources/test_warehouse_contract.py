@@ -10,27 +10,18 @@ backend's own file.
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from functools import cache
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from upath import UPath
 
 from taxi_pipeline.resources.warehouse import SliceMismatchError, WarehouseResource
 from taxi_pipeline.schema import CANONICAL_SCHEMA
 from taxi_pipeline.transforms.clean import clean_trips
-from taxi_pipeline.transforms.parse import read_trips_csv
-from taxi_pipeline_tests.conftest import release_file
+from taxi_pipeline_tests.support.files import write_parquet
+from taxi_pipeline_tests.support.trips import cleaned_sample
 
 APRIL, JAN_2021 = date(2020, 4, 1), date(2021, 1, 1)
-
-
-@cache
-def lake_table(color: str, sample_month: str, as_month: date) -> pa.Table:
-    """A bundled sample cleaned into the canonical schema as the given month's lake file."""
-    table, _ = clean_trips(read_trips_csv(release_file(color, sample_month), color).table, color, as_month)
-    return table
 
 
 @dataclass
@@ -38,6 +29,14 @@ class Backend:
     warehouse: WarehouseResource
     put_lake_file: Callable[[pa.Table, str], UPath]  # (table, name) -> where the backend reads it
     column_names: Callable[[], list[str]]  # of the trips table, in order
+
+
+COLUMNS_SQL = "SELECT column_name FROM information_schema.columns WHERE table_name = 'trips' ORDER BY ordinal_position"
+
+
+def local_lake_files(folder) -> Callable[[pa.Table, str], UPath]:
+    """`put_lake_file` of a backend that reads lake files from a local folder."""
+    return lambda table, name: write_parquet(table, folder / f"{name}.parquet")
 
 
 def duckdb_backend(request, tmp_path) -> Backend:
@@ -49,16 +48,11 @@ def duckdb_backend(request, tmp_path) -> Backend:
 
     database = tmp_path / "warehouse.duckdb"
 
-    def put(table: pa.Table, name: str) -> UPath:
-        pq.write_table(table, tmp_path / f"{name}.parquet")
-        return UPath(tmp_path / f"{name}.parquet")
-
     def columns() -> list[str]:
         with duckdb.connect(str(database), read_only=True) as conn:
-            query = "SELECT column_name FROM information_schema.columns WHERE table_name = 'trips' ORDER BY ordinal_position"
-            return [name for (name,) in conn.execute(query).fetchall()]
+            return [name for (name,) in conn.execute(COLUMNS_SQL).fetchall()]
 
-    return Backend(DuckDBWarehouse(duckdb_resource=DuckDBResource(database=str(database))), put, columns)
+    return Backend(DuckDBWarehouse(duckdb_resource=DuckDBResource(database=str(database))), local_lake_files(tmp_path), columns)
 
 
 def bigquery_backend(request, tmp_path) -> Backend:
@@ -72,10 +66,7 @@ def bigquery_backend(request, tmp_path) -> Backend:
     warehouse = BigQueryWarehouse(bigquery_resource=BigQueryResource(project=names["GCP_PROJECT"]), dataset=names["BQ_DATASET"])
 
     def put(table: pa.Table, name: str) -> UPath:
-        path = UPath(f"gs://{names['GCS_BUCKET']}/data/{name}.parquet")
-        with path.open("wb") as f:
-            pq.write_table(table, f)
-        return path
+        return write_parquet(table, f"gs://{names['GCS_BUCKET']}/data/{name}.parquet")
 
     def columns() -> list[str]:
         return [f.name for f in bigquery.Client(project=names["GCP_PROJECT"]).get_table(warehouse.table_id).schema]
@@ -90,16 +81,11 @@ def postgres_backend(request, tmp_path) -> Backend:
 
     url = request.getfixturevalue("postgres_url")
 
-    def put(table: pa.Table, name: str) -> UPath:
-        pq.write_table(table, tmp_path / f"{name}.parquet")
-        return UPath(tmp_path / f"{name}.parquet")
-
     def columns() -> list[str]:
         with psycopg.connect(url) as conn:
-            query = "SELECT column_name FROM information_schema.columns WHERE table_name = 'trips' ORDER BY ordinal_position"
-            return [name for (name,) in conn.execute(query).fetchall()]
+            return [name for (name,) in conn.execute(COLUMNS_SQL).fetchall()]
 
-    return Backend(PostgresWarehouse(url=url), put, columns)
+    return Backend(PostgresWarehouse(url=url), local_lake_files(tmp_path), columns)
 
 
 @pytest.fixture(
@@ -119,7 +105,7 @@ def test_empty_warehouse_has_no_slices(backend):
 
 
 def test_load_creates_the_table_with_the_canonical_columns(backend):
-    lake = backend.put_lake_file(lake_table("green", "2020-04", APRIL), "green")
+    lake = backend.put_lake_file(cleaned_sample("green", "2020-04", APRIL), "green")
 
     load = backend.warehouse.load_slice(lake, "green", APRIL)
 
@@ -129,7 +115,7 @@ def test_load_creates_the_table_with_the_canonical_columns(backend):
 
 
 def test_reloading_a_slice_replaces_it(backend):
-    lake = backend.put_lake_file(lake_table("green", "2020-04", APRIL), "green")
+    lake = backend.put_lake_file(cleaned_sample("green", "2020-04", APRIL), "green")
     backend.warehouse.load_slice(lake, "green", APRIL)
 
     load = backend.warehouse.load_slice(lake, "green", APRIL)
@@ -140,8 +126,8 @@ def test_reloading_a_slice_replaces_it(backend):
 
 def test_two_colors_of_one_month_coexist(backend):
     # The bundled yellow sample stands in for yellow 2020-04: its rows are kept whole.
-    green = backend.put_lake_file(lake_table("green", "2020-04", APRIL), "green")
-    yellow = backend.put_lake_file(lake_table("yellow", "2021-01", APRIL), "yellow")
+    green = backend.put_lake_file(cleaned_sample("green", "2020-04", APRIL), "green")
+    yellow = backend.put_lake_file(cleaned_sample("yellow", "2021-01", APRIL), "yellow")
 
     backend.warehouse.load_slice(green, "green", APRIL)
     backend.warehouse.load_slice(yellow, "yellow", APRIL)
@@ -153,14 +139,14 @@ def test_two_colors_of_one_month_coexist(backend):
 
 def test_slices_are_counted_in_color_then_month_order(backend):
     for color, sample, month in (("yellow", "2021-01", JAN_2021), ("green", "2020-04", APRIL), ("fhv", "2019-01", APRIL)):
-        backend.warehouse.load_slice(backend.put_lake_file(lake_table(color, sample, month), color), color, month)
+        backend.warehouse.load_slice(backend.put_lake_file(cleaned_sample(color, sample, month), color), color, month)
 
     assert backend.warehouse.slice_counts() == [("fhv", APRIL, 18), ("green", APRIL, 35_612), ("yellow", JAN_2021, 22_792)]
 
 
 def test_a_file_of_another_slice_is_refused_and_the_old_slice_stays(backend):
-    backend.warehouse.load_slice(backend.put_lake_file(lake_table("green", "2020-04", APRIL), "green"), "green", APRIL)
-    wrong = backend.put_lake_file(lake_table("yellow", "2021-01", JAN_2021), "yellow")
+    backend.warehouse.load_slice(backend.put_lake_file(cleaned_sample("green", "2020-04", APRIL), "green"), "green", APRIL)
+    wrong = backend.put_lake_file(cleaned_sample("yellow", "2021-01", JAN_2021), "yellow")
 
     with pytest.raises(SliceMismatchError, match="22792 of 22792 rows are not green 2020-04"):
         backend.warehouse.load_slice(wrong, "green", APRIL)

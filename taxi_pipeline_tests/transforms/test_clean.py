@@ -7,8 +7,8 @@ import pytest
 
 from taxi_pipeline.schema import CANONICAL_SCHEMA
 from taxi_pipeline.transforms.clean import clean_trips
-from taxi_pipeline.transforms.parse import read_trips_csv
-from taxi_pipeline_tests.conftest import release_file
+from taxi_pipeline_tests.support.samples import release_file
+from taxi_pipeline_tests.support.trips import read_trips_csv
 
 
 def source_rows(color: str, month: str) -> list[dict]:

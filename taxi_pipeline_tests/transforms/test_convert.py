@@ -11,8 +11,9 @@ from taxi_pipeline.transforms import lake_file, parse
 from taxi_pipeline.transforms.clean import clean_trips
 from taxi_pipeline.transforms.convert import convert_to_lake_parquet
 from taxi_pipeline.transforms.malformed import MalformedRows
-from taxi_pipeline.transforms.parse import iter_trip_batches, open_trip_csv, read_trips_csv
-from taxi_pipeline_tests.conftest import SAMPLE_ROWS, release_file
+from taxi_pipeline.transforms.parse import iter_trip_batches, open_trip_csv
+from taxi_pipeline_tests.support.samples import SAMPLE_ROWS, release_file
+from taxi_pipeline_tests.support.trips import read_trips_csv
 
 
 @pytest.mark.parametrize("key", list(SAMPLE_ROWS))

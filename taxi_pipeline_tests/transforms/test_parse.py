@@ -6,8 +6,9 @@ import pyarrow as pa
 import pytest
 
 from taxi_pipeline.schema import CANONICAL_SCHEMA
-from taxi_pipeline.transforms.parse import TripFileError, read_header, read_trips_csv
-from taxi_pipeline_tests.conftest import SAMPLE_ROWS, release_file
+from taxi_pipeline.transforms.parse import TripFileError, read_header
+from taxi_pipeline_tests.support.samples import SAMPLE_ROWS, release_file
+from taxi_pipeline_tests.support.trips import read_trips_csv
 
 COURSE_FHV_HEADER = (
     "dispatching_base_num,pickup_datetime,dropOff_datetime,PUlocationID,DOlocationID,SR_Flag,Affiliated_base_number"

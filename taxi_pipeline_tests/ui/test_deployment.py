@@ -5,13 +5,12 @@ import os
 import re
 import shutil
 import subprocess
-import sys
-from pathlib import Path
 
-import duckdb
 import pytest
 
-from taxi_pipeline_tests.ui.dagster_server import PROJECT_DIR, start_dagster_dev, stop_dagster_dev
+from taxi_pipeline_tests.support.dagster_server import start_dagster_dev, stop_dagster_dev
+from taxi_pipeline_tests.support.runs import BIN, PROJECT_DIR
+from taxi_pipeline_tests.support.warehouse_rows import warehouse_rows
 
 pytestmark = pytest.mark.ui
 
@@ -74,12 +73,6 @@ def check_evaluations(env, run_ids) -> dict[str, bool]:
     return results
 
 
-def warehouse_rows(env) -> dict[tuple[str, str], int]:
-    with duckdb.connect(env["TAXI_DUCKDB_PATH"], read_only=True) as conn:
-        rows = conn.execute("SELECT color, strftime(source_month, '%Y-%m'), count(*) FROM trips GROUP BY ALL").fetchall()
-    return {(color, month): n for color, month, n in rows}
-
-
 def test_backfill_launched_through_graphql_runs_one_partition_per_run(deployment):
     server, env = deployment
     partitions = ["green|2020-04-01", "fhv|2019-01-01", "fhv|2020-01-01"]
@@ -100,14 +93,14 @@ def test_backfill_launched_through_graphql_runs_one_partition_per_run(deployment
     assert sorted(t["dagster/partition"] for t in tags) == sorted(partitions)
     checks = check_evaluations(env, [r["runId"] for r in runs])
     assert sorted(checks) == sorted(CHECKS) and all(checks.values()), checks
-    assert warehouse_rows(env) == {("green", "2020-04"): 35_612, ("fhv", "2019-01"): 18, ("fhv", "2020-01"): 16}
+    assert warehouse_rows(env["TAXI_DUCKDB_PATH"]) == {("green", "2020-04"): 35_612, ("fhv", "2019-01"): 18, ("fhv", "2020-01"): 16}
 
 
 def test_backfill_from_the_cli_is_run_by_the_daemon(deployment):
     server, env = deployment
 
     done = subprocess.run(
-        [str(Path(sys.executable).parent / "dagster"), "job", "backfill", "-w", "workspace.yaml",
+        [str(BIN / "dagster"), "job", "backfill", "-w", "workspace.yaml",
          "-j", "trips_job", "--partitions", "yellow|2021-01-01,green|2020-04-01", "--noprompt"],
         cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=300,
     )
@@ -118,7 +111,7 @@ def test_backfill_from_the_cli_is_run_by_the_daemon(deployment):
     assert [r["status"] for r in runs] == ["SUCCESS", "SUCCESS"]
     checks = check_evaluations(env, [r["runId"] for r in runs])
     assert sorted(checks) == sorted(CHECKS) and all(checks.values()), checks
-    rows = warehouse_rows(env)
+    rows = warehouse_rows(env["TAXI_DUCKDB_PATH"])
     assert rows[("yellow", "2021-01")] == 22_792
     assert rows[("green", "2020-04")] == 35_612  # re-run of a loaded month: replaced, not doubled
 

@@ -10,6 +10,8 @@ stops it after. The server binaries come from the OS packages (`make test` insta
 initdb and postgres refuse to run as root. As root (CI runs as root) the cluster runs as the
 `postgres` OS user the package creates, through `runuser`; the folder is made under /tmp (the
 tests' own temporary folders are private to root) and handed to that user.
+
+The postgres tests load as `POSTGRES_LOADER`, a role with only the grants the README lists.
 """
 
 import os
@@ -22,8 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+from taxi_pipeline_tests.support.ports import free_port
+from taxi_pipeline_tests.support.processes import log_tail
+
 SUPERUSER = "taxi_admin"
 CLUSTER_USER_WHEN_ROOT = "postgres"  # made by Debian's postgresql-common
+# The role the postgres tests load as: not a superuser, not the database owner; only the grants
+# the README lists (CONNECT on the database, USAGE and CREATE on the schema).
+POSTGRES_LOADER = "taxi_loader"
 
 
 def postgres_bindir() -> Path:
@@ -48,14 +56,6 @@ def postgres_bindir() -> Path:
     )
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @dataclass
 class PostgresCluster:
     """A running cluster: its folder, port and the password of its superuser role."""
@@ -68,6 +68,7 @@ class PostgresCluster:
 
     @property
     def data_dir(self) -> Path:
+        """The cluster's data folder (PGDATA)."""
         return self.root / "data"
 
     def url(self, database: str = "postgres", user: str = SUPERUSER, password: str | None = None) -> str:
@@ -86,8 +87,8 @@ class PostgresCluster:
         shutil.rmtree(self.root, ignore_errors=True)
 
     def log_tail(self, chars: int = 3000) -> str:
-        log = self.root / "server.log"
-        return log.read_text(errors="replace")[-chars:] if log.exists() else ""
+        """The end of the server's log ("" before it has one)."""
+        return log_tail(self.root / "server.log", chars)
 
 
 def start_cluster(settings: dict[str, str] | None = None) -> PostgresCluster:
@@ -100,7 +101,7 @@ def start_cluster(settings: dict[str, str] | None = None) -> PostgresCluster:
     # As root, under /tmp itself: a private $TMPDIR would keep the postgres user out.
     root = Path(tempfile.mkdtemp(prefix="taxi-postgres-", dir="/tmp" if run_as else None))
     password = secrets.token_urlsafe(24)
-    cluster = PostgresCluster(root=root, port=_free_port(), password=password, bindir=bindir, run_as=run_as)
+    cluster = PostgresCluster(root=root, port=free_port(), password=password, bindir=bindir, run_as=run_as)
     pwfile = root / "pwfile"
     pwfile.write_text(password + "\n")
     if run_as:

@@ -1,4 +1,4 @@
-"""`python -m taxi_pipeline_tests.support.import_probe`: imports every module of `taxi_pipeline`
+"""`python -m taxi_pipeline_tests.support.children.import_probe`: imports every module of `taxi_pipeline`
 and prints, as JSON, what the imports did to the process: environment variables read from
 `taxi_pipeline` code, whether `sys.excepthook` changed, and warning filters added."""
 

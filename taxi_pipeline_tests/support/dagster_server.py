@@ -3,7 +3,6 @@
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -11,7 +10,10 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
+from taxi_pipeline_tests.support.ports import free_port
+from taxi_pipeline_tests.support.processes import log_tail, wait_until_ready
+from taxi_pipeline_tests.support.runs import BIN, PROJECT_DIR
+
 LOCATION = "taxi_pipeline"
 TERMINAL_RUN_STATUSES = {"SUCCESS", "FAILURE", "CANCELED"}
 
@@ -24,19 +26,16 @@ def _reset_signals() -> None:
     signal.pthread_sigmask(signal.SIG_SETMASK, set())
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @dataclass
 class DagsterServer:
+    """A running `dagster dev`: its process, webserver URL and log file."""
+
     proc: subprocess.Popen
     url: str
     log: Path
 
     def graphql(self, query: str, variables: dict | None = None) -> dict:
+        """The `data` of a GraphQL query to the webserver; RuntimeError with its errors, if any."""
         body = json.dumps({"query": query, "variables": variables or {}}).encode()
         request = urllib.request.Request(f"{self.url}/graphql", data=body, headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=60) as response:
@@ -71,25 +70,22 @@ def start_dagster_dev(env: dict, log: Path, timeout: float = 180) -> DagsterServ
     port = free_port()
     out = open(log, "ab")
     proc = subprocess.Popen(
-        [str(PROJECT_DIR / ".venv" / "bin" / "dagster"), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+        [str(BIN / "dagster"), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
         cwd=PROJECT_DIR, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
         start_new_session=True, preexec_fn=_reset_signals,
     )
     server = DagsterServer(proc, f"http://127.0.0.1:{port}", log)
     query = "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"dagster dev exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            entries = server.graphql(query)["workspaceOrError"]["locationEntries"]
-            if any(e["name"] == LOCATION and e["loadStatus"] == "LOADED" for e in entries):
-                return server
-        except (urllib.error.URLError, OSError, KeyError, RuntimeError):
-            pass
-        time.sleep(0.5)
+
+    def location_loaded() -> bool:
+        entries = server.graphql(query)["workspaceOrError"]["locationEntries"]
+        return any(e["name"] == LOCATION and e["loadStatus"] == "LOADED" for e in entries)
+
+    not_yet = (urllib.error.URLError, OSError, KeyError, RuntimeError)
+    if wait_until_ready(proc, "dagster dev", log, location_loaded, timeout, interval=0.5, not_yet=not_yet):
+        return server
     stop_dagster_dev(server)
-    raise TimeoutError(f"dagster dev not ready after {timeout} s:\n{log.read_text()[-3000:]}")
+    raise TimeoutError(f"dagster dev not ready after {timeout} s:\n{log_tail(log)}")
 
 
 def stop_dagster_dev(server: DagsterServer) -> None:

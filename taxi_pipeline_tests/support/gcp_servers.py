@@ -13,44 +13,31 @@ The production code finds the emulators through the variables the Google librari
 themselves (`STORAGE_EMULATOR_HOST`, `BIGQUERY_EMULATOR_HOST`); emulator quirks stay here.
 """
 
-import http.server
 import json
 import os
 import signal
-import socket
 import subprocess
-import threading
-import time
-import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-PROJECT_DIR = Path(__file__).resolve().parents[1]
+from taxi_pipeline_tests.support.http_server import QuietRequestHandler, serve
+from taxi_pipeline_tests.support.ports import free_port
+from taxi_pipeline_tests.support.processes import log_tail, wait_until_ready
+from taxi_pipeline_tests.support.runs import PROJECT_DIR
+
 BQEMULATOR_VENV = Path(os.environ.get("TAXI_TEST_BQEMULATOR_VENV", PROJECT_DIR / ".venv-bqemulator"))
 TEST_PROJECT = "taxi-test-project"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args[0]} exited with {proc.returncode}:\n{log.read_text(errors='replace')[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status < 300:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.05)
-    stop(proc)
-    raise TimeoutError(f"{url} did not answer within {timeout} s:\n{log.read_text(errors='replace')[-3000:]}")
+    def answers() -> bool:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status < 300
+
+    if not wait_until_ready(proc, proc.args[0], log, answers, timeout, interval=0.05):
+        stop(proc)
+        raise TimeoutError(f"{url} did not answer within {timeout} s:\n{log_tail(log)}")
 
 
 def stop(proc: subprocess.Popen | None) -> None:
@@ -122,7 +109,7 @@ def start_bqemulator(gcs_root: Path, workdir: Path) -> tuple[subprocess.Popen, s
     return proc, endpoint
 
 
-class _TokenHandler(http.server.BaseHTTPRequestHandler):
+class _TokenHandler(QuietRequestHandler):
     """Answers every OAuth token request with a bearer token the emulators accept."""
 
     def do_POST(self):
@@ -134,14 +121,11 @@ class _TokenHandler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format, *args):
-        pass
 
-
-def start_token_server() -> tuple[http.server.ThreadingHTTPServer, str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _TokenHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}/token"
+def start_token_server():
+    """The OAuth token endpoint on 127.0.0.1 (a thread); returns the server and its token URI."""
+    server, url = serve(_TokenHandler)
+    return server, f"{url}/token"
 
 
 def service_account_key(token_uri: str) -> dict:
@@ -165,6 +149,8 @@ def service_account_key(token_uri: str) -> dict:
 
 @dataclass
 class GCPServers:
+    """The running servers of a session: the fake-gcs root folder, both endpoints, the key."""
+
     gcs_root: Path
     gcs_endpoint: str
     bigquery_endpoint: str

@@ -1,0 +1,127 @@
+"""Runs of the assets as the tests make them: in process, through the `dagster` CLI in a
+subprocess (a user's environment, its own DAGSTER_HOME), and what a run's events say.
+
+Also the child programs of `support/children`, started as `python -m` modules.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+
+from taxi_pipeline.assets import TRIP_ASSETS, TRIP_CHECKS
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+CHILDREN = "taxi_pipeline_tests.support.children"
+
+
+def materialize(
+    resources: dict, partition_key: str, *, with_checks: bool = False, run_config: dict | None = None,
+    raise_on_error: bool = False,
+) -> dg.ExecuteInProcessResult:
+    """The four assets (and, `with_checks`, the lake file's checks) for one partition, in process.
+
+    A failing step does not raise unless `raise_on_error`: the result tells what failed.
+    """
+    assets = TRIP_ASSETS + TRIP_CHECKS if with_checks else TRIP_ASSETS
+    return dg.materialize(
+        assets, partition_key=partition_key, resources=resources, run_config=run_config, raise_on_error=raise_on_error
+    )
+
+
+def metadata_of(result: dg.ExecuteInProcessResult, asset: str) -> dict:
+    """The metadata values of an asset's (first) materialization in a run."""
+    return {k: v.value for k, v in result.asset_materializations_for_node(asset)[0].metadata.items()}
+
+
+def step_failures(result_or_events) -> dict[str, str]:
+    """{step key: error message} of every STEP_FAILURE."""
+    events = getattr(result_or_events, "all_events", result_or_events)
+    return {
+        e.step_key: e.step_failure_data.error.message.strip()
+        for e in events
+        if e.event_type == dg.DagsterEventType.STEP_FAILURE
+    }
+
+
+def only_step_failure(result: dg.ExecuteInProcessResult) -> dg.DagsterEvent:
+    """The run's one STEP_FAILURE event (a ValueError when there is none or more than one)."""
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    return failure
+
+
+def error_chain(error) -> list[str]:
+    """An error's message and then its causes' (Dagster wraps user errors, e.g. in retries)."""
+    messages = []
+    while error is not None:
+        messages.append(error.message.strip())
+        error = error.cause
+    return messages
+
+
+def with_causes(error) -> str:
+    """An error's message followed by its causes', one after another on separate lines."""
+    return "\n".join(error_chain(error))
+
+
+def retried_steps(result: dg.ExecuteInProcessResult) -> list[str]:
+    """The step keys of every STEP_UP_FOR_RETRY of a run, in order."""
+    return [e.step_key for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY]
+
+
+def cli_env(tmp_path: Path, source_url: str, **extra: str) -> dict[str, str]:
+    """The environment of a user running the CLI: own DAGSTER_HOME, lake and warehouse in tmp."""
+    home = tmp_path / "dagster_home"
+    home.mkdir(exist_ok=True)
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")  # no first-run banner
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TAXI_", "DAGSTER_"))}
+    env.update(
+        DAGSTER_HOME=str(home),
+        TAXI_SOURCE_URL=source_url,
+        TAXI_LAKE_DIR=str(tmp_path / "lake"),
+        TAXI_DUCKDB_PATH=str(tmp_path / "warehouse.duckdb"),
+    )
+    env.update(extra)
+    return env
+
+
+def materialize_command(partition_key: str) -> list[str]:
+    """The README's `dagster asset materialize` of every asset for one partition."""
+    return [str(BIN / "dagster"), "asset", "materialize", "-m", "taxi_pipeline.definitions",
+            "--select", "*", "--partition", partition_key]
+
+
+def run_cli(args: list[str], env: dict, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run a command from the project folder to its end, capturing its output as text."""
+    return subprocess.run(args, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def start_cli(args: list[str], env: dict) -> subprocess.Popen:
+    """Start a command from the project folder, its stderr merged into its stdout (a pipe)."""
+    return subprocess.Popen(args, cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def child_command(name: str, *args: str) -> list[str]:
+    """The command line of the child program `support/children/<name>.py` with its arguments."""
+    return [sys.executable, "-m", f"{CHILDREN}.{name}", *args]
+
+
+def start_child(name: str, *args: str) -> subprocess.Popen:
+    """Start a child program from the project folder, its stdout and stderr as text pipes."""
+    return subprocess.Popen(
+        child_command(name, *args), cwd=PROJECT_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def run_child(name: str, *args: str, timeout: float) -> subprocess.CompletedProcess:
+    """Run a child program from the project folder to its end, capturing its output as text."""
+    return subprocess.run(child_command(name, *args), cwd=PROJECT_DIR, capture_output=True, text=True, timeout=timeout)
+
+
+def run_records(dagster_home: Path) -> list:
+    """Every run of a DAGSTER_HOME instance, with its events."""
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        return [(r.dagster_run, instance.all_logs(r.dagster_run.run_id)) for r in instance.get_run_records()]

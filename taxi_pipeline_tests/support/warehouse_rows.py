@@ -1,0 +1,44 @@
+"""What a DuckDB warehouse file holds, read independently of the product's warehouse code:
+rows per (color, month) slice, and order-independent checksums of slices and of lake files."""
+
+from pathlib import Path
+
+import duckdb
+
+from taxi_pipeline.schema import CANONICAL_SCHEMA
+
+# Order-independent checksum of rows: the sum of each row's hash (as HUGEINT, so duplicates add
+# up instead of cancelling out as with XOR), with the row count beside it.
+ROW_HASH = f"hash({', '.join(CANONICAL_SCHEMA.names)})"
+CHECKSUM_SQL = f"count(*), sum({ROW_HASH}::HUGEINT)"
+
+
+def _has_trips(conn: duckdb.DuckDBPyConnection) -> bool:
+    return conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'trips'").fetchone()[0] > 0
+
+
+def warehouse_rows(duckdb_path) -> dict[tuple[str, str], int]:
+    """{(color, YYYY-MM): rows} of the table `trips`; {} when there is no file or no table yet."""
+    if not Path(duckdb_path).exists():
+        return {}
+    with duckdb.connect(str(duckdb_path), read_only=True) as conn:
+        if not _has_trips(conn):
+            return {}
+        rows = conn.execute("SELECT color, strftime(source_month, '%Y-%m'), count(*) FROM trips GROUP BY ALL").fetchall()
+    return {(color, month): n for color, month, n in rows}
+
+
+def slice_checksums(duckdb_path) -> dict[tuple[str, str], tuple[int, int]]:
+    """{(color, YYYY-MM): (rows, checksum)} of the table `trips` (see CHECKSUM_SQL)."""
+    with duckdb.connect(str(duckdb_path), read_only=True) as conn:
+        rows = conn.execute(
+            f"SELECT color, strftime(source_month, '%Y-%m'), {CHECKSUM_SQL} FROM trips GROUP BY ALL"
+        ).fetchall()
+    return {(color, month): (n, int(checksum)) for color, month, n, checksum in rows}
+
+
+def parquet_checksum(path) -> tuple[int, int]:
+    """(rows, checksum) of a lake parquet file, comparable with `slice_checksums`."""
+    with duckdb.connect() as conn:
+        n, checksum = conn.execute(f"SELECT {CHECKSUM_SQL} FROM read_parquet(?)", [str(path)]).fetchone()
+    return n, int(checksum)
