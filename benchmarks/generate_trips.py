@@ -20,17 +20,58 @@ from taxi_pipeline.partitions import next_month
 EMPTY_INTEGER_SHARE = 0.08
 OUTSIDE_MONTH_SHARE = 0.0005
 HEADERS = {
-    "yellow": ["VendorID", "tpep_pickup_datetime", "tpep_dropoff_datetime", "passenger_count", "trip_distance",
-               "RatecodeID", "store_and_fwd_flag", "PULocationID", "DOLocationID", "payment_type", "fare_amount",
-               "extra", "mta_tax", "tip_amount", "tolls_amount", "improvement_surcharge", "total_amount",
-               "congestion_surcharge"],
-    "green": ["VendorID", "lpep_pickup_datetime", "lpep_dropoff_datetime", "store_and_fwd_flag", "RatecodeID",
-              "PULocationID", "DOLocationID", "passenger_count", "trip_distance", "fare_amount", "extra", "mta_tax",
-              "tip_amount", "tolls_amount", "ehail_fee", "improvement_surcharge", "total_amount", "payment_type",
-              "trip_type", "congestion_surcharge"],
+    "yellow": [
+        "VendorID",
+        "tpep_pickup_datetime",
+        "tpep_dropoff_datetime",
+        "passenger_count",
+        "trip_distance",
+        "RatecodeID",
+        "store_and_fwd_flag",
+        "PULocationID",
+        "DOLocationID",
+        "payment_type",
+        "fare_amount",
+        "extra",
+        "mta_tax",
+        "tip_amount",
+        "tolls_amount",
+        "improvement_surcharge",
+        "total_amount",
+        "congestion_surcharge",
+    ],
+    "green": [
+        "VendorID",
+        "lpep_pickup_datetime",
+        "lpep_dropoff_datetime",
+        "store_and_fwd_flag",
+        "RatecodeID",
+        "PULocationID",
+        "DOLocationID",
+        "passenger_count",
+        "trip_distance",
+        "fare_amount",
+        "extra",
+        "mta_tax",
+        "tip_amount",
+        "tolls_amount",
+        "ehail_fee",
+        "improvement_surcharge",
+        "total_amount",
+        "payment_type",
+        "trip_type",
+        "congestion_surcharge",
+    ],
     # the course's fhv 2019 header; 2020 files spell dropoff_datetime / PULocationID
-    "fhv": ["dispatching_base_num", "pickup_datetime", "dropOff_datetime", "PUlocationID", "DOlocationID",
-            "SR_Flag", "Affiliated_base_number"],
+    "fhv": [
+        "dispatching_base_num",
+        "pickup_datetime",
+        "dropOff_datetime",
+        "PUlocationID",
+        "DOlocationID",
+        "SR_Flag",
+        "Affiliated_base_number",
+    ],
 }
 
 
@@ -59,7 +100,9 @@ def generate_month(color: str, rows: int, month: date, seed: int = 20190101) -> 
         "dropoff": pa.array(dropoff, pa.timestamp("s")),
         "passengers": _with_nulls(rng.choice(7, rows, p=[0.02, 0.7, 0.15, 0.05, 0.03, 0.03, 0.02]), empty, pa.int64()),
         "distance": pa.array(distance),
-        "ratecode": _with_nulls(rng.choice([1, 2, 3, 4, 5, 99], rows, p=[0.95, 0.025, 0.005, 0.005, 0.014, 0.001]), empty, pa.int64()),
+        "ratecode": _with_nulls(
+            rng.choice([1, 2, 3, 4, 5, 99], rows, p=[0.95, 0.025, 0.005, 0.005, 0.014, 0.001]), empty, pa.int64()
+        ),
         "flag": pa.array(np.where(rng.random(rows) < 0.99, "N", "Y"), mask=empty),
         "pu": pa.array(zones(), pa.int64()),
         "do": pa.array(zones(), pa.int64()),
@@ -74,20 +117,64 @@ def generate_month(color: str, rows: int, month: date, seed: int = 20190101) -> 
         "congestion": pa.array(np.where(rng.random(rows) < 0.8, 2.5, 0.0)),
     }
     if color == "yellow":
-        order = ["vendor", "pickup", "dropoff", "passengers", "distance", "ratecode", "flag", "pu", "do", "payment",
-                 "fare", "extra", "mta", "tip", "tolls", "improvement", "total", "congestion"]
+        order = [
+            "vendor",
+            "pickup",
+            "dropoff",
+            "passengers",
+            "distance",
+            "ratecode",
+            "flag",
+            "pu",
+            "do",
+            "payment",
+            "fare",
+            "extra",
+            "mta",
+            "tip",
+            "tolls",
+            "improvement",
+            "total",
+            "congestion",
+        ]
         return pa.table([columns[c] for c in order], names=HEADERS["yellow"])
     if color == "green":
         columns["ehail"] = pa.nulls(rows, pa.float64())
         columns["trip_type"] = _with_nulls(rng.choice([1, 2], rows, p=[0.97, 0.03]), empty, pa.int64())
-        order = ["vendor", "pickup", "dropoff", "flag", "ratecode", "pu", "do", "passengers", "distance", "fare",
-                 "extra", "mta", "tip", "tolls", "ehail", "improvement", "total", "payment", "trip_type", "congestion"]
+        order = [
+            "vendor",
+            "pickup",
+            "dropoff",
+            "flag",
+            "ratecode",
+            "pu",
+            "do",
+            "passengers",
+            "distance",
+            "fare",
+            "extra",
+            "mta",
+            "tip",
+            "tolls",
+            "ehail",
+            "improvement",
+            "total",
+            "payment",
+            "trip_type",
+            "congestion",
+        ]
         return pa.table([columns[c] for c in order], names=HEADERS["green"])
     bases = np.array([f"B{n:05d}" for n in rng.integers(1, 3000, 500)])
     return pa.table(
-        [pa.array(rng.choice(bases, rows)), columns["pickup"], columns["dropoff"],
-         pa.array(zones(), mask=empty), pa.array(zones(), mask=empty),
-         pa.array(np.ones(rows, dtype=np.int64), mask=rng.random(rows) < 0.9), pa.array(rng.choice(bases, rows))],
+        [
+            pa.array(rng.choice(bases, rows)),
+            columns["pickup"],
+            columns["dropoff"],
+            pa.array(zones(), mask=empty),
+            pa.array(zones(), mask=empty),
+            pa.array(np.ones(rows, dtype=np.int64), mask=rng.random(rows) < 0.9),
+            pa.array(rng.choice(bases, rows)),
+        ],
         names=HEADERS["fhv"],
     )
 

@@ -22,23 +22,33 @@ PROJECT = Path(__file__).resolve().parents[1]
 def main() -> None:
     command = sys.argv[1:]
     started = time.perf_counter()
-    done = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    done = subprocess.run(command, capture_output=True)
     wall = time.perf_counter() - started
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    print(json.dumps({
-        "returncode": done.returncode,
-        "wall_seconds": wall,
-        "cpu_seconds": usage.ru_utime + usage.ru_stime,
-        "peak_rss_mib": usage.ru_maxrss / 1024,
-        "stderr_tail": done.stderr.decode(errors="replace")[-2000:] if done.returncode else "",
-    }))
+    print(
+        json.dumps(
+            {
+                "returncode": done.returncode,
+                "wall_seconds": wall,
+                "cpu_seconds": usage.ru_utime + usage.ru_stime,
+                "peak_rss_mib": usage.ru_maxrss / 1024,
+                "stderr_tail": done.stderr.decode(errors="replace")[-2000:] if done.returncode else "",
+            }
+        )
+    )
 
 
 def measured(command: list[str], env: dict | None = None, cwd: Path = PROJECT) -> dict:
     """Run `command` from `cwd` (the project folder) under this module in a fresh process; its
     measures, or an error with the end of its stderr when it fails."""
-    done = subprocess.run([sys.executable, "-m", "benchmarks.measure", *command], env=env, cwd=cwd,
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.measure", *command],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     result = json.loads(done.stdout)
     if result["returncode"] != 0:
         raise RuntimeError(f"{command} failed:\n{result['stderr_tail']}")
@@ -52,8 +62,10 @@ def medians(results: dict[str, list[dict]]) -> dict[str, dict[str, float]]:
 
 def machine_line(repeats: int) -> str:
     """The machine, Python, date and rounds, for the head of a results table."""
-    return (f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-            f"{date.today()}; median of {repeats} interleaved rounds.")
+    return (
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+        f"{date.today()}; median of {repeats} interleaved rounds."
+    )
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import statistics
 import sys
 import time
 from datetime import date
+from functools import partial
 from pathlib import Path
 
 import psycopg
@@ -43,7 +44,9 @@ LAYOUTS = {"partitioned": PostgresWarehouse, "indexed": IndexedWarehouse}
 
 def relabelled(source: Path, color: str, destination: Path) -> Path:
     table = pq.read_table(source)
-    table = table.set_column(table.schema.get_field_index("color"), "color", pa.array([color] * table.num_rows, pa.string()))
+    table = table.set_column(
+        table.schema.get_field_index("color"), "color", pa.array([color] * table.num_rows, pa.string())
+    )
     pq.write_table(table, destination)
     return destination
 
@@ -71,10 +74,10 @@ def main() -> None:
                     admin.execute(f"CREATE DATABASE {database}")
                 warehouse = layout(url=cluster.url(database))
                 steps = {
-                    "first load": lambda: warehouse.load_slice(UPath(yellow), "yellow", MONTH),
-                    "reload (delete + copy)": lambda: warehouse.load_slice(UPath(yellow), "yellow", MONTH),
-                    "other color beside": lambda: warehouse.load_slice(UPath(green), "green", MONTH),
-                    "reload beside other color": lambda: warehouse.load_slice(UPath(yellow), "yellow", MONTH),
+                    "first load": partial(warehouse.load_slice, UPath(yellow), "yellow", MONTH),
+                    "reload (delete + copy)": partial(warehouse.load_slice, UPath(yellow), "yellow", MONTH),
+                    "other color beside": partial(warehouse.load_slice, UPath(green), "green", MONTH),
+                    "reload beside other color": partial(warehouse.load_slice, UPath(yellow), "yellow", MONTH),
                 }
                 for step, call in steps.items():
                     seconds = timed(call)

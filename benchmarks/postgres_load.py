@@ -39,8 +39,11 @@ def lake_file(rows: int) -> Path:
         from benchmarks.run import generated_file
 
         source = generated_file(rows)
-        subprocess.run([sys.executable, "-m", "benchmarks.project_path", "yellow", MONTH, str(source), str(path)],
-                       cwd=PROJECT, check=True)
+        subprocess.run(
+            [sys.executable, "-m", "benchmarks.project_path", "yellow", MONTH, str(source), str(path)],
+            cwd=PROJECT,
+            check=True,
+        )
     return path
 
 

@@ -1,6 +1,6 @@
 """The project's transform path called as a library: CSV.gz -> cleaned -> lake parquet.
 
-    python -m benchmarks.project_path yellow 2021-01 in.csv.gz out.parquet
+python -m benchmarks.project_path yellow 2021-01 in.csv.gz out.parquet
 """
 
 import sys

@@ -1,6 +1,6 @@
 """The course's pandas flow for one month, as its etl_web_to_gcs writes it (the reference).
 
-    python -m benchmarks.reference_flow yellow in.csv.gz out.parquet
+python -m benchmarks.reference_flow yellow in.csv.gz out.parquet
 """
 
 import sys

@@ -34,8 +34,11 @@ def generated_file(rows: int) -> Path:
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         print(f"generating {rows:,} yellow rows -> {path}", file=sys.stderr)
-        subprocess.run([sys.executable, "-m", "benchmarks.generate_trips", "yellow", str(rows), MONTH, str(path)],
-                       cwd=PROJECT, check=True)
+        subprocess.run(
+            [sys.executable, "-m", "benchmarks.generate_trips", "yellow", str(rows), MONTH, str(path)],
+            cwd=PROJECT,
+            check=True,
+        )
     return path
 
 
@@ -44,11 +47,28 @@ def commands(variant: str, source: Path, source_url: str, work: Path) -> tuple[l
     if variant == "floor":
         return ["sh", "-c", f"gzip -dc '{source}' > /dev/null"], env
     if variant == "reference":
-        return [sys.executable, "-m", "benchmarks.reference_flow", "yellow", str(source), str(work / "reference.parquet")], env
+        return [
+            sys.executable,
+            "-m",
+            "benchmarks.reference_flow",
+            "yellow",
+            str(source),
+            str(work / "reference.parquet"),
+        ], env
     if variant == "library":
-        return [sys.executable, "-m", "benchmarks.project_path", "yellow", MONTH, str(source), str(work / "library.parquet")], env
+        return [
+            sys.executable,
+            "-m",
+            "benchmarks.project_path",
+            "yellow",
+            MONTH,
+            str(source),
+            str(work / "library.parquet"),
+        ], env
     env = {k: v for k, v in env.items() if not k.startswith(("TAXI_", "DAGSTER_HOME"))}
-    env.update(TAXI_SOURCE_URL=source_url, TAXI_LAKE_DIR=str(work / "lake"), TAXI_DUCKDB_PATH=str(work / "warehouse.duckdb"))
+    env.update(
+        TAXI_SOURCE_URL=source_url, TAXI_LAKE_DIR=str(work / "lake"), TAXI_DUCKDB_PATH=str(work / "warehouse.duckdb")
+    )
     return materialize_command(f"yellow|{MONTH}-01"), env
 
 
@@ -63,7 +83,10 @@ def bench_size(rows: int, repeats: int) -> dict[str, list[dict]]:
             for variant in VARIANTS:
                 command, env = commands(variant, source, url, work)
                 results[variant].append(measured(command, env))
-                print(f"{rows:,} round {round_number + 1} {variant}: {results[variant][-1]['wall_seconds']:.1f} s", file=sys.stderr)
+                print(
+                    f"{rows:,} round {round_number + 1} {variant}: {results[variant][-1]['wall_seconds']:.1f} s",
+                    file=sys.stderr,
+                )
     finally:
         stop_server(server)
     return results
@@ -73,7 +96,8 @@ def table(all_results: dict[int, dict[str, list[dict]]], repeats: int) -> str:
     lines = [
         machine_line(repeats),
         "",
-        "| rows | path | wall s | CPU s | peak RSS MiB | rows/s | wall / reference | RSS / reference | wall / gzip floor |",
+        "| rows | path | wall s | CPU s | peak RSS MiB | rows/s "
+        "| wall / reference | RSS / reference | wall / gzip floor |",
         "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for rows, results in all_results.items():

@@ -46,9 +46,7 @@ CANONICAL_COLUMNS: tuple[Column, ...] = (
     Column("affiliated_base_number", pa.string(), "Base the vehicle is affiliated with (fhv)"),
 )
 
-CANONICAL_SCHEMA: pa.Schema = pa.schema(
-    [pa.field(c.name, c.type, nullable=True) for c in CANONICAL_COLUMNS]
-)
+CANONICAL_SCHEMA: pa.Schema = pa.schema([pa.field(c.name, c.type, nullable=True) for c in CANONICAL_COLUMNS])
 
 # The SQL type of each canonical Arrow type, per warehouse dialect. Timestamps are wall-clock
 # times without a zone: TIMESTAMP in DuckDB and Postgres, DATETIME (not TIMESTAMP) in BigQuery.

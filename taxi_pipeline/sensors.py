@@ -7,11 +7,10 @@ import dagster as dg
 
 from taxi_pipeline.assets.warehouse import warehouse_trips
 from taxi_pipeline.jobs import trips_job
-from taxi_pipeline.partitions import MONTHS_START, month_partitions, split_partition_key, trip_partition_key
+from taxi_pipeline.partitions import MONTHS_START, month_partitions, next_month, split_partition_key, trip_partition_key
 from taxi_pipeline.resources.notify import WebhookResource, failure_message
 from taxi_pipeline.resources.source import TripSourceResource
 from taxi_pipeline.schema import COLORS
-from taxi_pipeline.partitions import next_month
 
 MAX_MONTHS_CHECKED_PER_COLOR = 3  # HEAD requests per color and tick: cheap, and catches up in steps
 

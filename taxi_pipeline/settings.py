@@ -109,18 +109,23 @@ class Settings:
 
         target = get("TAXI_PIPELINE_TARGET", "local")
         if target not in TARGETS:
-            raise SettingError(f"TAXI_PIPELINE_TARGET={target!r} is not a known target; use one of: {', '.join(TARGETS)}")
+            raise SettingError(
+                f"TAXI_PIPELINE_TARGET={target!r} is not a known target; use one of: {', '.join(TARGETS)}"
+            )
         allowed = WAREHOUSES_BY_TARGET[target]
         warehouse = get("TAXI_WAREHOUSE", allowed[0])
         if warehouse not in allowed:
             raise SettingError(
-                f"TAXI_WAREHOUSE={warehouse!r} is not a warehouse of the {target} target; use one of: {', '.join(allowed)}"
+                f"TAXI_WAREHOUSE={warehouse!r} is not a warehouse of the {target} target; "
+                f"use one of: {', '.join(allowed)}"
             )
         settings = cls(
             target=target,
             warehouse=warehouse,
             source_url=get("TAXI_SOURCE_URL", DEFAULT_SOURCE_URL),
-            source_retry_delay_seconds=_retry_delay(get("TAXI_SOURCE_RETRY_DELAY", str(DEFAULT_SOURCE_RETRY_DELAY_SECONDS))),
+            source_retry_delay_seconds=_retry_delay(
+                get("TAXI_SOURCE_RETRY_DELAY", str(DEFAULT_SOURCE_RETRY_DELAY_SECONDS))
+            ),
             lake_dir=get("TAXI_LAKE_DIR", DEFAULT_LAKE_DIR),
             duckdb_path=get("TAXI_DUCKDB_PATH", DEFAULT_DUCKDB_PATH),
             gcs_bucket=get("GCS_BUCKET"),
@@ -165,4 +170,10 @@ class Settings:
 
 
 def _is_ours(name: str) -> bool:
-    return name.startswith("TAXI_") or name in ("GCS_BUCKET", "GCP_PROJECT", "BQ_DATASET", "BQ_LOCATION", "GCP_CREDENTIALS_B64")
+    return name.startswith("TAXI_") or name in (
+        "GCS_BUCKET",
+        "GCP_PROJECT",
+        "BQ_DATASET",
+        "BQ_LOCATION",
+        "GCP_CREDENTIALS_B64",
+    )

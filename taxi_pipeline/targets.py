@@ -62,7 +62,9 @@ def warehouse_resource(settings: Settings) -> WarehouseResource:
             ),
             dataset=settings.shown("BQ_DATASET", settings.bq_dataset),
         )
-    return DuckDBWarehouse(duckdb_resource=DuckDBResource(database=settings.shown("TAXI_DUCKDB_PATH", settings.duckdb_path)))
+    return DuckDBWarehouse(
+        duckdb_resource=DuckDBResource(database=settings.shown("TAXI_DUCKDB_PATH", settings.duckdb_path))
+    )
 
 
 def build_resources(settings: Settings) -> dict[str, Any]:

@@ -42,7 +42,10 @@ def smoke_table_variants(module: str) -> list[str]:
     """Run a benchmark module on 3,000 rows, one round; the variants of its table, in order."""
     done = subprocess.run(
         [sys.executable, "-m", module, "--rows", "3000", "--repeats", "1"],
-        cwd=PROJECT_DIR, capture_output=True, text=True, timeout=600,
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     rows = [line for line in done.stdout.splitlines() if line.startswith("| 3,000 |")]

@@ -1,3 +1,5 @@
+import itertools
+
 import dagster as dg
 import pytest
 
@@ -19,6 +21,7 @@ def definitions_for(monkeypatch, target: str) -> dg.Definitions:
         monkeypatch.setenv("GCS_BUCKET", "taxi-lake")
         monkeypatch.setenv("GCP_PROJECT", "taxi-project")
     return build_definitions(Settings.from_environment())
+
 
 ASSET_NAMES = ["raw_trips_csv", "cleaned_trips", "lake_trips_parquet", "warehouse_trips"]
 
@@ -42,7 +45,7 @@ def test_four_assets_in_one_group_with_descriptions_kinds_and_partitions(defs):
 def test_assets_form_one_chain(defs):
     graph = defs.resolve_asset_graph()
 
-    for upstream, downstream in zip(ASSET_NAMES, ASSET_NAMES[1:]):
+    for upstream, downstream in itertools.pairwise(ASSET_NAMES):
         assert dg.AssetKey(upstream) in graph.get(dg.AssetKey(downstream)).parent_keys
 
 
@@ -58,7 +61,13 @@ def test_default_target_is_local(monkeypatch):
     monkeypatch.delenv("TAXI_PIPELINE_TARGET", raising=False)
 
     assert Settings.from_environment().target == "local"
-    assert set(definitions_for(monkeypatch, "local").resources) >= {"source", "raw_io_manager", "staging_io_manager", "lake_io_manager", "warehouse"}
+    assert set(definitions_for(monkeypatch, "local").resources) >= {
+        "source",
+        "raw_io_manager",
+        "staging_io_manager",
+        "lake_io_manager",
+        "warehouse",
+    }
 
 
 def test_unknown_target_names_the_setting(monkeypatch):
@@ -114,7 +123,10 @@ def test_a_warehouse_the_target_cannot_use_names_the_setting(target, value, monk
         definitions_for(monkeypatch, target)
 
     allowed = "duckdb, postgres" if target == "local" else "bigquery, postgres"
-    assert str(raised.value) == f"TAXI_WAREHOUSE={value!r} is not a warehouse of the {target} target; use one of: {allowed}"
+    assert (
+        str(raised.value)
+        == f"TAXI_WAREHOUSE={value!r} is not a warehouse of the {target} target; use one of: {allowed}"
+    )
 
 
 def test_the_definitions_import_no_database_driver_they_do_not_use():
@@ -123,8 +135,16 @@ def test_the_definitions_import_no_database_driver_they_do_not_use():
 
     env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("TAXI_")}
     done = subprocess.run(
-        [sys.executable, "-c", "import sys, taxi_pipeline.definitions as d; d.defs(); print(sorted({'psycopg', 'google.cloud.bigquery'} & set(sys.modules)))"],
-        capture_output=True, text=True, env=env, check=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys, taxi_pipeline.definitions as d; d.defs(); "
+            "print(sorted({'psycopg', 'google.cloud.bigquery'} & set(sys.modules)))",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
     )
 
     assert done.stdout.strip() == "[]"

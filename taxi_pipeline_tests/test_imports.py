@@ -29,7 +29,10 @@ POISONED = {
 def test_importing_every_module_reads_no_setting_and_changes_no_process_state():
     done = subprocess.run(
         [sys.executable, "-m", "taxi_pipeline_tests.support.children.import_probe"],
-        env={**os.environ, **POISONED}, capture_output=True, text=True, timeout=300,
+        env={**os.environ, **POISONED},
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
     assert done.returncode == 0, done.stderr[-3000:]

@@ -21,4 +21,7 @@ def test_a_key_splits_into_color_and_month_whatever_form_it_comes_in():
 
     assert key == "green|2020-04-01"
     assert split_partition_key(key) == ("green", date(2020, 4, 1))
-    assert split_partition_key(dg.MultiPartitionKey({"month": "2020-04-01", "color": "green"})) == ("green", date(2020, 4, 1))
+    assert split_partition_key(dg.MultiPartitionKey({"month": "2020-04-01", "color": "green"})) == (
+        "green",
+        date(2020, 4, 1),
+    )

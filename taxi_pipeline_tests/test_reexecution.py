@@ -18,8 +18,10 @@ def test_failed_run_reexecuted_from_failure_succeeds_once_the_month_is_published
     mirror = tmp_path / "mirror" / "fhv"
     mirror.mkdir(parents=True)
     for name, value in {
-        "DAGSTER_HOME": str(tmp_path / "home"), "TAXI_SOURCE_URL": (tmp_path / "mirror").as_uri(),
-        "TAXI_LAKE_DIR": str(tmp_path / "lake"), "TAXI_DUCKDB_PATH": str(tmp_path / "warehouse.duckdb"),
+        "DAGSTER_HOME": str(tmp_path / "home"),
+        "TAXI_SOURCE_URL": (tmp_path / "mirror").as_uri(),
+        "TAXI_LAKE_DIR": str(tmp_path / "lake"),
+        "TAXI_DUCKDB_PATH": str(tmp_path / "warehouse.duckdb"),
     }.items():
         monkeypatch.setenv(name, value)
     (tmp_path / "home").mkdir()

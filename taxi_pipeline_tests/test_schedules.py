@@ -1,4 +1,4 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 import pytest
@@ -24,14 +24,14 @@ def test_runs_at_five_utc_on_the_first(monthly_trips_schedule):
 
 
 def test_requests_the_month_that_just_closed_for_every_color(monthly_trips_schedule):
-    requests = run_requests_at(monthly_trips_schedule, datetime(2021, 2, 1, 5, tzinfo=timezone.utc))
+    requests = run_requests_at(monthly_trips_schedule, datetime(2021, 2, 1, 5, tzinfo=UTC))
 
     assert [r.partition_key for r in requests] == ["yellow|2021-01-01", "green|2021-01-01", "fhv|2021-01-01"]
     assert [r.run_key for r in requests] == [r.partition_key for r in requests]
 
 
 def test_january_tick_requests_december_of_the_year_before(monthly_trips_schedule):
-    requests = run_requests_at(monthly_trips_schedule, datetime(2021, 1, 1, 5, tzinfo=timezone.utc))
+    requests = run_requests_at(monthly_trips_schedule, datetime(2021, 1, 1, 5, tzinfo=UTC))
 
     assert {r.partition_key for r in requests} == {"yellow|2020-12-01", "green|2020-12-01", "fhv|2020-12-01"}
 
@@ -42,7 +42,9 @@ def test_definitions_load_without_deprecation_warnings():
 
     done = subprocess.run(
         [sys.executable, "-W", "error::DeprecationWarning", "-c", "import taxi_pipeline.definitions"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
     assert done.returncode == 0, done.stderr[-2000:]

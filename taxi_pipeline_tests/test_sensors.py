@@ -80,8 +80,11 @@ def test_failed_run_is_posted_to_the_webhook_without_secrets(make_resources, tmp
     with serving(RecordingHandler) as url:
         webhook_url = f"{url}/services/T000/B000/hook-secret-token"
         result = dg.materialize(  # the mirror has no yellow 2020-01: the run fails
-            TRIP_ASSETS, partition_key="yellow|2020-01-01", resources=make_resources(RELEASE_DIR.as_uri()),
-            instance=instance, raise_on_error=False,
+            TRIP_ASSETS,
+            partition_key="yellow|2020-01-01",
+            resources=make_resources(RELEASE_DIR.as_uri()),
+            instance=instance,
+            raise_on_error=False,
         )
         context = dg.build_run_status_sensor_context(
             sensor_name="run_failure_webhook",

@@ -37,7 +37,9 @@ def _spec(name: str, description: str, blocking: bool = False) -> dg.AssetCheckS
 
 
 AUDIT_CHECK_SPECS = [
-    _spec("schema_is_canonical", "The staged parquet schema equals the canonical schema, column for column", blocking=True),
+    _spec(
+        "schema_is_canonical", "The staged parquet schema equals the canonical schema, column for column", blocking=True
+    ),
     _spec("month_has_rows", "The month holds at least one trip", blocking=True),
     _spec("pickup_and_dropoff_times_present", "No trip lacks its pickup or drop-off time", blocking=True),
     _spec(
@@ -45,7 +47,10 @@ AUDIT_CHECK_SPECS = [
         "Pickup and drop-off locations are TLC zones 1..265 (fhv may leave them empty)",
         blocking=True,
     ),
-    _spec("pickups_within_the_month", "Few pickups fall outside the file's month (the source has some; many means a wrong file)"),
+    _spec(
+        "pickups_within_the_month",
+        "Few pickups fall outside the file's month (the source has some; many means a wrong file)",
+    ),
     _spec(
         "fares_and_distances_plausible",
         "Few trips have a negative fare or total, or zero distance (all kept as published; many means a broken file)",

@@ -17,7 +17,13 @@ def canonical_table_schema() -> dg.TableSchema:
 
 def _cell(value):
     # Table records hold str, int, float, bool or None; dates and times show as ISO text.
-    return value.isoformat(sep=" ") if isinstance(value, datetime) else value.isoformat() if isinstance(value, date) else value
+    return (
+        value.isoformat(sep=" ")
+        if isinstance(value, datetime)
+        else value.isoformat()
+        if isinstance(value, date)
+        else value
+    )
 
 
 def table_preview(table: pa.Table, rows: int = 10) -> dg.MetadataValue:

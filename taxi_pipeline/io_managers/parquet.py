@@ -60,7 +60,9 @@ class TripsParquetIOManager(LakeFileIOManager):
         super().__init__(lake_root, path_template)
         self.keep_source = keep_source
 
-    def dump_to_path(self, context: dg.OutputContext, obj: "pd.DataFrame | pa.Table | Path | UPath", path: UPath) -> None:
+    def dump_to_path(
+        self, context: dg.OutputContext, obj: "pd.DataFrame | pa.Table | Path | UPath", path: UPath
+    ) -> None:
         if isinstance(obj, Path | UPath):
             check_canonical_parquet(obj)
             publish(obj, path, keep_source=self.keep_source)

@@ -2,7 +2,7 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import google.auth.exceptions
 from dagster_gcp import BigQueryResource
@@ -69,11 +69,14 @@ class BigQueryWarehouse(WarehouseResource):
             with self.bigquery_resource.get_client() as client:
                 yield client
         except google.auth.exceptions.GoogleAuthError as e:
-            raise SettingError(f"Google credentials for BigQuery are missing or invalid ({type(e).__name__}): {CREDENTIALS_HINT}") from None
+            raise SettingError(
+                f"Google credentials for BigQuery are missing or invalid ({type(e).__name__}): {CREDENTIALS_HINT}"
+            ) from None
         except gexc.Forbidden as e:
             raise SettingError(
                 f"BigQuery refused access to {self.table_id} (GCP_PROJECT/BQ_DATASET): {e.message}; "
-                "the credentials need roles/bigquery.dataEditor on the dataset and roles/bigquery.jobUser on the project"
+                "the credentials need roles/bigquery.dataEditor on the dataset and roles/bigquery.jobUser on "
+                "the project"
             ) from None
 
     def _ensure_table(self, client: bigquery.Client) -> None:
@@ -88,7 +91,9 @@ class BigQueryWarehouse(WarehouseResource):
                 dataset.location = self.bigquery_resource.location
             client.create_dataset(dataset, exists_ok=True)
         table = bigquery.Table(self.table_id, schema=trips_table_schema())
-        table.time_partitioning = bigquery.TimePartitioning(type_=bigquery.TimePartitioningType.MONTH, field="source_month")
+        table.time_partitioning = bigquery.TimePartitioning(
+            type_=bigquery.TimePartitioningType.MONTH, field="source_month"
+        )
         table.clustering_fields = ["color"]
         table.description = "NYC taxi trips of every color and month; one slice per (color, source_month)"
         client.create_table(table, exists_ok=True)
@@ -96,7 +101,7 @@ class BigQueryWarehouse(WarehouseResource):
     def _create_staging_table(self, client: bigquery.Client, color: str, source_month: date) -> str:
         staging_id = f"{self.project}.{self.dataset}._{TRIPS_TABLE}_load_{color}_{source_month:%Y%m}"
         staging = bigquery.Table(staging_id, schema=trips_table_schema())
-        staging.expires = datetime.now(timezone.utc) + timedelta(hours=STAGING_TABLE_HOURS)
+        staging.expires = datetime.now(UTC) + timedelta(hours=STAGING_TABLE_HOURS)
         client.delete_table(staging_id, not_found_ok=True)
         client.create_table(staging)
         return staging_id

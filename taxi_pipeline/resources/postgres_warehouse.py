@@ -140,7 +140,9 @@ class PostgresWarehouse(WarehouseResource):
             reason = " ".join(_redacted(str(e), self.url).split())
             failure = f"cannot connect to the Postgres warehouse {_describe(self.url)} ({URL_SETTING}): {reason}"
         except (psycopg.ProgrammingError, ValueError, TypeError):
-            failure = f"{URL_SETTING} is not a valid PostgreSQL URL; expected postgresql://user:password@host:5432/dbname"
+            failure = (
+                f"{URL_SETTING} is not a valid PostgreSQL URL; expected postgresql://user:password@host:5432/dbname"
+            )
         if failure is not None:
             raise SettingError(failure)
         with conn:
@@ -174,7 +176,9 @@ class PostgresWarehouse(WarehouseResource):
             self._ensure_table(conn, source_month)
             with conn.transaction():
                 slice_where = "color = %s AND source_month = %s"
-                replaced = conn.execute(f"DELETE FROM {TRIPS_TABLE} WHERE {slice_where}", (color, source_month)).rowcount
+                replaced = conn.execute(
+                    f"DELETE FROM {TRIPS_TABLE} WHERE {slice_where}", (color, source_month)
+                ).rowcount
                 loaded, strays = 0, 0
                 month = pa.scalar(source_month, pa.date32())
                 with conn.cursor() as cursor:
@@ -202,7 +206,8 @@ class PostgresWarehouse(WarehouseResource):
                 ).fetchone()[0]
                 if slice_rows != loaded:
                     raise SliceMismatchError(
-                        f"{lake_file}: the slice {color} {source_month:%Y-%m} holds {slice_rows} rows after loading {loaded}"
+                        f"{lake_file}: the slice {color} {source_month:%Y-%m} holds {slice_rows} rows "
+                        f"after loading {loaded}"
                     )
             schema = conn.execute("SELECT current_schema()").fetchone()[0]
         return SliceLoad(f"{schema}.{TRIPS_TABLE}", loaded, replaced, slice_rows)

@@ -149,4 +149,3 @@ class TripSourceResource(dg.ConfigurableResource):
             # requests' own messages repeat the full URL (with any password); describe the kind.
             what = describe_request_error(e, self.read_timeout_seconds)
             raise SourceUnavailableError(f"{safe_url}: {what} ({type(e).__name__}) while downloading") from None
-

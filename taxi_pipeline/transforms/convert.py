@@ -66,7 +66,9 @@ def convert_to_lake_parquet(
 
     (rows, reports, preview), encoding, malformed = read_with_fallbacks(trips, write)
     check_malformed_share(source, malformed, rows, max_malformed_share)
-    report = sum(reports[1:], reports[0]) if reports else CleaningReport(0, 0, 0, 0, {n: 0 for n in CANONICAL_SCHEMA.names})
+    report = (
+        sum(reports[1:], reports[0]) if reports else CleaningReport(0, 0, 0, 0, {n: 0 for n in CANONICAL_SCHEMA.names})
+    )
     return ConvertedTrips(
         rows=rows,
         report=report,

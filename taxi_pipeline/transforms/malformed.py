@@ -75,7 +75,7 @@ def convert_leniently(batch: pa.RecordBatch, renames: dict[str, str], malformed:
     rows holding a value that does not parse; those rows are counted in `malformed`."""
     names = [renames[name] for name in batch.schema.names]
     columns, bad_rows = [], pa.repeat(False, batch.num_rows)
-    for text, name in zip(batch.columns, names):
+    for text, name in zip(batch.columns, names, strict=True):
         values, bad = _parse_text(text, CANONICAL_SCHEMA.field(name).type)
         newly_bad = pc.and_(bad, pc.invert(bad_rows))
         dropped = pc.sum(newly_bad).as_py() or 0

@@ -72,7 +72,7 @@ def read_header(path: TripFilePath) -> list[str]:
     """The column names of the file's first line, as written."""
     try:
         gzipped = _is_gzip(path)
-        with _open_binary(path) as raw, (gzip.open(raw) if gzipped else raw) as f:
+        with _open_binary(path) as raw, gzip.open(raw) if gzipped else raw as f:
             line = f.readline()
     except (OSError, EOFError) as e:
         raise TripFileError(f"{path}: cannot read the header: {e}") from e
@@ -119,7 +119,9 @@ def _parse_type(canonical: pa.DataType) -> pa.DataType:
 
 def _typed(batch: pa.RecordBatch, trips: TripCsv) -> pa.Table:
     names = [trips.renames[name] for name in batch.schema.names]
-    columns = [pc.cast(column, CANONICAL_SCHEMA.field(name).type) for column, name in zip(batch.columns, names)]
+    columns = [
+        pc.cast(column, CANONICAL_SCHEMA.field(name).type) for column, name in zip(batch.columns, names, strict=True)
+    ]
     return pa.table(columns, names=names)
 
 
@@ -181,9 +183,7 @@ def _needs_lenient_mode(error: pa.ArrowInvalid) -> bool:
     return "conversion error" in message or "was truncated" in message or "would overflow" in message
 
 
-def read_with_fallbacks(
-    trips: TripCsv, consume: Callable[[Iterator[pa.Table]], T]
-) -> tuple[T, str, MalformedRows]:
+def read_with_fallbacks(trips: TripCsv, consume: Callable[[Iterator[pa.Table]], T]) -> tuple[T, str, MalformedRows]:
     """`consume(batches)` over the file's typed batches, restarted from the top when the file
     turns out not to be UTF-8 (read as latin-1: fhv 2020-02 is) or to hold values that do not
     parse (read leniently). Returns its result, the encoding used and the malformed rows.
@@ -216,4 +216,3 @@ def check_malformed_share(path: TripFilePath, malformed: MalformedRows, rows_kep
             f"{path}: {malformed.rows:,} of {total:,} rows ({malformed.rows / total:.3%}) are malformed, "
             f"more than the allowed {max_share:.3%}: {malformed.describe()}"
         )
-

@@ -42,7 +42,9 @@ def location_id_problems(table: pa.Table, color: str) -> dict[str, dict[str, int
     problems = {}
     for name in LOCATION_COLUMNS:
         column = table[name]
-        outside = pc.sum(pc.or_(pc.less(column, FIRST_ZONE), pc.greater(column, LAST_ZONE)).cast(pa.int64())).as_py() or 0
+        outside = (
+            pc.sum(pc.or_(pc.less(column, FIRST_ZONE), pc.greater(column, LAST_ZONE)).cast(pa.int64())).as_py() or 0
+        )
         nulls = 0 if color == "fhv" else column.null_count
         problems[name] = {"outside_zone_range": outside, "null": nulls}
     return problems

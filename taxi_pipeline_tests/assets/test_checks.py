@@ -11,7 +11,7 @@ import pytest
 from taxi_pipeline.assets import TRIP_ASSETS, TRIP_CHECKS
 from taxi_pipeline.assets.ingest import cleaned_trips
 from taxi_pipeline.lake import STAGING_FILE_TEMPLATE, zone_path
-from taxi_pipeline_tests.support.runs import materialize
+from taxi_pipeline_tests.support.runs import TRIP_CHECK_NAMES, materialize
 from taxi_pipeline_tests.support.trips import cleaned_sample
 
 APRIL = date(2020, 4, 1)
@@ -29,7 +29,9 @@ def run_audit(resources, table: pa.Table, lake_dir, key="green|2020-04-01") -> d
     defs = dg.Definitions(assets=TRIP_ASSETS, asset_checks=TRIP_CHECKS, jobs=[checks_only], resources=resources)
     # A job of checks alone has no asset to validate a partition_key against (dagster 1.13), so
     # the partition goes in as the run tag, as the UI does when it re-runs a check.
-    result = defs.resolve_job_def("lake_checks").execute_in_process(tags={"dagster/partition": key}, raise_on_error=False)
+    result = defs.resolve_job_def("lake_checks").execute_in_process(
+        tags={"dagster/partition": key}, raise_on_error=False
+    )
     return evaluations(result)
 
 
@@ -38,17 +40,15 @@ def test_every_check_passes_on_the_real_samples(key, release_url, make_resources
     result = materialize(make_resources(release_url), key, with_checks=True, raise_on_error=True)
 
     checks = evaluations(result)
-    assert sorted(checks) == sorted(
-        ["schema_is_canonical", "month_has_rows", "pickup_and_dropoff_times_present",
-         "location_ids_are_taxi_zones", "pickups_within_the_month", "fares_and_distances_plausible",
-         "slice_matches_lake_file"]
-    )
+    assert sorted(checks) == sorted(TRIP_CHECK_NAMES)
     assert {name: e.passed for name, e in checks.items()} == {name: True for name in checks}
 
 
 def test_wrong_schema_fails_with_error_and_lists_the_difference(make_resources, release_url, lake_dir):
     table = cleaned_sample("green", "2020-04")
-    table = table.set_column(table.schema.get_field_index("vendor_id"), "vendor_id", table["vendor_id"].cast(pa.int64()))
+    table = table.set_column(
+        table.schema.get_field_index("vendor_id"), "vendor_id", table["vendor_id"].cast(pa.int64())
+    )
 
     check = run_audit(make_resources(release_url), table, lake_dir)["schema_is_canonical"]
 
@@ -57,7 +57,9 @@ def test_wrong_schema_fails_with_error_and_lists_the_difference(make_resources, 
 
 
 def test_empty_file_fails_month_has_rows(make_resources, release_url, lake_dir):
-    check = run_audit(make_resources(release_url), cleaned_sample("green", "2020-04").slice(0, 0), lake_dir)["month_has_rows"]
+    check = run_audit(make_resources(release_url), cleaned_sample("green", "2020-04").slice(0, 0), lake_dir)[
+        "month_has_rows"
+    ]
 
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
     assert check.metadata["rows"].value == 0
@@ -69,8 +71,12 @@ def test_null_dropoff_and_bad_zone_fail_with_counts(make_resources, release_url,
     dropoff[:3] = [None, None, None]
     zones = table["pickup_location_id"].to_pylist()
     zones[0] = 999
-    table = table.set_column(table.schema.get_field_index("dropoff_datetime"), "dropoff_datetime", pa.array(dropoff, pa.timestamp("us")))
-    table = table.set_column(table.schema.get_field_index("pickup_location_id"), "pickup_location_id", pa.array(zones, pa.int32()))
+    table = table.set_column(
+        table.schema.get_field_index("dropoff_datetime"), "dropoff_datetime", pa.array(dropoff, pa.timestamp("us"))
+    )
+    table = table.set_column(
+        table.schema.get_field_index("pickup_location_id"), "pickup_location_id", pa.array(zones, pa.int32())
+    )
 
     checks = run_audit(make_resources(release_url), table, lake_dir)
 

@@ -43,7 +43,9 @@ def test_green_lands_in_the_bucket_and_bigquery(gcp_target, gcp_names, gcp_serve
 
     assert slice_counts(gcp_names) == {("green", "2020-04"): 35_612}
     bucket_dir = gcp_servers.gcs_root / gcp_names["GCS_BUCKET"]
-    assert (bucket_dir / "raw/green/green_tripdata_2020-04.csv.gz").read_bytes() == release_file("green", "2020-04").read_bytes()
+    assert (bucket_dir / "raw/green/green_tripdata_2020-04.csv.gz").read_bytes() == release_file(
+        "green", "2020-04"
+    ).read_bytes()
     with lake_object(gcp_names, "green", "2020-04").open("rb") as f:
         assert pq.ParquetFile(f).metadata.num_rows == 35_612
     lake = result.asset_materializations_for_node("lake_trips_parquet")[0].metadata

@@ -17,7 +17,9 @@ from taxi_pipeline_tests.support.warehouse_rows import warehouse_rows
 
 
 @pytest.mark.parametrize("partition_key", list(SAMPLE_ROWS))
-def test_each_sample_lands_every_row_in_the_warehouse(partition_key, release_url, make_resources, lake_dir, duckdb_path):
+def test_each_sample_lands_every_row_in_the_warehouse(
+    partition_key, release_url, make_resources, lake_dir, duckdb_path
+):
     color, month = partition_key.split("|")[0], partition_key.split("|")[1][:7]
 
     result = materialize(make_resources(release_url), partition_key)

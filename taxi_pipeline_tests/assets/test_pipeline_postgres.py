@@ -7,8 +7,8 @@ import pytest
 
 from taxi_pipeline.assets import TRIP_ASSETS
 from taxi_pipeline.definitions import build_definitions
-from taxi_pipeline.settings import Settings
 from taxi_pipeline.resources.postgres_warehouse import PostgresWarehouse
+from taxi_pipeline.settings import Settings
 from taxi_pipeline_tests.support.runs import metadata_of, only_step_failure
 from taxi_pipeline_tests.support.samples import mirror_with_two_colors_in_april
 
@@ -72,7 +72,9 @@ def test_two_colors_of_one_month_coexist(postgres_env, monkeypatch, tmp_path):
 def test_wrong_credentials_fail_the_load_at_once_without_the_password(postgres_env, monkeypatch):
     secret = "not-the-Passw0rd"
     user = postgres_env.split("//")[1].split(":")[0]
-    monkeypatch.setenv("TAXI_POSTGRES_URL", postgres_env.replace(postgres_env.split("//")[1].split("@")[0], f"{user}:{secret}"))
+    monkeypatch.setenv(
+        "TAXI_POSTGRES_URL", postgres_env.replace(postgres_env.split("//")[1].split("@")[0], f"{user}:{secret}")
+    )
 
     result = materialize("green|2020-04-01")
 

@@ -47,7 +47,12 @@ def run(resources, key=GREEN_APRIL, instance=None) -> dg.ExecuteInProcessResult:
 
 
 def test_the_blocking_checks_are_schema_rows_times_and_zones():
-    assert BLOCKING == ["location_ids_are_taxi_zones", "month_has_rows", "pickup_and_dropoff_times_present", "schema_is_canonical"]
+    assert BLOCKING == [
+        "location_ids_are_taxi_zones",
+        "month_has_rows",
+        "pickup_and_dropoff_times_present",
+        "schema_is_canonical",
+    ]
 
 
 def test_a_staged_month_failing_a_blocking_check_is_not_published_nor_loaded(

@@ -11,6 +11,7 @@ from taxi_pipeline_tests.support.warehouse_rows import warehouse_rows
 
 pytestmark = pytest.mark.faults
 
+
 def test_two_processes_loading_different_slices_at_once_both_succeed(tmp_path, duckdb_path):
     jobs = [
         ("green", release_file("green", "2020-04"), "2020-04-01"),

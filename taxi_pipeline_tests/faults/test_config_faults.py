@@ -6,7 +6,9 @@ from taxi_pipeline_tests.support.runs import cli_env, materialize_command, run_c
 
 pytestmark = [pytest.mark.faults, pytest.mark.cli]
 
-HINT = "Partition keys read color|YYYY-MM-01, e.g. green|2020-04-01 (colors yellow, green, fhv; months from 2019-01-01)."
+HINT = (
+    "Partition keys read color|YYYY-MM-01, e.g. green|2020-04-01 (colors yellow, green, fhv; months from 2019-01-01)."
+)
 
 
 def assert_ends_with_one_clear_line(done, line: str) -> None:
@@ -22,12 +24,21 @@ def assert_ends_with_one_clear_line(done, line: str) -> None:
 @pytest.mark.parametrize(
     "setting, value, line",
     [
-        ("TAXI_PIPELINE_TARGET", "mainframe",
-         "taxi_pipeline: TAXI_PIPELINE_TARGET='mainframe' is not a known target; use one of: local, gcp"),
-        ("TAXI_SOURCE_URL", "ftp://example.org/releases",
-         "taxi_pipeline: TAXI_SOURCE_URL must start with http://, https:// or file://, got 'ftp://example.org/releases'"),
-        ("TAXI_SOURCE_RETRY_DELAY", "soon",
-         "taxi_pipeline: TAXI_SOURCE_RETRY_DELAY='soon' is not a number of seconds between 0 and 3600"),
+        (
+            "TAXI_PIPELINE_TARGET",
+            "mainframe",
+            "taxi_pipeline: TAXI_PIPELINE_TARGET='mainframe' is not a known target; use one of: local, gcp",
+        ),
+        (
+            "TAXI_SOURCE_URL",
+            "ftp://example.org/releases",
+            "taxi_pipeline: TAXI_SOURCE_URL must start with http://, https:// or file://, got 'ftp://example.org/releases'",
+        ),
+        (
+            "TAXI_SOURCE_RETRY_DELAY",
+            "soon",
+            "taxi_pipeline: TAXI_SOURCE_RETRY_DELAY='soon' is not a number of seconds between 0 and 3600",
+        ),
     ],
     ids=["unknown-target", "source-scheme", "retry-delay"],
 )

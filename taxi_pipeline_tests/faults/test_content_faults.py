@@ -92,7 +92,9 @@ def test_few_malformed_rows_are_dropped_counted_and_reported(tmp_path, make_reso
     assert warehouse_rows(duckdb_path) == {("green", "2020-04"): GREEN_ROWS}
 
 
-def test_malformed_share_above_the_limit_fails_the_run_naming_file_and_columns(tmp_path, make_resources, lake_dir, duckdb_path):
+def test_malformed_share_above_the_limit_fails_the_run_naming_file_and_columns(
+    tmp_path, make_resources, lake_dir, duckdb_path
+):
     lines = with_bad_rows(real_lines("green", "2020-04")[:1001])  # 1,000 real rows + 3 bad
 
     result = run(make_resources(mirror(tmp_path, "green", "2020-04", lines)))
@@ -119,7 +121,9 @@ def test_the_allowed_malformed_share_is_run_configuration(tmp_path, make_resourc
 
 def test_latin1_file_lands_with_its_accents(tmp_path, make_resources, duckdb_path):
     lines = real_lines("fhv", "2020-01")
-    lines[0] = "dispatching_base_num,pickup_datetime,dropOff_datetime,PUlocationID,DOlocationID,SR_Flag,Affiliated_base_number"
+    lines[0] = (
+        "dispatching_base_num,pickup_datetime,dropOff_datetime,PUlocationID,DOlocationID,SR_Flag,Affiliated_base_number"
+    )
     lines = [lines[0]] + [line + ",B\u00e9" if line.count(",") == 5 else line for line in lines[1:]]
 
     result = run(make_resources(mirror(tmp_path, "fhv", "2020-01", lines, encoding="latin-1")), key="fhv|2020-01-01")

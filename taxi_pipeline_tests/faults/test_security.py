@@ -27,7 +27,8 @@ SECRETS = {
 def test_planted_secrets_appear_nowhere_after_a_success_and_a_failure(tmp_path, release_url):
     secret_url = release_url.replace("http://", f"http://reader:{SECRETS['password']}@")
     env = cli_env(
-        tmp_path, secret_url,
+        tmp_path,
+        secret_url,
         TAXI_WEBHOOK_URL=f"http://127.0.0.1:9/hooks/{SECRETS['webhook']}",
         GCP_CREDENTIALS_B64=SECRETS["gcp"],
     )
@@ -64,8 +65,16 @@ def test_the_ui_shows_setting_names_not_values(monkeypatch):
 
 @pytest.mark.parametrize(
     "key",
-    ["green/../../etc|2020-04-01", "../green|2020-04-01", "green|2020-04-01/../../x", "green|../2020-04-01",
-     "green|2020-04-01?x=1", "green|2020-04-01#x", "gr%2Feen|2020-04-01", "green|20200401"],
+    [
+        "green/../../etc|2020-04-01",
+        "../green|2020-04-01",
+        "green|2020-04-01/../../x",
+        "green|../2020-04-01",
+        "green|2020-04-01?x=1",
+        "green|2020-04-01#x",
+        "gr%2Feen|2020-04-01",
+        "green|20200401",
+    ],
 )
 def test_a_malformed_partition_key_cannot_add_path_segments(key):
     source = TripSourceResource(base_url="https://example.org/releases")

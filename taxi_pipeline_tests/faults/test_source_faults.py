@@ -1,6 +1,7 @@
 """Source faults, injected by real HTTP servers on 127.0.0.1 and by crafted files in a mirror."""
 
 import gzip
+import itertools
 import socket
 import struct
 import threading
@@ -94,9 +95,11 @@ def test_5xx_is_retried_with_growing_delays_then_fails_clearly(server, tmp_path)
     assert done.returncode != 0
     [(run, events)] = run_records(tmp_path / "dagster_home")
     assert run.status == dg.DagsterRunStatus.FAILURE
-    retries = [e for e in events if e.dagster_event and e.dagster_event.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY]
+    retries = [
+        e for e in events if e.dagster_event and e.dagster_event.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY
+    ]
     assert len(retries) == 3 and len(handler.arrivals) == 4  # the first try and 3 retries
-    gaps = [b - a for a, b in zip(handler.arrivals, handler.arrivals[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(handler.arrivals)]
     assert gaps[0] < gaps[2]  # exponential: base ±base, 3×base ±base, 7×base ±base
     [failed] = [e.dagster_event for e in events if e.dagster_event and e.dagster_event.is_step_failure]
     failure = with_causes(failed.step_failure_data.error)
@@ -294,14 +297,18 @@ FHV_HEADER = gzip.decompress(FHV).split(b"\n")[0] + b"\n"
     [
         (b"", "the file is empty (0 bytes)"),
         (gzip.compress(b""), "the file is empty (gzip of 0 bytes)"),
-        (b"<!DOCTYPE html><html><body>Not Found</body></html>\n",
-         "it is neither gzip-compressed nor CSV text (it starts with b'<!DOCTYPE html><html><bo')"),
+        (
+            b"<!DOCTYPE html><html><body>Not Found</body></html>\n",
+            "it is neither gzip-compressed nor CSV text (it starts with b'<!DOCTYPE html><html><bo')",
+        ),
         (bytes(range(256)) * 4, "it is neither gzip-compressed nor CSV text (it starts with b'\\x00\\x01"),
         (FHV[:60], "the gzip data is truncated: 60 bytes hold no complete block"),
     ],
     ids=["empty", "empty-gzip", "html-page", "binary", "truncated-gzip-head"],
 )
-def test_a_file_that_is_not_a_trip_file_fails_at_the_download(data, what, tmp_path, make_resources, duckdb_path, lake_dir):
+def test_a_file_that_is_not_a_trip_file_fails_at_the_download(
+    data, what, tmp_path, make_resources, duckdb_path, lake_dir
+):
     source = mirror_with(tmp_path, "fhv", "2019-01", data)
 
     result = materialize(make_resources(source), "fhv|2019-01-01")

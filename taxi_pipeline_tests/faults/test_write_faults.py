@@ -11,9 +11,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from upath import UPath
-
 from dagster_duckdb import DuckDBResource
+from upath import UPath
 
 from taxi_pipeline.resources.duckdb_warehouse import DuckDBWarehouse
 from taxi_pipeline.transforms.lake_file import write_lake_parquet
@@ -31,7 +30,12 @@ GREEN_ROWS, COPIES = 35_612, 60  # the big file: 60 copies of green 2020-04, 2,1
 @pytest.fixture(scope="module")
 def big_lake_file(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("big") / "green_tripdata_2020-04.parquet"
-    pq.write_table(pa.concat_tables([cleaned_sample("green", "2020-04")] * COPIES), path, compression="zstd", row_group_size=100_000)
+    pq.write_table(
+        pa.concat_tables([cleaned_sample("green", "2020-04")] * COPIES),
+        path,
+        compression="zstd",
+        row_group_size=100_000,
+    )
     return path
 
 
@@ -87,12 +91,16 @@ def test_a_load_killed_before_commit_leaves_the_previous_slice(loaded_warehouse,
     assert loader.returncode == -signal.SIGKILL
     assert slice_checksums(duckdb_path) == {("green", "2020-04"): loaded_warehouse}
     # The next load takes the file (lock released with the process) and replaces the slice whole.
-    load = DuckDBWarehouse(duckdb_resource=DuckDBResource(database=str(duckdb_path))).load_slice(UPath(big_lake_file), "green", APRIL)
+    load = DuckDBWarehouse(duckdb_resource=DuckDBResource(database=str(duckdb_path))).load_slice(
+        UPath(big_lake_file), "green", APRIL
+    )
     assert (load.rows_replaced, load.slice_rows) == (GREEN_ROWS, GREEN_ROWS * COPIES)
 
 
 @pytest.mark.parametrize("after_seconds", [0.3, 1.0])
-def test_a_load_killed_at_any_moment_leaves_the_old_slice_or_the_new(after_seconds, loaded_warehouse, big_lake_file, duckdb_path):
+def test_a_load_killed_at_any_moment_leaves_the_old_slice_or_the_new(
+    after_seconds, loaded_warehouse, big_lake_file, duckdb_path
+):
     loader = start_child("load_duckdb_slice", str(duckdb_path), str(big_lake_file))
     assert loader.stdout.readline() == "loading\n"
     time.sleep(after_seconds)
@@ -123,7 +131,9 @@ def test_a_full_disk_fails_naming_the_lake_file_and_keeps_the_previous_one(tmp_p
 
     messages = write_through_io_manager(lake, source, limit=64 << 10)
 
-    assert messages[0].startswith('dagster._core.errors.DagsterExecutionHandleOutputError: Error occurred while handling output "result"')
+    assert messages[0].startswith(
+        'dagster._core.errors.DagsterExecutionHandleOutputError: Error occurred while handling output "result"'
+    )
     assert messages[1] == (
         f"taxi_pipeline.lake.LakeWriteError: [Errno 27] cannot write {target} in the lake "
         "(TAXI_LAKE_DIR): File too large"
@@ -187,7 +197,9 @@ def test_a_failed_load_releases_the_warehouse_file_at_once(tmp_path, duckdb_path
     write_lake_parquet(cleaned_sample("fhv", "2019-01", APRIL), wrong)
 
     with pytest.raises(Exception, match="not green 2020-04"):
-        DuckDBWarehouse(duckdb_resource=DuckDBResource(database=str(duckdb_path))).load_slice(UPath(wrong), "green", APRIL)
+        DuckDBWarehouse(duckdb_resource=DuckDBResource(database=str(duckdb_path))).load_slice(
+            UPath(wrong), "green", APRIL
+        )
 
     # Another process opens the file for writing without waiting: the lock went with the failure.
     other = run_child("open_duckdb_for_writing", str(duckdb_path), timeout=60)

@@ -8,9 +8,9 @@ import pyarrow.parquet as pq
 import pytest
 from upath import UPath
 
-from taxi_pipeline.lake import atomic_writer, publish
 from taxi_pipeline.io_managers.parquet import TripsParquetIOManagerFactory, check_canonical_parquet, to_canonical_table
 from taxi_pipeline.io_managers.raw_file import RawFileIOManagerFactory
+from taxi_pipeline.lake import atomic_writer, publish
 from taxi_pipeline.partitions import trip_partitions
 from taxi_pipeline.resources.lake import LocalLake
 from taxi_pipeline.schema import CANONICAL_SCHEMA
@@ -35,7 +35,9 @@ def test_parquet_io_manager_writes_the_course_layout_and_reads_back(tmp_path):
     def as_path(trips: UPath) -> None:
         seen["path"] = trips
 
-    io_manager = TripsParquetIOManagerFactory(lake=LocalLake(base_path=str(tmp_path)), path_template=TEMPLATE, keep_source=False)
+    io_manager = TripsParquetIOManagerFactory(
+        lake=LocalLake(base_path=str(tmp_path)), path_template=TEMPLATE, keep_source=False
+    )
     result = dg.materialize([trips, as_frame, as_path], partition_key="fhv|2019-01-01", resources={"lake": io_manager})
 
     expected = tmp_path / "data/fhv/fhv_tripdata_2019-01.parquet"
@@ -196,8 +198,12 @@ def test_a_file_of_another_schema_never_reaches_the_lake(tmp_path):
     def published() -> Path:
         return staged
 
-    io_manager = TripsParquetIOManagerFactory(lake=LocalLake(base_path=str(tmp_path / "lake")), path_template=TEMPLATE, keep_source=False)
-    result = dg.materialize([published], partition_key="fhv|2019-01-01", resources={"lake": io_manager}, raise_on_error=False)
+    io_manager = TripsParquetIOManagerFactory(
+        lake=LocalLake(base_path=str(tmp_path / "lake")), path_template=TEMPLATE, keep_source=False
+    )
+    result = dg.materialize(
+        [published], partition_key="fhv|2019-01-01", resources={"lake": io_manager}, raise_on_error=False
+    )
 
     assert not result.success
     assert not (tmp_path / "lake/data/fhv").exists() or not any((tmp_path / "lake/data/fhv").iterdir())
@@ -222,7 +228,9 @@ def test_a_downstream_asset_loads_several_partitions_each_from_its_own_file(tmp_
     def both_months(trips: dict[str, UPath]) -> None:
         seen.update(trips)
 
-    io_manager = TripsParquetIOManagerFactory(lake=LocalLake(base_path=str(tmp_path)), path_template=TEMPLATE, keep_source=False)
+    io_manager = TripsParquetIOManagerFactory(
+        lake=LocalLake(base_path=str(tmp_path)), path_template=TEMPLATE, keep_source=False
+    )
     resources = {"lake": io_manager, "mem": dg.InMemoryIOManager()}
     for key in months:
         assert dg.materialize([trips], partition_key=key, resources=resources).success

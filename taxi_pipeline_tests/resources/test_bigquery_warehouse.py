@@ -5,6 +5,7 @@ from datetime import date
 
 import pytest
 from dagster_gcp import BigQueryResource
+from google.api_core.exceptions import GoogleAPICallError
 from google.cloud import bigquery
 from upath import UPath
 
@@ -24,7 +25,9 @@ def upload_lake_file(bucket: str, name: str, color: str, sample_month: str, as_m
 
 @pytest.fixture
 def warehouse(gcp_names) -> BigQueryWarehouse:
-    return BigQueryWarehouse(bigquery_resource=BigQueryResource(project=gcp_names["GCP_PROJECT"]), dataset=gcp_names["BQ_DATASET"])
+    return BigQueryWarehouse(
+        bigquery_resource=BigQueryResource(project=gcp_names["GCP_PROJECT"]), dataset=gcp_names["BQ_DATASET"]
+    )
 
 
 def test_bigquery_schema_is_the_canonical_schema():
@@ -69,7 +72,7 @@ def test_a_missing_lake_object_fails_and_the_old_slice_stays(warehouse, gcp_name
     bucket = gcp_names["GCS_BUCKET"]
     warehouse.load_slice(upload_lake_file(bucket, "green", "green", "2020-04", APRIL), "green", APRIL)
 
-    with pytest.raises(Exception):
+    with pytest.raises(GoogleAPICallError):
         warehouse.load_slice(UPath(f"gs://{bucket}/data/nothing-here.parquet"), "green", APRIL)
 
     assert warehouse.slice_counts() == [("green", APRIL, 35_612)]
@@ -77,7 +80,11 @@ def test_a_missing_lake_object_fails_and_the_old_slice_stays(warehouse, gcp_name
 
 @pytest.mark.gcp
 def test_missing_dataset_names_the_setting_when_creation_is_off(gcp_names):
-    warehouse = BigQueryWarehouse(bigquery_resource=BigQueryResource(project=gcp_names["GCP_PROJECT"]), dataset="absent_dataset", create_dataset=False)
+    warehouse = BigQueryWarehouse(
+        bigquery_resource=BigQueryResource(project=gcp_names["GCP_PROJECT"]),
+        dataset="absent_dataset",
+        create_dataset=False,
+    )
 
     with pytest.raises(SettingError, match=r"absent_dataset \(GCP_PROJECT/BQ_DATASET\) does not exist"):
         warehouse.slice_counts()
@@ -86,7 +93,9 @@ def test_missing_dataset_names_the_setting_when_creation_is_off(gcp_names):
 @pytest.mark.gcp
 def test_missing_credentials_file_names_the_settings(gcp_names, monkeypatch, tmp_path):
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "no-such-key.json"))
-    warehouse = BigQueryWarehouse(bigquery_resource=BigQueryResource(project=gcp_names["GCP_PROJECT"]), dataset=gcp_names["BQ_DATASET"])
+    warehouse = BigQueryWarehouse(
+        bigquery_resource=BigQueryResource(project=gcp_names["GCP_PROJECT"]), dataset=gcp_names["BQ_DATASET"]
+    )
 
     with pytest.raises(SettingError, match="GOOGLE_APPLICATION_CREDENTIALS") as raised:
         warehouse.slice_counts()

@@ -4,9 +4,8 @@ from datetime import date
 
 import duckdb
 import pytest
-from upath import UPath
-
 from dagster_duckdb import DuckDBResource
+from upath import UPath
 
 from taxi_pipeline.resources.duckdb_warehouse import DuckDBWarehouse
 from taxi_pipeline_tests.support.files import write_parquet
@@ -29,16 +28,24 @@ def test_columns_take_duckdb_types(warehouse, duckdb_path, tmp_path):
     warehouse.load_slice(write_lake_file(tmp_path / "g.parquet", "green", "2020-04", APRIL), "green", APRIL)
 
     with duckdb.connect(str(duckdb_path), read_only=True) as conn:
-        columns = dict(conn.execute("SELECT column_name, data_type FROM information_schema.columns WHERE table_name='trips'").fetchall())
+        columns = dict(
+            conn.execute(
+                "SELECT column_name, data_type FROM information_schema.columns WHERE table_name='trips'"
+            ).fetchall()
+        )
 
-    assert (columns["pickup_datetime"], columns["source_month"], columns["vendor_id"]) == ("TIMESTAMP", "DATE", "INTEGER")
+    assert (columns["pickup_datetime"], columns["source_month"], columns["vendor_id"]) == (
+        "TIMESTAMP",
+        "DATE",
+        "INTEGER",
+    )
 
 
 def test_an_unreadable_lake_file_leaves_the_old_slice(warehouse, duckdb_path, tmp_path):
     lake = write_lake_file(tmp_path / "g.parquet", "green", "2020-04", APRIL)
     warehouse.load_slice(lake, "green", APRIL)
     broken = tmp_path / "broken.parquet"
-    broken.write_bytes(lake.read_bytes()[: 4096])
+    broken.write_bytes(lake.read_bytes()[:4096])
 
     with pytest.raises(duckdb.Error):
         warehouse.load_slice(UPath(broken), "green", APRIL)

@@ -77,4 +77,6 @@ def test_upload_streams_a_local_file_and_reports_uri_and_console(gcp_names, tmp_
     metadata = written_file_metadata(path)
     assert metadata["bytes"].value == 1000
     assert metadata["uri"].value == f"gs://{gcp_names['GCS_BUCKET']}/raw/green/green_tripdata_2020-04.csv.gz"
-    assert metadata["console"].value.endswith(f"/_details/{gcp_names['GCS_BUCKET']}/raw/green/green_tripdata_2020-04.csv.gz")
+    assert metadata["console"].value.endswith(
+        f"/_details/{gcp_names['GCS_BUCKET']}/raw/green/green_tripdata_2020-04.csv.gz"
+    )

@@ -40,9 +40,15 @@ def test_partition_bounds_are_whole_months():
 
 def test_trips_is_range_partitioned_by_month_one_partition_per_loaded_month(postgres_url, tmp_path):
     warehouse = PostgresWarehouse(url=postgres_url)
-    warehouse.load_slice(write_parquet(cleaned_sample("green", "2020-04", APRIL), tmp_path / "g.parquet"), "green", APRIL)
-    warehouse.load_slice(write_parquet(cleaned_sample("yellow", "2021-01", APRIL), tmp_path / "y.parquet"), "yellow", APRIL)
-    warehouse.load_slice(write_parquet(cleaned_sample("yellow", "2021-01", JAN_2021), tmp_path / "y1.parquet"), "yellow", JAN_2021)
+    warehouse.load_slice(
+        write_parquet(cleaned_sample("green", "2020-04", APRIL), tmp_path / "g.parquet"), "green", APRIL
+    )
+    warehouse.load_slice(
+        write_parquet(cleaned_sample("yellow", "2021-01", APRIL), tmp_path / "y.parquet"), "yellow", APRIL
+    )
+    warehouse.load_slice(
+        write_parquet(cleaned_sample("yellow", "2021-01", JAN_2021), tmp_path / "y1.parquet"), "yellow", JAN_2021
+    )
 
     [(strategy, key)] = query(
         postgres_url,
@@ -60,9 +66,17 @@ def test_trips_is_range_partitioned_by_month_one_partition_per_loaded_month(post
         ("trips_2020_04", "FOR VALUES FROM ('2020-04-01') TO ('2020-05-01')", 35_612 + 22_792),
         ("trips_2021_01", "FOR VALUES FROM ('2021-01-01') TO ('2021-02-01')", 22_792),
     ]
-    column_types = dict(query(postgres_url, "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'trips'"))
-    assert [column_types[name] for name in ("color", "source_month", "vendor_id", "trip_distance", "pickup_datetime")] == [
-        "text", "date", "integer", "double precision", "timestamp without time zone",
+    column_types = dict(
+        query(postgres_url, "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'trips'")
+    )
+    assert [
+        column_types[name] for name in ("color", "source_month", "vendor_id", "trip_distance", "pickup_datetime")
+    ] == [
+        "text",
+        "date",
+        "integer",
+        "double precision",
+        "timestamp without time zone",
     ]
 
 
@@ -74,8 +88,14 @@ def test_values_round_trip_exactly_nulls_and_empty_strings_apart(postgres_url, t
         "source_month": pa.array([APRIL] * rows, pa.date32()),
         "dispatching_base_num": pa.array(["", None, 'B0,"quoted"\nnext line', "é ünïcode", "\\N", "NULL"]),
         "pickup_datetime": pa.array(
-            [datetime(2020, 4, 1, 0, 0, 0, 1), datetime(1999, 12, 31, 23, 59, 59, 999_999), None,
-             datetime(2020, 4, 30, 23, 59, 59), datetime(2020, 3, 8, 2, 30), datetime(2020, 4, 1)],
+            [
+                datetime(2020, 4, 1, 0, 0, 0, 1),
+                datetime(1999, 12, 31, 23, 59, 59, 999_999),
+                None,
+                datetime(2020, 4, 30, 23, 59, 59),
+                datetime(2020, 3, 8, 2, 30),
+                datetime(2020, 4, 1),
+            ],
             pa.timestamp("us"),
         ),
         "fare_amount": pa.array([0.1, 1 / 3, float("inf"), -float("inf"), 5e-324, -0.0]),
@@ -87,16 +107,24 @@ def test_values_round_trip_exactly_nulls_and_empty_strings_apart(postgres_url, t
 
     back = query(
         postgres_url,
-        "SELECT dispatching_base_num, pickup_datetime, fare_amount, sr_flag, source_month FROM trips ORDER BY sr_flag NULLS FIRST",
+        "SELECT dispatching_base_num, pickup_datetime, fare_amount, sr_flag, source_month FROM trips "
+        "ORDER BY sr_flag NULLS FIRST",
     )
     expected = sorted(
-        zip(*(table[c].to_pylist() for c in ("dispatching_base_num", "pickup_datetime", "fare_amount", "sr_flag", "source_month"))),
+        zip(
+            *(
+                table[c].to_pylist()
+                for c in ("dispatching_base_num", "pickup_datetime", "fare_amount", "sr_flag", "source_month")
+            ),
+            strict=True,
+        ),
         key=lambda row: (row[3] is not None, row[3] or 0),
     )
     assert back == expected
     [(empty, null)] = query(
         postgres_url,
-        "SELECT count(*) FILTER (WHERE dispatching_base_num = ''), count(*) FILTER (WHERE dispatching_base_num IS NULL) FROM trips",
+        "SELECT count(*) FILTER (WHERE dispatching_base_num = ''), "
+        "count(*) FILTER (WHERE dispatching_base_num IS NULL) FROM trips",
     )
     assert (empty, null) == (1, 1)
 
@@ -106,8 +134,9 @@ def test_the_real_green_month_keeps_its_sums(postgres_url, tmp_path):
     PostgresWarehouse(url=postgres_url).load_slice(write_parquet(table, tmp_path / "g.parquet"), "green", APRIL)
 
     [(fares, min_pickup, max_pickup, null_vendor)] = query(
-        postgres_url, "SELECT sum(fare_amount)::numeric(14, 2), min(pickup_datetime), max(pickup_datetime), "
-        "count(*) FILTER (WHERE vendor_id IS NULL) FROM trips"
+        postgres_url,
+        "SELECT sum(fare_amount)::numeric(14, 2), min(pickup_datetime), max(pickup_datetime), "
+        "count(*) FILTER (WHERE vendor_id IS NULL) FROM trips",
     )
 
     pickups = table["pickup_datetime"]
@@ -127,7 +156,9 @@ def test_a_load_killed_in_the_middle_of_the_copy_leaves_the_previous_slice(postg
     try:
         copied, deadline = 0, time.monotonic() + 120
         while copied < 100_000 and child.poll() is None and time.monotonic() < deadline:
-            progress = query(admin_url, "SELECT tuples_processed FROM pg_stat_progress_copy WHERE datname = current_database()")
+            progress = query(
+                admin_url, "SELECT tuples_processed FROM pg_stat_progress_copy WHERE datname = current_database()"
+            )
             copied = progress[0][0] if progress else 0
             time.sleep(0.05)
         assert child.poll() is None, f"the load ended before it could be killed: {child.communicate()}"
@@ -175,8 +206,12 @@ def test_an_unreachable_server_fails_fast_naming_the_setting(postgres_cluster):
     port = free_port()  # nothing listens there
 
     started = time.monotonic()
-    with pytest.raises(SettingError, match=rf"taxi@127\.0\.0\.1:{port}/taxi \(TAXI_POSTGRES_URL\): .*Connection refused") as raised:
-        PostgresWarehouse(url=f"postgresql://taxi:{secret}@127.0.0.1:{port}/taxi").load_slice(UPath("/nowhere.parquet"), "green", APRIL)
+    with pytest.raises(
+        SettingError, match=rf"taxi@127\.0\.0\.1:{port}/taxi \(TAXI_POSTGRES_URL\): .*Connection refused"
+    ) as raised:
+        PostgresWarehouse(url=f"postgresql://taxi:{secret}@127.0.0.1:{port}/taxi").load_slice(
+            UPath("/nowhere.parquet"), "green", APRIL
+        )
 
     assert time.monotonic() - started < 5
     assert_secret_absent(raised.value, secret)
@@ -200,7 +235,10 @@ def test_a_malformed_url_names_the_setting_without_the_password(url):
 @pytest.mark.gcp
 def test_a_gs_lake_file_streams_into_postgres(postgres_url, gcp_names):
     # TAXI_WAREHOUSE=postgres with the gcp target: the lake file is read through gcsfs.
-    lake = write_parquet(cleaned_sample("green", "2020-04", APRIL), f"gs://{gcp_names['GCS_BUCKET']}/data/green/green_tripdata_2020-04.parquet")
+    lake = write_parquet(
+        cleaned_sample("green", "2020-04", APRIL),
+        f"gs://{gcp_names['GCS_BUCKET']}/data/green/green_tripdata_2020-04.parquet",
+    )
 
     load = PostgresWarehouse(url=postgres_url).load_slice(lake, "green", APRIL)
 

@@ -3,14 +3,13 @@ from datetime import date
 
 import pytest
 
-from taxi_pipeline.settings import redact_url
 from taxi_pipeline.resources.source import (
     MonthNotPublishedError,
     SourceRejectedError,
     SourceUnavailableError,
     TripSourceResource,
 )
-from taxi_pipeline.settings import SettingError
+from taxi_pipeline.settings import SettingError, redact_url
 from taxi_pipeline_tests.support.http_server import QuietRequestHandler, serve, stop_server
 from taxi_pipeline_tests.support.samples import RELEASE_DIR, release_file
 

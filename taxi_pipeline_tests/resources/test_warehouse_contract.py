@@ -41,7 +41,6 @@ def local_lake_files(folder) -> Callable[[pa.Table, str], UPath]:
 
 def duckdb_backend(request, tmp_path) -> Backend:
     import duckdb
-
     from dagster_duckdb import DuckDBResource
 
     from taxi_pipeline.resources.duckdb_warehouse import DuckDBWarehouse
@@ -52,18 +51,21 @@ def duckdb_backend(request, tmp_path) -> Backend:
         with duckdb.connect(str(database), read_only=True) as conn:
             return [name for (name,) in conn.execute(COLUMNS_SQL).fetchall()]
 
-    return Backend(DuckDBWarehouse(duckdb_resource=DuckDBResource(database=str(database))), local_lake_files(tmp_path), columns)
+    return Backend(
+        DuckDBWarehouse(duckdb_resource=DuckDBResource(database=str(database))), local_lake_files(tmp_path), columns
+    )
 
 
 def bigquery_backend(request, tmp_path) -> Backend:
-    from google.cloud import bigquery
-
     from dagster_gcp import BigQueryResource
+    from google.cloud import bigquery
 
     from taxi_pipeline.resources.bigquery_warehouse import BigQueryWarehouse
 
     names = request.getfixturevalue("gcp_names")
-    warehouse = BigQueryWarehouse(bigquery_resource=BigQueryResource(project=names["GCP_PROJECT"]), dataset=names["BQ_DATASET"])
+    warehouse = BigQueryWarehouse(
+        bigquery_resource=BigQueryResource(project=names["GCP_PROJECT"]), dataset=names["BQ_DATASET"]
+    )
 
     def put(table: pa.Table, name: str) -> UPath:
         return write_parquet(table, f"gs://{names['GCS_BUCKET']}/data/{name}.parquet")
@@ -138,14 +140,24 @@ def test_two_colors_of_one_month_coexist(backend):
 
 
 def test_slices_are_counted_in_color_then_month_order(backend):
-    for color, sample, month in (("yellow", "2021-01", JAN_2021), ("green", "2020-04", APRIL), ("fhv", "2019-01", APRIL)):
+    for color, sample, month in (
+        ("yellow", "2021-01", JAN_2021),
+        ("green", "2020-04", APRIL),
+        ("fhv", "2019-01", APRIL),
+    ):
         backend.warehouse.load_slice(backend.put_lake_file(cleaned_sample(color, sample, month), color), color, month)
 
-    assert backend.warehouse.slice_counts() == [("fhv", APRIL, 18), ("green", APRIL, 35_612), ("yellow", JAN_2021, 22_792)]
+    assert backend.warehouse.slice_counts() == [
+        ("fhv", APRIL, 18),
+        ("green", APRIL, 35_612),
+        ("yellow", JAN_2021, 22_792),
+    ]
 
 
 def test_a_file_of_another_slice_is_refused_and_the_old_slice_stays(backend):
-    backend.warehouse.load_slice(backend.put_lake_file(cleaned_sample("green", "2020-04", APRIL), "green"), "green", APRIL)
+    backend.warehouse.load_slice(
+        backend.put_lake_file(cleaned_sample("green", "2020-04", APRIL), "green"), "green", APRIL
+    )
     wrong = backend.put_lake_file(cleaned_sample("yellow", "2021-01", JAN_2021), "yellow")
 
     with pytest.raises(SliceMismatchError, match="22792 of 22792 rows are not green 2020-04"):

@@ -71,8 +71,13 @@ def start_dagster_dev(env: dict, log: Path, timeout: float = 180) -> DagsterServ
     out = open(log, "ab")
     proc = subprocess.Popen(
         [str(BIN / "dagster"), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-        cwd=PROJECT_DIR, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-        start_new_session=True, preexec_fn=_reset_signals,
+        cwd=PROJECT_DIR,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=_reset_signals,
     )
     server = DagsterServer(proc, f"http://127.0.0.1:{port}", log)
     query = "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }"

@@ -68,13 +68,26 @@ def start_fake_gcs(root: Path) -> tuple[subprocess.Popen, str]:
     endpoint = f"http://127.0.0.1:{port}"
     log = root.parent / "fake-gcs-server.log"
     command = [
-        str(_fake_gcs_binary()), "-backend", "filesystem", "-filesystem-root", str(root),
-        "-scheme", "http", "-host", "127.0.0.1", "-port", str(port),
-        "-external-url", endpoint,  # the Location of resumable uploads
-        "-log-level", "warn",
+        str(_fake_gcs_binary()),
+        "-backend",
+        "filesystem",
+        "-filesystem-root",
+        str(root),
+        "-scheme",
+        "http",
+        "-host",
+        "127.0.0.1",
+        "-port",
+        str(port),
+        "-external-url",
+        endpoint,  # the Location of resumable uploads
+        "-log-level",
+        "warn",
     ]
     with open(log, "ab") as out:
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
     _wait_http(f"{endpoint}/storage/v1/b", proc, log, timeout=15)
     return proc, endpoint
 
@@ -96,14 +109,33 @@ def start_bqemulator(gcs_root: Path, workdir: Path) -> tuple[subprocess.Popen, s
         BQEMU_UPLOAD_STAGING_DIR=str(workdir / "uploads"),
     )
     command = [
-        str(executable), "start", "--rest-host", "127.0.0.1", "--rest-port", str(port),
-        "--grpc-host", "127.0.0.1", "--grpc-port", "0", "--project", TEST_PROJECT,
-        "--ephemeral", "--log-level", "warning", "--log-format", "console",
+        str(executable),
+        "start",
+        "--rest-host",
+        "127.0.0.1",
+        "--rest-port",
+        str(port),
+        "--grpc-host",
+        "127.0.0.1",
+        "--grpc-port",
+        "0",
+        "--project",
+        TEST_PROJECT,
+        "--ephemeral",
+        "--log-level",
+        "warning",
+        "--log-format",
+        "console",
     ]
     with open(log, "ab") as out:
         proc = subprocess.Popen(
-            command, cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            command,
+            cwd=workdir,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
     _wait_http(f"{endpoint}/readyz", proc, log, timeout=60)
     return proc, endpoint

@@ -111,8 +111,16 @@ def start_cluster(settings: dict[str, str] | None = None) -> PostgresCluster:
     pwfile.chmod(0o600)
     try:
         done = cluster._run(
-            str(bindir / "initdb"), "-D", str(cluster.data_dir), "-U", SUPERUSER, f"--pwfile={pwfile}",
-            "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C", "--no-sync",
+            str(bindir / "initdb"),
+            "-D",
+            str(cluster.data_dir),
+            "-U",
+            SUPERUSER,
+            f"--pwfile={pwfile}",
+            "--auth=scram-sha-256",
+            "--encoding=UTF8",
+            "--locale=C",
+            "--no-sync",
         )
         pwfile.unlink()
         if done.returncode != 0:
@@ -120,8 +128,17 @@ def start_cluster(settings: dict[str, str] | None = None) -> PostgresCluster:
         options = [f"-k {root}", "-h 127.0.0.1", f"-p {cluster.port}"]
         options += [f"-c {name}={value}" for name, value in (settings or {}).items()]
         done = cluster._run(
-            str(bindir / "pg_ctl"), "start", "-D", str(cluster.data_dir), "-l", str(root / "server.log"),
-            "-o", " ".join(options), "-w", "-t", "60",
+            str(bindir / "pg_ctl"),
+            "start",
+            "-D",
+            str(cluster.data_dir),
+            "-l",
+            str(root / "server.log"),
+            "-o",
+            " ".join(options),
+            "-w",
+            "-t",
+            "60",
         )
         if done.returncode != 0:
             raise RuntimeError(f"pg_ctl start failed ({done.returncode}):\n{done.stderr[-2000:]}\n{cluster.log_tail()}")

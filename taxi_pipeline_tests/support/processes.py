@@ -13,7 +13,12 @@ def log_tail(log: Path, chars: int = 3000) -> str:
 
 
 def wait_until_ready(
-    proc: subprocess.Popen, name: str, log: Path, ready: Callable[[], bool], timeout: float, interval: float,
+    proc: subprocess.Popen,
+    name: str,
+    log: Path,
+    ready: Callable[[], bool],
+    timeout: float,
+    interval: float,
     not_yet: tuple[type[BaseException], ...] = (OSError,),
 ) -> bool:
     """Call `ready()` every `interval` seconds until it is true (True) or `timeout` passes

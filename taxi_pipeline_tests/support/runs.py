@@ -19,7 +19,11 @@ CHILDREN = "taxi_pipeline_tests.support.children"
 
 
 def materialize(
-    resources: dict, partition_key: str, *, with_checks: bool = False, run_config: dict | None = None,
+    resources: dict,
+    partition_key: str,
+    *,
+    with_checks: bool = False,
+    run_config: dict | None = None,
     raise_on_error: bool = False,
 ) -> dg.ExecuteInProcessResult:
     """The four assets (and, `with_checks`, the lake file's checks) for one partition, in process.
@@ -72,6 +76,18 @@ def retried_steps(result: dg.ExecuteInProcessResult) -> list[str]:
     return [e.step_key for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY]
 
 
+# Every check of one partition's run, by name: the audit of cleaned_trips and the warehouse's.
+TRIP_CHECK_NAMES = [
+    "schema_is_canonical",
+    "month_has_rows",
+    "pickup_and_dropoff_times_present",
+    "location_ids_are_taxi_zones",
+    "pickups_within_the_month",
+    "fares_and_distances_plausible",
+    "slice_matches_lake_file",
+]
+
+
 def cli_env(tmp_path: Path, source_url: str, **extra: str) -> dict[str, str]:
     """The environment of a user running the CLI: own DAGSTER_HOME, lake and warehouse in tmp."""
     home = tmp_path / "dagster_home"
@@ -90,8 +106,17 @@ def cli_env(tmp_path: Path, source_url: str, **extra: str) -> dict[str, str]:
 
 def materialize_command(partition_key: str) -> list[str]:
     """The README's `dagster asset materialize` of every asset for one partition."""
-    return [str(BIN / "dagster"), "asset", "materialize", "-m", "taxi_pipeline.definitions",
-            "--select", "*", "--partition", partition_key]
+    return [
+        str(BIN / "dagster"),
+        "asset",
+        "materialize",
+        "-m",
+        "taxi_pipeline.definitions",
+        "--select",
+        "*",
+        "--partition",
+        partition_key,
+    ]
 
 
 def run_cli(args: list[str], env: dict, timeout: float = 300) -> subprocess.CompletedProcess:

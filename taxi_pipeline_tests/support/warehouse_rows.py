@@ -24,7 +24,9 @@ def warehouse_rows(duckdb_path) -> dict[tuple[str, str], int]:
     with duckdb.connect(str(duckdb_path), read_only=True) as conn:
         if not _has_trips(conn):
             return {}
-        rows = conn.execute("SELECT color, strftime(source_month, '%Y-%m'), count(*) FROM trips GROUP BY ALL").fetchall()
+        rows = conn.execute(
+            "SELECT color, strftime(source_month, '%Y-%m'), count(*) FROM trips GROUP BY ALL"
+        ).fetchall()
     return {(color, month): n for color, month, n in rows}
 
 

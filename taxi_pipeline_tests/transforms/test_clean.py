@@ -87,4 +87,3 @@ def test_empty_table_cleans_to_empty_canonical_table():
 def test_source_month_must_be_a_first_day():
     with pytest.raises(ValueError, match="first day"):
         clean_trips(pa.table({"pickup_datetime": pa.array([], pa.timestamp("us"))}), "fhv", date(2020, 1, 2))
-

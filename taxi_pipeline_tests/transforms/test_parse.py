@@ -118,7 +118,9 @@ def test_extra_columns_are_listed_and_ignored(tmp_path):
 
 
 def test_latin1_file_is_decoded_as_latin1(tmp_path):
-    header = "dispatching_base_num,pickup_datetime,dropoff_datetime,PULocationID,DOLocationID,SR_Flag,Affiliated_base_number"
+    header = (
+        "dispatching_base_num,pickup_datetime,dropoff_datetime,PULocationID,DOLocationID,SR_Flag,Affiliated_base_number"
+    )
     text = f"{header}\nB1,2020-02-01 00:00:00,2020-02-01 00:10:00,1,2,,B\u00e9\n"
     path = write_gz(tmp_path / "fhv_tripdata_2020-02.csv.gz", text, encoding="latin-1")
 

@@ -12,7 +12,9 @@ from taxi_pipeline.transforms.quality import (
 
 
 def locations(pickup: list, dropoff: list) -> pa.Table:
-    return pa.table({"pickup_location_id": pa.array(pickup, pa.int32()), "dropoff_location_id": pa.array(dropoff, pa.int32())})
+    return pa.table(
+        {"pickup_location_id": pa.array(pickup, pa.int32()), "dropoff_location_id": pa.array(dropoff, pa.int32())}
+    )
 
 
 def test_canonical_schema_has_no_differences():
@@ -54,7 +56,13 @@ def test_fhv_may_leave_locations_empty_but_not_out_of_range():
 
 
 def test_null_counts_and_share_outside_month():
-    pickups = pa.chunked_array([pa.array([datetime(2020, 4, 1), datetime(2020, 3, 31, 23, 59), None, datetime(2020, 5, 1)], pa.timestamp("us"))])
+    pickups = pa.chunked_array(
+        [
+            pa.array(
+                [datetime(2020, 4, 1), datetime(2020, 3, 31, 23, 59), None, datetime(2020, 5, 1)], pa.timestamp("us")
+            )
+        ]
+    )
 
     assert null_counts(pa.table({"pickup_datetime": pickups}), ("pickup_datetime",)) == {"pickup_datetime": 1}
     assert share_outside_month(pickups, date(2020, 4, 1)) == 0.5

@@ -1,15 +1,15 @@
 """A real `dagster dev` (webserver + daemon) driven the three ways a user drives backfills:
 GraphQL, the `dagster job backfill` CLI, and the UI looked at in headless Chromium."""
 
-import os
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
 from taxi_pipeline_tests.support.dagster_server import start_dagster_dev, stop_dagster_dev
-from taxi_pipeline_tests.support.runs import BIN, PROJECT_DIR
+from taxi_pipeline_tests.support.runs import BIN, PROJECT_DIR, TRIP_CHECK_NAMES, cli_env
 from taxi_pipeline_tests.support.warehouse_rows import warehouse_rows
 
 pytestmark = pytest.mark.ui
@@ -17,8 +17,14 @@ pytestmark = pytest.mark.ui
 ARTIFACTS = PROJECT_DIR / "artifacts" / "ui"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [  # headless on a machine without a network beyond the loopback
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 ASSETS = ["raw_trips_csv", "cleaned_trips", "lake_trips_parquet", "warehouse_trips"]
 
@@ -37,14 +43,8 @@ def deployment(tmp_path_factory, release_url):
     """`dagster dev` with the project's deploy/dagster.yaml, a lake and DuckDB of its own, and the
     bundled release served over HTTP."""
     base = tmp_path_factory.mktemp("deployment")
-    home = base / "dagster_home"
-    home.mkdir()
-    shutil.copy(PROJECT_DIR / "deploy" / "dagster.yaml", home / "dagster.yaml")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DAGSTER_", "TAXI_"))}
-    env.update(
-        DAGSTER_HOME=str(home), TAXI_SOURCE_URL=release_url,
-        TAXI_LAKE_DIR=str(base / "lake"), TAXI_DUCKDB_PATH=str(base / "warehouse.duckdb"),
-    )
+    env = cli_env(base, release_url)
+    shutil.copy(PROJECT_DIR / "deploy" / "dagster.yaml", Path(env["DAGSTER_HOME"]) / "dagster.yaml")
     server = start_dagster_dev(env, base / "dagster-dev.log")
     try:
         yield server, env
@@ -52,11 +52,7 @@ def deployment(tmp_path_factory, release_url):
         stop_dagster_dev(server)
 
 
-CHECKS = [
-    "schema_is_canonical", "month_has_rows", "pickup_and_dropoff_times_present",
-    "location_ids_are_taxi_zones", "pickups_within_the_month", "fares_and_distances_plausible",
-    "slice_matches_lake_file",
-]
+CHECKS = TRIP_CHECK_NAMES
 
 
 def check_evaluations(env, run_ids) -> dict[str, bool]:
@@ -77,14 +73,22 @@ def test_backfill_launched_through_graphql_runs_one_partition_per_run(deployment
     server, env = deployment
     partitions = ["green|2020-04-01", "fhv|2019-01-01", "fhv|2020-01-01"]
 
-    launched = server.graphql(LAUNCH_BACKFILL, {"params": {
-        "partitionNames": partitions,
-        "selector": {
-            "partitionSetName": "trips_job_partition_set",
-            "repositorySelector": {"repositoryName": "__repository__", "repositoryLocationName": "taxi_pipeline"},
+    launched = server.graphql(
+        LAUNCH_BACKFILL,
+        {
+            "params": {
+                "partitionNames": partitions,
+                "selector": {
+                    "partitionSetName": "trips_job_partition_set",
+                    "repositorySelector": {
+                        "repositoryName": "__repository__",
+                        "repositoryLocationName": "taxi_pipeline",
+                    },
+                },
+                "title": "graphql test backfill",
+            }
         },
-        "title": "graphql test backfill",
-    }})["launchPartitionBackfill"]
+    )["launchPartitionBackfill"]
     assert launched["__typename"] == "LaunchBackfillSuccess", launched
     runs = server.wait_for_runs(("dagster/backfill", launched["backfillId"]), count=3)
 
@@ -93,16 +97,34 @@ def test_backfill_launched_through_graphql_runs_one_partition_per_run(deployment
     assert sorted(t["dagster/partition"] for t in tags) == sorted(partitions)
     checks = check_evaluations(env, [r["runId"] for r in runs])
     assert sorted(checks) == sorted(CHECKS) and all(checks.values()), checks
-    assert warehouse_rows(env["TAXI_DUCKDB_PATH"]) == {("green", "2020-04"): 35_612, ("fhv", "2019-01"): 18, ("fhv", "2020-01"): 16}
+    assert warehouse_rows(env["TAXI_DUCKDB_PATH"]) == {
+        ("green", "2020-04"): 35_612,
+        ("fhv", "2019-01"): 18,
+        ("fhv", "2020-01"): 16,
+    }
 
 
 def test_backfill_from_the_cli_is_run_by_the_daemon(deployment):
     server, env = deployment
 
     done = subprocess.run(
-        [str(BIN / "dagster"), "job", "backfill", "-w", "workspace.yaml",
-         "-j", "trips_job", "--partitions", "yellow|2021-01-01,green|2020-04-01", "--noprompt"],
-        cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=300,
+        [
+            str(BIN / "dagster"),
+            "job",
+            "backfill",
+            "-w",
+            "workspace.yaml",
+            "-j",
+            "trips_job",
+            "--partitions",
+            "yellow|2021-01-01,green|2020-04-01",
+            "--noprompt",
+        ],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     [backfill_id] = re.findall(r"Launched backfill job `(\w+)`", done.stdout)

@@ -17,8 +17,20 @@ PACKAGE_DIR = str(Path(taxi_pipeline.__file__).parent)
 # What the project's modules import anyway; imported first, so that their own warning filters
 # and environment reads are not counted as the project's.
 DEPENDENCIES = [
-    "dagster", "dagster_duckdb", "dagster_gcp", "duckdb", "gcsfs", "google.cloud.bigquery", "pandas",
-    "psycopg", "pyarrow", "pyarrow.csv", "pyarrow.parquet", "requests", "upath", "dateutil.relativedelta",
+    "dagster",
+    "dagster_duckdb",
+    "dagster_gcp",
+    "duckdb",
+    "gcsfs",
+    "google.cloud.bigquery",
+    "pandas",
+    "psycopg",
+    "pyarrow",
+    "pyarrow.csv",
+    "pyarrow.parquet",
+    "requests",
+    "upath",
+    "dateutil.relativedelta",
 ]
 
 
@@ -83,12 +95,16 @@ def main() -> None:
     for name in modules:
         importlib.import_module(name)
 
-    print(json.dumps({
-        "modules": modules,
-        "environment_read": sorted(environ.read),
-        "excepthook_replaced": sys.excepthook is not sentinel_excepthook,
-        "warning_filters_added": [str(f) for f in warnings.filters if f not in filters_before],
-    }))
+    print(
+        json.dumps(
+            {
+                "modules": modules,
+                "environment_read": sorted(environ.read),
+                "excepthook_replaced": sys.excepthook is not sentinel_excepthook,
+                "warning_filters_added": [str(f) for f in warnings.filters if f not in filters_before],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

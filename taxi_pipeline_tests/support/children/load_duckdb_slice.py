@@ -9,9 +9,8 @@ Prints `loading` before the load and `loaded` after it, each flushed at once.
 import sys
 from datetime import date
 
-from upath import UPath
-
 from dagster_duckdb import DuckDBResource
+from upath import UPath
 
 from taxi_pipeline.resources.duckdb_warehouse import DuckDBWarehouse
 
@@ -19,7 +18,9 @@ from taxi_pipeline.resources.duckdb_warehouse import DuckDBWarehouse
 def main() -> None:
     """Load LAKE_PARQUET as green 2020-04 into DATABASE, between the two lines it prints."""
     print("loading", flush=True)
-    DuckDBWarehouse(duckdb_resource=DuckDBResource(database=sys.argv[1])).load_slice(UPath(sys.argv[2]), "green", date(2020, 4, 1))
+    DuckDBWarehouse(duckdb_resource=DuckDBResource(database=sys.argv[1])).load_slice(
+        UPath(sys.argv[2]), "green", date(2020, 4, 1)
+    )
     print("loaded", flush=True)
 
 

@@ -10,9 +10,8 @@ import sys
 from contextlib import contextmanager
 from datetime import date
 
-from upath import UPath
-
 from dagster_duckdb import DuckDBResource
+from upath import UPath
 
 from taxi_pipeline.resources.duckdb_warehouse import DuckDBWarehouse
 
@@ -42,7 +41,9 @@ class Warehouse(DuckDBWarehouse):
 
 def main() -> None:
     """Load LAKE_PARQUET as green 2020-04 into DATABASE; never returns (SIGKILL at commit)."""
-    Warehouse(duckdb_resource=DuckDBResource(database=sys.argv[1])).load_slice(UPath(sys.argv[2]), "green", date(2020, 4, 1))
+    Warehouse(duckdb_resource=DuckDBResource(database=sys.argv[1])).load_slice(
+        UPath(sys.argv[2]), "green", date(2020, 4, 1)
+    )
 
 
 if __name__ == "__main__":

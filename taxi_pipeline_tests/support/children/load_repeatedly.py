@@ -9,9 +9,8 @@ MONTH is the slice's first day (YYYY-MM-01); prints `ok` after the TIMES loads.
 import sys
 from datetime import date
 
-from upath import UPath
-
 from dagster_duckdb import DuckDBResource
+from upath import UPath
 
 from taxi_pipeline.resources.duckdb_warehouse import DuckDBWarehouse
 from taxi_pipeline.transforms.lake_file import write_lake_parquet
@@ -23,7 +22,9 @@ def main() -> None:
     database, color, sample, month, lake, times = sys.argv[1:]
     write_lake_parquet(cleaned_file(sample, color, date.fromisoformat(month)), lake)
     for _ in range(int(times)):
-        DuckDBWarehouse(duckdb_resource=DuckDBResource(database=database)).load_slice(UPath(lake), color, date.fromisoformat(month))
+        DuckDBWarehouse(duckdb_resource=DuckDBResource(database=database)).load_slice(
+            UPath(lake), color, date.fromisoformat(month)
+        )
     print("ok")
 
 

@@ -40,8 +40,9 @@ def main() -> None:
     io_manager = TripsParquetIOManagerFactory(
         lake=LocalLake(base_path=lake), path_template="data/{color}/{color}_tripdata_{month}.parquet", keep_source=False
     )
-    result = dg.materialize([lake_trips_parquet], partition_key="green|2020-04-01",
-                            resources={"lake": io_manager}, raise_on_error=False)
+    result = dg.materialize(
+        [lake_trips_parquet], partition_key="green|2020-04-01", resources={"lake": io_manager}, raise_on_error=False
+    )
     print(json.dumps(error_chain(only_step_failure(result).step_failure_data.error)))
 
 
