@@ -7,16 +7,21 @@ from dateutil.relativedelta import relativedelta
 
 from taxi_pipeline.schema import COLORS
 
+# The months of the course's release: 2019-01 to 2021-07, fixed. Partitions are exactly the
+# months it holds, so the UI, backfills, the schedule and the sensor never offer one it cannot have.
 MONTHS_START = "2019-01-01"
+MONTHS_END = "2021-07-01"
 
 color_partitions = dg.StaticPartitionsDefinition(list(COLORS))
-month_partitions = dg.MonthlyPartitionsDefinition(start_date=MONTHS_START)
+# end_date is exclusive: the month after the last one.
+month_partitions = dg.MonthlyPartitionsDefinition(start_date=MONTHS_START, end_date="2021-08-01")
 
 # Keys read "color|month", for example "yellow|2021-01-01".
 trip_partitions = dg.MultiPartitionsDefinition({"color": color_partitions, "month": month_partitions})
 
 PARTITION_KEY_HINT = (
-    f"keys read color|YYYY-MM-01, e.g. green|2020-04-01 (colors {', '.join(COLORS)}; months from {MONTHS_START})"
+    "keys read color|YYYY-MM-01, e.g. green|2020-04-01 "
+    f"(colors {', '.join(COLORS)}; months {MONTHS_START} to {MONTHS_END})"
 )
 
 # Each run takes one (color, month): a backfill of years becomes many small runs that the run

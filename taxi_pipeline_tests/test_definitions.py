@@ -23,7 +23,7 @@ def definitions_for(monkeypatch, target: str) -> dg.Definitions:
     return build_definitions(Settings.from_environment())
 
 
-ASSET_NAMES = ["raw_trips_csv", "cleaned_trips", "lake_trips_parquet", "warehouse_trips"]
+ASSET_NAMES = ["raw_trips", "cleaned_trips", "lake_trips_parquet", "warehouse_trips"]
 
 
 def test_definitions_load_and_validate(defs):

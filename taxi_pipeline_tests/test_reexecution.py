@@ -38,7 +38,7 @@ def test_failed_run_reexecuted_from_failure_succeeds_once_the_month_is_published
             assert second.success
             assert second.dagster_run.parent_run_id == first.run_id
             executed = {e.step_key for e in second.all_events if e.event_type == dg.DagsterEventType.STEP_SUCCESS}
-        assert "raw_trips_csv" in executed and "warehouse_trips" in executed
+        assert "raw_trips" in executed and "warehouse_trips" in executed
 
     rows = build_definitions(Settings.from_environment()).resources["warehouse"]
     with dg.build_resources({"warehouse": rows}) as resources:

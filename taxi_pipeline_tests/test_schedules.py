@@ -48,3 +48,10 @@ def test_definitions_load_without_deprecation_warnings():
     )
 
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_ticks_after_the_release_ended_ask_again_for_its_last_month_under_the_same_run_keys(monthly_trips_schedule):
+    # The scheduler launches a run key once, so these ticks start nothing new.
+    late = run_requests_at(monthly_trips_schedule, datetime(2026, 12, 1, 5, tzinfo=UTC))
+
+    assert [r.run_key for r in late] == ["yellow|2021-07-01", "green|2021-07-01", "fhv|2021-07-01"]

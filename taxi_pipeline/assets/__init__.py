@@ -1,9 +1,9 @@
 """The trip assets, one module per stage: ingest (+ its audit), lake, warehouse."""
 
 from taxi_pipeline.assets.audit import AUDIT_CHECKS
-from taxi_pipeline.assets.ingest import cleaned_trips, raw_trips_csv
+from taxi_pipeline.assets.ingest import cleaned_trips, raw_trips
 from taxi_pipeline.assets.lake import lake_trips_parquet
 from taxi_pipeline.assets.warehouse import warehouse_trips
 
-TRIP_ASSETS = [raw_trips_csv, cleaned_trips, lake_trips_parquet, warehouse_trips]
+TRIP_ASSETS = [raw_trips, cleaned_trips, lake_trips_parquet, warehouse_trips]
 TRIP_CHECKS = AUDIT_CHECKS

@@ -49,7 +49,7 @@ def retry_download(context: dg.AssetExecutionContext, source: TripSourceResource
     io_manager_key="raw_io_manager",
     kinds={"csv"},
 )
-def raw_trips_csv(context: dg.AssetExecutionContext, source: TripSourceResource) -> Path:
+def raw_trips(context: dg.AssetExecutionContext, source: TripSourceResource) -> Path:
     """The month's trip file exactly as published (CSV.gz), kept in the lake's raw zone at
     `raw/{color}/{color}_tripdata_{YYYY-MM}.csv.gz`."""
     color, month = split_partition_key(context.partition_key)
@@ -114,7 +114,7 @@ class CleaningConfig(dg.Config):
     io_manager_key="staging_io_manager",
     kinds={"pandas", "parquet"},
 )
-def cleaned_trips(context: dg.AssetExecutionContext, config: CleaningConfig, raw_trips_csv: UPath) -> Path:
+def cleaned_trips(context: dg.AssetExecutionContext, config: CleaningConfig, raw_trips: UPath) -> Path:
     """Every trip of the month, typed and in the canonical schema shared by all colors, with
     `color` and `source_month`; missing passenger counts filled with 0. Loads as a pandas
     DataFrame with Arrow dtypes; rows that cannot be parsed are dropped and counted."""
@@ -125,7 +125,7 @@ def cleaned_trips(context: dg.AssetExecutionContext, config: CleaningConfig, raw
     staged.chmod(0o644)  # mkstemp makes it owner-only; the lake is shared
     started = time.monotonic()
     try:
-        converted = convert_to_lake_parquet(raw_trips_csv, color, month, staged, config.max_malformed_share)
+        converted = convert_to_lake_parquet(raw_trips, color, month, staged, config.max_malformed_share)
     except TripFileError as e:
         staged.unlink(missing_ok=True)
         raise dg.Failure(description=str(e), allow_retries=False) from None

@@ -35,7 +35,7 @@ def test_green_through_file_url_with_metadata(make_resources, lake_dir, duckdb_p
 
     assert result.success
     assert warehouse_rows(duckdb_path) == {("green", "2020-04"): 35_612}
-    raw = metadata_of(result, "raw_trips_csv")
+    raw = metadata_of(result, "raw_trips")
     assert raw["source_url"] == f"{RELEASE_DIR.as_uri()}/green/green_tripdata_2020-04.csv.gz"
     assert raw["bytes"] == 670_357
     assert raw["sha256"].startswith("69fd60db4f08")

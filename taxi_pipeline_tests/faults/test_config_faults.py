@@ -7,7 +7,8 @@ from taxi_pipeline_tests.support.runs import cli_env, materialize_command, run_c
 pytestmark = [pytest.mark.faults, pytest.mark.cli]
 
 HINT = (
-    "Partition keys read color|YYYY-MM-01, e.g. green|2020-04-01 (colors yellow, green, fhv; months from 2019-01-01)."
+    "Partition keys read color|YYYY-MM-01, e.g. green|2020-04-01 "
+    "(colors yellow, green, fhv; months 2019-01-01 to 2021-07-01)."
 )
 
 

@@ -33,11 +33,11 @@ def test_planted_secrets_appear_nowhere_after_a_success_and_a_failure(tmp_path, 
         GCP_CREDENTIALS_B64=SECRETS["gcp"],
     )
     success = run_cli(materialize_command("fhv|2019-01-01"), env)
-    failure = run_cli(materialize_command("fhv|2021-08-01"), env)  # 404: the error names the URL
+    failure = run_cli(materialize_command("fhv|2021-07-01"), env)  # 404: the error names the URL
 
     assert success.returncode == 0, success.stderr[-3000:]
     assert failure.returncode != 0
-    assert "fhv 2021-08 is not published: http://127.0.0.1:" in failure.stderr + failure.stdout
+    assert "fhv 2021-07 is not published: http://127.0.0.1:" in failure.stderr + failure.stdout
     home = tmp_path / "dagster_home"
     assert list(home.rglob("*.db"))  # the run and event storage that the UI reads
     for name, secret in SECRETS.items():

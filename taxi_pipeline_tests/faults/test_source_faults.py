@@ -56,13 +56,13 @@ def one_line(message: str) -> bool:
 
 def test_404_fails_at_once_naming_the_url(release_url, make_resources, duckdb_path, lake_dir):
     started = time.monotonic()
-    result = materialize(make_resources(release_url), "green|2021-08-01")
+    result = materialize(make_resources(release_url), "green|2021-07-01")
 
     assert not result.success
     assert time.monotonic() - started < 15  # no backoff: retries alone would wait 16 s or more
     assert step_failures(result) == {
-        "raw_trips_csv": "dagster._core.definitions.events.Failure: green 2021-08 is not published: "
-        f"{release_url}/green/green_tripdata_2021-08.csv.gz answered HTTP 404"
+        "raw_trips": "dagster._core.definitions.events.Failure: green 2021-07 is not published: "
+        f"{release_url}/green/green_tripdata_2021-07.csv.gz answered HTTP 404"
     }
     assert retried_steps(result) == []
     assert not duckdb_path.exists() and not (lake_dir / "raw").exists()
@@ -144,7 +144,7 @@ def test_reset_is_retried_and_the_month_lands_whole(server, make_resources, duck
     result = materialize(make_resources(url), "green|2020-04-01")
 
     assert result.success
-    assert retried_steps(result) == ["raw_trips_csv"]
+    assert retried_steps(result) == ["raw_trips"]
     assert raw_file(lake_dir, "green", "2020-04").read_bytes() == GREEN_BYTES
     assert warehouse_rows(duckdb_path) == {("green", "2020-04"): 35_612}
 
@@ -168,7 +168,7 @@ def test_a_passing_5xx_is_retried_and_the_month_lands(server, make_resources, du
     result = materialize(make_resources(url), "fhv|2020-01-01")
 
     assert result.success
-    assert retried_steps(result) == ["raw_trips_csv"]
+    assert retried_steps(result) == ["raw_trips"]
     assert warehouse_rows(duckdb_path) == {("fhv", "2020-01"): 16}
 
 
@@ -314,8 +314,8 @@ def test_a_file_that_is_not_a_trip_file_fails_at_the_download(
     result = materialize(make_resources(source), "fhv|2019-01-01")
 
     failures = step_failures(result)
-    assert list(failures) == ["raw_trips_csv"] and one_line(failures["raw_trips_csv"])
-    assert failures["raw_trips_csv"].startswith(
+    assert list(failures) == ["raw_trips"] and one_line(failures["raw_trips"])
+    assert failures["raw_trips"].startswith(
         "dagster._core.definitions.events.Failure: fhv 2019-01: "
         f"{source}/fhv/fhv_tripdata_2019-01.csv.gz is not a trip file: {what}"
     )

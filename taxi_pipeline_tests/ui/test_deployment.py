@@ -26,7 +26,7 @@ CHROMIUM_ARGS = [  # headless on a machine without a network beyond the loopback
     "--disable-component-update",
     "--disable-sync",
 ]
-ASSETS = ["raw_trips_csv", "cleaned_trips", "lake_trips_parquet", "warehouse_trips"]
+ASSETS = ["raw_trips", "cleaned_trips", "lake_trips_parquet", "warehouse_trips"]
 
 LAUNCH_BACKFILL = """
 mutation Launch($params: LaunchBackfillParams!) {
