@@ -16,6 +16,11 @@ from taxi_pipeline.schema import COLORS
 from taxi_pipeline.settings import DEFAULT_SOURCE_RETRY_DELAY_SECONDS, DEFAULT_SOURCE_URL, check_source_url, redact_url
 
 CHUNK_BYTES = 1 << 20
+# A plain client name: CloudFront's firewall in front of the TLC's files is quicker to refuse
+# the default `python-requests/x.y` of shared cloud addresses.
+HEADERS = {"User-Agent": "taxi_pipeline/0.1 (NYC TLC trip-data loader)"}
+WAF_HEADER = "x-amzn-waf-action"
+ERROR_BODY_BYTES = 64 << 10
 
 
 class MonthNotPublishedError(Exception):
@@ -38,6 +43,24 @@ class DownloadedFile:
     path: Path
     bytes: int
     sha256: str
+
+
+def forbidden_error(response: requests.Response, label: str, safe_url: str) -> Exception:
+    """What an HTTP 403 means, as far as the response tells: CloudFront's firewall refusing this
+    client (transient: retried), S3's `AccessDenied` for a key that does not exist (the TLC's
+    answer for a month it has not published), or a refusal a retry will not change."""
+    if WAF_HEADER in response.headers:
+        return SourceUnavailableError(
+            f"{safe_url} answered HTTP 403 from the CDN's firewall ({WAF_HEADER}: {response.headers[WAF_HEADER]}): "
+            "too many requests from this address; it is retried with backoff, or set TAXI_SOURCE_URL to a mirror"
+        )
+    body = next(response.iter_content(ERROR_BODY_BYTES), b"") if response.request.method != "HEAD" else b""
+    if b"<Code>AccessDenied</Code>" in body or response.request.method == "HEAD":
+        return MonthNotPublishedError(
+            f"{label} is not published: {safe_url} answered HTTP 403 AccessDenied (how the TLC answers for a file "
+            "it does not have yet)"
+        )
+    return SourceRejectedError(f"{safe_url} answered HTTP 403")
 
 
 def describe_request_error(error: requests.RequestException, read_timeout: float) -> str:
@@ -91,12 +114,20 @@ class TripSourceResource(dg.ConfigurableResource):
             return Path(unquote(parts.path)).is_file()
         try:
             response = requests.head(
-                url, allow_redirects=True, timeout=(self.connect_timeout_seconds, self.read_timeout_seconds)
+                url,
+                allow_redirects=True,
+                headers=HEADERS,
+                timeout=(self.connect_timeout_seconds, self.read_timeout_seconds),
             )
         except requests.RequestException:
             raise SourceUnavailableError(f"{redact_url(url)}: no answer to HEAD") from None
         if response.status_code in (404, 410):
             return False
+        if response.status_code == 403:
+            error = forbidden_error(response, f"{color} {month:%Y-%m}", redact_url(url))
+            if isinstance(error, MonthNotPublishedError):
+                return False
+            raise error
         if response.status_code >= 400:
             raise SourceUnavailableError(f"{redact_url(url)} answered HTTP {response.status_code} to HEAD")
         return True
@@ -134,10 +165,12 @@ class TripSourceResource(dg.ConfigurableResource):
         safe_url = redact_url(url)
         timeout = (self.connect_timeout_seconds, self.read_timeout_seconds)
         try:
-            with requests.get(url, stream=True, timeout=timeout) as response:
+            with requests.get(url, stream=True, timeout=timeout, headers=HEADERS) as response:
                 status = response.status_code
                 if status in (404, 410):
                     raise MonthNotPublishedError(f"{label} is not published: {safe_url} answered HTTP {status}")
+                if status == 403:
+                    raise forbidden_error(response, label, safe_url)
                 if 400 <= status < 500:
                     raise SourceRejectedError(f"{safe_url} answered HTTP {status}")
                 if status >= 500:

@@ -12,7 +12,12 @@ from functools import partial
 import dagster as dg
 import pytest
 
-from taxi_pipeline.resources.source import SourceRejectedError, SourceUnavailableError, TripSourceResource
+from taxi_pipeline.resources.source import (
+    MonthNotPublishedError,
+    SourceRejectedError,
+    SourceUnavailableError,
+    TripSourceResource,
+)
 from taxi_pipeline_tests.support.http_server import QuietHandler, QuietRequestHandler
 from taxi_pipeline_tests.support.runs import (
     cli_env,
@@ -357,3 +362,85 @@ def test_a_file_with_only_a_header_publishes_nothing(tmp_path, make_resources, d
     )
     assert lake_file(lake_dir, "fhv", "2019-01").read_bytes() == published
     assert warehouse_rows(duckdb_path) == {("fhv", "2019-01"): 18}
+
+
+# --- HTTP 403: not published, or refused by the CDN's firewall ---------------------------------
+
+S3_ACCESS_DENIED = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>Access Denied</Message>'
+    b"<RequestId>X</RequestId><HostId>Y</HostId></Error>"
+)
+
+
+class ForbiddenHandler(QuietRequestHandler):
+    """Answers 403 the ways the TLC's CloudFront does: S3's AccessDenied for a missing key, the
+    firewall (with its `x-amzn-waf-action` header) for `waf_refusals` requests and then the file,
+    or a bare 403. Records each request's User-Agent."""
+
+    kind = "s3"
+    waf_refusals = 2
+    user_agents: list
+
+    def _answer(self, with_body: bool):
+        self.user_agents.append(self.headers.get("User-Agent"))
+        if self.kind == "waf" and len(self.user_agents) > self.waf_refusals:
+            body = release_file("fhv", "2019-01").read_bytes()
+            self.send_response(200)
+        else:
+            body = S3_ACCESS_DENIED if self.kind == "s3" else b""
+            self.send_response(403)
+            if self.kind == "waf":
+                self.send_header("x-amzn-waf-action", "block")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if with_body:
+            self.wfile.write(body)
+
+    def do_GET(self):
+        self._answer(with_body=True)
+
+    def do_HEAD(self):
+        self._answer(with_body=False)
+
+
+@pytest.fixture
+def forbidden_server(http_server):
+    """Starts a ForbiddenHandler server of one kind; returns its URL and the User-Agents it saw."""
+
+    def start(kind: str):
+        seen = []
+        return http_server(type("Handler", (ForbiddenHandler,), {"kind": kind, "user_agents": seen})), seen
+
+    return start
+
+
+def test_a_403_access_denied_is_a_month_not_published(forbidden_server, tmp_path):
+    url, seen = forbidden_server("s3")
+    source = TripSourceResource(base_url=url)
+
+    with pytest.raises(MonthNotPublishedError, match=r"green 2026-11 is not published: .* HTTP 403 AccessDenied"):
+        source.download("green", date(2026, 11, 1), tmp_path / "x")
+    assert source.is_published("green", date(2026, 11, 1)) is False
+    assert seen == ["taxi_pipeline/0.1 (NYC TLC trip-data loader)"] * 2
+
+
+def test_a_403_from_the_firewall_is_transient_and_says_what_to_do(forbidden_server, tmp_path):
+    url, _ = forbidden_server("waf")
+    source = TripSourceResource(base_url=url)
+
+    with pytest.raises(SourceUnavailableError, match=r"HTTP 403 from the CDN's firewall \(x-amzn-waf-action: block\)"):
+        source.download("green", date(2020, 4, 1), tmp_path / "x")
+    with pytest.raises(SourceUnavailableError, match="set TAXI_SOURCE_URL to a mirror"):
+        source.is_published("green", date(2020, 4, 1))
+
+
+def test_a_firewall_refusal_is_retried_until_the_file_comes(forbidden_server, make_resources):
+    url, seen = forbidden_server("waf")
+    resources = {**make_resources(url), "source": TripSourceResource(base_url=url, retry_delay_seconds=0.05)}
+
+    result = materialize(resources, "fhv|2019-01-01")
+
+    assert result.success
+    assert len(seen) == 3  # two refusals, then the file
+    retries = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY]
+    assert [e.step_key for e in retries] == ["raw_trips", "raw_trips"]

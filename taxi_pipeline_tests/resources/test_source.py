@@ -68,7 +68,7 @@ def test_server_error_is_a_transient_failure(status_server, tmp_path):
         TripSourceResource(base_url=url).download("green", date(2020, 4, 1), tmp_path / "x")
 
 
-def test_forbidden_is_a_permanent_failure(status_server, tmp_path):
+def test_a_bare_403_is_a_permanent_failure(status_server, tmp_path):
     url = status_server(403)
 
     with pytest.raises(SourceRejectedError, match="HTTP 403"):

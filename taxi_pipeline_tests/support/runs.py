@@ -26,7 +26,7 @@ def materialize(
     run_config: dict | None = None,
     raise_on_error: bool = False,
 ) -> dg.ExecuteInProcessResult:
-    """The four assets (and, `with_checks`, the lake file's checks) for one partition, in process.
+    """The four assets (and, `with_checks`, their checks) for one partition, in process.
 
     A failing step does not raise unless `raise_on_error`: the result tells what failed.
     """
