@@ -9,6 +9,10 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 COLORS = ("yellow", "green", "fhv")
+# The canonical schema's version: 1 had the 25 columns up to `affiliated_base_number`; 2 added
+# the TLC releases' columns after it. Columns are only ever appended, so a table or file of an
+# older version holds a prefix of today's columns.
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,23 @@ CANONICAL_COLUMNS: tuple[Column, ...] = (
     Column("dispatching_base_num", pa.string(), "TLC base license of the dispatching base (fhv)"),
     Column("sr_flag", pa.int32(), "Shared-ride flag (fhv)"),
     Column("affiliated_base_number", pa.string(), "Base the vehicle is affiliated with (fhv)"),
+    # Version 2: what the TLC's parquet releases add (yellow and green from 2021/2025, fhvhv).
+    Column("airport_fee", pa.float64(), "Airport pickup fee (yellow, fhvhv)"),
+    Column("cbd_congestion_fee", pa.float64(), "Manhattan congestion relief zone toll, from 2025-01"),
+    Column("hvfhs_license_num", pa.string(), "High-volume FHV company license (fhvhv): HV0003 Uber, HV0005 Lyft"),
+    Column("originating_base_num", pa.string(), "Base that received the original trip request (fhvhv)"),
+    Column("request_datetime", pa.timestamp("us"), "When the passenger requested the trip (fhvhv)"),
+    Column("on_scene_datetime", pa.timestamp("us"), "When the driver arrived at the pickup (fhvhv)"),
+    Column("trip_time", pa.int64(), "Trip duration in seconds (fhvhv)"),
+    Column("base_passenger_fare", pa.float64(), "App fare before tolls, tips, taxes and fees (fhvhv)"),
+    Column("bcf", pa.float64(), "Black Car Fund charge (fhvhv)"),
+    Column("sales_tax", pa.float64(), "NYS sales tax (fhvhv)"),
+    Column("driver_pay", pa.float64(), "Driver pay before tolls and tips (fhvhv)"),
+    Column("shared_request_flag", pa.string(), "Passenger asked for a shared ride, Y/N (fhvhv)"),
+    Column("shared_match_flag", pa.string(), "Passenger shared the vehicle, Y/N (fhvhv)"),
+    Column("access_a_ride_flag", pa.string(), "Trip administered for the MTA's Access-A-Ride, Y/N (fhvhv)"),
+    Column("wav_request_flag", pa.string(), "Passenger asked for a wheelchair-accessible vehicle, Y/N (fhvhv)"),
+    Column("wav_match_flag", pa.string(), "Trip was in a wheelchair-accessible vehicle, Y/N (fhvhv)"),
 )
 
 CANONICAL_SCHEMA: pa.Schema = pa.schema([pa.field(c.name, c.type, nullable=True) for c in CANONICAL_COLUMNS])
@@ -55,6 +76,7 @@ SQL_TYPES: dict[str, dict[pa.DataType, str]] = {
         pa.string(): "VARCHAR",
         pa.date32(): "DATE",
         pa.int32(): "INTEGER",
+        pa.int64(): "BIGINT",
         pa.float64(): "DOUBLE",
         pa.timestamp("us"): "TIMESTAMP",
     },
@@ -62,6 +84,7 @@ SQL_TYPES: dict[str, dict[pa.DataType, str]] = {
         pa.string(): "text",
         pa.date32(): "date",
         pa.int32(): "integer",
+        pa.int64(): "bigint",
         pa.float64(): "double precision",
         pa.timestamp("us"): "timestamp",
     },
@@ -69,6 +92,7 @@ SQL_TYPES: dict[str, dict[pa.DataType, str]] = {
         pa.string(): "STRING",
         pa.date32(): "DATE",
         pa.int32(): "INT64",
+        pa.int64(): "INT64",
         pa.float64(): "FLOAT64",
         pa.timestamp("us"): "DATETIME",
     },
