@@ -13,6 +13,7 @@ COLORS = ("yellow", "green", "fhv")
 # the TLC releases' columns after it. Columns are only ever appended, so a table or file of an
 # older version holds a prefix of today's columns.
 SCHEMA_VERSION = 2
+COLUMNS_BY_VERSION = {1: 25, 2: 41}
 
 
 @dataclass(frozen=True)
@@ -103,3 +104,13 @@ def sql_columns(dialect: str) -> list[tuple[str, str]]:
     """(name, SQL type) of every canonical column, in order, in a warehouse's dialect."""
     types = SQL_TYPES[dialect]
     return [(f.name, types[f.type]) for f in CANONICAL_SCHEMA]
+
+
+def schema_version(schema: pa.Schema) -> int | None:
+    """The canonical schema version whose columns (names and types, in order) `schema` has
+    exactly, or None for a schema that is no version of the canonical one."""
+    fields = [(f.name, f.type) for f in schema]
+    for version, count in COLUMNS_BY_VERSION.items():
+        if fields == [(f.name, f.type) for f in CANONICAL_SCHEMA][:count]:
+            return version
+    return None

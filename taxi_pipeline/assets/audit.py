@@ -8,6 +8,7 @@ from upath import UPath
 
 from taxi_pipeline.assets.ingest import cleaned_trips
 from taxi_pipeline.partitions import split_partition_key, trip_partitions
+from taxi_pipeline.schema import SCHEMA_VERSION, schema_version
 from taxi_pipeline.transforms.quality import (
     FIRST_ZONE,
     LAST_ZONE,
@@ -58,9 +59,16 @@ AUDIT_CHECK_SPECS = [
 ]
 
 
-def _result(name: str, passed: bool, severity: dg.AssetCheckSeverity, metadata: dict) -> dg.AssetCheckResult:
+def _result(
+    name: str, passed: bool, severity: dg.AssetCheckSeverity, metadata: dict, description: str | None = None
+) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
-        asset_key=cleaned_trips.key, check_name=name, passed=passed, severity=severity, metadata=metadata
+        asset_key=cleaned_trips.key,
+        check_name=name,
+        passed=passed,
+        severity=severity,
+        metadata=metadata,
+        description=description,
     )
 
 
@@ -70,9 +78,20 @@ def audit_cleaned_trips(context: dg.AssetCheckExecutionContext, cleaned_trips: U
     error, warn = dg.AssetCheckSeverity.ERROR, dg.AssetCheckSeverity.WARN
     color, month = split_partition_key(context.partition_key)
     with cleaned_trips.open("rb") as f:
-        differences = schema_differences(pq.read_schema(f))
-    yield _result("schema_is_canonical", not differences, error, {"differences": dg.MetadataValue.json(differences)})
-    if differences:  # the other checks need the canonical columns
+        schema = pq.read_schema(f)
+    version, differences = schema_version(schema), schema_differences(schema)
+    metadata = {"schema_version": version or "none", "differences": dg.MetadataValue.json(differences)}
+    if version is not None and version < SCHEMA_VERSION:
+        # A file staged by an older release: it still publishes and loads (the newer columns
+        # read null), so it warns instead of blocking; re-materializing rewrites it.
+        description = (
+            f"schema version {version} of {SCHEMA_VERSION}: an older release wrote this file; "
+            "materialize cleaned_trips again to rewrite it"
+        )
+        yield _result("schema_is_canonical", False, warn, metadata, description)
+    else:
+        yield _result("schema_is_canonical", not differences, error, metadata)
+    if version is None:  # the other checks need the canonical columns
         return
 
     with cleaned_trips.open("rb") as f:

@@ -12,7 +12,7 @@ from upath import UPath
 from taxi_pipeline.io_managers.lake_file import LakeFileIOManager, written_file_metadata
 from taxi_pipeline.lake import atomic_writer, publish
 from taxi_pipeline.resources.lake import LakeResource
-from taxi_pipeline.schema import CANONICAL_SCHEMA
+from taxi_pipeline.schema import CANONICAL_SCHEMA, schema_version
 from taxi_pipeline.transforms.lake_file import write_lake_parquet
 from taxi_pipeline.transforms.quality import schema_differences
 
@@ -35,10 +35,11 @@ def to_canonical_table(obj: "pd.DataFrame | pa.Table") -> pa.Table:
 
 def check_canonical_parquet(path: Path | UPath) -> None:
     """Raise `ValueError` naming each difference unless the parquet file at `path` has exactly
-    the canonical schema; reads the footer only."""
+    the canonical schema, today's or an older version's (which still loads); reads the footer."""
     with path.open("rb") as f:
-        differences = schema_differences(pq.read_schema(f))
-    if differences:
+        schema = pq.read_schema(f)
+    differences = schema_differences(schema)
+    if differences and schema_version(schema) is None:
         raise ValueError(f"{path} is not a canonical trip file: {'; '.join(differences)}")
 
 

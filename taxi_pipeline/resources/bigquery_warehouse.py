@@ -14,6 +14,7 @@ from upath import UPath
 from taxi_pipeline.resources.warehouse import TRIPS_TABLE, SliceLoad, SliceMismatchError, WarehouseResource
 from taxi_pipeline.schema import CANONICAL_COLUMNS, COLORS, SQL_TYPES
 from taxi_pipeline.settings import SettingError
+from taxi_pipeline.transforms.lake_file import lake_file_columns
 
 STAGING_TABLE_HOURS = 24  # a staging table left by a killed run expires by itself
 
@@ -23,11 +24,13 @@ CREDENTIALS_HINT = (
 )
 
 
-def trips_table_schema() -> list[bigquery.SchemaField]:
-    """The canonical schema as BigQuery columns, names kept snake_case as they are."""
+def trips_table_schema(names: list[str] | None = None) -> list[bigquery.SchemaField]:
+    """The canonical schema as BigQuery columns, names kept snake_case as they are (only `names`,
+    in canonical order, when given)."""
     return [
         bigquery.SchemaField(c.name, SQL_TYPES["bigquery"][c.type], mode="NULLABLE", description=c.description)
         for c in CANONICAL_COLUMNS
+        if names is None or c.name in names
     ]
 
 
@@ -96,11 +99,23 @@ class BigQueryWarehouse(WarehouseResource):
         )
         table.clustering_fields = ["color"]
         table.description = "NYC taxi trips of every color and month; one slice per (color, source_month)"
-        client.create_table(table, exists_ok=True)
+        table = client.create_table(table, exists_ok=True)
+        # A table made by an older release: add the columns it lacks, in place (DDL that real
+        # BigQuery runs as a metadata change; the rows there read null in the new columns).
+        present = {field.name for field in table.schema}
+        missing = [field for field in trips_table_schema() if field.name not in present]
+        if missing:
+            # One statement per column, as one script: the emulator the tests use takes one ALTER
+            # command per statement, and real BigQuery takes either.
+            client.query(
+                "\n".join(
+                    f"ALTER TABLE `{self.table_id}` ADD COLUMN IF NOT EXISTS {f.name} {f.field_type};" for f in missing
+                )
+            ).result()
 
-    def _create_staging_table(self, client: bigquery.Client, color: str, source_month: date) -> str:
+    def _create_staging_table(self, client: bigquery.Client, color: str, source_month: date, columns: list[str]) -> str:
         staging_id = f"{self.project}.{self.dataset}._{TRIPS_TABLE}_load_{color}_{source_month:%Y%m}"
-        staging = bigquery.Table(staging_id, schema=trips_table_schema())
+        staging = bigquery.Table(staging_id, schema=trips_table_schema(columns))
         staging.expires = datetime.now(UTC) + timedelta(hours=STAGING_TABLE_HOURS)
         client.delete_table(staging_id, not_found_ok=True)
         client.create_table(staging)
@@ -111,10 +126,12 @@ class BigQueryWarehouse(WarehouseResource):
         if lake_file.protocol != "gs":
             raise ValueError(f"BigQuery loads lake files from gs:// only, got {lake_file}")
         predicate = slice_predicate(color, source_month)
-        columns = ", ".join(c.name for c in CANONICAL_COLUMNS)
+        # A lake file of an older schema version lacks the newest columns: they load as null.
+        file_columns = lake_file_columns(lake_file)
+        columns = ", ".join(file_columns)
         with self._client() as client:
             self._ensure_table(client)
-            staging_id = self._create_staging_table(client, color, source_month)
+            staging_id = self._create_staging_table(client, color, source_month, file_columns)
             try:
                 load_job = client.load_table_from_uri(
                     str(lake_file),
@@ -122,7 +139,7 @@ class BigQueryWarehouse(WarehouseResource):
                     job_config=bigquery.LoadJobConfig(
                         source_format=bigquery.SourceFormat.PARQUET,
                         write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,
-                        schema=trips_table_schema(),
+                        schema=trips_table_schema(file_columns),
                     ),
                 )
                 load_job.result()

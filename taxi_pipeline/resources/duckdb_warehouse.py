@@ -9,7 +9,8 @@ from upath import UPath
 
 from taxi_pipeline.lake import is_local, to_local_path
 from taxi_pipeline.resources.warehouse import TRIPS_TABLE, SliceLoad, SliceMismatchError, WarehouseResource
-from taxi_pipeline.schema import CANONICAL_SCHEMA, sql_columns
+from taxi_pipeline.schema import sql_columns
+from taxi_pipeline.transforms.lake_file import lake_file_columns
 
 
 def trips_table_ddl(table: str = TRIPS_TABLE) -> str:
@@ -20,6 +21,16 @@ def trips_table_ddl(table: str = TRIPS_TABLE) -> str:
     """
     columns = ",\n  ".join(f"{name} {kind}" for name, kind in sql_columns("duckdb"))
     return f"CREATE TABLE IF NOT EXISTS {table} (\n  {columns}\n)"
+
+
+def add_missing_columns(conn, table: str = TRIPS_TABLE) -> list[str]:
+    """Add, in place, the canonical columns an existing table lacks (a table made by an older
+    release); rows already there read null in them. Returns the columns added."""
+    present = {row[0] for row in conn.execute(f"SELECT column_name FROM (DESCRIBE {table})").fetchall()}
+    added = [(name, kind) for name, kind in sql_columns("duckdb") if name not in present]
+    for name, kind in added:
+        conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+    return [name for name, _ in added]
 
 
 class DuckDBWarehouse(WarehouseResource):
@@ -36,10 +47,12 @@ class DuckDBWarehouse(WarehouseResource):
         """Replace the (color, source_month) slice in one transaction from the lake parquet."""
         if not is_local(lake_file):
             raise ValueError(f"the DuckDB warehouse loads local lake files only, got {lake_file}")
-        columns = ", ".join(CANONICAL_SCHEMA.names)
+        # A lake file of an older schema version lacks the newest columns: they load as null.
+        columns = ", ".join(lake_file_columns(lake_file))
         where = "color = ? AND source_month = ?"
         with self._connection() as conn:
             conn.execute(trips_table_ddl())
+            add_missing_columns(conn)
             conn.begin()
             try:
                 replaced = conn.execute(f"DELETE FROM {TRIPS_TABLE} WHERE {where}", [color, source_month]).fetchone()[0]
@@ -64,6 +77,7 @@ class DuckDBWarehouse(WarehouseResource):
         """(color, source_month, rows) for every slice in the table, in order."""
         with self._connection() as conn:
             conn.execute(trips_table_ddl())
+            add_missing_columns(conn)
             return conn.execute(
                 f"SELECT color, source_month, count(*) FROM {TRIPS_TABLE} GROUP BY ALL ORDER BY ALL"
             ).fetchall()

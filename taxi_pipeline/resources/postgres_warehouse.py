@@ -37,7 +37,6 @@ BATCH_ROWS = 65_536  # rows per parquet record batch, one CSV chunk each (~10 MB
 # Arrow quotes every string value ("needed" style) and writes a null as an empty unquoted field;
 # in COPY's CSV format that field is NULL and "" the empty string, so the two stay apart.
 _CSV_OPTIONS = pacsv.WriteOptions(include_header=False, quoting_style="needed")
-_COLUMNS = ", ".join(CANONICAL_SCHEMA.names)
 
 
 def trips_table_ddl(table: str = TRIPS_TABLE) -> str:
@@ -59,6 +58,17 @@ def trips_table_ddl(table: str = TRIPS_TABLE) -> str:
     """
     columns = ",\n  ".join(f"{name} {kind}" for name, kind in sql_columns("postgres"))
     return f"CREATE TABLE IF NOT EXISTS {table} (\n  {columns}\n) PARTITION BY RANGE (source_month)"
+
+
+def add_missing_columns_ddl(present: set[str], table: str = TRIPS_TABLE) -> list[str]:
+    """`ALTER TABLE … ADD COLUMN IF NOT EXISTS` for each canonical column not in `present`: on
+    the partitioned parent they reach every month's partition; a table made by an older release
+    keeps its rows, which read null in the new columns."""
+    return [
+        f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {name} {kind}"
+        for name, kind in sql_columns("postgres")
+        if name not in present
+    ]
 
 
 def partition_name(source_month: date, table: str = TRIPS_TABLE) -> str:
@@ -159,6 +169,18 @@ class PostgresWarehouse(WarehouseResource):
             with conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(hashtext('taxi_pipeline trips ddl'))")
                 conn.execute(trips_table_ddl())
+                # Only the columns missing: an ALTER TABLE, even one with nothing to do, would
+                # wait for every load in flight.
+                present = {
+                    row[0]
+                    for row in conn.execute(
+                        "SELECT column_name FROM information_schema.columns "
+                        "WHERE table_schema = current_schema() AND table_name = %s",
+                        (TRIPS_TABLE,),
+                    )
+                }
+                for statement in add_missing_columns_ddl(present):
+                    conn.execute(statement)
                 if source_month is not None:
                     conn.execute(partition_ddl(source_month))
         except psycopg.errors.InsufficientPrivilege as e:
@@ -182,9 +204,13 @@ class PostgresWarehouse(WarehouseResource):
                 loaded, strays = 0, 0
                 month = pa.scalar(source_month, pa.date32())
                 with conn.cursor() as cursor:
-                    with cursor.copy(f"COPY {TRIPS_TABLE} ({_COLUMNS}) FROM STDIN (FORMAT csv)") as copy:
-                        for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=CANONICAL_SCHEMA.names):
-                            batch = batch.cast(CANONICAL_SCHEMA)
+                    # A lake file of an older schema version lacks the newest columns: COPY
+                    # leaves them null.
+                    schema = pa.schema([f for f in CANONICAL_SCHEMA if f.name in parquet.schema_arrow.names])
+                    columns = ", ".join(schema.names)
+                    with cursor.copy(f"COPY {TRIPS_TABLE} ({columns}) FROM STDIN (FORMAT csv)") as copy:
+                        for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=schema.names):
+                            batch = batch.cast(schema)
                             in_slice = pc.and_kleene(
                                 pc.equal(batch.column("color"), color),
                                 pc.equal(batch.column("source_month"), month),

@@ -39,3 +39,11 @@ def parquet_row_count(path) -> int:
     """Rows in a parquet file (a path-like with `open`), read from its footer only."""
     with path.open("rb") as f:
         return pq.ParquetFile(f).metadata.num_rows
+
+
+def lake_file_columns(path) -> list[str]:
+    """The canonical columns a lake file (a path-like with `open`) holds, in canonical order: all
+    of them, or those of the older schema version it was written in."""
+    with path.open("rb") as f:
+        names = set(pq.read_schema(f).names)
+    return [name for name in CANONICAL_SCHEMA.names if name in names]

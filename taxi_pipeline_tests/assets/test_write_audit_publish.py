@@ -16,10 +16,12 @@ from taxi_pipeline.assets.audit import AUDIT_CHECK_SPECS
 from taxi_pipeline.assets.ingest import cleaned_trips
 from taxi_pipeline.lake import STAGING_FILE_TEMPLATE, zone_path
 from taxi_pipeline.partitions import split_partition_key
+from taxi_pipeline.schema import CANONICAL_SCHEMA
 from taxi_pipeline_tests.support.samples import lake_file, release_file
 from taxi_pipeline_tests.support.warehouse_rows import slice_checksums
 
 GREEN_APRIL = "green|2020-04-01"
+CANONICAL_NAMES = CANONICAL_SCHEMA.names
 BLOCKING = sorted(spec.name for spec in AUDIT_CHECK_SPECS if spec.blocking)
 
 
@@ -109,3 +111,34 @@ def test_what_the_checks_read_after_a_month_that_is_not_published(release_url, m
         assert after_the_failure == {spec.name: "EXECUTION_FAILED" for spec in AUDIT_CHECK_SPECS}
         assert AssetCheckExecutionResolvedStatus.FAILED.value not in after_the_failure.values()
         assert not instance.get_materialized_partitions(cleaned_trips.key) - {GREEN_APRIL}
+
+
+def test_a_month_staged_by_the_previous_release_still_publishes_and_loads_with_a_warning(
+    release_url, make_resources, lake_dir, duckdb_path
+):
+    from taxi_pipeline.assets.lake import lake_trips_parquet
+    from taxi_pipeline.assets.warehouse import warehouse_trips
+    from taxi_pipeline.schema import COLUMNS_BY_VERSION
+    from taxi_pipeline_tests.support.files import write_parquet
+    from taxi_pipeline_tests.support.trips import cleaned_sample
+
+    staged = lake_dir / zone_path(STAGING_FILE_TEMPLATE, *split_partition_key(GREEN_APRIL))
+    version_1 = cleaned_sample("green", "2020-04").select(CANONICAL_NAMES[: COLUMNS_BY_VERSION[1]])
+    staged.parent.mkdir(parents=True)
+    write_parquet(version_1, staged)
+    selection = dg.AssetSelection.assets(lake_trips_parquet, warehouse_trips) | dg.AssetSelection.checks_for_assets(
+        cleaned_trips
+    )
+
+    result = dg.materialize(
+        TRIP_ASSETS + TRIP_CHECKS, selection=selection, partition_key=GREEN_APRIL, resources=make_resources(release_url)
+    )
+
+    assert result.success
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    schema = checks["schema_is_canonical"]
+    assert not schema.passed and schema.severity == dg.AssetCheckSeverity.WARN
+    assert schema.metadata["schema_version"].value == 1 and "schema version 1 of 2" in schema.description
+    assert all(e.passed for name, e in checks.items() if name != "schema_is_canonical")
+    assert sha256(lake_file(lake_dir, "green", "2020-04")) == sha256(staged)
+    assert {k: n for k, (n, _) in slice_checksums(duckdb_path).items()} == {("green", "2020-04"): 35_612}

@@ -71,7 +71,10 @@ def bigquery_backend(request, tmp_path) -> Backend:
         return write_parquet(table, f"gs://{names['GCS_BUCKET']}/data/{name}.parquet")
 
     def columns() -> list[str]:
-        return [f.name for f in bigquery.Client(project=names["GCP_PROJECT"]).get_table(warehouse.table_id).schema]
+        # The columns a query sees: bqemulator's table metadata (get_table) misses columns that
+        # ALTER TABLE added, though its storage has them; real BigQuery shows them in both.
+        client = bigquery.Client(project=names["GCP_PROJECT"])
+        return [f.name for f in client.query(f"SELECT * FROM `{warehouse.table_id}` LIMIT 0").result().schema]
 
     return Backend(warehouse, put, columns)
 
