@@ -3,8 +3,10 @@
 import gzip
 import subprocess
 import sys
-from datetime import date
+from datetime import date, datetime
 
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 
 from benchmarks.generate_trips import HEADERS, generate_month, write_month
@@ -59,3 +61,20 @@ def test_runner_produces_the_comparison_table():
 @pytest.mark.postgres
 def test_postgres_benchmark_produces_the_comparison_table():
     assert smoke_table_variants("benchmarks.postgres_load") == ["to_sql", "load_slice"]
+
+
+def test_generated_fhvhv_months_have_the_tlc_columns_and_types_in_bounded_row_groups(tmp_path):
+    from benchmarks.generate_fhvhv import FHVHV_SCHEMA, write_fhvhv_month
+
+    path = tmp_path / "fhvhv_tripdata_2025-01.parquet"
+
+    written = write_fhvhv_month(path, 25_000, date(2025, 1, 1), seed=5, group_rows=10_000)
+
+    metadata = pq.read_metadata(path)
+    assert written == metadata.num_rows == 25_000
+    assert [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)] == [10_000, 10_000, 5_000]
+    assert pq.read_schema(path).remove_metadata() == FHVHV_SCHEMA
+    table = pq.read_table(path)
+    assert set(table["hvfhs_license_num"].unique().to_pylist()) == {"HV0003", "HV0005"}
+    assert pc.min(table["pickup_datetime"]).as_py() >= datetime(2025, 1, 1)
+    assert pc.all(pc.greater_equal(table["dropoff_datetime"], table["pickup_datetime"])).as_py()
