@@ -24,11 +24,11 @@ def test_canonical_schema_has_no_differences():
 def test_schema_differences_name_each_column():
     schema = CANONICAL_SCHEMA.remove(CANONICAL_SCHEMA.get_field_index("sr_flag"))
     schema = schema.set(schema.get_field_index("vendor_id"), pa.field("vendor_id", pa.int64()))
-    schema = schema.append(pa.field("airport_fee", pa.float64()))
+    schema = schema.append(pa.field("request_source", pa.string()))
 
     assert schema_differences(schema) == [
         "missing column sr_flag (int32)",
-        "unexpected column airport_fee (double)",
+        "unexpected column request_source (string)",
         "column vendor_id is int64, expected int32",
     ]
 
