@@ -25,8 +25,8 @@ from taxi_pipeline.transforms.parse import (
     DEFAULT_MAX_MALFORMED_SHARE,
     TripFileError,
     TripFilePath,
-    _source_columns,
     check_malformed_share,
+    match_columns,
 )
 from taxi_pipeline.transforms.tlc_layouts import TLC_LAYOUTS
 
@@ -162,7 +162,7 @@ def convert_parquet_to_lake(
     except (OSError, pa.ArrowInvalid) as e:
         raise TripFileError(f"{source}: cannot read as parquet: {e}") from e
     try:
-        renames, extra = _source_columns(source, parquet.schema_arrow.names, TLC_LAYOUTS[color])
+        renames, extra = match_columns(source, parquet.schema_arrow.names, TLC_LAYOUTS[color])
         malformed = MalformedRows()
         reports: list[CleaningReport] = []
         preview: list[pa.Table] = []

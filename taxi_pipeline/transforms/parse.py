@@ -82,7 +82,7 @@ def read_header(path: TripFilePath) -> list[str]:
     return [name.strip().strip('"') for name in header.split(",")]
 
 
-def _source_columns(path: TripFilePath, header: list[str], layout: Layout) -> tuple[dict[str, str], list[str]]:
+def match_columns(path: TripFilePath, header: list[str], layout: Layout) -> tuple[dict[str, str], list[str]]:
     """Map the file's own header names to canonical names; list the names that are not known."""
     by_lower = {}
     extra = []
@@ -107,7 +107,7 @@ def open_trip_csv(path: TripFilePath, color: str) -> TripCsv:
     if color not in LAYOUTS:
         raise TripFileError(f"{path}: unknown color {color!r}; expected one of {', '.join(LAYOUTS)}")
     header = read_header(path)
-    renames, extra = _source_columns(path, header, LAYOUTS[color])
+    renames, extra = match_columns(path, header, LAYOUTS[color])
     return TripCsv(path, color, header, renames, extra)
 
 
