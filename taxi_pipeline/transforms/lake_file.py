@@ -44,6 +44,9 @@ def parquet_row_count(path) -> int:
 def lake_file_columns(path) -> list[str]:
     """The canonical columns a lake file (a path-like with `open`) holds, in canonical order: all
     of them, or those of the older schema version it was written in."""
-    with path.open("rb") as f:
-        names = set(pq.read_schema(f).names)
+    try:
+        with path.open("rb") as f:
+            names = set(pq.read_schema(f).names)
+    except pa.ArrowInvalid as e:
+        raise ValueError(f"{path} is not a readable parquet file: {e}") from None
     return [name for name in CANONICAL_SCHEMA.names if name in names]

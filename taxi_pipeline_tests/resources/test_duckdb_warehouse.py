@@ -47,7 +47,7 @@ def test_an_unreadable_lake_file_leaves_the_old_slice(warehouse, duckdb_path, tm
     broken = tmp_path / "broken.parquet"
     broken.write_bytes(lake.read_bytes()[:4096])
 
-    with pytest.raises(duckdb.Error):
+    with pytest.raises(ValueError, match=r"broken\.parquet is not a readable parquet file"):
         warehouse.load_slice(UPath(broken), "green", APRIL)
 
     assert warehouse_rows(duckdb_path) == {("green", "2020-04"): 35_612}
