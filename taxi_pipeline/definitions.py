@@ -11,24 +11,26 @@ from taxi_pipeline.settings import Settings
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     """Definitions for one set of settings: the same assets, the target's resources; the
-    warehouse asset's kind tag names the warehouse `TAXI_WAREHOUSE` chose (duckdb, bigquery,
-    postgres)."""
+    warehouse assets' kind tag (`warehouse_trips`, `taxi_zones`) names the warehouse
+    `TAXI_WAREHOUSE` chose (duckdb, bigquery, postgres)."""
     # Imported here, after `defs` set the warning filters: the asset decorators warn when run.
-    from taxi_pipeline.assets import TRIP_ASSETS, TRIP_CHECKS
+    from taxi_pipeline.assets import TRIP_ASSETS, TRIP_CHECKS, ZONE_ASSETS
     from taxi_pipeline.assets.warehouse import warehouse_trips
-    from taxi_pipeline.jobs import trips_job
+    from taxi_pipeline.assets.zones import taxi_zones
+    from taxi_pipeline.jobs import trips_job, zones_job
     from taxi_pipeline.schedules import monthly_trips_schedule
     from taxi_pipeline.sensors import new_month_sensor, run_failure_webhook
     from taxi_pipeline.targets import build_resources
 
+    loads_warehouse = {warehouse_trips.key, taxi_zones.key}
     assets = dg.map_asset_specs(
-        lambda spec: spec.merge_attributes(kinds={settings.warehouse}) if spec.key == warehouse_trips.key else spec,
-        TRIP_ASSETS,
+        lambda spec: spec.merge_attributes(kinds={settings.warehouse}) if spec.key in loads_warehouse else spec,
+        [*TRIP_ASSETS, *ZONE_ASSETS],
     )
     return dg.Definitions(
         assets=assets,
         asset_checks=TRIP_CHECKS,
-        jobs=[trips_job],
+        jobs=[trips_job, zones_job],
         schedules=[monthly_trips_schedule],
         sensors=[new_month_sensor, run_failure_webhook],
         resources=build_resources(settings),

@@ -17,6 +17,8 @@ from upath import UPath
 RAW_FILE_TEMPLATE = "raw/{color}/{color}_tripdata_{month}.csv.gz"
 STAGING_FILE_TEMPLATE = "staging/{color}/{color}_tripdata_{month}.parquet"
 LAKE_FILE_TEMPLATE = "data/{color}/{color}_tripdata_{month}.parquet"
+# The taxi zone lookup table, one file for all colors and months, kept as published.
+ZONES_FILE = "raw/misc/taxi_zone_lookup.csv"
 
 LOCAL_PROTOCOLS = ("", "file", "local")
 

@@ -74,12 +74,16 @@ def build_resources(settings: Settings) -> dict[str, Any]:
     (`GOOGLE_APPLICATION_CREDENTIALS`, gcloud, or the attached service account), or a base64
     service-account key in `GCP_CREDENTIALS_B64`, handed to the lake and BigQuery alike.
     """
+    lake = lake_resource(settings)
     return {
         "source": TripSourceResource(
             base_url=settings.shown("TAXI_SOURCE_URL", settings.source_url),
             retry_delay_seconds=settings.source_retry_delay_seconds,
         ),
         "webhook": WebhookResource(url=settings.secret("TAXI_WEBHOOK_URL")),
-        **lake_io_managers(lake_resource(settings)),
+        # The lake itself, for the zone table's asset and the audit's zone ids (one file, not a
+        # partition: no IO manager of its own), beside the IO managers built from it.
+        "lake": lake,
+        **lake_io_managers(lake),
         "warehouse": warehouse_resource(settings),
     }

@@ -74,9 +74,11 @@ def make_resources(lake_dir: Path, duckdb_path: Path):
     """Builds the local target's resources for a source URL, with a lake and DuckDB in tmp."""
 
     def build(source_url: str) -> dict:
+        lake = LocalLake(base_path=str(lake_dir))
         return {
             "source": TripSourceResource(base_url=source_url),
-            **lake_io_managers(LocalLake(base_path=str(lake_dir))),
+            "lake": lake,
+            **lake_io_managers(lake),
             "warehouse": DuckDBWarehouse(duckdb_resource=DuckDBResource(database=str(duckdb_path))),
         }
 

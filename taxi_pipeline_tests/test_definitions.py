@@ -24,22 +24,34 @@ def definitions_for(monkeypatch, target: str) -> dg.Definitions:
 
 
 ASSET_NAMES = ["raw_trips", "cleaned_trips", "lake_trips_parquet", "warehouse_trips"]
+ZONE_ASSET = "taxi_zones"  # the one asset not partitioned: a single table for every color and month
 
 
 def test_definitions_load_and_validate(defs):
     dg.Definitions.validate_loadable(defs)
 
 
-def test_four_assets_in_one_group_with_descriptions_kinds_and_partitions(defs):
+def test_four_partitioned_assets_and_the_zone_table_in_one_group_with_descriptions_and_kinds(defs):
     specs = {spec.key.to_user_string(): spec for spec in defs.resolve_all_asset_specs()}
 
-    assert sorted(specs) == sorted(ASSET_NAMES)
-    for name in ASSET_NAMES:
+    assert sorted(specs) == sorted([*ASSET_NAMES, ZONE_ASSET])
+    for name in [*ASSET_NAMES, ZONE_ASSET]:
         assert specs[name].group_name == "nyc_taxi"
         assert specs[name].description
         assert specs[name].kinds
+    for name in ASSET_NAMES:
         assert specs[name].partitions_def == trip_partitions
+    assert specs[ZONE_ASSET].partitions_def is None
     assert "duckdb" in specs["warehouse_trips"].kinds
+    assert specs[ZONE_ASSET].kinds == {"csv", "duckdb"}
+
+
+def test_trips_job_holds_the_monthly_chain_and_zones_job_the_zone_table(defs):
+    trips, zones = defs.resolve_job_def("trips_job"), defs.resolve_job_def("zones_job")
+
+    assert {key.to_user_string() for key in trips.asset_layer.selected_asset_keys} == set(ASSET_NAMES)
+    assert trips.partitions_def == trip_partitions
+    assert {key.to_user_string() for key in zones.asset_layer.selected_asset_keys} == {ZONE_ASSET}
 
 
 def test_assets_form_one_chain(defs):
@@ -66,6 +78,7 @@ def test_default_target_is_local(monkeypatch):
         "raw_io_manager",
         "staging_io_manager",
         "lake_io_manager",
+        "lake",
         "warehouse",
     }
 
@@ -89,6 +102,8 @@ def test_settings_from_the_environment_show_as_env_vars(monkeypatch):
 
 def warehouse_of(defs: dg.Definitions) -> tuple[str, set[str]]:
     [spec] = [s for s in defs.resolve_all_asset_specs() if s.key == dg.AssetKey("warehouse_trips")]
+    [zones] = [s for s in defs.resolve_all_asset_specs() if s.key == dg.AssetKey(ZONE_ASSET)]
+    assert set(zones.kinds) - {"csv"} == set(spec.kinds) - {"sql"}  # both load the same warehouse
     return type(defs.resources["warehouse"]).__name__, set(spec.kinds) - {"sql"}
 
 

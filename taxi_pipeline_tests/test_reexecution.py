@@ -6,7 +6,7 @@ import dagster as dg
 
 from taxi_pipeline.definitions import build_definitions
 from taxi_pipeline.settings import Settings
-from taxi_pipeline_tests.support.samples import release_file
+from taxi_pipeline_tests.support.samples import release_file, release_zones
 
 
 def trips_job():
@@ -17,6 +17,9 @@ def trips_job():
 def test_failed_run_reexecuted_from_failure_succeeds_once_the_month_is_published(tmp_path, monkeypatch):
     mirror = tmp_path / "mirror" / "fhv"
     mirror.mkdir(parents=True)
+    # trips_job refreshes the zone table too: the mirror holds it, as every release does.
+    release_zones(tmp_path / "mirror").parent.mkdir()
+    shutil.copy(release_zones(), release_zones(tmp_path / "mirror"))
     for name, value in {
         "DAGSTER_HOME": str(tmp_path / "home"),
         "TAXI_SOURCE_URL": (tmp_path / "mirror").as_uri(),

@@ -7,7 +7,9 @@ import pyarrow.parquet as pq
 from upath import UPath
 
 from taxi_pipeline.assets.ingest import cleaned_trips
+from taxi_pipeline.lake import ZONES_FILE
 from taxi_pipeline.partitions import split_partition_key, trip_partitions
+from taxi_pipeline.resources.lake import LakeResource
 from taxi_pipeline.schema import SCHEMA_VERSION, schema_version
 from taxi_pipeline.transforms.quality import (
     FIRST_ZONE,
@@ -21,6 +23,7 @@ from taxi_pipeline.transforms.quality import (
     schema_differences,
     share_outside_month,
 )
+from taxi_pipeline.transforms.zones import read_zone_file
 
 # The checks run as one step that reads the staged file's columns once: a step per check costs
 # more in Dagster's per-step overhead than the checks themselves.
@@ -45,7 +48,8 @@ AUDIT_CHECK_SPECS = [
     _spec("pickup_and_dropoff_times_present", "No trip lacks its pickup or drop-off time", blocking=True),
     _spec(
         "location_ids_are_taxi_zones",
-        "Pickup and drop-off locations are TLC zones 1..265 (fhv may leave them empty)",
+        "Pickup and drop-off locations are zones of the zone table in the lake (raw/misc/taxi_zone_lookup.csv), "
+        "or TLC zones 1..265 when none is loaded (fhv may leave them empty)",
         blocking=True,
     ),
     _spec(
@@ -72,9 +76,22 @@ def _result(
     )
 
 
+NO_ZONE_TABLE = f"{FIRST_ZONE}..{LAST_ZONE} (no zone table loaded)"
+
+
+def lake_zone_ids(lake: LakeResource) -> tuple[list[int] | None, str]:
+    """The zone ids of the lake's zone table and where they came from, or (None, "1..265 (no
+    zone table loaded)") when `taxi_zones` has not put one there yet."""
+    path = lake.root() / ZONES_FILE
+    if not path.exists():
+        return None, NO_ZONE_TABLE
+    return read_zone_file(path).ids, str(path)
+
+
 @dg.multi_asset_check(specs=AUDIT_CHECK_SPECS)
-def audit_cleaned_trips(context: dg.AssetCheckExecutionContext, cleaned_trips: UPath):
-    """The staged month's schema, rows, timestamps, zones, month and money, from one read of it."""
+def audit_cleaned_trips(context: dg.AssetCheckExecutionContext, cleaned_trips: UPath, lake: LakeResource):
+    """The staged month's schema, rows, timestamps, zones, month and money, from one read of it;
+    the zone ids come from the lake's zone table (~12 KB) when there is one."""
     error, warn = dg.AssetCheckSeverity.ERROR, dg.AssetCheckSeverity.WARN
     color, month = split_partition_key(context.partition_key)
     with cleaned_trips.open("rb") as f:
@@ -106,12 +123,13 @@ def audit_cleaned_trips(context: dg.AssetCheckExecutionContext, cleaned_trips: U
         {f"null_{name}": count for name, count in nulls.items()},
     )
 
-    problems = location_id_problems(table, color)
+    zone_ids, zone_ids_from = lake_zone_ids(lake)
+    problems = location_id_problems(table, color, zone_ids)
     yield _result(
         "location_ids_are_taxi_zones",
         not any(n for counts in problems.values() for n in counts.values()),
         error,
-        {"problems": dg.MetadataValue.json(problems), "zone_range": f"{FIRST_ZONE}..{LAST_ZONE}"},
+        {"problems": dg.MetadataValue.json(problems), "zone_ids_from": zone_ids_from},
     )
 
     share = share_outside_month(table["pickup_datetime"], month)

@@ -11,10 +11,17 @@ from google.cloud import bigquery
 from pydantic import Field
 from upath import UPath
 
-from taxi_pipeline.resources.warehouse import TRIPS_TABLE, SliceLoad, SliceMismatchError, WarehouseResource
+from taxi_pipeline.resources.warehouse import (
+    TRIPS_TABLE,
+    ZONES_TABLE,
+    SliceLoad,
+    SliceMismatchError,
+    WarehouseResource,
+)
 from taxi_pipeline.schema import CANONICAL_COLUMNS, COLORS, SQL_TYPES
 from taxi_pipeline.settings import SettingError
 from taxi_pipeline.transforms.lake_file import lake_file_columns
+from taxi_pipeline.transforms.zones import ZONE_COLUMNS, ZONE_SQL_TYPES, ZoneFileError, read_zone_file
 
 STAGING_TABLE_HOURS = 24  # a staging table left by a killed run expires by itself
 
@@ -31,6 +38,14 @@ def trips_table_schema(names: list[str] | None = None) -> list[bigquery.SchemaFi
         bigquery.SchemaField(c.name, SQL_TYPES["bigquery"][c.type], mode="NULLABLE", description=c.description)
         for c in CANONICAL_COLUMNS
         if names is None or c.name in names
+    ]
+
+
+def zones_table_schema() -> list[bigquery.SchemaField]:
+    """The taxi zone table's columns in BigQuery; `location_id` is required."""
+    return [
+        bigquery.SchemaField(name, kind, mode="REQUIRED" if name == "location_id" else "NULLABLE")
+        for name, kind in zip(ZONE_COLUMNS, ZONE_SQL_TYPES["bigquery"], strict=True)
     ]
 
 
@@ -181,3 +196,46 @@ class BigQueryWarehouse(WarehouseResource):
                 "GROUP BY color, source_month ORDER BY color, source_month"
             ).result()
             return [(r.color, r.source_month, r.n) for r in rows]
+
+    @property
+    def zones_table_id(self) -> str:
+        return f"{self.project}.{self.dataset}.{ZONES_TABLE}"
+
+    def _ensure_zones_dataset(self, client: bigquery.Client) -> None:
+        dataset_id = f"{self.project}.{self.dataset}"
+        try:
+            client.get_dataset(dataset_id)
+        except gexc.NotFound:
+            if not self.create_dataset:
+                raise SettingError(f"BigQuery dataset {dataset_id} (GCP_PROJECT/BQ_DATASET) does not exist") from None
+            dataset = bigquery.Dataset(dataset_id)
+            if self.bigquery_resource.location:
+                dataset.location = self.bigquery_resource.location
+            client.create_dataset(dataset, exists_ok=True)
+
+    def replace_zones(self, csv_file: UPath) -> int:
+        """Replace the whole `zones` table with the lake's gs:// zone file: the file is checked
+        first, then one load job with WRITE_TRUNCATE, which BigQuery commits atomically (the
+        previous table stays if the job fails; no bad record is allowed)."""
+        if csv_file.protocol != "gs":
+            raise ValueError(f"BigQuery loads lake files from gs:// only, got {csv_file}")
+        zones = read_zone_file(csv_file)
+        with self._client() as client:
+            self._ensure_zones_dataset(client)
+            load_job = client.load_table_from_uri(
+                str(csv_file),
+                self.zones_table_id,
+                job_config=bigquery.LoadJobConfig(
+                    source_format=bigquery.SourceFormat.CSV,
+                    skip_leading_rows=1,
+                    schema=zones_table_schema(),
+                    write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,
+                    create_disposition=bigquery.CreateDisposition.CREATE_IF_NEEDED,
+                    max_bad_records=0,
+                ),
+            )
+            load_job.result()
+            loaded = client.get_table(self.zones_table_id).num_rows
+        if loaded != len(zones.rows):
+            raise ZoneFileError(f"{csv_file}: BigQuery holds {loaded} zones after the load, the file {len(zones.rows)}")
+        return loaded

@@ -8,9 +8,16 @@ from pydantic import Field
 from upath import UPath
 
 from taxi_pipeline.lake import is_local, to_local_path
-from taxi_pipeline.resources.warehouse import TRIPS_TABLE, SliceLoad, SliceMismatchError, WarehouseResource
+from taxi_pipeline.resources.warehouse import (
+    TRIPS_TABLE,
+    ZONES_TABLE,
+    SliceLoad,
+    SliceMismatchError,
+    WarehouseResource,
+)
 from taxi_pipeline.schema import sql_columns
 from taxi_pipeline.transforms.lake_file import lake_file_columns
+from taxi_pipeline.transforms.zones import ZONE_COLUMNS, ZONE_SQL_TYPES, ZoneFileError, read_zone_file
 
 
 def trips_table_ddl(table: str = TRIPS_TABLE) -> str:
@@ -31,6 +38,12 @@ def add_missing_columns(conn, table: str = TRIPS_TABLE) -> list[str]:
     for name, kind in added:
         conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
     return [name for name, _ in added]
+
+
+def zones_table_ddl(table: str = ZONES_TABLE) -> str:
+    """`CREATE TABLE IF NOT EXISTS` of the taxi zone table in DuckDB."""
+    columns = ",\n  ".join(f"{name} {kind}" for name, kind in zip(ZONE_COLUMNS, ZONE_SQL_TYPES["duckdb"], strict=True))
+    return f"CREATE TABLE IF NOT EXISTS {table} (\n  {columns},\n  PRIMARY KEY (location_id)\n)"
 
 
 class DuckDBWarehouse(WarehouseResource):
@@ -81,3 +94,30 @@ class DuckDBWarehouse(WarehouseResource):
             return conn.execute(
                 f"SELECT color, source_month, count(*) FROM {TRIPS_TABLE} GROUP BY ALL ORDER BY ALL"
             ).fetchall()
+
+    def replace_zones(self, csv_file: UPath) -> int:
+        """Replace the whole `zones` table from the lake's zone file in one transaction: the file is
+        checked first, then DELETE and INSERT from `read_csv` with the columns' types given."""
+        if not is_local(csv_file):
+            raise ValueError(f"the DuckDB warehouse loads local lake files only, got {csv_file}")
+        zones = read_zone_file(csv_file)
+        columns = ", ".join(
+            f"'{name}': '{kind}'" for name, kind in zip(ZONE_COLUMNS, ZONE_SQL_TYPES["duckdb"], strict=True)
+        )
+        with self._connection() as conn:
+            conn.execute(zones_table_ddl())
+            conn.begin()
+            try:
+                conn.execute(f"DELETE FROM {ZONES_TABLE}")
+                loaded = conn.execute(
+                    f"INSERT INTO {ZONES_TABLE} SELECT * FROM read_csv(?, header = true, auto_detect = false, "
+                    f"delim = ',', quote = '\"', columns = {{{columns}}})",
+                    [str(to_local_path(csv_file))],
+                ).fetchone()[0]
+                if loaded != len(zones.rows):
+                    raise ZoneFileError(f"{csv_file}: DuckDB read {loaded} zones, the file holds {len(zones.rows)}")
+                conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
+        return loaded

@@ -23,9 +23,16 @@ from upath import UPath
 
 from taxi_pipeline.lake import is_local, to_local_path
 from taxi_pipeline.partitions import next_month
-from taxi_pipeline.resources.warehouse import TRIPS_TABLE, SliceLoad, SliceMismatchError, WarehouseResource
+from taxi_pipeline.resources.warehouse import (
+    TRIPS_TABLE,
+    ZONES_TABLE,
+    SliceLoad,
+    SliceMismatchError,
+    WarehouseResource,
+)
 from taxi_pipeline.schema import CANONICAL_SCHEMA, COLORS, sql_columns
 from taxi_pipeline.settings import SettingError
+from taxi_pipeline.transforms.zones import ZONE_COLUMNS, ZONE_SQL_TYPES, ZoneFileError, read_zone_file
 
 if TYPE_CHECKING:  # psycopg is imported on first use: the other targets never pay for it
     import psycopg
@@ -113,6 +120,14 @@ def _describe(url: str) -> str:
     params = conninfo_to_dict(url)
     where = f"{params.get('host', 'localhost')}:{params.get('port', 5432)}/{params.get('dbname', '')}"
     return f"{params['user']}@{where}" if params.get("user") else where
+
+
+def zones_table_ddl(table: str = ZONES_TABLE) -> str:
+    """`CREATE TABLE IF NOT EXISTS` of the taxi zone table in PostgreSQL."""
+    columns = ",\n  ".join(
+        f"{name} {kind}" for name, kind in zip(ZONE_COLUMNS, ZONE_SQL_TYPES["postgres"], strict=True)
+    )
+    return f"CREATE TABLE IF NOT EXISTS {table} (\n  {columns},\n  PRIMARY KEY (location_id)\n)"
 
 
 @contextmanager
@@ -248,3 +263,39 @@ class PostgresWarehouse(WarehouseResource):
                     f"SELECT color, source_month, count(*) FROM {TRIPS_TABLE} GROUP BY 1, 2 ORDER BY 1, 2"
                 ).fetchall()
             ]
+
+    def replace_zones(self, csv_file: UPath) -> int:
+        """Replace the whole `zones` table with the lake's zone file in one transaction: the file
+        is checked first, then LOCK, DELETE, COPY the file's bytes FROM STDIN, count, COMMIT.
+
+        The lock (SHARE ROW EXCLUSIVE: readers go on, a second replace waits) keeps two loads at
+        once from each deleting only the rows it saw and leaving both copies behind.
+        """
+        zones = read_zone_file(csv_file)
+        columns = ", ".join(ZONE_COLUMNS)
+        with self._connection() as conn:
+            self._ensure_zones_table(conn)
+            with conn.transaction():
+                conn.execute(f"LOCK TABLE {ZONES_TABLE} IN SHARE ROW EXCLUSIVE MODE")
+                conn.execute(f"DELETE FROM {ZONES_TABLE}")
+                with conn.cursor() as cursor, csv_file.open("rb") as f:
+                    copy_sql = f"COPY {ZONES_TABLE} ({columns}) FROM STDIN (FORMAT csv, HEADER true, ENCODING 'UTF8')"
+                    with cursor.copy(copy_sql) as copy:
+                        copy.write(f.read())
+                loaded = conn.execute(f"SELECT count(*) FROM {ZONES_TABLE}").fetchone()[0]
+                if loaded != len(zones.rows):
+                    raise ZoneFileError(f"{csv_file}: Postgres read {loaded} zones, the file holds {len(zones.rows)}")
+        return loaded
+
+    def _ensure_zones_table(self, conn: "psycopg.Connection") -> None:
+        import psycopg
+
+        try:
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(hashtext('taxi_pipeline zones ddl'))")
+                conn.execute(zones_table_ddl())
+        except psycopg.errors.InsufficientPrivilege as e:
+            raise SettingError(
+                f"the role of {URL_SETTING} may not create the table {ZONES_TABLE} ({e.diag.message_primary}): "
+                "it needs USAGE and CREATE on the schema"
+            ) from None

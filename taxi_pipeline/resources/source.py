@@ -16,6 +16,8 @@ from taxi_pipeline.schema import COLORS
 from taxi_pipeline.settings import DEFAULT_SOURCE_RETRY_DELAY_SECONDS, DEFAULT_SOURCE_URL, check_source_url, redact_url
 
 CHUNK_BYTES = 1 << 20
+# The taxi zone lookup table, where the course's release and the TLC both keep it.
+ZONES_PATH = "misc/taxi_zone_lookup.csv"
 # A plain client name: CloudFront's firewall in front of the TLC's files is quicker to refuse
 # the default `python-requests/x.y` of shared cloud addresses.
 HEADERS = {"User-Agent": "taxi_pipeline/0.1 (NYC TLC trip-data loader)"}
@@ -140,8 +142,25 @@ class TripSourceResource(dg.ConfigurableResource):
         on_progress: Callable[[int], None] | None = None,
     ) -> DownloadedFile:
         """Stream the month's file to `destination` in chunks, hashing it on the way."""
-        url = self.file_url(color, month)
-        label = f"{color} {month:%Y-%m}"
+        return self._download(self.file_url(color, month), f"{color} {month:%Y-%m}", destination, on_progress)
+
+    def zones_url(self) -> str:
+        """The URL of the taxi zone lookup table, `{base}/misc/taxi_zone_lookup.csv`."""
+        check_source_url(self.base_url)
+        return f"{self.base_url.rstrip('/')}/{ZONES_PATH}"
+
+    def safe_zones_url(self) -> str:
+        """`zones_url` without any user:password part, for messages."""
+        return redact_url(self.zones_url())
+
+    def download_zones(self, destination: Path) -> DownloadedFile:
+        """Copy the zone lookup table to `destination`, with the same errors, redaction, headers
+        and file:// mirrors as the monthly files (a missing table is `MonthNotPublishedError`)."""
+        return self._download(self.zones_url(), "the taxi zone table", destination)
+
+    def _download(
+        self, url: str, label: str, destination: Path, on_progress: Callable[[int], None] | None = None
+    ) -> DownloadedFile:
         digest = hashlib.sha256()
         written = 0
         with open(destination, "wb") as out:

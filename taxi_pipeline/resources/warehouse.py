@@ -8,6 +8,7 @@ import dagster as dg
 from upath import UPath
 
 TRIPS_TABLE = "trips"
+ZONES_TABLE = "zones"
 
 
 @dataclass(frozen=True)
@@ -36,3 +37,9 @@ class WarehouseResource(dg.ConfigurableResource):
     @abstractmethod
     def slice_counts(self) -> list[tuple[str, date, int]]:
         """(color, source_month, rows) for every slice in the table, in order."""
+
+    @abstractmethod
+    def replace_zones(self, csv_file: UPath) -> int:
+        """Replace the whole table `zones` (location_id, borough, zone, service_zone) with the rows
+        of the zone lookup file, all or nothing; returns the rows loaded. A file that
+        `read_zone_file` refuses raises its `ZoneFileError` and leaves the previous table."""

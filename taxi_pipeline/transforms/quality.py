@@ -34,17 +34,21 @@ def null_counts(table: pa.Table, columns: tuple[str, ...]) -> dict[str, int]:
     return {name: table[name].null_count for name in columns}
 
 
-def location_id_problems(table: pa.Table, color: str) -> dict[str, dict[str, int]]:
-    """Per location column: ids outside 1..265, and nulls where the color should have ids.
+def location_id_problems(table: pa.Table, color: str, zone_ids: list[int] | None = None) -> dict[str, dict[str, int]]:
+    """Per location column: ids that are no zone (not among `zone_ids`, the zone table's ids,
+    or outside 1..265 when there is none), and nulls where the color should have ids.
 
     fhv files often carry no location at all, so nulls count as problems for yellow and green only.
     """
     problems = {}
     for name in LOCATION_COLUMNS:
         column = table[name]
-        outside = (
-            pc.sum(pc.or_(pc.less(column, FIRST_ZONE), pc.greater(column, LAST_ZONE)).cast(pa.int64())).as_py() or 0
-        )
+        if zone_ids is None:
+            not_a_zone = pc.or_(pc.less(column, FIRST_ZONE), pc.greater(column, LAST_ZONE))
+        else:
+            not_a_zone = pc.invert(pc.is_in(column, value_set=pa.array(zone_ids, column.type)))
+        # A null id is no zone either, but counted as null below (is_in gives false, less/greater null).
+        outside = pc.sum(pc.and_(not_a_zone, pc.is_valid(column)).cast(pa.int64())).as_py() or 0
         nulls = 0 if color == "fhv" else column.null_count
         problems[name] = {"outside_zone_range": outside, "null": nulls}
     return problems

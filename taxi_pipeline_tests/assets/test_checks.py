@@ -12,6 +12,7 @@ from taxi_pipeline.assets import TRIP_ASSETS, TRIP_CHECKS
 from taxi_pipeline.assets.ingest import cleaned_trips
 from taxi_pipeline.lake import STAGING_FILE_TEMPLATE, zone_path
 from taxi_pipeline_tests.support.runs import TRIP_CHECK_NAMES, materialize
+from taxi_pipeline_tests.support.samples import lake_zones, release_zones
 from taxi_pipeline_tests.support.trips import cleaned_sample
 
 APRIL = date(2020, 4, 1)
@@ -96,3 +97,49 @@ def test_a_file_of_another_month_warns(make_resources, release_url, lake_dir):
 
     assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
     assert check.metadata["share_outside_month"].value > 0.99
+
+
+def put_zone_table(lake_dir, data: bytes) -> str:
+    """A zone table in the lake where `taxi_zones` keeps it; returns its path."""
+    path = lake_zones(lake_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return str(path)
+
+
+def test_without_a_zone_table_the_ids_are_checked_against_1_to_265(make_resources, release_url, lake_dir):
+    check = run_audit(make_resources(release_url), cleaned_sample("green", "2020-04"), lake_dir)[
+        "location_ids_are_taxi_zones"
+    ]
+
+    assert check.passed
+    assert check.metadata["zone_ids_from"].value == "1..265 (no zone table loaded)"
+
+
+def test_with_the_zone_table_in_the_lake_the_ids_are_checked_against_its_zones(make_resources, release_url, lake_dir):
+    path = put_zone_table(lake_dir, release_zones().read_bytes())
+
+    check = run_audit(make_resources(release_url), cleaned_sample("green", "2020-04"), lake_dir)[
+        "location_ids_are_taxi_zones"
+    ]
+
+    assert check.passed
+    assert check.metadata["zone_ids_from"].value == path
+
+
+def test_an_id_in_1_to_265_that_the_zone_table_lacks_fails(make_resources, release_url, lake_dir):
+    # The bundled table without zone 7 (Astoria): in 1..265, but no zone of this table.
+    table = cleaned_sample("green", "2020-04")
+    lines = release_zones().read_bytes().split(b"\r\n")
+    path = put_zone_table(lake_dir, b"\r\n".join(line for line in lines if not line.startswith(b"7,")))
+    expected = {
+        name: {"outside_zone_range": pc.sum(pc.equal(table[name], 7).cast(pa.int64())).as_py(), "null": 0}
+        for name in ("pickup_location_id", "dropoff_location_id")
+    }
+    assert expected["pickup_location_id"]["outside_zone_range"] > 0
+
+    check = run_audit(make_resources(release_url), table, lake_dir)["location_ids_are_taxi_zones"]
+
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+    assert check.metadata["zone_ids_from"].value == path
+    assert check.metadata["problems"].value == expected

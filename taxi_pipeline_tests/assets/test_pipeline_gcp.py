@@ -6,10 +6,11 @@ import pytest
 from google.cloud import bigquery
 from upath import UPath
 
+from taxi_pipeline.assets import ZONE_ASSETS
 from taxi_pipeline.definitions import build_definitions
 from taxi_pipeline.settings import Settings
 from taxi_pipeline_tests.support.runs import materialize
-from taxi_pipeline_tests.support.samples import mirror_with_two_colors_in_april, release_file
+from taxi_pipeline_tests.support.samples import ZONES_ROWS, mirror_with_two_colors_in_april, release_file, release_zones
 
 pytestmark = pytest.mark.gcp
 
@@ -77,3 +78,30 @@ def test_the_gcp_target_keeps_secrets_out_of_config(gcp_target):
     assert lake.bucket == dg.EnvVar("GCS_BUCKET")
     assert gcp_target["warehouse"].bigquery_resource.project == dg.EnvVar("GCP_PROJECT")
     assert gcp_target["warehouse"].bigquery_resource.gcp_credentials is None
+
+
+def test_taxi_zones_lands_in_the_bucket_and_bigquery(gcp_target, gcp_names, gcp_servers):
+    dataset = f"{gcp_names['GCP_PROJECT']}.{gcp_names['BQ_DATASET']}"
+    count = f"SELECT COUNT(*) AS n, COUNT(DISTINCT location_id) AS ids FROM `{dataset}.zones`"
+    client = bigquery.Client(project=gcp_names["GCP_PROJECT"])
+
+    result = dg.materialize(ZONE_ASSETS, resources=gcp_target, raise_on_error=True)
+    dg.materialize(ZONE_ASSETS, resources=gcp_target, raise_on_error=True)
+
+    bucket_dir = gcp_servers.gcs_root / gcp_names["GCS_BUCKET"]
+    assert (bucket_dir / "raw/misc/taxi_zone_lookup.csv").read_bytes() == release_zones().read_bytes()
+    [row] = client.query(count).result()
+    assert (row.n, row.ids) == (ZONES_ROWS, ZONES_ROWS)
+    metadata = result.asset_materializations_for_node("taxi_zones")[0].metadata
+    assert metadata["dagster/row_count"].value == ZONES_ROWS
+    assert metadata["path"].value == f"gs://{gcp_names['GCS_BUCKET']}/raw/misc/taxi_zone_lookup.csv"
+
+
+def test_the_audit_reads_the_zone_table_from_the_bucket(gcp_target, gcp_names):
+    dg.materialize(ZONE_ASSETS, resources=gcp_target, raise_on_error=True)
+
+    result = materialize(gcp_target, "green|2020-04-01", with_checks=True, raise_on_error=True)
+
+    [zones] = [e for e in result.get_asset_check_evaluations() if e.check_name == "location_ids_are_taxi_zones"]
+    assert zones.passed
+    assert zones.metadata["zone_ids_from"].value == f"gs://{gcp_names['GCS_BUCKET']}/raw/misc/taxi_zone_lookup.csv"

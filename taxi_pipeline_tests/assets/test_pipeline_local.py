@@ -1,17 +1,23 @@
 """The four assets end to end on the local target: real files, a real HTTP server, DuckDB."""
 
+import dagster as dg
+import duckdb
 import pyarrow.parquet as pq
 import pytest
 
+from taxi_pipeline.assets import ZONE_ASSETS
 from taxi_pipeline.schema import CANONICAL_SCHEMA
 from taxi_pipeline_tests.support.runs import materialize, metadata_of, only_step_failure
 from taxi_pipeline_tests.support.samples import (
     RELEASE_DIR,
     SAMPLE_ROWS,
+    ZONES_ROWS,
     lake_file,
+    lake_zones,
     mirror_with_two_colors_in_april,
     raw_file,
     release_file,
+    release_zones,
 )
 from taxi_pipeline_tests.support.warehouse_rows import warehouse_rows
 
@@ -108,3 +114,42 @@ def test_unparseable_file_fails_naming_it_and_loads_nothing(tmp_path, make_resou
     assert "green_tripdata_2020-04.csv.gz" in failure.step_failure_data.error.message
     assert "lacks required column" in failure.step_failure_data.error.message
     assert not duckdb_path.exists()
+
+
+def zone_rows(duckdb_path) -> int:
+    with duckdb.connect(str(duckdb_path), read_only=True) as conn:
+        return conn.execute("SELECT count(*) FROM zones").fetchone()[0]
+
+
+def test_taxi_zones_lands_the_bundled_table_in_the_lake_and_duckdb(release_url, make_resources, lake_dir, duckdb_path):
+    result = dg.materialize(ZONE_ASSETS, resources=make_resources(release_url))
+
+    assert result.success
+    assert lake_zones(lake_dir).read_bytes() == release_zones().read_bytes()
+    assert zone_rows(duckdb_path) == ZONES_ROWS
+    metadata = metadata_of(result, "taxi_zones")
+    assert metadata["rows"] == metadata["dagster/row_count"] == ZONES_ROWS
+    assert metadata["source_url"] == f"{release_url}/misc/taxi_zone_lookup.csv"
+    assert metadata["path"] == str(lake_zones(lake_dir))
+    preview = metadata["preview"]
+    assert [c.name for c in preview.schema.columns] == ["location_id", "borough", "zone", "service_zone"]
+    assert preview.records[0].data == {
+        "location_id": 1,
+        "borough": "EWR",
+        "zone": "Newark Airport",
+        "service_zone": "EWR",
+    }
+
+    assert dg.materialize(ZONE_ASSETS, resources=make_resources(release_url)).success
+    assert zone_rows(duckdb_path) == ZONES_ROWS  # replaced whole, not appended
+
+
+def test_with_the_zone_table_loaded_the_audit_checks_ids_against_it(release_url, make_resources, lake_dir):
+    resources = make_resources(release_url)
+    assert dg.materialize(ZONE_ASSETS, resources=resources).success
+
+    result = materialize(resources, "green|2020-04-01", with_checks=True)
+
+    assert result.success
+    [zones] = [e for e in result.get_asset_check_evaluations() if e.check_name == "location_ids_are_taxi_zones"]
+    assert zones.passed and zones.metadata["zone_ids_from"].value == str(lake_zones(lake_dir))

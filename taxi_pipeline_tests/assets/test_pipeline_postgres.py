@@ -5,12 +5,12 @@ from datetime import date
 import dagster as dg
 import pytest
 
-from taxi_pipeline.assets import TRIP_ASSETS
+from taxi_pipeline.assets import TRIP_ASSETS, ZONE_ASSETS
 from taxi_pipeline.definitions import build_definitions
 from taxi_pipeline.resources.postgres_warehouse import PostgresWarehouse
 from taxi_pipeline.settings import Settings
 from taxi_pipeline_tests.support.runs import metadata_of, only_step_failure
-from taxi_pipeline_tests.support.samples import mirror_with_two_colors_in_april
+from taxi_pipeline_tests.support.samples import ZONES_ROWS, lake_zones, mirror_with_two_colors_in_april, release_zones
 
 pytestmark = pytest.mark.postgres
 
@@ -85,3 +85,18 @@ def test_wrong_credentials_fail_the_load_at_once_without_the_password(postgres_e
     assert "(TAXI_POSTGRES_URL)" in error.message and "password authentication failed" in error.message
     assert failure.step_failure_data.user_failure_data is not None  # dg.Failure: no retries
     assert secret not in repr(failure.step_failure_data) and all(secret not in str(e) for e in result.all_events)
+
+
+def test_taxi_zones_loads_the_zone_table_into_postgres_and_replaces_it_whole(postgres_env, lake_dir):
+    import psycopg
+
+    resources = build_definitions(Settings.from_environment()).resources
+    first = dg.materialize(ZONE_ASSETS, resources=resources, raise_on_error=False)
+    again = dg.materialize(ZONE_ASSETS, resources=resources, raise_on_error=False)
+
+    assert first.success and again.success
+    assert metadata_of(again, "taxi_zones")["dagster/row_count"] == ZONES_ROWS
+    assert lake_zones(lake_dir).read_bytes() == release_zones().read_bytes()
+    with psycopg.connect(postgres_env) as conn:
+        assert conn.execute("SELECT count(*), count(DISTINCT location_id) FROM zones").fetchone() == (265, 265)
+        assert conn.execute("SELECT zone FROM zones WHERE location_id = 265").fetchone() == ("NA",)

@@ -11,13 +11,14 @@ import duckdb
 import pytest
 
 from taxi_pipeline_tests.support.runs import materialize, metadata_of, only_step_failure
-from taxi_pipeline_tests.support.samples import lake_file, release_file
+from taxi_pipeline_tests.support.samples import RELEASE_DIR, lake_file, release_file
 from taxi_pipeline_tests.support.warehouse_rows import warehouse_rows
 
 pytestmark = pytest.mark.faults
 
 GREEN_APRIL = "green|2020-04-01"
 GREEN_ROWS = 35_612
+RELEASE_URI = RELEASE_DIR.as_uri()
 
 
 def real_lines(color: str, month: str) -> list[str]:
@@ -161,3 +162,33 @@ def test_a_month_of_mostly_negative_fares_warns(tmp_path, make_resources):
     [check] = [e for e in result.get_asset_check_evaluations() if e.check_name == "fares_and_distances_plausible"]
     assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
     assert check.metadata["share_negative_fare_amount"].value > 0.02
+
+
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        (b"id,borough,zone,service_zone\r\n1,EWR,Newark Airport,EWR\r\n", "header is id,borough,zone,service_zone"),
+        (b"LocationID,Borough,Zone,service_zone\r\n1,EWR,Newark Airport,EWR\r\n1,EWR,Newark,EWR\r\n", "repeats"),
+    ],
+    ids=["header", "duplicate-id"],
+)
+def test_a_bad_zone_table_fails_naming_it_and_keeps_the_lake_file_and_the_table(
+    content, problem, tmp_path, make_resources, lake_dir, duckdb_path
+):
+    from taxi_pipeline.assets import ZONE_ASSETS
+    from taxi_pipeline_tests.support.samples import ZONES_ROWS, copy_release, lake_zones, release_zones
+
+    assert dg.materialize(ZONE_ASSETS, resources=make_resources(RELEASE_URI)).success
+    bad_mirror = copy_release(tmp_path / "bad")
+    release_zones(bad_mirror).write_bytes(content)
+
+    result = dg.materialize(ZONE_ASSETS, resources=make_resources(bad_mirror.as_uri()), raise_on_error=False)
+
+    failure = only_step_failure(result)
+    message = failure.step_failure_data.error.message
+    assert failure.step_key == "taxi_zones" and failure.step_failure_data.user_failure_data is not None  # no retry
+    assert f"{bad_mirror.as_uri()}/misc/taxi_zone_lookup.csv: " in message and problem in message
+    assert "left as they were" in message
+    assert lake_zones(lake_dir).read_bytes() == release_zones().read_bytes()
+    with duckdb.connect(str(duckdb_path), read_only=True) as conn:
+        assert conn.execute("SELECT count(*) FROM zones").fetchone()[0] == ZONES_ROWS

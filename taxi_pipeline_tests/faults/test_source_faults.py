@@ -77,11 +77,19 @@ def test_404_fails_at_once_naming_the_url(release_url, make_resources, duckdb_pa
 
 
 class AlwaysFailing(QuietRequestHandler):
-    """Answers 503 to every GET and notes when each one came."""
+    """Answers 503 to every GET of a trip file and notes when each one came; serves the zone
+    table, which every release has, so that only the month's download fails."""
 
     arrivals: list[float] = []
 
     def do_GET(self):
+        if self.path == "/misc/taxi_zone_lookup.csv":
+            body = (RELEASE_DIR / "misc" / "taxi_zone_lookup.csv").read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         type(self).arrivals.append(time.monotonic())
         self.send_response(503)
         self.send_header("Content-Length", "0")
@@ -110,7 +118,7 @@ def test_5xx_is_retried_with_growing_delays_then_fails_clearly(server, tmp_path)
     failure = with_causes(failed.step_failure_data.error)
     assert "Exceeded max_retries of 3" in failure
     assert f"{url}{GREEN_PATH} answered HTTP 503" in failure
-    assert not (tmp_path / "warehouse.duckdb").exists()
+    assert warehouse_rows(tmp_path / "warehouse.duckdb") == {}  # the zone table loaded; no trip did
 
 
 class ResetOnce(QuietHandler):

@@ -11,7 +11,7 @@ from taxi_pipeline.resources.source import (
 )
 from taxi_pipeline.settings import SettingError, redact_url
 from taxi_pipeline_tests.support.http_server import QuietRequestHandler, serve, stop_server
-from taxi_pipeline_tests.support.samples import RELEASE_DIR, release_file
+from taxi_pipeline_tests.support.samples import RELEASE_DIR, release_file, release_zones
 
 
 class StatusHandler(QuietRequestHandler):
@@ -102,3 +102,54 @@ def test_only_known_colors_make_urls():
 def test_redact_url_drops_user_and_password():
     assert redact_url("https://me:pw@host:8443/a/b") == "https://host:8443/a/b"
     assert redact_url("https://host/a") == "https://host/a"
+
+
+def test_the_zone_table_url_follows_the_release_layout():
+    assert TripSourceResource().zones_url() == (
+        "https://github.com/DataTalksClub/nyc-tlc-data/releases/download/misc/taxi_zone_lookup.csv"
+    )
+    assert TripSourceResource(base_url="https://d37ci6vzurychx.cloudfront.net/").zones_url() == (
+        "https://d37ci6vzurychx.cloudfront.net/misc/taxi_zone_lookup.csv"
+    )
+
+
+@pytest.mark.parametrize("scheme", ["http", "file"])
+def test_download_zones_copies_the_table_byte_for_byte(scheme, release_url, tmp_path):
+    base = release_url if scheme == "http" else RELEASE_DIR.as_uri()
+    expected = release_zones().read_bytes()
+
+    downloaded = TripSourceResource(base_url=base).download_zones(tmp_path / "zones.csv")
+
+    assert (tmp_path / "zones.csv").read_bytes() == expected
+    assert (downloaded.bytes, downloaded.sha256) == (len(expected), hashlib.sha256(expected).hexdigest())
+    assert downloaded.url == f"{base}/misc/taxi_zone_lookup.csv"
+
+
+class UserAgentHandler(QuietRequestHandler):
+    seen: list[str] = []
+
+    def do_GET(self):
+        type(self).seen.append(f"{self.path} {self.headers.get('User-Agent')}")
+        self.send_response(404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+def test_a_missing_zone_table_says_so_names_the_url_and_keeps_credentials_out(http_server, tmp_path):
+    handler = type("Handler", (UserAgentHandler,), {"seen": []})
+    url = http_server(handler).replace("http://", "http://user:hunter2@")
+
+    with pytest.raises(MonthNotPublishedError) as raised:
+        TripSourceResource(base_url=url).download_zones(tmp_path / "zones.csv")
+
+    assert (
+        str(raised.value)
+        == f"the taxi zone table is not published: {redact_url(url)}/misc/taxi_zone_lookup.csv answered HTTP 404"
+    )
+    assert "hunter2" not in str(raised.value)
+    assert handler.seen == ["/misc/taxi_zone_lookup.csv taxi_pipeline/0.1 (NYC TLC trip-data loader)"]
+
+
+def test_a_server_error_on_the_zone_table_is_transient(status_server, tmp_path):
+    with pytest.raises(SourceUnavailableError, match="misc/taxi_zone_lookup.csv answered HTTP 503"):
+        TripSourceResource(base_url=status_server(503)).download_zones(tmp_path / "zones.csv")

@@ -18,7 +18,9 @@ from upath import UPath
 from taxi_pipeline.resources.warehouse import SliceMismatchError, WarehouseResource
 from taxi_pipeline.schema import CANONICAL_SCHEMA
 from taxi_pipeline.transforms.clean import clean_trips
+from taxi_pipeline.transforms.zones import ZoneFileError
 from taxi_pipeline_tests.support.files import write_parquet
+from taxi_pipeline_tests.support.samples import ZONES_ROWS, release_zones
 from taxi_pipeline_tests.support.trips import cleaned_sample
 
 APRIL, JAN_2021 = date(2020, 4, 1), date(2021, 1, 1)
@@ -29,14 +31,28 @@ class Backend:
     warehouse: WarehouseResource
     put_lake_file: Callable[[pa.Table, str], UPath]  # (table, name) -> where the backend reads it
     column_names: Callable[[], list[str]]  # of the trips table, in order
+    put_zone_file: Callable[[bytes, str], UPath]  # (CSV bytes, name) -> where the backend reads it
+    zones: Callable[[], list[tuple]]  # the zones table's rows, ordered by location_id
 
 
 COLUMNS_SQL = "SELECT column_name FROM information_schema.columns WHERE table_name = 'trips' ORDER BY ordinal_position"
+ZONES_SQL = "SELECT location_id, borough, zone, service_zone FROM zones ORDER BY location_id"
 
 
 def local_lake_files(folder) -> Callable[[pa.Table, str], UPath]:
     """`put_lake_file` of a backend that reads lake files from a local folder."""
     return lambda table, name: write_parquet(table, folder / f"{name}.parquet")
+
+
+def local_zone_files(folder) -> Callable[[bytes, str], UPath]:
+    """`put_zone_file` of a backend that reads lake files from a local folder."""
+
+    def put(data: bytes, name: str) -> UPath:
+        path = UPath(folder / f"{name}.csv")
+        path.write_bytes(data)
+        return path
+
+    return put
 
 
 def duckdb_backend(request, tmp_path) -> Backend:
@@ -51,8 +67,16 @@ def duckdb_backend(request, tmp_path) -> Backend:
         with duckdb.connect(str(database), read_only=True) as conn:
             return [name for (name,) in conn.execute(COLUMNS_SQL).fetchall()]
 
+    def zones() -> list[tuple]:
+        with duckdb.connect(str(database), read_only=True) as conn:
+            return conn.execute(ZONES_SQL).fetchall()
+
     return Backend(
-        DuckDBWarehouse(duckdb_resource=DuckDBResource(database=str(database))), local_lake_files(tmp_path), columns
+        DuckDBWarehouse(duckdb_resource=DuckDBResource(database=str(database))),
+        local_lake_files(tmp_path),
+        columns,
+        local_zone_files(tmp_path),
+        zones,
     )
 
 
@@ -76,7 +100,18 @@ def bigquery_backend(request, tmp_path) -> Backend:
         client = bigquery.Client(project=names["GCP_PROJECT"])
         return [f.name for f in client.query(f"SELECT * FROM `{warehouse.table_id}` LIMIT 0").result().schema]
 
-    return Backend(warehouse, put, columns)
+    def put_zones(data: bytes, name: str) -> UPath:
+        path = UPath(f"gs://{names['GCS_BUCKET']}/raw/misc/{name}.csv")
+        path.write_bytes(data)
+        return path
+
+    def zones() -> list[tuple]:
+        rows = bigquery.Client(project=names["GCP_PROJECT"]).query(
+            ZONES_SQL.replace("FROM zones", f"FROM `{warehouse.zones_table_id}`")
+        )
+        return [tuple(row.values()) for row in rows.result()]
+
+    return Backend(warehouse, put, columns, put_zones, zones)
 
 
 def postgres_backend(request, tmp_path) -> Backend:
@@ -90,7 +125,11 @@ def postgres_backend(request, tmp_path) -> Backend:
         with psycopg.connect(url) as conn:
             return [name for (name,) in conn.execute(COLUMNS_SQL).fetchall()]
 
-    return Backend(PostgresWarehouse(url=url), local_lake_files(tmp_path), columns)
+    def zones() -> list[tuple]:
+        with psycopg.connect(url) as conn:
+            return [tuple(row) for row in conn.execute(ZONES_SQL).fetchall()]
+
+    return Backend(PostgresWarehouse(url=url), local_lake_files(tmp_path), columns, local_zone_files(tmp_path), zones)
 
 
 @pytest.fixture(
@@ -176,3 +215,46 @@ def test_a_row_of_nulls_loads(backend):
 
     assert (load.rows_loaded, load.slice_rows) == (1, 1)
     assert backend.warehouse.slice_counts() == [("fhv", APRIL, 1)]
+
+
+def test_the_bundled_zone_table_loads_its_265_zones(backend):
+    zone_file = backend.put_zone_file(release_zones().read_bytes(), "taxi_zone_lookup")
+
+    assert backend.warehouse.replace_zones(zone_file) == ZONES_ROWS
+
+    zones = backend.zones()
+    assert len(zones) == ZONES_ROWS
+    assert zones[0] == (1, "EWR", "Newark Airport", "EWR")
+    assert zones[-2:] == [(264, "Unknown", "NV", "N/A"), (265, "Unknown", "NA", "N/A")]  # "NA" is text, not null
+
+
+def test_a_second_zone_load_replaces_the_table_whole(backend):
+    backend.warehouse.replace_zones(backend.put_zone_file(release_zones().read_bytes(), "taxi_zone_lookup"))
+    fewer = (
+        b'"LocationID","Borough","Zone","service_zone"\r\n'
+        b'1,"EWR","Newark Airport","EWR"\r\n7,"Queens","Astoria","Boro Zone"\r\n'
+    )
+
+    assert backend.warehouse.replace_zones(backend.put_zone_file(fewer, "fewer")) == 2
+
+    assert backend.zones() == [(1, "EWR", "Newark Airport", "EWR"), (7, "Queens", "Astoria", "Boro Zone")]
+
+
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        (b"id,borough,zone,service_zone\n1,EWR,Newark Airport,EWR\n", "header is id,borough,zone,service_zone"),
+        (b"LocationID,Borough,Zone,service_zone\n1,EWR,Newark Airport,EWR\nx7,Queens,Astoria,Boro Zone\n", "line 3"),
+        (b"LocationID,Borough,Zone,service_zone\n1,EWR,Newark Airport,EWR\n1,Queens,Astoria,Boro Zone\n", "repeats"),
+    ],
+    ids=["header", "id-not-an-integer", "duplicate-id"],
+)
+def test_a_bad_zone_file_is_refused_and_the_old_table_stays(backend, content, problem):
+    backend.warehouse.replace_zones(backend.put_zone_file(release_zones().read_bytes(), "taxi_zone_lookup"))
+    bad = backend.put_zone_file(content, "bad")
+
+    with pytest.raises(ZoneFileError, match=problem) as raised:
+        backend.warehouse.replace_zones(bad)
+
+    assert str(bad) in str(raised.value)
+    assert len(backend.zones()) == ZONES_ROWS

@@ -8,7 +8,7 @@ mirror and in a local lake.
 import shutil
 from pathlib import Path
 
-from taxi_pipeline.lake import LAKE_FILE_TEMPLATE, RAW_FILE_TEMPLATE
+from taxi_pipeline.lake import LAKE_FILE_TEMPLATE, RAW_FILE_TEMPLATE, ZONES_FILE
 
 RELEASE_DIR = Path(__file__).resolve().parents[1] / "data" / "release"
 
@@ -19,6 +19,13 @@ SAMPLE_ROWS = {
     "fhv|2019-01-01": 18,  # head of fhv 2019-01, TLC's older 6-column header
     "fhv|2020-01-01": 16,  # head of fhv 2020-01, same older header
 }
+
+ZONES_ROWS = 265  # the taxi zones of misc/taxi_zone_lookup.csv
+
+
+def release_zones(mirror: Path = RELEASE_DIR) -> Path:
+    """The taxi zone lookup table in a release mirror, the bundled one unless `mirror` names another."""
+    return mirror / "misc" / "taxi_zone_lookup.csv"
 
 
 def release_file(color: str, month: str, mirror: Path = RELEASE_DIR) -> Path:
@@ -49,3 +56,8 @@ def lake_file(lake_dir: Path, color: str, month: str) -> Path:
 def raw_file(lake_dir: Path, color: str, month: str) -> Path:
     """Where the raw CSV.gz of a (color, YYYY-MM) lies in a local lake."""
     return lake_dir / RAW_FILE_TEMPLATE.format(color=color, month=month)
+
+
+def lake_zones(lake_dir: Path) -> Path:
+    """Where the raw zone lookup table lies in a local lake."""
+    return lake_dir / ZONES_FILE

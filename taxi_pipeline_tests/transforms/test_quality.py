@@ -67,3 +67,14 @@ def test_null_counts_and_share_outside_month():
     assert null_counts(pa.table({"pickup_datetime": pickups}), ("pickup_datetime",)) == {"pickup_datetime": 1}
     assert share_outside_month(pickups, date(2020, 4, 1)) == 0.5
     assert share_outside_month(pa.chunked_array([], pa.timestamp("us")), date(2020, 4, 1)) == 0.0
+
+
+def test_with_the_zone_table_s_ids_an_id_it_lacks_is_no_zone():
+    zone_ids = [1, 2, 3, 300]  # a zone table of its own: 300 is a zone, 5 is not
+
+    problems = location_id_problems(locations([1, 300, 5, None], [2, 3, 0, 1]), "green", zone_ids)
+
+    assert problems == {
+        "pickup_location_id": {"outside_zone_range": 1, "null": 1},
+        "dropoff_location_id": {"outside_zone_range": 1, "null": 0},
+    }
