@@ -21,7 +21,7 @@ from pathlib import Path
 
 from benchmarks.measure import PROJECT, machine_line, measured, medians
 from taxi_pipeline_tests.support.http_server import QuietHandler, serve, stop_server
-from taxi_pipeline_tests.support.runs import materialize_command
+from taxi_pipeline_tests.support.runs import MONTHLY_CHAIN, materialize_command
 
 OUT = Path(__file__).resolve().parent / "out"
 MONTH = "2021-01"
@@ -69,7 +69,7 @@ def commands(variant: str, source: Path, source_url: str, work: Path) -> tuple[l
     env.update(
         TAXI_SOURCE_URL=source_url, TAXI_LAKE_DIR=str(work / "lake"), TAXI_DUCKDB_PATH=str(work / "warehouse.duckdb")
     )
-    return materialize_command(f"yellow|{MONTH}-01"), env
+    return materialize_command(f"yellow|{MONTH}-01", select=MONTHLY_CHAIN), env
 
 
 def bench_size(rows: int, repeats: int) -> dict[str, list[dict]]:

@@ -23,12 +23,14 @@ def test_single_machine_dagster_yaml_loads_as_an_instance(tmp_path, monkeypatch)
         assert not instance.telemetry_enabled
 
 
-def test_every_asset_runs_one_partition_per_run_and_loads_share_the_warehouse_pool():
+def test_every_partitioned_asset_runs_one_partition_per_run_and_loads_share_the_warehouse_pool():
     loaded = defs()
-    for assets_def in loaded.assets:
+    partitioned = [a for a in loaded.assets if a.partitions_def is not None]
+    assert len(partitioned) == 4
+    for assets_def in partitioned:
         assert assets_def.backfill_policy == dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
-    [warehouse] = [a for a in loaded.assets if a.key == dg.AssetKey("warehouse_trips")]
-    assert warehouse.op.pool == "warehouse"
+    loads = [a for a in loaded.assets if a.key in (dg.AssetKey("warehouse_trips"), dg.AssetKey("taxi_zones"))]
+    assert [a.op.pool for a in loads] == ["warehouse", "warehouse"]
 
 
 def test_k8s_values_name_the_run_launcher_and_the_code_location():
