@@ -100,10 +100,17 @@ SQL_TYPES: dict[str, dict[pa.DataType, str]] = {
 }
 
 
-def sql_columns(dialect: str) -> list[tuple[str, str]]:
-    """(name, SQL type) of every canonical column, in order, in a warehouse's dialect."""
+# The taxi zone table (`taxi_zone_lookup.csv`), as the warehouses hold it.
+ZONES_SCHEMA: pa.Schema = pa.schema(
+    [("location_id", pa.int32()), ("borough", pa.string()), ("zone", pa.string()), ("service_zone", pa.string())]
+)
+
+
+def sql_columns(dialect: str, schema: pa.Schema = CANONICAL_SCHEMA) -> list[tuple[str, str]]:
+    """(name, SQL type) of every column of `schema` (the canonical trips by default), in order,
+    in a warehouse's dialect."""
     types = SQL_TYPES[dialect]
-    return [(f.name, types[f.type]) for f in CANONICAL_SCHEMA]
+    return [(f.name, types[f.type]) for f in schema]
 
 
 def schema_version(schema: pa.Schema) -> int | None:

@@ -18,10 +18,10 @@ from taxi_pipeline.resources.warehouse import (
     SliceMismatchError,
     WarehouseResource,
 )
-from taxi_pipeline.schema import CANONICAL_COLUMNS, COLORS, SQL_TYPES
+from taxi_pipeline.schema import CANONICAL_COLUMNS, COLORS, SQL_TYPES, ZONES_SCHEMA, sql_columns
 from taxi_pipeline.settings import SettingError
 from taxi_pipeline.transforms.lake_file import lake_file_columns
-from taxi_pipeline.transforms.zones import ZONE_COLUMNS, ZONE_SQL_TYPES, ZoneFileError, read_zone_file
+from taxi_pipeline.transforms.zones import ZoneFileError, read_zone_file
 
 STAGING_TABLE_HOURS = 24  # a staging table left by a killed run expires by itself
 
@@ -45,7 +45,7 @@ def zones_table_schema() -> list[bigquery.SchemaField]:
     """The taxi zone table's columns in BigQuery; `location_id` is required."""
     return [
         bigquery.SchemaField(name, kind, mode="REQUIRED" if name == "location_id" else "NULLABLE")
-        for name, kind in zip(ZONE_COLUMNS, ZONE_SQL_TYPES["bigquery"], strict=True)
+        for name, kind in sql_columns("bigquery", ZONES_SCHEMA)
     ]
 
 
@@ -97,7 +97,8 @@ class BigQueryWarehouse(WarehouseResource):
                 "the project"
             ) from None
 
-    def _ensure_table(self, client: bigquery.Client) -> None:
+    def _ensure_dataset(self, client: bigquery.Client) -> None:
+        """The dataset, created (in `location`) when missing unless `create_dataset` is off."""
         dataset_id = f"{self.project}.{self.dataset}"
         try:
             client.get_dataset(dataset_id)
@@ -108,6 +109,9 @@ class BigQueryWarehouse(WarehouseResource):
             if self.bigquery_resource.location:
                 dataset.location = self.bigquery_resource.location
             client.create_dataset(dataset, exists_ok=True)
+
+    def _ensure_table(self, client: bigquery.Client) -> None:
+        self._ensure_dataset(client)
         table = bigquery.Table(self.table_id, schema=trips_table_schema())
         table.time_partitioning = bigquery.TimePartitioning(
             type_=bigquery.TimePartitioningType.MONTH, field="source_month"
@@ -201,18 +205,6 @@ class BigQueryWarehouse(WarehouseResource):
     def zones_table_id(self) -> str:
         return f"{self.project}.{self.dataset}.{ZONES_TABLE}"
 
-    def _ensure_zones_dataset(self, client: bigquery.Client) -> None:
-        dataset_id = f"{self.project}.{self.dataset}"
-        try:
-            client.get_dataset(dataset_id)
-        except gexc.NotFound:
-            if not self.create_dataset:
-                raise SettingError(f"BigQuery dataset {dataset_id} (GCP_PROJECT/BQ_DATASET) does not exist") from None
-            dataset = bigquery.Dataset(dataset_id)
-            if self.bigquery_resource.location:
-                dataset.location = self.bigquery_resource.location
-            client.create_dataset(dataset, exists_ok=True)
-
     def replace_zones(self, csv_file: UPath) -> int:
         """Replace the whole `zones` table with the lake's gs:// zone file: the file is checked
         first, then one load job with WRITE_TRUNCATE, which BigQuery commits atomically (the
@@ -221,7 +213,7 @@ class BigQueryWarehouse(WarehouseResource):
             raise ValueError(f"BigQuery loads lake files from gs:// only, got {csv_file}")
         zones = read_zone_file(csv_file)
         with self._client() as client:
-            self._ensure_zones_dataset(client)
+            self._ensure_dataset(client)
             load_job = client.load_table_from_uri(
                 str(csv_file),
                 self.zones_table_id,

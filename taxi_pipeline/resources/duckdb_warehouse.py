@@ -15,9 +15,9 @@ from taxi_pipeline.resources.warehouse import (
     SliceMismatchError,
     WarehouseResource,
 )
-from taxi_pipeline.schema import sql_columns
+from taxi_pipeline.schema import ZONES_SCHEMA, sql_columns
 from taxi_pipeline.transforms.lake_file import lake_file_columns
-from taxi_pipeline.transforms.zones import ZONE_COLUMNS, ZONE_SQL_TYPES, ZoneFileError, read_zone_file
+from taxi_pipeline.transforms.zones import ZoneFileError, read_zone_file
 
 
 def trips_table_ddl(table: str = TRIPS_TABLE) -> str:
@@ -42,7 +42,7 @@ def add_missing_columns(conn, table: str = TRIPS_TABLE) -> list[str]:
 
 def zones_table_ddl(table: str = ZONES_TABLE) -> str:
     """`CREATE TABLE IF NOT EXISTS` of the taxi zone table in DuckDB."""
-    columns = ",\n  ".join(f"{name} {kind}" for name, kind in zip(ZONE_COLUMNS, ZONE_SQL_TYPES["duckdb"], strict=True))
+    columns = ",\n  ".join(f"{name} {kind}" for name, kind in sql_columns("duckdb", ZONES_SCHEMA))
     return f"CREATE TABLE IF NOT EXISTS {table} (\n  {columns},\n  PRIMARY KEY (location_id)\n)"
 
 
@@ -101,9 +101,7 @@ class DuckDBWarehouse(WarehouseResource):
         if not is_local(csv_file):
             raise ValueError(f"the DuckDB warehouse loads local lake files only, got {csv_file}")
         zones = read_zone_file(csv_file)
-        columns = ", ".join(
-            f"'{name}': '{kind}'" for name, kind in zip(ZONE_COLUMNS, ZONE_SQL_TYPES["duckdb"], strict=True)
-        )
+        columns = ", ".join(f"'{name}': '{kind}'" for name, kind in sql_columns("duckdb", ZONES_SCHEMA))
         with self._connection() as conn:
             conn.execute(zones_table_ddl())
             conn.begin()

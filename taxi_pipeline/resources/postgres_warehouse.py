@@ -30,9 +30,9 @@ from taxi_pipeline.resources.warehouse import (
     SliceMismatchError,
     WarehouseResource,
 )
-from taxi_pipeline.schema import CANONICAL_SCHEMA, COLORS, sql_columns
+from taxi_pipeline.schema import CANONICAL_SCHEMA, COLORS, ZONES_SCHEMA, sql_columns
 from taxi_pipeline.settings import SettingError
-from taxi_pipeline.transforms.zones import ZONE_COLUMNS, ZONE_SQL_TYPES, ZoneFileError, read_zone_file
+from taxi_pipeline.transforms.zones import ZONE_COLUMNS, ZoneFileError, read_zone_file
 
 if TYPE_CHECKING:  # psycopg is imported on first use: the other targets never pay for it
     import psycopg
@@ -124,9 +124,7 @@ def _describe(url: str) -> str:
 
 def zones_table_ddl(table: str = ZONES_TABLE) -> str:
     """`CREATE TABLE IF NOT EXISTS` of the taxi zone table in PostgreSQL."""
-    columns = ",\n  ".join(
-        f"{name} {kind}" for name, kind in zip(ZONE_COLUMNS, ZONE_SQL_TYPES["postgres"], strict=True)
-    )
+    columns = ",\n  ".join(f"{name} {kind}" for name, kind in sql_columns("postgres", ZONES_SCHEMA))
     return f"CREATE TABLE IF NOT EXISTS {table} (\n  {columns},\n  PRIMARY KEY (location_id)\n)"
 
 

@@ -66,14 +66,24 @@ def convert_to_lake_parquet(
 
     (rows, reports, preview), encoding, malformed = read_with_fallbacks(trips, write)
     check_malformed_share(source, malformed, rows, max_malformed_share)
-    report = (
-        sum(reports[1:], reports[0]) if reports else CleaningReport(0, 0, 0, 0, {n: 0 for n in CANONICAL_SCHEMA.names})
-    )
+    return converted_trips(rows, reports, malformed, trips.extra_columns, encoding, preview)
+
+
+def converted_trips(
+    rows: int,
+    reports: list[CleaningReport],
+    malformed: MalformedRows,
+    extra_columns: list[str],
+    encoding: str,
+    preview: list[pa.Table],
+) -> ConvertedTrips:
+    """What a conversion found, from its blocks' cleaning reports and the first block's preview."""
+    empty_report = CleaningReport(0, 0, 0, 0, {n: 0 for n in CANONICAL_SCHEMA.names})
     return ConvertedTrips(
         rows=rows,
-        report=report,
+        report=sum(reports[1:], reports[0]) if reports else empty_report,
         malformed=malformed,
-        extra_columns=trips.extra_columns,
+        extra_columns=extra_columns,
         encoding=encoding,
         preview=preview[0] if preview else CANONICAL_SCHEMA.empty_table(),
     )

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 from taxi_pipeline.schema import CANONICAL_SCHEMA
 from taxi_pipeline.transforms.background import in_background
 from taxi_pipeline.transforms.clean import CleaningReport, clean_trips
-from taxi_pipeline.transforms.convert import PREVIEW_ROWS, ConvertedTrips
+from taxi_pipeline.transforms.convert import PREVIEW_ROWS, ConvertedTrips, converted_trips
 from taxi_pipeline.transforms.lake_file import write_lake_parquet
 from taxi_pipeline.transforms.malformed import MalformedRows
 from taxi_pipeline.transforms.parse import (
@@ -192,14 +192,4 @@ def convert_parquet_to_lake(
         if handle is not None:
             handle.close()
     check_malformed_share(source, malformed, rows, max_malformed_share)
-    report = (
-        sum(reports[1:], reports[0]) if reports else CleaningReport(0, 0, 0, 0, {n: 0 for n in CANONICAL_SCHEMA.names})
-    )
-    return ConvertedTrips(
-        rows=rows,
-        report=report,
-        malformed=malformed,
-        extra_columns=extra,
-        encoding=PARQUET_ENCODING,
-        preview=preview[0] if preview else CANONICAL_SCHEMA.empty_table(),
-    )
+    return converted_trips(rows, reports, malformed, extra, PARQUET_ENCODING, preview)

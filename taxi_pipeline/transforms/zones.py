@@ -8,14 +8,11 @@ from pathlib import Path
 
 from upath import UPath
 
+from taxi_pipeline.schema import ZONES_SCHEMA
+
 ZONE_HEADER = ("LocationID", "Borough", "Zone", "service_zone")
 # The warehouse table's columns, in the file's order, and their SQL types by warehouse.
-ZONE_COLUMNS = ("location_id", "borough", "zone", "service_zone")
-ZONE_SQL_TYPES = {
-    "duckdb": ("INTEGER", "VARCHAR", "VARCHAR", "VARCHAR"),
-    "postgres": ("integer", "text", "text", "text"),
-    "bigquery": ("INT64", "STRING", "STRING", "STRING"),
-}
+ZONE_COLUMNS = tuple(ZONES_SCHEMA.names)
 MAX_ZONE_FILE_BYTES = 1 << 20  # the published table is ~12 KB; anything much larger is not it
 
 
