@@ -1,7 +1,5 @@
 """Ingest stage: the published monthly file, and its rows cleaned into the canonical schema."""
 
-import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -9,37 +7,16 @@ import dagster as dg
 from pydantic import Field
 from upath import UPath
 
+from taxi_pipeline.assets.downloads import PERMANENT_SOURCE_ERRORS, download_failures, local_part_file
 from taxi_pipeline.assets.metadata import canonical_table_schema, table_preview
 from taxi_pipeline.partitions import one_partition_per_run, split_partition_key, trip_partitions
-from taxi_pipeline.resources.source import (
-    MonthNotPublishedError,
-    SourceRejectedError,
-    TripSourceResource,
-)
-from taxi_pipeline.settings import SettingError
+from taxi_pipeline.resources.source import TripSourceResource
 from taxi_pipeline.transforms.convert import convert_to_lake_parquet
 from taxi_pipeline.transforms.parse import DEFAULT_MAX_MALFORMED_SHARE, TripFileError
 from taxi_pipeline.transforms.source_file import NotATripFileError, check_downloaded_file
 
 GROUP = "nyc_taxi"
 PROGRESS_EVERY_SECONDS = 10.0
-
-DOWNLOAD_MAX_RETRIES = 3
-
-
-def retry_download(context: dg.AssetExecutionContext, source: TripSourceResource) -> dg.RetryRequested:
-    """A request to run the download again after exponential backoff with jitter from the
-    source's `retry_delay_seconds` (TAXI_SOURCE_RETRY_DELAY): about 1, 3 and 7 times it."""
-    # A policy built here rather than on the asset: its delay is a setting, read when the
-    # definitions load, and the asset is defined when the module is imported.
-    policy = dg.RetryPolicy(
-        max_retries=DOWNLOAD_MAX_RETRIES,
-        delay=source.retry_delay_seconds,
-        backoff=dg.Backoff.EXPONENTIAL,
-        jitter=dg.Jitter.PLUS_MINUS,
-    )
-    seconds = max(0.0, policy.calculate_delay(context.retry_number + 1))
-    return dg.RetryRequested(max_retries=policy.max_retries, seconds_to_wait=round(seconds, 1))
 
 
 @dg.asset(
@@ -53,10 +30,6 @@ def raw_trips(context: dg.AssetExecutionContext, source: TripSourceResource) -> 
     """The month's trip file exactly as published (CSV.gz), kept in the lake's raw zone at
     `raw/{color}/{color}_tripdata_{YYYY-MM}.csv.gz`."""
     color, month = split_partition_key(context.partition_key)
-    fd, name = tempfile.mkstemp(prefix=f"{color}_tripdata_{month:%Y-%m}.", suffix=".csv.gz.part")
-    os.close(fd)
-    local = Path(name)
-    local.chmod(0o644)  # mkstemp makes it owner-only; the raw zone is shared like the rest of the lake
     started = last_report = time.monotonic()
 
     def report_progress(written: int) -> None:
@@ -65,25 +38,15 @@ def raw_trips(context: dg.AssetExecutionContext, source: TripSourceResource) -> 
             last_report = time.monotonic()
             context.log.info(f"downloaded {written / 2**20:,.1f} MiB of {color} {month:%Y-%m}")
 
-    try:
-        downloaded = source.download(color, month, local, on_progress=report_progress)
-        check_downloaded_file(local)
-    except NotATripFileError as e:
-        local.unlink(missing_ok=True)
-        raise dg.Failure(
-            description=f"{color} {month:%Y-%m}: {source.safe_file_url(color, month)} is not a trip file: {e}",
-            allow_retries=False,
-        ) from None
-    except (MonthNotPublishedError, SourceRejectedError, SettingError) as e:
-        local.unlink(missing_ok=True)
-        raise dg.Failure(description=str(e), allow_retries=False) from None
-    except Exception as e:
-        # Transient by default (5xx, resets, timeouts, a full temp disk): retried with backoff.
-        local.unlink(missing_ok=True)
-        raise retry_download(context, source) from e
-    except BaseException:
-        local.unlink(missing_ok=True)
-        raise
+    def describe(error: Exception) -> str:
+        if isinstance(error, NotATripFileError):
+            return f"{color} {month:%Y-%m}: {source.safe_file_url(color, month)} is not a trip file: {error}"
+        return str(error)
+
+    with local_part_file(f"{color}_tripdata_{month:%Y-%m}.", ".csv.gz.part") as local:
+        with download_failures(context, source, (*PERMANENT_SOURCE_ERRORS, NotATripFileError), describe):
+            downloaded = source.download(color, month, local, on_progress=report_progress)
+            check_downloaded_file(local)
     seconds = time.monotonic() - started
     context.log.info(f"downloaded {downloaded.bytes:,} bytes from {downloaded.url} in {seconds:.1f} s")
     context.add_output_metadata(
@@ -119,19 +82,12 @@ def cleaned_trips(context: dg.AssetExecutionContext, config: CleaningConfig, raw
     `color` and `source_month`; missing passenger counts filled with 0. Loads as a pandas
     DataFrame with Arrow dtypes; rows that cannot be parsed are dropped and counted."""
     color, month = split_partition_key(context.partition_key)
-    fd, name = tempfile.mkstemp(prefix=f"{color}_tripdata_{month:%Y-%m}.", suffix=".parquet.part")
-    os.close(fd)
-    staged = Path(name)
-    staged.chmod(0o644)  # mkstemp makes it owner-only; the lake is shared
     started = time.monotonic()
-    try:
-        converted = convert_to_lake_parquet(raw_trips, color, month, staged, config.max_malformed_share)
-    except TripFileError as e:
-        staged.unlink(missing_ok=True)
-        raise dg.Failure(description=str(e), allow_retries=False) from None
-    except BaseException:
-        staged.unlink(missing_ok=True)
-        raise
+    with local_part_file(f"{color}_tripdata_{month:%Y-%m}.", ".parquet.part") as staged:
+        try:
+            converted = convert_to_lake_parquet(raw_trips, color, month, staged, config.max_malformed_share)
+        except TripFileError as e:
+            raise dg.Failure(description=str(e), allow_retries=False) from None
     report, malformed = converted.report, converted.malformed
     context.log.info(f"converted {converted.rows:,} rows in {time.monotonic() - started:.1f} s")
     # The course's flow logs these two lines; kept so its users find them.

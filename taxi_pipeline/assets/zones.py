@@ -1,16 +1,13 @@
 """The taxi zone lookup table: one file for every color and month, kept in the lake's raw zone
 and loaded whole into the warehouse table `zones`."""
 
-import os
-import tempfile
-from pathlib import Path
-
 import dagster as dg
 
-from taxi_pipeline.assets.ingest import GROUP, retry_download
+from taxi_pipeline.assets.downloads import PERMANENT_SOURCE_ERRORS, download_failures, local_part_file
+from taxi_pipeline.assets.ingest import GROUP
 from taxi_pipeline.lake import ZONES_FILE, make_folder, publish
 from taxi_pipeline.resources.lake import LakeResource
-from taxi_pipeline.resources.source import MonthNotPublishedError, SourceRejectedError, TripSourceResource
+from taxi_pipeline.resources.source import TripSourceResource
 from taxi_pipeline.resources.warehouse import ZONES_TABLE, WarehouseResource
 from taxi_pipeline.settings import SettingError
 from taxi_pipeline.transforms.zones import ZONE_COLUMNS, ZoneFileError, ZoneTable, read_zone_file
@@ -39,32 +36,17 @@ def taxi_zones(
     `LocationID,Borough,Zone,service_zone`, integer ids, none twice), kept as published in the
     lake at `raw/misc/taxi_zone_lookup.csv`, and loaded whole into the warehouse table `zones`
     (location_id, borough, zone, service_zone). A bad file changes neither."""
-    fd, name = tempfile.mkstemp(prefix="taxi_zone_lookup.", suffix=".csv.part")
-    os.close(fd)
-    local = Path(name)
-    local.chmod(0o644)  # mkstemp makes it owner-only; the raw zone is shared like the rest of the lake
-    try:
-        downloaded = source.download_zones(local)
-        zones = read_zone_file(local, name=downloaded.url)
-    except (ZoneFileError, MonthNotPublishedError, SourceRejectedError, SettingError) as e:
-        local.unlink(missing_ok=True)
-        raise dg.Failure(
-            description=f"{e}; the lake's {ZONES_FILE} and the warehouse table {ZONES_TABLE} are left as they were",
-            allow_retries=False,
-        ) from None
-    except Exception as e:
-        # Transient by default (5xx, resets, timeouts), as the monthly files: retried with backoff.
-        local.unlink(missing_ok=True)
-        raise retry_download(context, source) from e
-    except BaseException:
-        local.unlink(missing_ok=True)
-        raise
+
+    def describe(error: Exception) -> str:
+        return f"{error}; the lake's {ZONES_FILE} and the warehouse table {ZONES_TABLE} are left as they were"
+
     lake_path = lake.root() / ZONES_FILE
-    try:
+    with local_part_file("taxi_zone_lookup.", ".csv.part") as local:
+        with download_failures(context, source, (*PERMANENT_SOURCE_ERRORS, ZoneFileError), describe):
+            downloaded = source.download_zones(local)
+            zones = read_zone_file(local, name=downloaded.url)
         make_folder(lake_path.parent)
         publish(local, lake_path, keep_source=False)
-    finally:
-        local.unlink(missing_ok=True)
     context.log.info(f"loading {len(zones.rows)} zones from {lake_path} into the warehouse table {ZONES_TABLE}")
     try:
         rows = warehouse.replace_zones(lake_path)

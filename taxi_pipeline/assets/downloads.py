@@ -1,0 +1,64 @@
+"""What the assets that fetch or write a local file share: the file itself, and a download's
+failures told apart into Dagster's terms (fail at once, or retry with backoff)."""
+
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+
+from taxi_pipeline.resources.source import MonthNotPublishedError, SourceRejectedError, TripSourceResource
+from taxi_pipeline.settings import SettingError
+
+DOWNLOAD_MAX_RETRIES = 3
+# A retry will not change these: the month is not published, the source refuses, a setting is wrong.
+PERMANENT_SOURCE_ERRORS: tuple[type[Exception], ...] = (MonthNotPublishedError, SourceRejectedError, SettingError)
+
+
+@contextmanager
+def local_part_file(prefix: str, suffix: str) -> Iterator[Path]:
+    """A new empty local file for a step to fill, readable by all like the rest of the lake;
+    removed when the block fails (whatever the reason), left to its IO manager when it succeeds."""
+    fd, name = tempfile.mkstemp(prefix=prefix, suffix=suffix)
+    os.close(fd)
+    path = Path(name)
+    path.chmod(0o644)  # mkstemp makes it owner-only
+    try:
+        yield path
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
+def retry_download(context: dg.AssetExecutionContext, source: TripSourceResource) -> dg.RetryRequested:
+    """A request to run the download again after exponential backoff with jitter from the
+    source's `retry_delay_seconds` (TAXI_SOURCE_RETRY_DELAY): about 1, 3 and 7 times it."""
+    # A policy built here rather than on the asset: its delay is a setting, read when the
+    # definitions load, and the asset is defined when the module is imported.
+    policy = dg.RetryPolicy(
+        max_retries=DOWNLOAD_MAX_RETRIES,
+        delay=source.retry_delay_seconds,
+        backoff=dg.Backoff.EXPONENTIAL,
+        jitter=dg.Jitter.PLUS_MINUS,
+    )
+    seconds = max(0.0, policy.calculate_delay(context.retry_number + 1))
+    return dg.RetryRequested(max_retries=policy.max_retries, seconds_to_wait=round(seconds, 1))
+
+
+@contextmanager
+def download_failures(
+    context: dg.AssetExecutionContext,
+    source: TripSourceResource,
+    permanent: tuple[type[Exception], ...] = PERMANENT_SOURCE_ERRORS,
+    describe: Callable[[Exception], str] = str,
+) -> Iterator[None]:
+    """Around a download: an error in `permanent` fails the step at once with `describe(error)`;
+    any other (5xx, resets, timeouts, a full temp disk) is transient and retried with backoff."""
+    try:
+        yield
+    except permanent as e:
+        raise dg.Failure(description=describe(e), allow_retries=False) from None
+    except Exception as e:
+        raise retry_download(context, source) from e
