@@ -44,8 +44,3 @@ def split_partition_key(key: str | dg.MultiPartitionKey) -> tuple[str, date]:
 def next_month(month: date) -> date:
     """The first day of the month after the one `month` is in."""
     return month.replace(day=1) + relativedelta(months=1)
-
-
-def previous_month(day: date) -> date:
-    """The first day of the month before the one `day` is in."""
-    return day.replace(day=1) - relativedelta(months=1)
