@@ -4,8 +4,16 @@ import sys
 
 import dagster as dg
 
-from taxi_pipeline.partitions import PARTITION_KEY_HINT
 from taxi_pipeline.settings import SettingError
+
+# How the loaded code location's partition keys read; set once its partitions are known.
+_partition_hint = "keys read color|YYYY-MM-01, e.g. green|2020-04-01"
+
+
+def describe_partitions(hint: str) -> None:
+    """Make a bad --partition's line say how this code location's keys read (`hint`)."""
+    global _partition_hint
+    _partition_hint = hint
 
 
 def one_line_error(error: BaseException | None) -> str | None:
@@ -17,7 +25,7 @@ def one_line_error(error: BaseException | None) -> str | None:
         if isinstance(error, SettingError):
             return f"taxi_pipeline: {error}"
         if isinstance(error, dg.DagsterInvalidSubsetError) and "partition key" in str(error):
-            return f"taxi_pipeline: --partition: {error} Partition {PARTITION_KEY_HINT}."
+            return f"taxi_pipeline: --partition: {error} Partition {_partition_hint}."
         error = error.__cause__ or error.__context__
     return None
 

@@ -5,34 +5,38 @@ import warnings
 
 import dagster as dg
 
-from taxi_pipeline.cli_errors import install_one_line_errors
+from taxi_pipeline.cli_errors import describe_partitions, install_one_line_errors
+from taxi_pipeline.partitions import partition_key_hint
 from taxi_pipeline.settings import Settings
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
-    """Definitions for one set of settings: the same assets, the target's resources; the
-    warehouse assets' kind tag (`warehouse_trips`, `taxi_zones`) names the warehouse
+    """Definitions for one set of settings: the trip assets partitioned by the source's services
+    and months (`TAXI_SOURCE`, `TAXI_FIRST_MONTH`), the target's resources; the warehouse
+    assets' kind tag (`warehouse_trips`, `taxi_zones`) names the warehouse
     `TAXI_WAREHOUSE` chose (duckdb, bigquery, postgres)."""
     # Imported here, after `defs` set the warning filters: the asset decorators warn when run.
-    from taxi_pipeline.assets import TRIP_ASSETS, TRIP_CHECKS, ZONE_ASSETS
-    from taxi_pipeline.assets.warehouse import warehouse_trips
+    from taxi_pipeline.assets import ZONE_ASSETS, build_trip_assets
     from taxi_pipeline.assets.zones import taxi_zones
     from taxi_pipeline.jobs import trips_job, zones_job
+    from taxi_pipeline.partitions import build_trip_partitions
     from taxi_pipeline.schedules import monthly_trips_schedule
-    from taxi_pipeline.sensors import new_month_sensor, run_failure_webhook
+    from taxi_pipeline.sensors import build_new_month_sensor, run_failure_webhook
     from taxi_pipeline.targets import build_resources
 
-    loads_warehouse = {warehouse_trips.key, taxi_zones.key}
+    release = settings.release
+    trips = build_trip_assets(build_trip_partitions(release, settings.first_month), release.file_format)
+    loads_warehouse = {dg.AssetKey("warehouse_trips"), taxi_zones.key}
     assets = dg.map_asset_specs(
         lambda spec: spec.merge_attributes(kinds={settings.warehouse}) if spec.key in loads_warehouse else spec,
-        [*TRIP_ASSETS, *ZONE_ASSETS],
+        [*trips.assets, *ZONE_ASSETS],
     )
     return dg.Definitions(
         assets=assets,
-        asset_checks=TRIP_CHECKS,
+        asset_checks=trips.checks,
         jobs=[trips_job, zones_job],
         schedules=[monthly_trips_schedule],
-        sensors=[new_month_sensor, run_failure_webhook],
+        sensors=[build_new_month_sensor(trips.partitions_def, release), run_failure_webhook],
         resources=build_resources(settings),
         # Runs are one partition each; in-process steps save ~5 s of imports per step, and
         # backfills get their parallelism from running many runs at once.
@@ -53,4 +57,6 @@ def defs() -> dg.Definitions:
     command-line process with one line naming it."""
     filter_known_warnings()
     install_one_line_errors()
-    return build_definitions(Settings.from_environment())
+    definitions = build_definitions(Settings.from_environment())
+    describe_partitions(partition_key_hint(definitions.resolve_job_def("trips_job").partitions_def))
+    return definitions

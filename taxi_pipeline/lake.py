@@ -13,14 +13,20 @@ from typing import IO
 
 from upath import UPath
 
-# One file per (color, month) in each zone; `month` is YYYY-MM, the course's file names.
-RAW_FILE_TEMPLATE = "raw/{color}/{color}_tripdata_{month}.csv.gz"
+# One file per (color, month) in each zone; `month` is YYYY-MM, the sources' file names. The raw
+# zone keeps the file as published: CSV.gz from the course's mirror, parquet from the TLC.
+RAW_FILE_TEMPLATE = "raw/{color}/{color}_tripdata_{month}.{file_format}"
 STAGING_FILE_TEMPLATE = "staging/{color}/{color}_tripdata_{month}.parquet"
 LAKE_FILE_TEMPLATE = "data/{color}/{color}_tripdata_{month}.parquet"
 # The taxi zone lookup table, one file for all colors and months, kept as published.
 ZONES_FILE = "raw/misc/taxi_zone_lookup.csv"
 
 LOCAL_PROTOCOLS = ("", "file", "local")
+
+
+def raw_file_template(file_format: str) -> str:
+    """The raw zone's path template for files of `file_format` (csv.gz or parquet)."""
+    return RAW_FILE_TEMPLATE.replace("{file_format}", file_format)
 
 
 def zone_path(template: str, color: str, month: date) -> str:

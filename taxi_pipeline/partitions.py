@@ -1,32 +1,45 @@
-"""The one partition scheme of every asset: trip color x monthly file, and month arithmetic."""
+"""The one partition scheme of every trip asset: the source's services x its months, and month
+arithmetic."""
 
 from datetime import date
 
 import dagster as dg
 from dateutil.relativedelta import relativedelta
 
-from taxi_pipeline.schema import COLORS
-
-# The months of the course's release: 2019-01 to 2021-07, fixed. Partitions are exactly the
-# months it holds, so the UI, backfills, the schedule and the sensor never offer one it cannot have.
-MONTHS_START = "2019-01-01"
-MONTHS_END = "2021-07-01"
-
-color_partitions = dg.StaticPartitionsDefinition(list(COLORS))
-# end_date is exclusive: the month after the last one.
-month_partitions = dg.MonthlyPartitionsDefinition(start_date=MONTHS_START, end_date="2021-08-01")
-
-# Keys read "color|month", for example "yellow|2021-01-01".
-trip_partitions = dg.MultiPartitionsDefinition({"color": color_partitions, "month": month_partitions})
-
-PARTITION_KEY_HINT = (
-    "keys read color|YYYY-MM-01, e.g. green|2020-04-01 "
-    f"(colors {', '.join(COLORS)}; months {MONTHS_START} to {MONTHS_END})"
-)
+from taxi_pipeline.sources import COURSE, TLC_PUBLICATION_LAG_MONTHS, TripRelease
 
 # Each run takes one (color, month): a backfill of years becomes many small runs that the run
 # queue executes in parallel, and the IO managers store exactly one partition per output.
 one_partition_per_run = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
+
+
+def build_trip_partitions(release: TripRelease, first_month: date | None = None) -> dg.MultiPartitionsDefinition:
+    """The (color, month) partitions of a release: its services, and its months from
+    `first_month` (default: the release's) to its last one. Keys read `yellow|2021-01-01`.
+
+    A release with a fixed end (the course's mirror, 2021-07) ends there; the TLC's ends
+    `TLC_PUBLICATION_LAG_MONTHS` before the current month, so it grows with the clock.
+    """
+    start = f"{first_month or release.first_month:%Y-%m-%d}"
+    if release.last_month is not None:
+        # end_date is exclusive: the month after the last one.
+        months = dg.MonthlyPartitionsDefinition(start_date=start, end_date=f"{next_month(release.last_month):%Y-%m-%d}")
+    else:
+        months = dg.MonthlyPartitionsDefinition(start_date=start, end_offset=-TLC_PUBLICATION_LAG_MONTHS)
+    colors = dg.StaticPartitionsDefinition(list(release.services))
+    return dg.MultiPartitionsDefinition({"color": colors, "month": months})
+
+
+def partition_key_hint(partitions: dg.MultiPartitionsDefinition) -> str:
+    """How a partition key of `partitions` reads, with its colors and months, for messages."""
+    colors = partitions.get_partitions_def_for_dimension("color").get_partition_keys()
+    months = partitions.get_partitions_def_for_dimension("month").get_partition_keys()
+    if not months:
+        return f"keys read color|YYYY-MM-01 (colors {', '.join(colors)}; no months yet)"
+    return (
+        f"keys read color|YYYY-MM-01, e.g. {trip_partition_key(colors[0], months[-1])} "
+        f"(colors {', '.join(colors)}; months {months[0]} to {months[-1]})"
+    )
 
 
 def trip_partition_key(color: str, month: str | date) -> str:
@@ -36,11 +49,19 @@ def trip_partition_key(color: str, month: str | date) -> str:
 
 def split_partition_key(key: str | dg.MultiPartitionKey) -> tuple[str, date]:
     """The (color, first day of month) named by a partition key such as `yellow|2021-01-01`."""
-    if not isinstance(key, dg.MultiPartitionKey):
-        key = trip_partitions.get_partition_key_from_str(str(key))
-    return key.keys_by_dimension["color"], date.fromisoformat(key.keys_by_dimension["month"])
+    if isinstance(key, dg.MultiPartitionKey):
+        return key.keys_by_dimension["color"], date.fromisoformat(key.keys_by_dimension["month"])
+    # Dimensions are ordered by name in the key: color, then month.
+    color, separator, month = str(key).partition("|")
+    if not separator or not color:
+        raise ValueError(f"{key!r} is not a trip partition key (color|YYYY-MM-01)")
+    return color, date.fromisoformat(month)
 
 
 def next_month(month: date) -> date:
     """The first day of the month after the one `month` is in."""
     return month.replace(day=1) + relativedelta(months=1)
+
+
+# The course's partitions, the default: 2019-01 to 2021-07 of yellow, green and fhv (93 keys).
+course_partitions = build_trip_partitions(COURSE)

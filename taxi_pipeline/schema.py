@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-COLORS = ("yellow", "green", "fhv")
+# Every service of every source (the course mirror has the first three, the TLC all four).
+COLORS = ("yellow", "green", "fhv", "fhvhv")
 # The canonical schema's version: 1 had the 25 columns up to `affiliated_base_number`; 2 added
 # the TLC releases' columns after it. Columns are only ever appended, so a table or file of an
 # older version holds a prefix of today's columns.
@@ -24,7 +25,7 @@ class Column:
 
 
 CANONICAL_COLUMNS: tuple[Column, ...] = (
-    Column("color", pa.string(), "Trip record type: yellow, green or fhv"),
+    Column("color", pa.string(), "Trip record type (the TLC service): yellow, green, fhv or fhvhv"),
     Column("source_month", pa.date32(), "First day of the month of the published file"),
     Column("vendor_id", pa.int32(), "TPEP/LPEP provider code"),
     Column("pickup_datetime", pa.timestamp("us"), "Pickup time, New York wall clock"),

@@ -7,16 +7,19 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import dagster as dg
 
+from taxi_pipeline.sources import RELEASES, TLC_EARLIEST_MONTH, TripRelease
+
 TARGETS = ("local", "gcp")
 # The warehouses each target can load into, its default first: DuckDB reads only local lake
 # files and BigQuery only gs:// ones; Postgres streams either.
 WAREHOUSES_BY_TARGET = {"local": ("duckdb", "postgres"), "gcp": ("bigquery", "postgres")}
-DEFAULT_SOURCE_URL = "https://github.com/DataTalksClub/nyc-tlc-data/releases/download"
+DEFAULT_SOURCE = "course"
 DEFAULT_LAKE_DIR = "data/lake"
 DEFAULT_DUCKDB_PATH = "data/warehouse.duckdb"
 DEFAULT_BQ_DATASET = "nyc_taxi"
@@ -70,6 +73,34 @@ def check_writable_location(setting: str, path: str, *, folder: bool) -> None:
         raise SettingError(f"{setting}={path!r} is not writable: no write permission on {existing}")
 
 
+def _first_month(value: str | None, release: TripRelease, today: date) -> date | None:
+    """The month TAXI_FIRST_MONTH names (YYYY-MM), checked against the release, or None."""
+    if value is None:
+        return None
+    if release.last_month is not None:
+        raise SettingError(
+            f"TAXI_FIRST_MONTH applies to TAXI_SOURCE=tlc; the {release.description} (TAXI_SOURCE={release.name}) "
+            f"holds exactly {release.first_month:%Y-%m} to {release.last_month:%Y-%m}: unset TAXI_FIRST_MONTH"
+        )
+    try:
+        month = datetime.strptime(value[:7], "%Y-%m").date()
+        if len(value) not in (7, 10) or (len(value) == 10 and value[7:] != "-01"):
+            raise ValueError
+    except ValueError:
+        raise SettingError(f"TAXI_FIRST_MONTH={value!r} is not a month; write it as YYYY-MM, e.g. 2019-01") from None
+    if month < TLC_EARLIEST_MONTH:
+        raise SettingError(
+            f"TAXI_FIRST_MONTH={value!r} is before {TLC_EARLIEST_MONTH:%Y-%m}: the TLC's 2009 and 2010 files use "
+            "another layout (longitudes and latitudes, no zone ids) that this pipeline does not read"
+        )
+    latest = release.latest_month(today)
+    if month > latest:
+        raise SettingError(
+            f"TAXI_FIRST_MONTH={value!r} is later than the latest month the TLC can have published ({latest:%Y-%m})"
+        )
+    return month
+
+
 def _retry_delay(value: str) -> float:
     try:
         seconds = float(value)
@@ -87,7 +118,9 @@ class Settings:
 
     target: str = "local"
     warehouse: str = "duckdb"
-    source_url: str = DEFAULT_SOURCE_URL
+    source: str = DEFAULT_SOURCE
+    first_month: date | None = None  # TAXI_FIRST_MONTH; None: the source's own first month
+    source_url: str = RELEASES[DEFAULT_SOURCE].default_url
     source_retry_delay_seconds: float = DEFAULT_SOURCE_RETRY_DELAY_SECONDS
     lake_dir: str = DEFAULT_LAKE_DIR
     duckdb_path: str = DEFAULT_DUCKDB_PATH
@@ -98,9 +131,10 @@ class Settings:
     given: frozenset[str] = field(default_factory=frozenset)  # names of the variables that were set
 
     @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+    def from_environment(cls, environ: Mapping[str, str] | None = None, today: date | None = None) -> "Settings":
         """The settings in `environ` (default: the process environment), or a `SettingError`
-        naming the first variable no run could work with."""
+        naming the first variable no run could work with. `today` (default: the UTC date)
+        bounds TAXI_FIRST_MONTH."""
         env = os.environ if environ is None else environ
         given = frozenset(name for name, value in env.items() if value.strip() and _is_ours(name))
 
@@ -119,10 +153,17 @@ class Settings:
                 f"TAXI_WAREHOUSE={warehouse!r} is not a warehouse of the {target} target; "
                 f"use one of: {', '.join(allowed)}"
             )
+        source = get("TAXI_SOURCE", DEFAULT_SOURCE)
+        if source not in RELEASES:
+            raise SettingError(f"TAXI_SOURCE={source!r} is not a known source; use one of: {', '.join(RELEASES)}")
+        release = RELEASES[source]
+        today = today or datetime.now(UTC).date()
         settings = cls(
             target=target,
             warehouse=warehouse,
-            source_url=get("TAXI_SOURCE_URL", DEFAULT_SOURCE_URL),
+            source=source,
+            first_month=_first_month(get("TAXI_FIRST_MONTH"), release, today),
+            source_url=get("TAXI_SOURCE_URL", release.default_url),
             source_retry_delay_seconds=_retry_delay(
                 get("TAXI_SOURCE_RETRY_DELAY", str(DEFAULT_SOURCE_RETRY_DELAY_SECONDS))
             ),
@@ -154,6 +195,11 @@ class Settings:
                 raise SettingError("TAXI_PIPELINE_TARGET=gcp needs GCP_PROJECT, the BigQuery project")
             if self.is_set("GCP_CREDENTIALS_B64"):
                 decode_service_account_key(env["GCP_CREDENTIALS_B64"])
+
+    @property
+    def release(self) -> TripRelease:
+        """The source TAXI_SOURCE selects: its layout, services and months."""
+        return RELEASES[self.source]
 
     def is_set(self, name: str) -> bool:
         """Whether the variable `name` was given (a non-blank value)."""

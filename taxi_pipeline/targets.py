@@ -8,7 +8,7 @@ from dagster_duckdb import DuckDBResource
 
 from taxi_pipeline.io_managers.parquet import TripsParquetIOManagerFactory
 from taxi_pipeline.io_managers.raw_file import RawFileIOManagerFactory
-from taxi_pipeline.lake import LAKE_FILE_TEMPLATE, RAW_FILE_TEMPLATE, STAGING_FILE_TEMPLATE
+from taxi_pipeline.lake import LAKE_FILE_TEMPLATE, STAGING_FILE_TEMPLATE, raw_file_template
 from taxi_pipeline.resources.duckdb_warehouse import DuckDBWarehouse
 from taxi_pipeline.resources.lake import GCSLake, LakeResource, LocalLake
 from taxi_pipeline.resources.notify import WebhookResource
@@ -17,14 +17,15 @@ from taxi_pipeline.resources.warehouse import WarehouseResource
 from taxi_pipeline.settings import Settings
 
 
-def lake_io_managers(lake: LakeResource) -> dict[str, Any]:
-    """The raw-zone, staging and published-parquet IO managers of one lake.
+def lake_io_managers(lake: LakeResource, raw_file_format: str = "csv.gz") -> dict[str, Any]:
+    """The raw-zone, staging and published-parquet IO managers of one lake; the raw zone keeps
+    files of `raw_file_format`, the source's (csv.gz for the course's mirror, parquet for the TLC).
 
     The raw and staging zones take files their step wrote and move them in; the lake publishes
     the audited staged file, which stays in staging, by copying it.
     """
     return {
-        "raw_io_manager": RawFileIOManagerFactory(lake=lake, path_template=RAW_FILE_TEMPLATE),
+        "raw_io_manager": RawFileIOManagerFactory(lake=lake, path_template=raw_file_template(raw_file_format)),
         "staging_io_manager": TripsParquetIOManagerFactory(
             lake=lake, path_template=STAGING_FILE_TEMPLATE, keep_source=False
         ),
@@ -77,6 +78,7 @@ def build_resources(settings: Settings) -> dict[str, Any]:
     lake = lake_resource(settings)
     return {
         "source": TripSourceResource(
+            release=settings.shown("TAXI_SOURCE", settings.source),
             base_url=settings.shown("TAXI_SOURCE_URL", settings.source_url),
             retry_delay_seconds=settings.source_retry_delay_seconds,
         ),
@@ -84,6 +86,6 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         # The lake itself, for the zone table's asset and the audit's zone ids (one file, not a
         # partition: no IO manager of its own), beside the IO managers built from it.
         "lake": lake,
-        **lake_io_managers(lake),
+        **lake_io_managers(lake, settings.release.file_format),
         "warehouse": warehouse_resource(settings),
     }

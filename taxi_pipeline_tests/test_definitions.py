@@ -5,7 +5,7 @@ import pytest
 
 from taxi_pipeline.definitions import build_definitions
 from taxi_pipeline.definitions import defs as load_definitions
-from taxi_pipeline.partitions import split_partition_key, trip_partition_key, trip_partitions
+from taxi_pipeline.partitions import course_partitions, split_partition_key, trip_partition_key
 from taxi_pipeline.settings import SettingError, Settings
 
 
@@ -40,7 +40,7 @@ def test_four_partitioned_assets_and_the_zone_table_in_one_group_with_descriptio
         assert specs[name].description
         assert specs[name].kinds
     for name in ASSET_NAMES:
-        assert specs[name].partitions_def == trip_partitions
+        assert specs[name].partitions_def == course_partitions
     assert specs[ZONE_ASSET].partitions_def is None
     assert "duckdb" in specs["warehouse_trips"].kinds
     assert specs[ZONE_ASSET].kinds == {"csv", "duckdb"}
@@ -50,7 +50,7 @@ def test_trips_job_holds_the_monthly_chain_and_zones_job_the_zone_table(defs):
     trips, zones = defs.resolve_job_def("trips_job"), defs.resolve_job_def("zones_job")
 
     assert {key.to_user_string() for key in trips.asset_layer.selected_asset_keys} == set(ASSET_NAMES)
-    assert trips.partitions_def == trip_partitions
+    assert trips.partitions_def == course_partitions
     assert {key.to_user_string() for key in zones.asset_layer.selected_asset_keys} == {ZONE_ASSET}
 
 
@@ -62,7 +62,7 @@ def test_assets_form_one_chain(defs):
 
 
 def test_partition_keys_read_color_pipe_month():
-    keys = trip_partitions.get_partition_keys()
+    keys = course_partitions.get_partition_keys()
 
     assert trip_partition_key("yellow", "2021-01-01") == "yellow|2021-01-01"
     assert "yellow|2021-01-01" in keys and "fhv|2019-01-01" in keys and "green|2018-12-01" not in keys

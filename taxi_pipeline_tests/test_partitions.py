@@ -3,10 +3,10 @@ from datetime import date
 import dagster as dg
 
 from taxi_pipeline.partitions import (
+    course_partitions,
     next_month,
     split_partition_key,
     trip_partition_key,
-    trip_partitions,
 )
 
 
@@ -28,7 +28,7 @@ def test_a_key_splits_into_color_and_month_whatever_form_it_comes_in():
 
 
 def test_the_partitions_are_exactly_the_months_of_the_course_release():
-    keys = trip_partitions.get_partition_keys()
+    keys = course_partitions.get_partition_keys()
 
     assert len(keys) == 93  # 31 months, 2019-01 to 2021-07, of three colors
     assert {split_partition_key(k)[1] for k in keys} == {

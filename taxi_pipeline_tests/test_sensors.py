@@ -4,9 +4,11 @@ import shutil
 import dagster as dg
 import pytest
 
+from taxi_pipeline.partitions import course_partitions
 from taxi_pipeline.resources.notify import WebhookResource
 from taxi_pipeline.resources.source import TripSourceResource
-from taxi_pipeline.sensors import new_month_sensor, run_failure_webhook
+from taxi_pipeline.sensors import build_new_month_sensor, run_failure_webhook
+from taxi_pipeline.sources import COURSE
 from taxi_pipeline_tests.support.http_server import QuietRequestHandler, serving
 from taxi_pipeline_tests.support.samples import RELEASE_DIR, release_file
 
@@ -29,7 +31,7 @@ def mirror(tmp_path):
 
 def evaluate(instance, source, cursor=None) -> dg.SensorResult:
     context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"source": source})
-    return new_month_sensor(context)
+    return build_new_month_sensor(course_partitions, COURSE)(context)
 
 
 def test_requests_published_months_after_the_latest_loaded(mirror):
@@ -73,7 +75,7 @@ class RecordingHandler(QuietRequestHandler):
 
 
 def test_failed_run_is_posted_to_the_webhook_without_secrets(make_resources, tmp_path):
-    from taxi_pipeline.assets import TRIP_ASSETS
+    from taxi_pipeline_tests.support.runs import TRIP_ASSETS
 
     RecordingHandler.bodies = []
     instance = dg.DagsterInstance.ephemeral()

@@ -6,9 +6,8 @@ import dagster as dg
 import pyarrow.parquet as pq
 from upath import UPath
 
-from taxi_pipeline.assets.ingest import cleaned_trips
 from taxi_pipeline.lake import ZONES_FILE
-from taxi_pipeline.partitions import split_partition_key, trip_partitions
+from taxi_pipeline.partitions import split_partition_key
 from taxi_pipeline.resources.lake import LakeResource
 from taxi_pipeline.schema import SCHEMA_VERSION, schema_version
 from taxi_pipeline.transforms.quality import (
@@ -34,40 +33,47 @@ MAX_SHARE_IMPLAUSIBLE = {"negative_fare_amount": 0.02, "negative_total_amount": 
 CHECKED_COLUMNS = [*TIMESTAMP_COLUMNS, *LOCATION_COLUMNS, *MONEY_COLUMNS, "trip_distance"]
 
 
-def _spec(name: str, description: str, blocking: bool = False) -> dg.AssetCheckSpec:
-    return dg.AssetCheckSpec(
-        name, asset=cleaned_trips, description=description, blocking=blocking, partitions_def=trip_partitions
-    )
-
-
-AUDIT_CHECK_SPECS = [
-    _spec(
-        "schema_is_canonical", "The staged parquet schema equals the canonical schema, column for column", blocking=True
-    ),
-    _spec("month_has_rows", "The month holds at least one trip", blocking=True),
-    _spec("pickup_and_dropoff_times_present", "No trip lacks its pickup or drop-off time", blocking=True),
-    _spec(
+CLEANED_TRIPS = dg.AssetKey("cleaned_trips")
+# (name, description, blocking) of each check.
+AUDIT_CHECKS = [
+    ("schema_is_canonical", "The staged parquet schema equals the canonical schema, column for column", True),
+    ("month_has_rows", "The month holds at least one trip", True),
+    ("pickup_and_dropoff_times_present", "No trip lacks its pickup or drop-off time", True),
+    (
         "location_ids_are_taxi_zones",
         "Pickup and drop-off locations are zones of the zone table in the lake (raw/misc/taxi_zone_lookup.csv), "
         "or TLC zones 1..265 when none is loaded (fhv may leave them empty)",
-        blocking=True,
+        True,
     ),
-    _spec(
+    (
         "pickups_within_the_month",
         "Few pickups fall outside the file's month (the source has some; many means a wrong file)",
+        False,
     ),
-    _spec(
+    (
         "fares_and_distances_plausible",
         "Few trips have a negative fare or total, or zero distance (all kept as published; many means a broken file)",
+        False,
     ),
 ]
+AUDIT_CHECK_NAMES = [name for name, _, _ in AUDIT_CHECKS]
+
+
+def audit_check_specs(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetCheckSpec]:
+    """The audit's checks of `cleaned_trips`, partitioned like it."""
+    return [
+        dg.AssetCheckSpec(
+            name, asset=CLEANED_TRIPS, description=description, blocking=blocking, partitions_def=partitions_def
+        )
+        for name, description, blocking in AUDIT_CHECKS
+    ]
 
 
 def _result(
     name: str, passed: bool, severity: dg.AssetCheckSeverity, metadata: dict, description: str | None = None
 ) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
-        asset_key=cleaned_trips.key,
+        asset_key=CLEANED_TRIPS,
         check_name=name,
         passed=passed,
         severity=severity,
@@ -88,8 +94,7 @@ def lake_zone_ids(lake: LakeResource) -> tuple[list[int] | None, str]:
     return read_zone_file(path).ids, str(path)
 
 
-@dg.multi_asset_check(specs=AUDIT_CHECK_SPECS)
-def audit_cleaned_trips(context: dg.AssetCheckExecutionContext, cleaned_trips: UPath, lake: LakeResource):
+def audit_results(context: dg.AssetCheckExecutionContext, cleaned_trips: UPath, lake: LakeResource):
     """The staged month's schema, rows, timestamps, zones, month and money, from one read of it;
     the zone ids come from the lake's zone table (~12 KB) when there is one."""
     error, warn = dg.AssetCheckSeverity.ERROR, dg.AssetCheckSeverity.WARN
@@ -154,4 +159,13 @@ def audit_cleaned_trips(context: dg.AssetCheckExecutionContext, cleaned_trips: U
     )
 
 
-AUDIT_CHECKS = [audit_cleaned_trips]
+def build_audit_checks(partitions_def: dg.PartitionsDefinition) -> dg.AssetChecksDefinition:
+    """The audit of `cleaned_trips` as one check step over `partitions_def`."""
+
+    @dg.multi_asset_check(specs=audit_check_specs(partitions_def))
+    def audit_cleaned_trips(context: dg.AssetCheckExecutionContext, cleaned_trips: UPath, lake: LakeResource):
+        """The staged month's schema, rows, timestamps, zones, month and money, from one read of
+        it; the zone ids come from the lake's zone table (~12 KB) when there is one."""
+        yield from audit_results(context, cleaned_trips, lake)
+
+    return audit_cleaned_trips

@@ -11,10 +11,17 @@ import dagster as dg
 
 from taxi_pipeline.resources.source import MonthNotPublishedError, SourceRejectedError, TripSourceResource
 from taxi_pipeline.settings import SettingError
+from taxi_pipeline.sources import MonthNotOfferedError
 
 DOWNLOAD_MAX_RETRIES = 3
-# A retry will not change these: the month is not published, the source refuses, a setting is wrong.
-PERMANENT_SOURCE_ERRORS: tuple[type[Exception], ...] = (MonthNotPublishedError, SourceRejectedError, SettingError)
+# A retry will not change these: the source cannot have the month or has not published it, the
+# source refuses, a setting is wrong.
+PERMANENT_SOURCE_ERRORS: tuple[type[Exception], ...] = (
+    MonthNotOfferedError,
+    MonthNotPublishedError,
+    SourceRejectedError,
+    SettingError,
+)
 
 
 @contextmanager

@@ -9,27 +9,24 @@ from upath import UPath
 
 from taxi_pipeline.assets.downloads import PERMANENT_SOURCE_ERRORS, download_failures, local_part_file
 from taxi_pipeline.assets.metadata import canonical_table_schema, table_preview
-from taxi_pipeline.partitions import one_partition_per_run, split_partition_key, trip_partitions
+from taxi_pipeline.partitions import one_partition_per_run, split_partition_key
 from taxi_pipeline.resources.source import TripSourceResource
 from taxi_pipeline.transforms.convert import convert_to_lake_parquet
+from taxi_pipeline.transforms.convert_parquet import convert_parquet_to_lake
 from taxi_pipeline.transforms.parse import DEFAULT_MAX_MALFORMED_SHARE, TripFileError
 from taxi_pipeline.transforms.source_file import NotATripFileError, check_downloaded_file
 
 GROUP = "nyc_taxi"
 PROGRESS_EVERY_SECONDS = 10.0
+# The kind tag of the raw file each source publishes.
+FILE_KINDS = {"csv.gz": "csv", "parquet": "parquet"}
 
 
-@dg.asset(
-    partitions_def=trip_partitions,
-    backfill_policy=one_partition_per_run,
-    group_name=GROUP,
-    io_manager_key="raw_io_manager",
-    kinds={"csv"},
-)
-def raw_trips(context: dg.AssetExecutionContext, source: TripSourceResource) -> Path:
-    """The month's trip file exactly as published (CSV.gz), kept in the lake's raw zone at
-    `raw/{color}/{color}_tripdata_{YYYY-MM}.csv.gz`."""
+def download_month(context: dg.AssetExecutionContext, source: TripSourceResource) -> Path:
+    """The partition's monthly file downloaded to a local file, with where it came from in the
+    materialization's metadata."""
     color, month = split_partition_key(context.partition_key)
+    release = source.trip_release
     started = last_report = time.monotonic()
 
     def report_progress(written: int) -> None:
@@ -43,19 +40,23 @@ def raw_trips(context: dg.AssetExecutionContext, source: TripSourceResource) -> 
             return f"{color} {month:%Y-%m}: {source.safe_file_url(color, month)} is not a trip file: {error}"
         return str(error)
 
-    with local_part_file(f"{color}_tripdata_{month:%Y-%m}.", ".csv.gz.part") as local:
+    with local_part_file(f"{color}_tripdata_{month:%Y-%m}.", f".{release.file_format}.part") as local:
         with download_failures(context, source, (*PERMANENT_SOURCE_ERRORS, NotATripFileError), describe):
             downloaded = source.download(color, month, local, on_progress=report_progress)
-            check_downloaded_file(local)
+            check_downloaded_file(local, release.file_format)
     seconds = time.monotonic() - started
     context.log.info(f"downloaded {downloaded.bytes:,} bytes from {downloaded.url} in {seconds:.1f} s")
-    context.add_output_metadata(
-        {
-            "source_url": dg.MetadataValue.url(downloaded.url),
-            "sha256": downloaded.sha256,
-            "download_seconds": round(seconds, 2),
-        }
-    )
+    metadata = {
+        "source": release.name,
+        "source_url": dg.MetadataValue.url(downloaded.url),
+        "sha256": downloaded.sha256,
+        "download_seconds": round(seconds, 2),
+    }
+    if downloaded.last_modified:
+        metadata["last_modified"] = downloaded.last_modified
+    if downloaded.etag:
+        metadata["etag"] = downloaded.etag
+    context.add_output_metadata(metadata)
     return local
 
 
@@ -70,22 +71,15 @@ class CleaningConfig(dg.Config):
     )
 
 
-@dg.asset(
-    partitions_def=trip_partitions,
-    backfill_policy=one_partition_per_run,
-    group_name=GROUP,
-    io_manager_key="staging_io_manager",
-    kinds={"pandas", "parquet"},
-)
-def cleaned_trips(context: dg.AssetExecutionContext, config: CleaningConfig, raw_trips: UPath) -> Path:
-    """Every trip of the month, typed and in the canonical schema shared by all colors, with
-    `color` and `source_month`; missing passenger counts filled with 0. Loads as a pandas
-    DataFrame with Arrow dtypes; rows that cannot be parsed are dropped and counted."""
+def clean_month(context: dg.AssetExecutionContext, config: CleaningConfig, raw_trips: UPath) -> Path:
+    """The partition's raw file (CSV.gz or the TLC's parquet) converted to a local parquet file
+    in the canonical schema, with what the conversion found in the metadata."""
     color, month = split_partition_key(context.partition_key)
+    convert = convert_parquet_to_lake if raw_trips.name.endswith(".parquet") else convert_to_lake_parquet
     started = time.monotonic()
     with local_part_file(f"{color}_tripdata_{month:%Y-%m}.", ".parquet.part") as staged:
         try:
-            converted = convert_to_lake_parquet(raw_trips, color, month, staged, config.max_malformed_share)
+            converted = convert(raw_trips, color, month, staged, config.max_malformed_share)
         except TripFileError as e:
             raise dg.Failure(description=str(e), allow_retries=False) from None
     report, malformed = converted.report, converted.malformed
@@ -113,3 +107,38 @@ def cleaned_trips(context: dg.AssetExecutionContext, config: CleaningConfig, raw
         }
     )
     return staged
+
+
+def build_ingest_assets(
+    partitions_def: dg.PartitionsDefinition, file_format: str
+) -> tuple[dg.AssetsDefinition, dg.AssetsDefinition]:
+    """`raw_trips` and `cleaned_trips` over `partitions_def`, for a source of `file_format` files."""
+
+    @dg.asset(
+        partitions_def=partitions_def,
+        backfill_policy=one_partition_per_run,
+        group_name=GROUP,
+        io_manager_key="raw_io_manager",
+        kinds={FILE_KINDS[file_format]},
+    )
+    def raw_trips(context: dg.AssetExecutionContext, source: TripSourceResource) -> Path:
+        """The month's trip file exactly as published (the course's CSV.gz, or the TLC's
+        parquet), kept in the lake's raw zone at `raw/{color}/{color}_tripdata_{YYYY-MM}.{csv.gz|parquet}`,
+        with its source, URL, sha256 and the server's Last-Modified and ETag."""
+        return download_month(context, source)
+
+    @dg.asset(
+        partitions_def=partitions_def,
+        backfill_policy=one_partition_per_run,
+        group_name=GROUP,
+        io_manager_key="staging_io_manager",
+        kinds={"pandas", "parquet"},
+    )
+    def cleaned_trips(context: dg.AssetExecutionContext, config: CleaningConfig, raw_trips: UPath) -> Path:
+        """Every trip of the month, typed and in the canonical schema shared by all sources and
+        services, with `color` and `source_month`; missing passenger counts filled with 0. Loads
+        as a pandas DataFrame with Arrow dtypes; rows that cannot be parsed or cast are dropped
+        and counted."""
+        return clean_month(context, config, raw_trips)
+
+    return raw_trips, cleaned_trips

@@ -4,7 +4,7 @@ import dagster as dg
 from upath import UPath
 
 from taxi_pipeline.assets.ingest import GROUP
-from taxi_pipeline.partitions import one_partition_per_run, split_partition_key, trip_partitions
+from taxi_pipeline.partitions import one_partition_per_run, split_partition_key
 from taxi_pipeline.resources.warehouse import SliceMismatchError, WarehouseResource
 from taxi_pipeline.settings import SettingError
 from taxi_pipeline.transforms.lake_file import parquet_row_count
@@ -12,29 +12,10 @@ from taxi_pipeline.transforms.lake_file import parquet_row_count
 SLICE_MATCHES_LAKE_FILE = "slice_matches_lake_file"
 
 
-@dg.asset(
-    partitions_def=trip_partitions,
-    backfill_policy=one_partition_per_run,
-    group_name=GROUP,
-    kinds={"sql"},
-    # Loads share one pool; deploy/dagster.yaml limits it to 1 for the single-writer DuckDB file.
-    pool="warehouse",
-    # Loads can meet transient conflicts (a concurrent transaction on the table, a locked
-    # DuckDB file, a 5xx); a wrong setting or a wrong file fails at once instead.
-    retry_policy=dg.RetryPolicy(max_retries=3, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS),
-    check_specs=[
-        dg.AssetCheckSpec(
-            SLICE_MATCHES_LAKE_FILE,
-            asset="warehouse_trips",
-            description="The (color, source_month) slice holds exactly the lake file's rows",
-        )
-    ],
-)
-def warehouse_trips(
+def load_month(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, lake_trips_parquet: UPath
 ) -> dg.MaterializeResult:
-    """The month's (color, source_month) slice of the warehouse table `trips`, replaced as a
-    whole from the lake file: re-running never duplicates rows."""
+    """The load of the partition's lake file into its warehouse slice, with its check result."""
     color, month = split_partition_key(context.partition_key)
     context.log.info(f"loading {lake_trips_parquet} into {color} {month:%Y-%m} of the trips table")
     try:
@@ -64,3 +45,36 @@ def warehouse_trips(
             )
         ],
     )
+
+
+def build_warehouse_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    """`warehouse_trips` over `partitions_def`."""
+
+    @dg.asset(
+        partitions_def=partitions_def,
+        backfill_policy=one_partition_per_run,
+        group_name=GROUP,
+        kinds={"sql"},
+        # Loads share one pool; deploy/dagster.yaml limits it to 1 for the single-writer DuckDB file.
+        pool="warehouse",
+        # Loads can meet transient conflicts (a concurrent transaction on the table, a locked
+        # DuckDB file, a 5xx); a wrong setting or a wrong file fails at once instead.
+        retry_policy=dg.RetryPolicy(
+            max_retries=3, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+        ),
+        check_specs=[
+            dg.AssetCheckSpec(
+                SLICE_MATCHES_LAKE_FILE,
+                asset="warehouse_trips",
+                description="The (color, source_month) slice holds exactly the lake file's rows",
+            )
+        ],
+    )
+    def warehouse_trips(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource, lake_trips_parquet: UPath
+    ) -> dg.MaterializeResult:
+        """The month's (color, source_month) slice of the warehouse table `trips`, replaced as a
+        whole from the lake file: re-running never duplicates rows."""
+        return load_month(context, warehouse, lake_trips_parquet)
+
+    return warehouse_trips

@@ -1,9 +1,11 @@
-"""The published monthly trip files: the course's release URL, an HTTP mirror, or a file:// folder."""
+"""The published monthly trip files of the course's mirror or the TLC's release: from their URL,
+an HTTP mirror, or a file:// folder laid out alike."""
 
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
+from email.utils import format_datetime
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -12,12 +14,16 @@ import requests
 import urllib3
 from pydantic import Field
 
-from taxi_pipeline.schema import COLORS
-from taxi_pipeline.settings import DEFAULT_SOURCE_RETRY_DELAY_SECONDS, DEFAULT_SOURCE_URL, check_source_url, redact_url
+from taxi_pipeline.settings import (
+    DEFAULT_SOURCE,
+    DEFAULT_SOURCE_RETRY_DELAY_SECONDS,
+    SettingError,
+    check_source_url,
+    redact_url,
+)
+from taxi_pipeline.sources import RELEASES, TripRelease
 
 CHUNK_BYTES = 1 << 20
-# The taxi zone lookup table, where the course's release and the TLC both keep it.
-ZONES_PATH = "misc/taxi_zone_lookup.csv"
 # A plain client name: CloudFront's firewall in front of the TLC's files is quicker to refuse
 # the default `python-requests/x.y` of shared cloud addresses.
 HEADERS = {"User-Agent": "taxi_pipeline/0.1 (NYC TLC trip-data loader)"}
@@ -45,6 +51,8 @@ class DownloadedFile:
     path: Path
     bytes: int
     sha256: str
+    last_modified: str | None = None  # the server's Last-Modified (a file's mtime for file://)
+    etag: str | None = None
 
 
 def forbidden_error(response: requests.Response, label: str, safe_url: str) -> Exception:
@@ -80,10 +88,15 @@ def describe_request_error(error: requests.RequestException, read_timeout: float
 
 
 class TripSourceResource(dg.ConfigurableResource):
-    """Where the monthly `{color}/{color}_tripdata_{YYYY-MM}.csv.gz` files are published."""
+    """Where the monthly files are published: the course's `{base}/{color}/{color}_tripdata_{YYYY-MM}.csv.gz`
+    or the TLC's `{base}/{service}_tripdata_{YYYY-MM}.parquet`."""
 
+    release: str = Field(
+        default=DEFAULT_SOURCE,
+        description=f"Which source's layout and months (TAXI_SOURCE): {', '.join(RELEASES)}",
+    )
     base_url: str = Field(
-        default=DEFAULT_SOURCE_URL,
+        default=RELEASES[DEFAULT_SOURCE].default_url,
         description="Release base URL (TAXI_SOURCE_URL): http(s):// or a file:// mirror folder",
     )
     connect_timeout_seconds: float = Field(default=10.0, description="Seconds to wait for the connection")
@@ -97,12 +110,20 @@ class TripSourceResource(dg.ConfigurableResource):
         description="Base delay of the download's exponential backoff (TAXI_SOURCE_RETRY_DELAY)",
     )
 
+    @property
+    def trip_release(self) -> TripRelease:
+        """The source's layout, services and months."""
+        if self.release not in RELEASES:
+            raise SettingError(f"TAXI_SOURCE={self.release!r} is not a known source; use one of: {', '.join(RELEASES)}")
+        return RELEASES[self.release]
+
     def file_url(self, color: str, month: date) -> str:
         """The URL of one color's monthly file, built only from the fixed color and month."""
-        if color not in COLORS:
-            raise ValueError(f"unknown color {color!r}; expected one of {', '.join(COLORS)}")
+        release = self.trip_release
+        if color not in release.services:
+            raise ValueError(f"unknown color {color!r}; expected one of {', '.join(release.services)}")
         check_source_url(self.base_url)
-        return f"{self.base_url.rstrip('/')}/{color}/{color}_tripdata_{month:%Y-%m}.csv.gz"
+        return release.file_url(self.base_url, color, month)
 
     def safe_file_url(self, color: str, month: date) -> str:
         """`file_url` without any user:password part, for messages."""
@@ -141,13 +162,17 @@ class TripSourceResource(dg.ConfigurableResource):
         destination: Path,
         on_progress: Callable[[int], None] | None = None,
     ) -> DownloadedFile:
-        """Stream the month's file to `destination` in chunks, hashing it on the way."""
+        """Stream the month's file to `destination` in chunks, hashing it on the way. A month the
+        source cannot have (before the service began, later than it can have published) raises
+        `MonthNotOfferedError` before any request."""
+        self.trip_release.check_offered(color, month, datetime.now(UTC).date())
         return self._download(self.file_url(color, month), f"{color} {month:%Y-%m}", destination, on_progress)
 
     def zones_url(self) -> str:
-        """The URL of the taxi zone lookup table, `{base}/misc/taxi_zone_lookup.csv`."""
+        """The URL of the taxi zone lookup table: `{base}/misc/taxi_zone_lookup.csv` for the
+        course's mirror, `misc/taxi_zone_lookup.csv` beside the TLC's `trip-data` folder."""
         check_source_url(self.base_url)
-        return f"{self.base_url.rstrip('/')}/{ZONES_PATH}"
+        return self.trip_release.zones_url(self.base_url)
 
     def safe_zones_url(self) -> str:
         """`zones_url` without any user:password part, for messages."""
@@ -163,21 +188,32 @@ class TripSourceResource(dg.ConfigurableResource):
     ) -> DownloadedFile:
         digest = hashlib.sha256()
         written = 0
+        validators: dict[str, str] = {}
         with open(destination, "wb") as out:
-            for chunk in self._chunks(url, label):
+            for chunk in self._chunks(url, label, validators):
                 out.write(chunk)
                 digest.update(chunk)
                 written += len(chunk)
                 if on_progress:
                     on_progress(written)
-        return DownloadedFile(redact_url(url), destination, written, digest.hexdigest())
+        return DownloadedFile(
+            redact_url(url),
+            destination,
+            written,
+            digest.hexdigest(),
+            last_modified=validators.get("last_modified"),
+            etag=validators.get("etag"),
+        )
 
-    def _chunks(self, url: str, label: str):
+    def _chunks(self, url: str, label: str, validators: dict[str, str]):
+        """The file's bytes; `validators` gets its Last-Modified and ETag where known."""
         parts = urlsplit(url)
         if parts.scheme == "file":
             path = Path(unquote(parts.path))
             if not path.is_file():
                 raise MonthNotPublishedError(f"{label} is not published: no file {path}")
+            mtime = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+            validators["last_modified"] = format_datetime(mtime, usegmt=True)
             with open(path, "rb") as f:
                 yield from iter(lambda: f.read(CHUNK_BYTES), b"")
             return
@@ -194,6 +230,9 @@ class TripSourceResource(dg.ConfigurableResource):
                     raise SourceRejectedError(f"{safe_url} answered HTTP {status}")
                 if status >= 500:
                     raise SourceUnavailableError(f"{safe_url} answered HTTP {status}")
+                for header, key in (("Last-Modified", "last_modified"), ("ETag", "etag")):
+                    if response.headers.get(header):
+                        validators[key] = response.headers[header]
                 yield from response.iter_content(CHUNK_BYTES)
         except requests.TooManyRedirects:
             raise SourceRejectedError(f"{safe_url}: too many redirects") from None

@@ -5,6 +5,7 @@ import zlib
 from pathlib import Path
 
 GZIP_MAGIC = b"\x1f\x8b"
+PARQUET_MAGIC = b"PAR1"  # at the start and at the end of every parquet file
 SNIFF_BYTES = 64 << 10
 
 
@@ -17,16 +18,27 @@ def _printable(head: bytes) -> str:
     return repr(head[:24])
 
 
-def check_downloaded_file(path: Path) -> None:
-    """Raise `NotATripFileError` when `path` is not gzip-compressed or plain CSV text.
+def check_downloaded_file(path: Path, file_format: str = "csv.gz") -> None:
+    """Raise `NotATripFileError` when `path` is not a file of `file_format`: for csv.gz,
+    gzip-compressed or plain CSV text; for parquet, a file that starts and ends with parquet's
+    marker (a download cut short lacks the footer).
 
-    Reads at most the first 64 KiB: a file cut short further in is caught by the CSV reader
+    Reads at most the first 64 KiB: a CSV file cut short further in is caught by the CSV reader
     ("Truncated compressed stream"), which names the file too.
     """
     with open(path, "rb") as f:
         head = f.read(SNIFF_BYTES)
+        if file_format == "parquet" and head:
+            f.seek(-min(len(PARQUET_MAGIC), f.seek(0, 2)), 2)
+            tail = f.read()
     if not head:
         raise NotATripFileError("the file is empty (0 bytes)")
+    if file_format == "parquet":
+        if not head.startswith(PARQUET_MAGIC):
+            raise NotATripFileError(f"it is not a parquet file (it starts with {_printable(head)})")
+        if tail != PARQUET_MAGIC or len(head) < 2 * len(PARQUET_MAGIC):
+            raise NotATripFileError("the parquet file is truncated: it lacks its footer")
+        return
     if head.startswith(GZIP_MAGIC):
         stream = zlib.decompressobj(wbits=31)
         try:

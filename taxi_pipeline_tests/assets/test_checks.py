@@ -8,10 +8,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from taxi_pipeline.assets import TRIP_ASSETS, TRIP_CHECKS
-from taxi_pipeline.assets.ingest import cleaned_trips
+from taxi_pipeline.assets.audit import CLEANED_TRIPS
 from taxi_pipeline.lake import STAGING_FILE_TEMPLATE, zone_path
-from taxi_pipeline_tests.support.runs import TRIP_CHECK_NAMES, materialize
+from taxi_pipeline_tests.support.runs import TRIP_ASSETS, TRIP_CHECK_NAMES, TRIP_CHECKS, materialize
 from taxi_pipeline_tests.support.samples import lake_zones, release_zones
 from taxi_pipeline_tests.support.trips import cleaned_sample
 
@@ -26,7 +25,7 @@ def run_audit(resources, table: pa.Table, lake_dir, key="green|2020-04-01") -> d
     path = lake_dir / zone_path(STAGING_FILE_TEMPLATE, "green", APRIL)
     path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, path)
-    checks_only = dg.define_asset_job("lake_checks", selection=dg.AssetSelection.checks_for_assets(cleaned_trips))
+    checks_only = dg.define_asset_job("lake_checks", selection=dg.AssetSelection.checks_for_assets(CLEANED_TRIPS))
     defs = dg.Definitions(assets=TRIP_ASSETS, asset_checks=TRIP_CHECKS, jobs=[checks_only], resources=resources)
     # A job of checks alone has no asset to validate a partition_key against (dagster 1.13), so
     # the partition goes in as the run tag, as the UI does when it re-runs a check.

@@ -5,11 +5,11 @@ from datetime import date
 import dagster as dg
 import pytest
 
-from taxi_pipeline.assets import TRIP_ASSETS, ZONE_ASSETS
+from taxi_pipeline.assets import ZONE_ASSETS
 from taxi_pipeline.definitions import build_definitions
 from taxi_pipeline.resources.postgres_warehouse import PostgresWarehouse
 from taxi_pipeline.settings import Settings
-from taxi_pipeline_tests.support.runs import metadata_of, only_step_failure
+from taxi_pipeline_tests.support.runs import TRIP_ASSETS, metadata_of, only_step_failure
 from taxi_pipeline_tests.support.samples import ZONES_ROWS, lake_zones, mirror_with_two_colors_in_april, release_zones
 
 pytestmark = pytest.mark.postgres

@@ -11,18 +11,18 @@ import dagster as dg
 from dagster._core.loader import LoadingContextForTest  # what the UI resolves check statuses with
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionResolvedStatus
 
-from taxi_pipeline.assets import TRIP_ASSETS, TRIP_CHECKS
-from taxi_pipeline.assets.audit import AUDIT_CHECK_SPECS
-from taxi_pipeline.assets.ingest import cleaned_trips
+from taxi_pipeline.assets.audit import AUDIT_CHECKS, CLEANED_TRIPS
 from taxi_pipeline.lake import STAGING_FILE_TEMPLATE, zone_path
 from taxi_pipeline.partitions import split_partition_key
 from taxi_pipeline.schema import CANONICAL_SCHEMA
+from taxi_pipeline_tests.support.runs import TRIP_ASSETS, TRIP_CHECKS
 from taxi_pipeline_tests.support.samples import lake_file, release_file
 from taxi_pipeline_tests.support.warehouse_rows import slice_checksums
 
 GREEN_APRIL = "green|2020-04-01"
 CANONICAL_NAMES = CANONICAL_SCHEMA.names
-BLOCKING = sorted(spec.name for spec in AUDIT_CHECK_SPECS if spec.blocking)
+BLOCKING = sorted(name for name, _, blocking in AUDIT_CHECKS if blocking)
+CHECK_NAMES = [name for name, _, _ in AUDIT_CHECKS]
 
 
 def mirror_with_a_zone_outside_the_map(tmp_path) -> str:
@@ -89,10 +89,11 @@ def resolved_check_statuses(instance: dg.DagsterInstance, partition: str) -> dic
     """The status the UI shows for each audit check's latest execution on one partition."""
     context = LoadingContextForTest(instance)
     statuses = {}
-    for spec in AUDIT_CHECK_SPECS:
-        history = instance.event_log_storage.get_asset_check_execution_history(spec.key, limit=50)
+    for name in CHECK_NAMES:
+        check_key = dg.AssetCheckKey(CLEANED_TRIPS, name)
+        history = instance.event_log_storage.get_asset_check_execution_history(check_key, limit=50)
         [latest, *_] = [record for record in history if record.partition == partition]
-        statuses[spec.name] = asyncio.run(latest.resolve_status(context)).value
+        statuses[name] = asyncio.run(latest.resolve_status(context)).value
     return statuses
 
 
@@ -106,18 +107,16 @@ def test_what_the_checks_read_after_a_month_that_is_not_published(release_url, m
         unpublished = "green|2021-07-01"  # in the course's months, missing from the bundled mirror
         assert not run(make_resources(release_url), key=unpublished, instance=instance).success
 
-        assert resolved_check_statuses(instance, GREEN_APRIL) == {spec.name: "SUCCEEDED" for spec in AUDIT_CHECK_SPECS}
+        assert resolved_check_statuses(instance, GREEN_APRIL) == dict.fromkeys(CHECK_NAMES, "SUCCEEDED")
         after_the_failure = resolved_check_statuses(instance, unpublished)
-        assert after_the_failure == {spec.name: "EXECUTION_FAILED" for spec in AUDIT_CHECK_SPECS}
+        assert after_the_failure == dict.fromkeys(CHECK_NAMES, "EXECUTION_FAILED")
         assert AssetCheckExecutionResolvedStatus.FAILED.value not in after_the_failure.values()
-        assert not instance.get_materialized_partitions(cleaned_trips.key) - {GREEN_APRIL}
+        assert not instance.get_materialized_partitions(CLEANED_TRIPS) - {GREEN_APRIL}
 
 
 def test_a_month_staged_by_the_previous_release_still_publishes_and_loads_with_a_warning(
     release_url, make_resources, lake_dir, duckdb_path
 ):
-    from taxi_pipeline.assets.lake import lake_trips_parquet
-    from taxi_pipeline.assets.warehouse import warehouse_trips
     from taxi_pipeline.schema import COLUMNS_BY_VERSION
     from taxi_pipeline_tests.support.files import write_parquet
     from taxi_pipeline_tests.support.trips import cleaned_sample
@@ -126,8 +125,8 @@ def test_a_month_staged_by_the_previous_release_still_publishes_and_loads_with_a
     version_1 = cleaned_sample("green", "2020-04").select(CANONICAL_NAMES[: COLUMNS_BY_VERSION[1]])
     staged.parent.mkdir(parents=True)
     write_parquet(version_1, staged)
-    selection = dg.AssetSelection.assets(lake_trips_parquet, warehouse_trips) | dg.AssetSelection.checks_for_assets(
-        cleaned_trips
+    selection = dg.AssetSelection.assets("lake_trips_parquet", "warehouse_trips") | dg.AssetSelection.checks_for_assets(
+        CLEANED_TRIPS
     )
 
     result = dg.materialize(

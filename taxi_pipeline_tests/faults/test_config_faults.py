@@ -7,7 +7,7 @@ from taxi_pipeline_tests.support.runs import cli_env, materialize_command, run_c
 pytestmark = [pytest.mark.faults, pytest.mark.cli]
 
 HINT = (
-    "Partition keys read color|YYYY-MM-01, e.g. green|2020-04-01 "
+    "Partition keys read color|YYYY-MM-01, e.g. yellow|2021-07-01 "
     "(colors yellow, green, fhv; months 2019-01-01 to 2021-07-01)."
 )
 
@@ -40,8 +40,19 @@ def assert_ends_with_one_clear_line(done, line: str) -> None:
             "soon",
             "taxi_pipeline: TAXI_SOURCE_RETRY_DELAY='soon' is not a number of seconds between 0 and 3600",
         ),
+        (
+            "TAXI_SOURCE",
+            "nyc-open-data",
+            "taxi_pipeline: TAXI_SOURCE='nyc-open-data' is not a known source; use one of: course, tlc",
+        ),
+        (
+            "TAXI_FIRST_MONTH",
+            "2019-01",
+            "taxi_pipeline: TAXI_FIRST_MONTH applies to TAXI_SOURCE=tlc; the course's CSV mirror "
+            "(TAXI_SOURCE=course) holds exactly 2019-01 to 2021-07: unset TAXI_FIRST_MONTH",
+        ),
     ],
-    ids=["unknown-target", "source-scheme", "retry-delay"],
+    ids=["unknown-target", "source-scheme", "retry-delay", "unknown-source", "first-month-of-the-course"],
 )
 def test_a_wrong_setting_ends_the_cli_with_one_line_naming_it(setting, value, line, tmp_path, release_url):
     done = run_cli(materialize_command("fhv|2019-01-01"), cli_env(tmp_path, release_url, **{setting: value}))

@@ -424,11 +424,11 @@ def forbidden_server(http_server):
 
 def test_a_403_access_denied_is_a_month_not_published(forbidden_server, tmp_path):
     url, seen = forbidden_server("s3")
-    source = TripSourceResource(base_url=url)
+    source = TripSourceResource(release="tlc", base_url=url)
 
-    with pytest.raises(MonthNotPublishedError, match=r"green 2026-11 is not published: .* HTTP 403 AccessDenied"):
-        source.download("green", date(2026, 11, 1), tmp_path / "x")
-    assert source.is_published("green", date(2026, 11, 1)) is False
+    with pytest.raises(MonthNotPublishedError, match=r"green 2024-06 is not published: .* HTTP 403 AccessDenied"):
+        source.download("green", date(2024, 6, 1), tmp_path / "x")
+    assert source.is_published("green", date(2024, 6, 1)) is False
     assert seen == ["taxi_pipeline/0.1 (NYC TLC trip-data loader)"] * 2
 
 

@@ -11,7 +11,7 @@ from upath import UPath
 from taxi_pipeline.io_managers.parquet import TripsParquetIOManagerFactory, check_canonical_parquet, to_canonical_table
 from taxi_pipeline.io_managers.raw_file import RawFileIOManagerFactory
 from taxi_pipeline.lake import atomic_writer, publish
-from taxi_pipeline.partitions import trip_partitions
+from taxi_pipeline.partitions import course_partitions
 from taxi_pipeline.resources.lake import LocalLake
 from taxi_pipeline.schema import CANONICAL_SCHEMA
 from taxi_pipeline_tests.support.files import leftovers
@@ -23,15 +23,15 @@ TEMPLATE = "data/{color}/{color}_tripdata_{month}.parquet"
 def test_parquet_io_manager_writes_the_course_layout_and_reads_back(tmp_path):
     seen = {}
 
-    @dg.asset(partitions_def=trip_partitions, io_manager_key="lake")
+    @dg.asset(partitions_def=course_partitions, io_manager_key="lake")
     def trips() -> pd.DataFrame:
         return cleaned_sample("fhv", "2019-01").to_pandas(types_mapper=pd.ArrowDtype)
 
-    @dg.asset(partitions_def=trip_partitions)
+    @dg.asset(partitions_def=course_partitions)
     def as_frame(trips: pd.DataFrame) -> None:
         seen["frame"] = trips
 
-    @dg.asset(partitions_def=trip_partitions)
+    @dg.asset(partitions_def=course_partitions)
     def as_path(trips: UPath) -> None:
         seen["path"] = trips
 
@@ -57,11 +57,11 @@ def test_raw_file_io_manager_moves_the_local_file_into_the_raw_zone(tmp_path):
     download.write_bytes(b"csv bytes")
     seen = {}
 
-    @dg.asset(partitions_def=trip_partitions, io_manager_key="raw")
+    @dg.asset(partitions_def=course_partitions, io_manager_key="raw")
     def raw() -> Path:
         return download
 
-    @dg.asset(partitions_def=trip_partitions)
+    @dg.asset(partitions_def=course_partitions)
     def reader(raw: UPath) -> None:
         seen["path"] = raw
 
@@ -177,7 +177,7 @@ def test_the_parquet_io_manager_copies_or_moves_a_file_as_configured(keep_source
     staged = tmp_path / "staged.parquet"
     pq.write_table(cleaned_sample("fhv", "2019-01"), staged)
 
-    @dg.asset(partitions_def=trip_partitions, io_manager_key="lake")
+    @dg.asset(partitions_def=course_partitions, io_manager_key="lake")
     def published() -> Path:
         return staged
 
@@ -194,7 +194,7 @@ def test_a_file_of_another_schema_never_reaches_the_lake(tmp_path):
     staged = tmp_path / "staged.parquet"
     pq.write_table(cleaned_sample("fhv", "2019-01").drop_columns(["sr_flag"]), staged)
 
-    @dg.asset(partitions_def=trip_partitions, io_manager_key="lake")
+    @dg.asset(partitions_def=course_partitions, io_manager_key="lake")
     def published() -> Path:
         return staged
 
@@ -215,7 +215,7 @@ def test_a_downstream_asset_loads_several_partitions_each_from_its_own_file(tmp_
     reader of two months gets each month's own file."""
     months = {"fhv|2019-01-01": date(2019, 1, 1), "fhv|2019-02-01": date(2019, 2, 1)}
 
-    @dg.asset(partitions_def=trip_partitions, io_manager_key="lake")
+    @dg.asset(partitions_def=course_partitions, io_manager_key="lake")
     def trips(context: dg.AssetExecutionContext) -> pa.Table:
         return cleaned_sample("fhv", "2019-01", as_month=months[context.partition_key])
 

@@ -57,8 +57,8 @@ def test_url_follows_the_release_layout():
 def test_unpublished_month_says_so_and_names_the_url(scheme, release_url, tmp_path):
     base = release_url if scheme == "http" else RELEASE_DIR.as_uri()
 
-    with pytest.raises(MonthNotPublishedError, match=r"green 2031-01 is not published.*green_tripdata_2031-01"):
-        TripSourceResource(base_url=base).download("green", date(2031, 1, 1), tmp_path / "x")
+    with pytest.raises(MonthNotPublishedError, match=r"green 2021-07 is not published.*green_tripdata_2021-07"):
+        TripSourceResource(base_url=base).download("green", date(2021, 7, 1), tmp_path / "x")
 
 
 def test_server_error_is_a_transient_failure(status_server, tmp_path):

@@ -11,11 +11,15 @@ from pathlib import Path
 
 import dagster as dg
 
-from taxi_pipeline.assets import TRIP_ASSETS, TRIP_CHECKS
+from taxi_pipeline.assets import build_trip_assets
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 CHILDREN = "taxi_pipeline_tests.support.children"
+
+# The monthly chain over the course's partitions, as the default settings build it.
+COURSE_TRIPS = build_trip_assets()
+TRIP_ASSETS, TRIP_CHECKS = COURSE_TRIPS.assets, COURSE_TRIPS.checks
 
 
 def materialize(

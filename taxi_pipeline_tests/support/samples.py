@@ -8,7 +8,7 @@ mirror and in a local lake.
 import shutil
 from pathlib import Path
 
-from taxi_pipeline.lake import LAKE_FILE_TEMPLATE, RAW_FILE_TEMPLATE, ZONES_FILE
+from taxi_pipeline.lake import LAKE_FILE_TEMPLATE, ZONES_FILE, raw_file_template
 
 RELEASE_DIR = Path(__file__).resolve().parents[1] / "data" / "release"
 
@@ -55,7 +55,7 @@ def lake_file(lake_dir: Path, color: str, month: str) -> Path:
 
 def raw_file(lake_dir: Path, color: str, month: str) -> Path:
     """Where the raw CSV.gz of a (color, YYYY-MM) lies in a local lake."""
-    return lake_dir / RAW_FILE_TEMPLATE.format(color=color, month=month)
+    return lake_dir / raw_file_template("csv.gz").format(color=color, month=month)
 
 
 def lake_zones(lake_dir: Path) -> Path:

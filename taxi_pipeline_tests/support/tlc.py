@@ -5,6 +5,9 @@ The rows of each file are the facts the tests hold the parquet conversion to (se
 `data/tlc/README.md`).
 """
 
+import functools
+import os
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -14,6 +17,7 @@ import pyarrow.parquet as pq
 
 from taxi_pipeline.schema import CANONICAL_SCHEMA
 from taxi_pipeline.transforms.tlc_layouts import TLC_LAYOUTS
+from taxi_pipeline_tests.support.http_server import QuietHandler
 
 TLC_DIR = Path(__file__).resolve().parents[1] / "data" / "tlc"
 SAMPLES_DIR = TLC_DIR / "samples-2020-04"
@@ -77,3 +81,61 @@ def sample_as_parquet(service: str, era: str, destination: Path) -> Path:
             table = table.set_column(table.column_names.index(name), name, pa.nulls(table.num_rows))
     pq.write_table(table, destination)
     return destination
+
+
+# Partition key -> rows of every month in the mirror `tlc_mirror` builds: the real files, and the
+# 2020-04 samples of all four services in the 2020 era's types.
+TLC_MIRROR_ROWS = {
+    **{f"{service}|{month:%Y-%m-%d}": rows for (service, month), (_, rows) in TLC_FILES.items()},
+    **{f"{service}|2020-04-01": SAMPLE_ROWS_2020_04 for service in ("yellow", "green", "fhv", "fhvhv")},
+}
+TLC_ZONES = TLC_DIR / "misc" / "taxi_zone_lookup.csv"
+TLC_ZONES_ROWS = 265
+
+
+def tlc_mirror(folder: Path) -> Path:
+    """A mirror folder laid out like the TLC's host: `trip-data/{service}_tripdata_{YYYY-MM}.parquet`
+    for every key of `TLC_MIRROR_ROWS`, and `misc/taxi_zone_lookup.csv`. Returns the `trip-data`
+    folder, the mirror's TAXI_SOURCE_URL."""
+    trip_data = folder / "trip-data"
+    trip_data.mkdir(parents=True)
+    for (service, month), (name, _) in TLC_FILES.items():
+        shutil.copy(TLC_DIR / name, trip_data / f"{service}_tripdata_{month:%Y-%m}.parquet")
+    for service in ("yellow", "green", "fhv", "fhvhv"):
+        sample_as_parquet(service, "2020", trip_data / f"{service}_tripdata_2020-04.parquet")
+    (folder / "misc").mkdir()
+    shutil.copy(TLC_ZONES, folder / "misc" / "taxi_zone_lookup.csv")
+    return trip_data
+
+
+S3_ACCESS_DENIED = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>Access Denied</Message>'
+    b"<RequestId>X</RequestId><HostId>Y</HostId></Error>"
+)
+
+
+class TLCLikeHandler(QuietHandler):
+    """Serves a mirror folder as the TLC's CloudFront does: an `ETag` on every file, and S3's
+    403 AccessDenied (not 404) for a file it does not have."""
+
+    def send_error(self, code, message=None, explain=None):
+        if code != 404:
+            return super().send_error(code, message, explain)
+        self.send_response(403)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(S3_ACCESS_DENIED)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(S3_ACCESS_DENIED)
+
+    def end_headers(self):
+        path = self.translate_path(self.path)
+        if os.path.isfile(path):
+            stat = os.stat(path)
+            self.send_header("ETag", f'"{stat.st_size:x}-{int(stat.st_mtime):x}"')
+        super().end_headers()
+
+
+def serve_tlc_mirror(folder: Path):
+    """A `TLCLikeHandler` class serving `folder` (pass it to `serving` or the `http_server` fixture)."""
+    return functools.partial(TLCLikeHandler, directory=str(folder))

@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from taxi_pipeline.io_managers.parquet import TripsParquetIOManagerFactory
-from taxi_pipeline.partitions import trip_partitions
+from taxi_pipeline.partitions import course_partitions
 from taxi_pipeline.resources.lake import LocalLake
 from taxi_pipeline_tests.support.runs import error_chain, only_step_failure
 
@@ -33,7 +33,7 @@ def main() -> None:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
-    @dg.asset(partitions_def=trip_partitions, io_manager_key="lake")
+    @dg.asset(partitions_def=course_partitions, io_manager_key="lake")
     def lake_trips_parquet() -> pd.DataFrame:
         return table.to_pandas(types_mapper=pd.ArrowDtype)
 

@@ -1,0 +1,116 @@
+"""The two releases the monthly trip files come from, as `TAXI_SOURCE` names them: the course's
+CSV mirror and the TLC's own parquet files. Where each keeps a file, which services and months
+it offers, and why a month it does not have is missing."""
+
+from dataclasses import dataclass
+from datetime import date
+from posixpath import normpath
+from urllib.parse import urlsplit, urlunsplit
+
+from dateutil.relativedelta import relativedelta
+
+COURSE_URL = "https://github.com/DataTalksClub/nyc-tlc-data/releases/download"
+TLC_URL = "https://d37ci6vzurychx.cloudfront.net/trip-data"
+# The TLC publishes a month 47 to 62 days after it ends, so the latest month it can have published
+# is the one before the last two whole months: on 2026-12-01, 2026-09 (October's file cannot be
+# out before mid-December). A partition list ending there grows by one month on each 1st by itself.
+TLC_PUBLICATION_LAG_MONTHS = 2
+# Yellow 2009 and 2010 use another layout (longitudes and latitudes, no zone ids).
+TLC_EARLIEST_MONTH = date(2011, 1, 1)
+
+
+class MonthNotOfferedError(Exception):
+    """The source cannot have this (service, month): it is before the service began or after the
+    latest month the source can have published. A retry will not change it."""
+
+
+@dataclass(frozen=True)
+class TripRelease:
+    """One source of monthly trip files: its layout under a base URL and what it offers."""
+
+    name: str
+    description: str
+    default_url: str
+    file_template: str  # under the base URL, with {color} and {month} (YYYY-MM)
+    zones_path: str  # under the base URL; ".." climbs out of it
+    file_format: str  # the file name's extension: csv.gz or parquet
+    service_start: dict[str, date]  # the services (the partitions' colors) and their first months
+    first_month: date  # the partitions' first month unless TAXI_FIRST_MONTH says otherwise
+    last_month: date | None  # fixed, or None: TLC_PUBLICATION_LAG_MONTHS before the current month
+
+    @property
+    def services(self) -> tuple[str, ...]:
+        """The services (colors) the release publishes, in the order the UI lists them."""
+        return tuple(self.service_start)
+
+    def file_name(self, color: str, month: date) -> str:
+        """The name of one service's monthly file, as published."""
+        return self.file_template.format(color=color, month=f"{month:%Y-%m}").rsplit("/", 1)[-1]
+
+    def file_url(self, base_url: str, color: str, month: date) -> str:
+        """The URL of one service's monthly file under `base_url`."""
+        return f"{base_url.rstrip('/')}/{self.file_template.format(color=color, month=f'{month:%Y-%m}')}"
+
+    def zones_url(self, base_url: str) -> str:
+        """The URL of the taxi zone lookup table for files under `base_url`."""
+        parts = urlsplit(base_url.rstrip("/"))
+        path = normpath(f"{parts.path or '/'}/{self.zones_path}")
+        return urlunsplit(parts._replace(path=path.replace("//", "/")))
+
+    def latest_month(self, today: date) -> date:
+        """The latest month the release can have published by `today`."""
+        if self.last_month is not None:
+            return self.last_month
+        return today.replace(day=1) - relativedelta(months=TLC_PUBLICATION_LAG_MONTHS + 1)
+
+    def check_offered(self, color: str, month: date, today: date) -> None:
+        """Raise `MonthNotOfferedError` saying why, when the release cannot have this file:
+        the service had not begun, or the month is later than the release can have published."""
+        if color not in self.service_start:
+            raise ValueError(f"unknown {self.name} service {color!r}; expected one of {', '.join(self.services)}")
+        began, latest = self.service_start[color], self.latest_month(today)
+        if self.last_month is not None and not began <= month <= latest:
+            raise MonthNotOfferedError(
+                f"{color} {month:%Y-%m} is not in the {self.description}: it holds {began:%Y-%m} to {latest:%Y-%m}"
+            )
+        if month < began:
+            raise MonthNotOfferedError(
+                f"{color} {month:%Y-%m} is before the service began: the {self.description} holds {color} "
+                f"trips from {began:%Y-%m}"
+            )
+        if month > latest:
+            raise MonthNotOfferedError(
+                f"{color} {month:%Y-%m} is not published yet: the TLC publishes a month about two months after it "
+                f"ends (the latest it can have today is {latest:%Y-%m})"
+            )
+
+
+COURSE = TripRelease(
+    name="course",
+    description="course's CSV mirror",
+    default_url=COURSE_URL,
+    file_template="{color}/{color}_tripdata_{month}.csv.gz",
+    zones_path="misc/taxi_zone_lookup.csv",
+    file_format="csv.gz",
+    service_start={color: date(2019, 1, 1) for color in ("yellow", "green", "fhv")},
+    first_month=date(2019, 1, 1),
+    last_month=date(2021, 7, 1),
+)
+TLC = TripRelease(
+    name="tlc",
+    description="TLC's release",
+    default_url=TLC_URL,
+    file_template="{color}_tripdata_{month}.parquet",
+    zones_path="../misc/taxi_zone_lookup.csv",
+    file_format="parquet",
+    # Yellow began in 2009-01; this pipeline reads it from 2011-01 (TLC_EARLIEST_MONTH).
+    service_start={
+        "yellow": TLC_EARLIEST_MONTH,
+        "green": date(2014, 1, 1),
+        "fhv": date(2015, 1, 1),
+        "fhvhv": date(2019, 2, 1),
+    },
+    first_month=date(2019, 1, 1),
+    last_month=None,
+)
+RELEASES = {release.name: release for release in (COURSE, TLC)}
