@@ -6,6 +6,7 @@ import dagster as dg
 import pytest
 
 from taxi_pipeline_tests.support.runs import cli_env, materialize_command, run_cli
+from taxi_pipeline_tests.support.tlc import TLC_MIRROR_ROWS, tlc_mirror
 
 
 @pytest.fixture
@@ -40,4 +41,20 @@ def test_unknown_target_fails_with_one_clear_line(user_env):
     assert done.returncode != 0
     assert done.stderr.strip().splitlines() == [
         "taxi_pipeline: TAXI_PIPELINE_TARGET='mainframe' is not a known target; use one of: local, gcp"
+    ]
+
+
+@pytest.mark.cli
+def test_the_readmes_tlc_command_loads_an_fhvhv_month_from_a_mirror(tmp_path):
+    trip_data = tlc_mirror(tmp_path / "tlc")
+    env = cli_env(tmp_path, trip_data.as_uri(), TAXI_SOURCE="tlc", TAXI_FIRST_MONTH="2020-01")
+
+    done = run_cli(materialize_command("fhvhv|2020-04-01"), env)
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = run_cli([sys.executable, "-m", "taxi_pipeline.report"], env)
+    assert report.returncode == 0, report.stderr
+    assert report.stdout.splitlines()[1:] == [
+        f"fhvhv    2020-04  {TLC_MIRROR_ROWS['fhvhv|2020-04-01']:>12,}",
+        f"{'total':<17} {TLC_MIRROR_ROWS['fhvhv|2020-04-01']:>12,}",
     ]
