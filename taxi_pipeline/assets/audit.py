@@ -3,6 +3,7 @@ partitioned like it. The schema, rows, timestamps and zones checks block: a mont
 them is never published to the lake nor loaded into the warehouse."""
 
 import dagster as dg
+import pyarrow as pa
 import pyarrow.parquet as pq
 from upath import UPath
 
@@ -16,11 +17,8 @@ from taxi_pipeline.transforms.quality import (
     LOCATION_COLUMNS,
     MONEY_COLUMNS,
     TIMESTAMP_COLUMNS,
-    implausible_values,
-    location_id_problems,
-    null_counts,
+    measure_month,
     schema_differences,
-    share_outside_month,
 )
 from taxi_pipeline.transforms.zones import read_zone_file
 
@@ -30,6 +28,9 @@ MAX_SHARE_OUTSIDE_MONTH = 0.01
 # Published months have up to ~5% zero-distance trips (green 2020-04: 4.9%) and under 1%
 # negative fares (refunds): well above that, the file is broken.
 MAX_SHARE_IMPLAUSIBLE = {"negative_fare_amount": 0.02, "negative_total_amount": 0.02, "zero_trip_distance": 0.10}
+# The staged file is read a batch at a time: a whole 7 M-row month of these columns is ~0.4 GiB.
+AUDIT_BATCH_ROWS = 256 * 1024
+AUDIT_READ_BUFFER_BYTES = 8 << 20
 CHECKED_COLUMNS = [*TIMESTAMP_COLUMNS, *LOCATION_COLUMNS, *MONEY_COLUMNS, "trip_distance"]
 
 
@@ -116,20 +117,24 @@ def audit_results(context: dg.AssetCheckExecutionContext, cleaned_trips: UPath, 
     if version is None:  # the other checks need the canonical columns
         return
 
+    zone_ids, zone_ids_from = lake_zone_ids(lake)
     with cleaned_trips.open("rb") as f:
-        table = pq.read_table(f, columns=CHECKED_COLUMNS)
-    yield _result("month_has_rows", table.num_rows > 0, error, {"rows": table.num_rows})
+        # Buffered reads, not whole column chunks: a row group of the staged file can hold millions of rows.
+        staged = pq.ParquetFile(f, buffer_size=AUDIT_READ_BUFFER_BYTES, pre_buffer=False)
+        batches = staged.iter_batches(batch_size=AUDIT_BATCH_ROWS, columns=CHECKED_COLUMNS)
+        measured = measure_month(batches, color, month, zone_ids)
+    # The load runs next in this process: give back the batches' buffers Arrow's allocator keeps.
+    pa.default_memory_pool().release_unused()
+    yield _result("month_has_rows", measured.rows > 0, error, {"rows": measured.rows})
 
-    nulls = null_counts(table, TIMESTAMP_COLUMNS)
     yield _result(
         "pickup_and_dropoff_times_present",
-        not any(nulls.values()),
+        not any(measured.null_times.values()),
         error,
-        {f"null_{name}": count for name, count in nulls.items()},
+        {f"null_{name}": count for name, count in measured.null_times.items()},
     )
 
-    zone_ids, zone_ids_from = lake_zone_ids(lake)
-    problems = location_id_problems(table, color, zone_ids)
+    problems = measured.location_problems
     yield _result(
         "location_ids_are_taxi_zones",
         not any(n for counts in problems.values() for n in counts.values()),
@@ -137,7 +142,7 @@ def audit_results(context: dg.AssetCheckExecutionContext, cleaned_trips: UPath, 
         {"problems": dg.MetadataValue.json(problems), "zone_ids_from": zone_ids_from},
     )
 
-    share = share_outside_month(table["pickup_datetime"], month)
+    share = measured.share_outside_month
     yield _result(
         "pickups_within_the_month",
         share <= MAX_SHARE_OUTSIDE_MONTH,
@@ -145,8 +150,8 @@ def audit_results(context: dg.AssetCheckExecutionContext, cleaned_trips: UPath, 
         {"share_outside_month": round(share, 6), "threshold": MAX_SHARE_OUTSIDE_MONTH},
     )
 
-    counts = implausible_values(table)
-    shares = {name: count / table.num_rows if table.num_rows else 0.0 for name, count in counts.items()}
+    counts = measured.implausible
+    shares = {name: count / measured.rows if measured.rows else 0.0 for name, count in counts.items()}
     yield _result(
         "fares_and_distances_plausible",
         all(shares[name] <= MAX_SHARE_IMPLAUSIBLE[name] for name in counts),

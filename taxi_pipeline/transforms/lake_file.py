@@ -9,8 +9,9 @@ from taxi_pipeline.schema import CANONICAL_SCHEMA
 
 PARQUET_COMPRESSION = "zstd"  # ~20% smaller than snappy at the same speed on these files
 # Large enough for good compression and for DuckDB/BigQuery to read in parallel, small enough
-# that a month is converted in a few hundred MiB.
-ROW_GROUP_ROWS = 512 * 1024
+# that a month is converted in a few hundred MiB: at 7 M rows 256 Ki-row groups peak ~160 MiB
+# below 512 Ki-row ones, for a file 4% larger (benchmarks/README.md).
+ROW_GROUP_ROWS = 256 * 1024
 
 
 def write_lake_parquet(tables: pa.Table | Iterable[pa.Table], sink) -> int:

@@ -1,5 +1,7 @@
 """Data-quality measures of a month of canonical trips, for the asset checks."""
 
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import date
 
 import pyarrow as pa
@@ -70,3 +72,47 @@ def implausible_values(table: pa.Table) -> dict[str, int]:
     }
     counts["zero_trip_distance"] = pc.sum(pc.equal(table["trip_distance"], 0).cast(pa.int64())).as_py() or 0
     return counts
+
+
+@dataclass
+class MonthMeasures:
+    """What the audit measures of a month, summed over its batches: every count is additive."""
+
+    rows: int = 0
+    null_times: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TIMESTAMP_COLUMNS, 0))
+    location_problems: dict[str, dict[str, int]] = field(
+        default_factory=lambda: {name: {"outside_zone_range": 0, "null": 0} for name in LOCATION_COLUMNS}
+    )
+    pickups_outside_month: int = 0
+    implausible: dict[str, int] = field(
+        default_factory=lambda: {**{f"negative_{name}": 0 for name in MONEY_COLUMNS}, "zero_trip_distance": 0}
+    )
+
+    @property
+    def share_outside_month(self) -> float:
+        """The fraction of pickups outside the file's month (0 for an empty file)."""
+        return self.pickups_outside_month / self.rows if self.rows else 0.0
+
+    def add(self, batch: pa.Table, color: str, month: date, zone_ids: list[int] | None) -> None:
+        """Add one batch's counts."""
+        self.rows += batch.num_rows
+        for name, count in null_counts(batch, TIMESTAMP_COLUMNS).items():
+            self.null_times[name] += count
+        for name, counts in location_id_problems(batch, color, zone_ids).items():
+            for kind, count in counts.items():
+                self.location_problems[name][kind] += count
+        self.pickups_outside_month += count_outside_month(batch["pickup_datetime"], month)
+        for name, count in implausible_values(batch).items():
+            self.implausible[name] += count
+
+
+def measure_month(
+    batches: Iterable[pa.Table | pa.RecordBatch], color: str, month: date, zone_ids: list[int] | None = None
+) -> MonthMeasures:
+    """The audit's measures of a month read batch by batch (memory of one batch, not the month)."""
+    measures = MonthMeasures()
+    for batch in batches:
+        measures.add(
+            pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch, color, month, zone_ids
+        )
+    return measures
