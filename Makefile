@@ -9,6 +9,11 @@ INSTALLED := $(VENV)/.installed
 BQEMU_VENV := .venv-bqemulator
 BQEMU_INSTALLED := $(BQEMU_VENV)/.installed
 BQEMU_PINS := bqemulator==1.4.0 duckdb==1.5.5 duckdb-extension-spatial==1.5.5 duckdb-extensions==1.5.5 numpy==2.4.6
+# The course's Prefect flow (benchmarks/prefect_flow.py) runs apart too: prefect 2.7.7 with its
+# dependencies pinned at January 2023 (benchmarks/prefect-requirements.txt). Not part of `test`.
+PREFECT_VENV := .venv-prefect
+PREFECT_INSTALLED := $(PREFECT_VENV)/.installed
+PREFECT_PINS := benchmarks/prefect-requirements.txt
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
 # The bundled real samples, served from a mirror folder laid out like the course's release.
@@ -16,7 +21,7 @@ DEMO_SOURCE := file://$(CURDIR)/taxi_pipeline_tests/data/release
 DEMO_PARTITIONS := 'green|2020-04-01' 'yellow|2021-01-01' 'fhv|2019-01-01' 'fhv|2020-01-01'
 DEMO_LOG := data/demo.log
 
-.PHONY: install demo lint test dev bench bench-postgres postgres-server clean
+.PHONY: install demo lint test dev bench bench-postgres prefect-venv postgres-server clean
 
 install: $(INSTALLED)
 
@@ -30,6 +35,14 @@ $(BQEMU_INSTALLED):
 	$(BQEMU_VENV)/bin/pip install --quiet --disable-pip-version-check $(BQEMU_PINS)
 	$(BQEMU_VENV)/bin/python -c "import duckdb; from duckdb_extensions import import_extension; \
 	  import_extension('spatial'); duckdb.sql('LOAD spatial')"
+	touch $@
+
+prefect-venv: $(PREFECT_INSTALLED)
+
+$(PREFECT_INSTALLED): $(PREFECT_PINS)
+	$(PYTHON) -m venv $(PREFECT_VENV)
+	$(PREFECT_VENV)/bin/pip install --quiet --disable-pip-version-check -r $(PREFECT_PINS)
+	PREFECT_HOME=$(PREFECT_VENV)/prefect-home $(PREFECT_VENV)/bin/prefect version
 	touch $@
 
 # The UI tests drive Debian's chromium through Playwright (which never downloads a browser here).
