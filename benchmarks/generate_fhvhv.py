@@ -113,8 +113,9 @@ def main() -> None:
     parser.add_argument("month", help="YYYY-MM")
     parser.add_argument("path", type=Path)
     parser.add_argument("--seed", type=int, default=20250101)
+    parser.add_argument("--group-rows", type=int, default=ROW_GROUP_ROWS, help="rows per row group")
     args = parser.parse_args()
-    write_fhvhv_month(args.path, args.rows, date.fromisoformat(f"{args.month}-01"), args.seed)
+    write_fhvhv_month(args.path, args.rows, date.fromisoformat(f"{args.month}-01"), args.seed, args.group_rows)
 
 
 if __name__ == "__main__":

@@ -63,6 +63,26 @@ def test_postgres_benchmark_produces_the_comparison_table():
     assert smoke_table_variants("benchmarks.postgres_load") == ["to_sql", "load_slice"]
 
 
+def test_fhvhv_benchmark_produces_its_table_with_the_exact_row_count(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.fhvhv", "--rows", "20000", "--group-rows", "5000", "--out", str(tmp_path)],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = [line.split("|")[1:4] for line in done.stdout.splitlines() if line.startswith("| 20,000 |")]
+    assert [[cell.strip() for cell in row] for row in rows] == [
+        ["20,000", "read_table", "4 x ≤5,000"],
+        ["20,000", "dagster", "4 x ≤5,000"],
+        ["20,000", "convert", "4 x ≤5,000"],
+        ["20,000", "convert, one group", "1 x ≤20,000"],
+    ]
+    assert (tmp_path / "fhvhv_results.md").read_text().strip() == done.stdout.strip()
+
+
 def test_generated_fhvhv_months_have_the_tlc_columns_and_types_in_bounded_row_groups(tmp_path):
     from benchmarks.generate_fhvhv import FHVHV_SCHEMA, write_fhvhv_month
 
