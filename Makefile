@@ -21,7 +21,7 @@ DEMO_SOURCE := file://$(CURDIR)/taxi_pipeline_tests/data/release
 DEMO_PARTITIONS := 'green|2020-04-01' 'yellow|2021-01-01' 'fhv|2019-01-01' 'fhv|2020-01-01'
 DEMO_LOG := data/demo.log
 
-.PHONY: install demo lint test dev bench bench-fhvhv bench-postgres prefect-venv postgres-server clean
+.PHONY: install demo lint test dev bench bench-backfill bench-fhvhv bench-postgres prefect-venv postgres-server clean
 
 install: $(INSTALLED)
 
@@ -92,6 +92,11 @@ bench: $(INSTALLED)
 # read_table, and the conversion in 1 M-row and one row group; months cached in data/bench/.
 bench-fhvhv: $(INSTALLED)
 	$(BIN)/python -m benchmarks.fhvhv --rows 20000000 --repeats 1
+
+# Nine small green months as one backfill through dagster dev's daemon against the course's
+# Prefect 2.7.7 flow on the same files, side by side.
+bench-backfill: $(INSTALLED) prefect-venv
+	$(BIN)/python -m benchmarks.backfill --repeats 2
 
 # The course's pandas to_sql against PostgresWarehouse.load_slice, on a throwaway cluster.
 bench-postgres: $(INSTALLED) postgres-server

@@ -13,6 +13,10 @@ Median wall and CPU seconds and peak RSS of the client process (the server's own
 counted, for either), and the ratios; a markdown table to stdout and benchmarks/out/postgres.md.
 
     python -m benchmarks.postgres_load --rows 1369765 --repeats 3
+
+Any other lake file (a TLC month's, say) with the project's load alone:
+
+    python -m benchmarks.postgres_load --lake FILE --color fhvhv --month 2025-01 --variants load_slice
 """
 
 import argparse
@@ -58,33 +62,35 @@ def load_to_sql(lake: str, url: str) -> None:
     print(f"rows: {len(df)}")
 
 
-def load_slice(lake: str, url: str) -> None:
+def load_slice(lake: str, url: str, color: str = "yellow", month: str = MONTH) -> None:
     """The project's load of one slice."""
     from upath import UPath
 
     from taxi_pipeline.resources.postgres_warehouse import PostgresWarehouse
 
-    load = PostgresWarehouse(url=url).load_slice(UPath(lake), "yellow", date.fromisoformat(f"{MONTH}-01"))
+    load = PostgresWarehouse(url=url).load_slice(UPath(lake), color, date.fromisoformat(f"{month}-01"))
     print(f"rows: {load.rows_loaded}")
 
 
-def measure(variant: str, lake: Path, url: str) -> dict:
-    return measured([sys.executable, "-m", "benchmarks.postgres_load", "--worker", variant, str(lake), url])
+def measure(variant: str, lake: Path, url: str, color: str, month: str) -> dict:
+    worker = ["--worker", variant, str(lake), url, "--color", color, "--month", month]
+    return measured([sys.executable, "-m", "benchmarks.postgres_load", *worker])
 
 
-def bench(rows: int, repeats: int) -> dict[str, list[dict]]:
+def bench(
+    lake: Path, rows: int, repeats: int, variants=VARIANTS, color: str = "yellow", month: str = MONTH
+) -> dict[str, list[dict]]:
     import psycopg
 
-    lake = lake_file(rows)
     cluster = start_cluster()
-    results: dict[str, list[dict]] = {v: [] for v in VARIANTS}
+    results: dict[str, list[dict]] = {v: [] for v in variants}
     try:
         for round_number in range(repeats):
-            for variant in VARIANTS:
+            for variant in variants:
                 database = f"bench_{variant}_{round_number}"
                 with psycopg.connect(cluster.url(), autocommit=True) as admin:
                     admin.execute(f"CREATE DATABASE {database}")
-                result = measure(variant, lake, cluster.url(database))
+                result = measure(variant, lake, cluster.url(database), color, month)
                 with psycopg.connect(cluster.url(database)) as conn:
                     result["rows_in_table"] = conn.execute("SELECT count(*) FROM trips").fetchone()[0]
                 if result["rows_in_table"] != rows:
@@ -100,14 +106,14 @@ def bench(rows: int, repeats: int) -> dict[str, list[dict]]:
 
 def table(rows: int, results: dict[str, list[dict]], repeats: int) -> str:
     med = medians(results)
-    ref = med["to_sql"]
+    ref = med.get("to_sql", next(iter(med.values())))
     lines = [
         machine_line(repeats),
         "",
         "| rows | load | wall s | client CPU s | client peak RSS MiB | rows/s | speed-up vs to_sql | RSS / to_sql |",
         "|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for v in VARIANTS:
+    for v in results:
         m = med[v]
         lines.append(
             f"| {rows:,} | {v} | {m['wall_seconds']:.1f} | {m['cpu_seconds']:.1f} | {m['peak_rss_mib']:.0f} | "
@@ -121,14 +127,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Benchmark the Postgres load against the course's pandas to_sql")
     parser.add_argument("--rows", type=int, default=1_369_765)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--lake", type=Path, help="load this lake file instead of a generated yellow month")
+    parser.add_argument("--color", default="yellow", help="the lake file's color (with --lake)")
+    parser.add_argument("--month", default=MONTH, help="the lake file's month, YYYY-MM (with --lake)")
+    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
     parser.add_argument("--worker", nargs=3, metavar=("VARIANT", "LAKE", "URL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         variant, lake, url = args.worker
-        {"to_sql": load_to_sql, "load_slice": load_slice}[variant](lake, url)
+        if variant == "to_sql":
+            load_to_sql(lake, url)
+        else:
+            load_slice(lake, url, args.color, args.month)
         return
     OUT.mkdir(exist_ok=True)
-    markdown = table(args.rows, bench(args.rows, args.repeats), args.repeats)
+    if args.lake:
+        import pyarrow.parquet as pq
+
+        lake, rows = args.lake, pq.ParquetFile(args.lake).metadata.num_rows
+    else:
+        lake, rows = lake_file(args.rows), args.rows
+    results = bench(lake, rows, args.repeats, args.variants, args.color, args.month)
+    markdown = table(rows, results, args.repeats)
     (OUT / "postgres.md").write_text(markdown + "\n")
     print(markdown)
 

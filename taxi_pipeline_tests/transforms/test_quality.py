@@ -78,3 +78,21 @@ def test_with_the_zone_table_s_ids_an_id_it_lacks_is_no_zone():
         "pickup_location_id": {"outside_zone_range": 1, "null": 1},
         "dropoff_location_id": {"outside_zone_range": 1, "null": 0},
     }
+
+
+def test_a_month_measured_batch_by_batch_counts_what_the_whole_month_holds():
+    from taxi_pipeline.transforms.quality import implausible_values, measure_month
+    from taxi_pipeline_tests.support.trips import cleaned_sample
+
+    month = cleaned_sample("green", "2020-04")
+    april = date(2020, 4, 1)
+
+    measured = measure_month(month.to_batches(max_chunksize=1_000), "green", april, zone_ids=list(range(1, 264)))
+
+    assert measured.rows == month.num_rows == 35_612
+    assert measured.null_times == null_counts(month, ("pickup_datetime", "dropoff_datetime"))
+    assert measured.location_problems == location_id_problems(month, "green", list(range(1, 264)))
+    assert measured.location_problems["pickup_location_id"]["outside_zone_range"] > 0  # zones 264, 265
+    assert measured.share_outside_month == share_outside_month(month["pickup_datetime"], april)
+    assert measured.implausible == implausible_values(month)
+    assert measure_month([], "green", april).share_outside_month == 0.0
