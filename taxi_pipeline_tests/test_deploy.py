@@ -18,6 +18,7 @@ def test_single_machine_dagster_yaml_loads_as_an_instance(tmp_path, monkeypatch)
     with dg.DagsterInstance.get() as instance:
         concurrency = instance.get_concurrency_config()  # what the daemon's run queue reads
         assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+        assert instance.run_coordinator.dequeue_interval_seconds == 1
         assert concurrency.run_queue_config.max_concurrent_runs == 2
         assert concurrency.pool_config.default_pool_limit == 1
         assert not instance.telemetry_enabled

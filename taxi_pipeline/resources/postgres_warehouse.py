@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # psycopg is imported on first use: the other targets never p
 URL_SETTING = "TAXI_POSTGRES_URL"
 CONNECT_TIMEOUT_SECONDS = 10
 BATCH_ROWS = 65_536  # rows per parquet record batch, one CSV chunk each (~10 MB of CSV)
+PARQUET_READ_BUFFER_BYTES = 8 << 20
 
 # Arrow quotes every string value ("needed" style) and writes a null as an empty unquoted field;
 # in COPY's CSV format that field is NULL and "" the empty string, so the two stay apart.
@@ -131,11 +132,14 @@ def zones_table_ddl(table: str = ZONES_TABLE) -> str:
 @contextmanager
 def _open_parquet(lake_file: UPath) -> Iterator[pq.ParquetFile]:
     """The lake file for streaming its record batches: a local path, or gs:// through fsspec."""
+    # Buffered reads without pre-buffering: with pyarrow's default the batches' column chunks
+    # stayed allocated to the end of the file (the client reached 1.1 GiB at 20 M rows).
+    buffering = {"buffer_size": PARQUET_READ_BUFFER_BYTES, "pre_buffer": False}
     if is_local(lake_file):
-        with pq.ParquetFile(str(to_local_path(lake_file))) as parquet:
+        with pq.ParquetFile(str(to_local_path(lake_file)), **buffering) as parquet:
             yield parquet
     else:
-        with lake_file.open("rb") as f, pq.ParquetFile(f) as parquet:
+        with lake_file.open("rb") as f, pq.ParquetFile(f, **buffering) as parquet:
             yield parquet
 
 
