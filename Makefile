@@ -93,7 +93,7 @@ bench: $(INSTALLED)
 bench-fhvhv: $(INSTALLED)
 	$(BIN)/python -m benchmarks.fhvhv --rows 20000000 --repeats 1
 
-# Nine small green months as one backfill through dagster dev's daemon against the course's
+# Nine small green months as one backfill through the Dagster daemon against the course's
 # Prefect 2.7.7 flow on the same files, side by side.
 bench-backfill: $(INSTALLED) prefect-venv
 	$(BIN)/python -m benchmarks.backfill --repeats 2
