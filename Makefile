@@ -21,7 +21,7 @@ DEMO_SOURCE := file://$(CURDIR)/taxi_pipeline_tests/data/release
 DEMO_PARTITIONS := 'green|2020-04-01' 'yellow|2021-01-01' 'fhv|2019-01-01' 'fhv|2020-01-01'
 DEMO_LOG := data/demo.log
 
-.PHONY: install demo lint test dev bench bench-backfill bench-fhvhv bench-postgres prefect-venv postgres-server clean
+.PHONY: install demo lint test dev bench bench-backfill bench-fhvhv bench-targets bench-postgres prefect-venv postgres-server clean
 
 install: $(INSTALLED)
 
@@ -97,6 +97,11 @@ bench-fhvhv: $(INSTALLED)
 # Prefect 2.7.7 flow on the same files, side by side.
 bench-backfill: $(INSTALLED) prefect-venv
 	$(BIN)/python -m benchmarks.backfill --repeats 2
+
+# Every performance target in one table: the backfill, the 7 M-row month, the 20 M-row fhvhv
+# month into DuckDB and into Postgres, each beside its reference.
+bench-targets: $(INSTALLED) prefect-venv postgres-server
+	$(BIN)/python -m benchmarks.targets --fhvhv-rows 20000000
 
 # The course's pandas to_sql against PostgresWarehouse.load_slice, on a throwaway cluster.
 bench-postgres: $(INSTALLED) postgres-server

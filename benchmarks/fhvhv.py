@@ -38,7 +38,7 @@ PARTITION = f"fhvhv|{MONTH}-01"
 VARIANTS = ("read_table", "dagster", "convert", "convert, one group")
 
 
-def _step(*args) -> list[str]:
+def step_command(*args) -> list[str]:
     return [sys.executable, "-m", "benchmarks.fhvhv_steps", *map(str, args)]
 
 
@@ -62,7 +62,9 @@ def month_files(out: Path, rows: int, group_rows: int) -> tuple[Path, Path]:
     month = folder / "trip-data" / f"fhvhv_tripdata_{MONTH}.parquet"
     generate = [sys.executable, "-m", "benchmarks.generate_fhvhv", str(rows), MONTH]
     _cached(month, rows, lambda part: subprocess.run([*generate, str(part), f"--group-rows={group_rows}"], check=True))
-    one_group = _cached(folder / "one_row_group.parquet", rows, lambda part: measured(_step("one-group", month, part)))
+    one_group = _cached(
+        folder / "one_row_group.parquet", rows, lambda part: measured(step_command("one-group", month, part))
+    )
     return month, one_group
 
 
@@ -129,7 +131,9 @@ def bench(out: Path, rows: int, group_rows: int, repeats: int) -> tuple[dict[str
                 work.mkdir(parents=True, exist_ok=True)
                 lake = work / "lake.parquet"
                 source = one_group if variant == "convert, one group" else month
-                result = measured(_step("read", month) if variant == "read_table" else _step("convert", source, lake))
+                result = measured(
+                    step_command("read", month) if variant == "read_table" else step_command("convert", source, lake)
+                )
                 lake.unlink(missing_ok=True)
             result["row_groups"] = row_groups(one_group if variant == "convert, one group" else month)
             results[variant].append(result)
