@@ -30,15 +30,6 @@ from taxi_pipeline_tests.support.http_server import QuietHandler, serving
 from taxi_pipeline_tests.support.runs import cli_env
 from taxi_pipeline_tests.support.warehouse_rows import warehouse_rows
 
-LAUNCH_BACKFILL = """
-mutation Launch($params: LaunchBackfillParams!) {
-  launchPartitionBackfill(backfillParams: $params) {
-    __typename
-    ... on LaunchBackfillSuccess { backfillId }
-    ... on PythonError { message }
-  }
-}"""
-
 
 @dataclass
 class BackfillTiming:
@@ -80,22 +71,7 @@ def run_backfill(
     server = start_dagster_dev(env, work / "dagster-dev.log")
     try:
         submitted = time.time()
-        launched = server.graphql(
-            LAUNCH_BACKFILL,
-            {
-                "params": {
-                    "partitionNames": partitions,
-                    "selector": {
-                        "partitionSetName": "trips_job_partition_set",
-                        "repositorySelector": {
-                            "repositoryName": "__repository__",
-                            "repositoryLocationName": "taxi_pipeline",
-                        },
-                    },
-                    "title": "benchmark backfill",
-                }
-            },
-        )["launchPartitionBackfill"]
+        launched = server.launch_backfill(partitions, "benchmark backfill")
         if launched["__typename"] != "LaunchBackfillSuccess":
             raise RuntimeError(f"the backfill was not launched: {launched}")
         tag = ("dagster/backfill", launched["backfillId"])

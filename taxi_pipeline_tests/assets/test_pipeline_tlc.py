@@ -55,6 +55,14 @@ def run_months(defs: dg.Definitions, keys: list[str], instance: dg.DagsterInstan
     return {key: job.execute_in_process(partition_key=key, instance=instance, raise_on_error=False) for key in keys}
 
 
+def run_month(defs: dg.Definitions, key: str) -> dg.ExecuteInProcessResult:
+    """`trips_job` for one partition on a fresh instance; the result, failed or not."""
+    with dg.instance_for_test() as instance:
+        return defs.resolve_job_def("trips_job").execute_in_process(
+            partition_key=key, instance=instance, raise_on_error=False
+        )
+
+
 def expected_counts(keys: list[str]) -> list[tuple[str, object, int]]:
     return sorted((*split_partition_key(key), TLC_MIRROR_ROWS[key]) for key in keys)
 
@@ -114,10 +122,7 @@ def test_a_month_before_the_service_began_fails_at_once_without_a_request(
         TAXI_DUCKDB_PATH=str(duckdb_path),
     )
 
-    with dg.instance_for_test() as instance:
-        result = defs.resolve_job_def("trips_job").execute_in_process(
-            partition_key="green|2013-12-01", instance=instance, raise_on_error=False
-        )
+    result = run_month(defs, "green|2013-12-01")
 
     assert step_failures(result) == {
         "raw_trips": f"{FAILURE}green 2013-12 is before the service began: "
@@ -133,10 +138,7 @@ def test_a_month_the_tlc_has_not_published_fails_at_once_saying_so(
     url = http_server(serve_tlc_mirror(trip_data.parent)) + "/trip-data"
     defs = tlc_definitions(monkeypatch, url, TAXI_LAKE_DIR=str(lake_dir), TAXI_DUCKDB_PATH=str(duckdb_path))
 
-    with dg.instance_for_test() as instance:
-        result = defs.resolve_job_def("trips_job").execute_in_process(
-            partition_key="fhvhv|2024-06-01", instance=instance, raise_on_error=False
-        )
+    result = run_month(defs, "fhvhv|2024-06-01")
 
     assert step_failures(result) == {
         "raw_trips": f"{FAILURE}fhvhv 2024-06 is not published: {url}/fhvhv_tripdata_2024-06.parquet answered HTTP 403 "
@@ -195,10 +197,7 @@ def test_a_download_that_is_not_a_whole_parquet_file_fails_at_once_naming_it(
         monkeypatch, trip_data.as_uri(), TAXI_LAKE_DIR=str(lake_dir), TAXI_DUCKDB_PATH=str(duckdb_path)
     )
 
-    with dg.instance_for_test() as instance:
-        result = defs.resolve_job_def("trips_job").execute_in_process(
-            partition_key="green|2022-01-01", instance=instance, raise_on_error=False
-        )
+    result = run_month(defs, "green|2022-01-01")
 
     assert step_failures(result) == {
         "raw_trips": f"{FAILURE}green 2022-01: {month_file.as_uri()} is not a trip file: {what}"

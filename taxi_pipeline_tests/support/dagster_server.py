@@ -17,6 +17,15 @@ from taxi_pipeline_tests.support.runs import BIN, PROJECT_DIR
 LOCATION = "taxi_pipeline"
 TERMINAL_RUN_STATUSES = {"SUCCESS", "FAILURE", "CANCELED"}
 
+LAUNCH_BACKFILL = """
+mutation Launch($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message }
+  }
+}"""
+
 
 def _reset_signals() -> None:
     # dagster dev maps SIGTERM onto SIGINT's handler; a child that inherits SIGINT ignored (as from
@@ -43,6 +52,19 @@ class DagsterServer:
         if answer.get("errors"):
             raise RuntimeError(json.dumps(answer["errors"]))
         return answer["data"]
+
+    def launch_backfill(self, partitions: list[str], title: str) -> dict:
+        """`launchPartitionBackfill` of `trips_job`'s partitions, as the UI's backfill dialog
+        sends it; the mutation's answer (`__typename`, and `backfillId` when it succeeded)."""
+        params = {
+            "partitionNames": partitions,
+            "selector": {
+                "partitionSetName": "trips_job_partition_set",
+                "repositorySelector": {"repositoryName": "__repository__", "repositoryLocationName": LOCATION},
+            },
+            "title": title,
+        }
+        return self.graphql(LAUNCH_BACKFILL, {"params": params})["launchPartitionBackfill"]
 
     def runs(self, tag: tuple[str, str] | None = None) -> list[dict]:
         """Runs with their status and tags, optionally only those carrying a tag."""

@@ -28,15 +28,6 @@ CHROMIUM_ARGS = [  # headless on a machine without a network beyond the loopback
 ]
 ASSETS = ["raw_trips", "cleaned_trips", "lake_trips_parquet", "warehouse_trips"]
 
-LAUNCH_BACKFILL = """
-mutation Launch($params: LaunchBackfillParams!) {
-  launchPartitionBackfill(backfillParams: $params) {
-    __typename
-    ... on LaunchBackfillSuccess { backfillId }
-    ... on PythonError { message }
-  }
-}"""
-
 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory, release_url):
@@ -73,22 +64,7 @@ def test_backfill_launched_through_graphql_runs_one_partition_per_run(deployment
     server, env = deployment
     partitions = ["green|2020-04-01", "fhv|2019-01-01", "fhv|2020-01-01"]
 
-    launched = server.graphql(
-        LAUNCH_BACKFILL,
-        {
-            "params": {
-                "partitionNames": partitions,
-                "selector": {
-                    "partitionSetName": "trips_job_partition_set",
-                    "repositorySelector": {
-                        "repositoryName": "__repository__",
-                        "repositoryLocationName": "taxi_pipeline",
-                    },
-                },
-                "title": "graphql test backfill",
-            }
-        },
-    )["launchPartitionBackfill"]
+    launched = server.launch_backfill(partitions, "graphql test backfill")
     assert launched["__typename"] == "LaunchBackfillSuccess", launched
     runs = server.wait_for_runs(("dagster/backfill", launched["backfillId"]), count=3)
 
