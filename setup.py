@@ -11,9 +11,11 @@ setup(
         "dagster==1.13.27",
         "dagster-duckdb==0.29.27",
         "dagster-gcp==0.29.27",
+        "dagster-dg-cli==1.13.27",  # the `dg` command line (`dg launch`, `dg check defs`, `dg dev`)
         "duckdb==1.5.6",
         "gcsfs==2026.10.1",  # gs:// for the UPath IO managers
         "google-cloud-bigquery==3.47.0",
+        "matplotlib==3.11.2",  # the trips_per_month chart; wheels only, Agg backend, no system packages
         "pandas==2.3.3",  # dagster-gcp (via dagster-pandas) requires pandas<3
         "psycopg==3.3.9",  # the Postgres warehouse: COPY FROM STDIN
         "psycopg-binary==3.3.9",  # psycopg's C implementation and libpq, no compiler needed
