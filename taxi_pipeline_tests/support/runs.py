@@ -137,6 +137,16 @@ def materialize_command(partition_key: str, select: str = "*") -> list[str]:
     ]
 
 
+def dg_command(*args: str) -> list[str]:
+    """The `dg` command line of the project's venv with `args` (e.g. "check", "defs")."""
+    return [str(BIN / "dg"), *args]
+
+
+def dg_env(env: dict[str, str]) -> dict[str, str]:
+    """`env` with the project's venv active, as after `source .venv/bin/activate` (dg warns otherwise)."""
+    return {**env, "VIRTUAL_ENV": str(BIN.parent), "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}"}
+
+
 def run_cli(args: list[str], env: dict, timeout: float = 300) -> subprocess.CompletedProcess:
     """Run a command from the project folder to its end, capturing its output as text."""
     return subprocess.run(args, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=timeout)
