@@ -30,7 +30,11 @@ CANONICAL_COLUMNS: tuple[Column, ...] = (
     Column("vendor_id", pa.int32(), "TPEP/LPEP provider code"),
     Column("pickup_datetime", pa.timestamp("us"), "Pickup time, New York wall clock"),
     Column("dropoff_datetime", pa.timestamp("us"), "Drop-off time, New York wall clock"),
-    Column("passenger_count", pa.int32(), "Passengers; missing values filled with 0"),
+    Column(
+        "passenger_count",
+        pa.int32(),
+        "Passengers (yellow, green; missing values filled with 0); null for fhv and fhvhv, which publish none",
+    ),
     Column("trip_distance", pa.float64(), "Trip distance in miles"),
     Column("ratecode_id", pa.int32(), "Final rate code"),
     Column("store_and_fwd_flag", pa.string(), "Record held in vehicle memory before sending"),

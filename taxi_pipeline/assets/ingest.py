@@ -12,6 +12,7 @@ from taxi_pipeline.assets.downloads import PERMANENT_SOURCE_ERRORS, download_fai
 from taxi_pipeline.assets.metadata import canonical_table_schema, table_preview
 from taxi_pipeline.partitions import one_partition_per_run, split_partition_key
 from taxi_pipeline.resources.source import TripSourceResource
+from taxi_pipeline.transforms.clean import CleaningReport
 from taxi_pipeline.transforms.convert import convert_to_lake_parquet
 from taxi_pipeline.transforms.convert_parquet import convert_parquet_to_lake
 from taxi_pipeline.transforms.parse import DEFAULT_MAX_MALFORMED_SHARE, TripFileError
@@ -88,9 +89,12 @@ def clean_month(context: dg.AssetExecutionContext, config: CleaningConfig, raw_t
     pa.default_memory_pool().release_unused()
     report, malformed = converted.report, converted.malformed
     context.log.info(f"converted {converted.rows:,} rows in {time.monotonic() - started:.1f} s")
-    # The course's flow logs these two lines; kept so its users find them.
-    context.log.info(f"pre: missing passenger count: {report.missing_passenger_count_before}")
-    context.log.info(f"post: missing passenger count: {report.missing_passenger_count_after}")
+    if report.has_passenger_count:
+        # The course's flow logs these two lines; kept so its users find them.
+        context.log.info(f"pre: missing passenger count: {report.missing_passenger_count_before:,}")
+        context.log.info(f"post: missing passenger count: {report.missing_passenger_count_after:,}")
+    else:
+        context.log.info(f"{color} publishes no passenger count: passenger_count stays null, none is missing")
     if converted.extra_columns:
         context.log.warning(f"ignored columns not in the {color} layout: {', '.join(converted.extra_columns)}")
     if malformed.rows:
@@ -99,8 +103,7 @@ def clean_month(context: dg.AssetExecutionContext, config: CleaningConfig, raw_t
         {
             "dagster/row_count": converted.rows,
             "dagster/column_schema": canonical_table_schema(),
-            "missing_passenger_count_before": report.missing_passenger_count_before,
-            "missing_passenger_count_after": report.missing_passenger_count_after,
+            **passenger_count_metadata(report),
             "pickups_outside_month": report.pickups_outside_month,
             "null_counts": dg.MetadataValue.json(report.null_counts),
             "malformed_rows": malformed.rows,
@@ -111,6 +114,17 @@ def clean_month(context: dg.AssetExecutionContext, config: CleaningConfig, raw_t
         }
     )
     return staged
+
+
+def passenger_count_metadata(report: CleaningReport) -> dict[str, int | str]:
+    """The course's missing-passenger-count figures, or, for a service that publishes no passenger
+    count (fhv, fhvhv), a line saying so instead of counts of zero."""
+    if not report.has_passenger_count:
+        return {"passenger_count": "not published by this service: the column is null"}
+    return {
+        "missing_passenger_count_before": report.missing_passenger_count_before,
+        "missing_passenger_count_after": report.missing_passenger_count_after,
+    }
 
 
 def build_ingest_assets(
@@ -140,7 +154,8 @@ def build_ingest_assets(
     )
     def cleaned_trips(context: dg.AssetExecutionContext, config: CleaningConfig, raw_trips: UPath) -> Path:
         """Every trip of the month, typed and in the canonical schema shared by all sources and
-        services, with `color` and `source_month`; missing passenger counts filled with 0. Loads
+        services, with `color` and `source_month`; missing passenger counts filled with 0 where the service
+        publishes them (yellow, green; fhv and fhvhv publish none, the column is null). Loads
         as a pandas DataFrame with Arrow dtypes; rows that cannot be parsed or cast are dropped
         and counted."""
         return clean_month(context, config, raw_trips)

@@ -15,6 +15,15 @@ def canonical_table_schema() -> dg.TableSchema:
     )
 
 
+def warehouse_table_schema(column_types: tuple[tuple[str, str], ...]) -> dg.TableSchema:
+    """A warehouse table's columns with their SQL types (in the warehouse's dialect) and the
+    canonical column descriptions."""
+    descriptions = {c.name: c.description for c in CANONICAL_COLUMNS}
+    return dg.TableSchema(
+        columns=[dg.TableColumn(name, kind, description=descriptions.get(name)) for name, kind in column_types]
+    )
+
+
 def _cell(value):
     # Table records hold str, int, float, bool or None; dates and times show as ISO text.
     return (

@@ -4,6 +4,7 @@ import dagster as dg
 from upath import UPath
 
 from taxi_pipeline.assets.ingest import GROUP
+from taxi_pipeline.assets.metadata import table_preview, warehouse_table_schema
 from taxi_pipeline.partitions import one_partition_per_run, split_partition_key
 from taxi_pipeline.resources.warehouse import SliceMismatchError, WarehouseResource
 from taxi_pipeline.settings import SettingError
@@ -23,13 +24,22 @@ def load_month(
     except (SettingError, SliceMismatchError) as e:
         raise dg.Failure(description=str(e), allow_retries=False) from None
     lake_rows = parquet_row_count(lake_trips_parquet)
+    context.log.info(
+        f"{load.table}: slice {color} {month:%Y-%m} holds {load.slice_rows:,} rows "
+        f"({load.rows_loaded:,} loaded, {load.rows_replaced:,} replaced)"
+    )
     metadata = {
+        # Dagster's table keys: the UI shows the table's name, its columns and the slice's rows.
+        "dagster/table_name": load.table,
+        "dagster/column_schema": warehouse_table_schema(load.column_types),
+        "dagster/row_count": load.slice_rows,
         "table": load.table,
         "rows_loaded": load.rows_loaded,
         "rows_replaced": load.rows_replaced,
         "slice_rows": load.slice_rows,
-        "dagster/row_count": load.slice_rows,
     }
+    if load.preview is not None:
+        metadata["preview"] = table_preview(load.preview)
     if load.job_id is not None:
         metadata["job_id"] = load.job_id
     if load.bytes_processed is not None:

@@ -12,11 +12,13 @@ from pydantic import Field
 from upath import UPath
 
 from taxi_pipeline.resources.warehouse import (
+    PREVIEW_ROWS,
     TRIPS_TABLE,
     ZONES_TABLE,
     SliceLoad,
     SliceMismatchError,
     WarehouseResource,
+    preview_columns,
 )
 from taxi_pipeline.schema import CANONICAL_COLUMNS, COLORS, SQL_TYPES, ZONES_SCHEMA, sql_columns
 from taxi_pipeline.settings import SettingError
@@ -180,6 +182,12 @@ class BigQueryWarehouse(WarehouseResource):
                 )
                 swap.result()
                 [after] = client.query(count_slice).result()
+                # The staging table holds exactly the slice's rows; listing them is free, where a
+                # query of the slice would bill its columns.
+                preview = client.list_rows(
+                    staging_id, selected_fields=trips_table_schema(preview_columns(set(file_columns))),
+                    max_results=PREVIEW_ROWS,
+                ).to_arrow(create_bqstorage_client=False)
             finally:
                 client.delete_table(staging_id, not_found_ok=True)
         return SliceLoad(
@@ -187,6 +195,8 @@ class BigQueryWarehouse(WarehouseResource):
             rows_loaded=staged.n,
             rows_replaced=before.n,
             slice_rows=after.n,
+            column_types=tuple(sql_columns("bigquery")),
+            preview=preview,
             job_id=load_job.job_id,
             bytes_processed=swap.total_bytes_processed,
         )

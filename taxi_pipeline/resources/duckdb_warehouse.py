@@ -10,11 +10,13 @@ from upath import UPath
 
 from taxi_pipeline.lake import is_local, to_local_path
 from taxi_pipeline.resources.warehouse import (
+    PREVIEW_ROWS,
     TRIPS_TABLE,
     ZONES_TABLE,
     SliceLoad,
     SliceMismatchError,
     WarehouseResource,
+    preview_columns,
 )
 from taxi_pipeline.schema import ZONES_SCHEMA, sql_columns
 from taxi_pipeline.transforms.lake_file import lake_file_columns
@@ -99,7 +101,19 @@ class DuckDBWarehouse(WarehouseResource):
             except BaseException:
                 conn.rollback()
                 raise
-        return SliceLoad(TRIPS_TABLE, loaded, replaced, slice_rows)
+            preview = conn.execute(
+                f"SELECT {', '.join(preview_columns())} FROM {TRIPS_TABLE} WHERE {where} LIMIT ?",
+                [color, source_month, PREVIEW_ROWS],
+            ).to_arrow_table()
+            [(catalog, schema)] = conn.execute("SELECT current_database(), current_schema()").fetchall()
+        return SliceLoad(
+            f"{catalog}.{schema}.{TRIPS_TABLE}",
+            loaded,
+            replaced,
+            slice_rows,
+            column_types=tuple(sql_columns("duckdb")),
+            preview=preview,
+        )
 
     def slice_counts(self) -> list[tuple[str, date, int]]:
         """(color, source_month, rows) for every slice in the table, in order."""

@@ -23,7 +23,9 @@ class LocalLake(LakeResource):
     base_path: str = Field(description="Lake folder (TAXI_LAKE_DIR)")
 
     def root(self) -> UPath:
-        return UPath(self.base_path)
+        # Absolute, so the paths in the metadata and logs say where the files are whatever the
+        # folder a reader of the UI started from (a relative TAXI_LAKE_DIR is the process's).
+        return UPath(self.base_path).absolute()
 
 
 class GCSLake(LakeResource):

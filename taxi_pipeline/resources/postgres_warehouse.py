@@ -24,11 +24,13 @@ from upath import UPath
 from taxi_pipeline.lake import is_local, to_local_path
 from taxi_pipeline.partitions import next_month
 from taxi_pipeline.resources.warehouse import (
+    PREVIEW_ROWS,
     TRIPS_TABLE,
     ZONES_TABLE,
     SliceLoad,
     SliceMismatchError,
     WarehouseResource,
+    preview_columns,
 )
 from taxi_pipeline.schema import CANONICAL_SCHEMA, COLORS, ZONES_SCHEMA, sql_columns
 from taxi_pipeline.settings import SettingError
@@ -252,8 +254,20 @@ class PostgresWarehouse(WarehouseResource):
                         f"{lake_file}: the slice {color} {source_month:%Y-%m} holds {slice_rows} rows "
                         f"after loading {loaded}"
                     )
-            schema = conn.execute("SELECT current_schema()").fetchone()[0]
-        return SliceLoad(f"{schema}.{TRIPS_TABLE}", loaded, replaced, slice_rows)
+            names = preview_columns()
+            rows = conn.execute(
+                f"SELECT {', '.join(names)} FROM {TRIPS_TABLE} WHERE color = %s AND source_month = %s LIMIT %s",
+                (color, source_month, PREVIEW_ROWS),
+            ).fetchall()
+            catalog, schema = conn.execute("SELECT current_database(), current_schema()").fetchone()
+        return SliceLoad(
+            f"{catalog}.{schema}.{TRIPS_TABLE}",
+            loaded,
+            replaced,
+            slice_rows,
+            column_types=tuple(sql_columns("postgres")),
+            preview=pa.Table.from_pylist([dict(zip(names, row, strict=True)) for row in rows]),
+        )
 
     def slice_counts(self) -> list[tuple[str, date, int]]:
         """(color, source_month, rows) for every slice in the table, in order."""

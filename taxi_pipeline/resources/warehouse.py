@@ -5,22 +5,33 @@ from dataclasses import dataclass
 from datetime import date
 
 import dagster as dg
+import pyarrow as pa
 from upath import UPath
+
+from taxi_pipeline.schema import CANONICAL_SCHEMA
 
 TRIPS_TABLE = "trips"
 ZONES_TABLE = "zones"
+PREVIEW_ROWS = 5  # rows of a loaded slice read back for the UI
 
 
 @dataclass(frozen=True)
 class SliceLoad:
     """The outcome of replacing one (color, source_month) slice of the trips table."""
 
-    table: str
+    table: str  # fully qualified: catalog (DuckDB file, Postgres database, BigQuery project).schema.trips
     rows_loaded: int
     rows_replaced: int
     slice_rows: int
+    column_types: tuple[tuple[str, str], ...] = ()  # (name, SQL type) of the table's columns
+    preview: pa.Table | None = None  # the first rows of the slice as loaded
     job_id: str | None = None  # the backend's load job, where it has one
     bytes_processed: int | None = None
+
+
+def preview_columns(present: set[str] | None = None) -> list[str]:
+    """The canonical columns in order (those in `present`, if given), as a slice preview selects them."""
+    return [name for name in CANONICAL_SCHEMA.names if present is None or name in present]
 
 
 class SliceMismatchError(ValueError):

@@ -78,7 +78,8 @@ def converted_trips(
     preview: list[pa.Table],
 ) -> ConvertedTrips:
     """What a conversion found, from its blocks' cleaning reports and the first block's preview."""
-    empty_report = CleaningReport(0, 0, 0, 0, {n: 0 for n in CANONICAL_SCHEMA.names})
+    # A file without rows has no passenger counts to report, missing or not.
+    empty_report = CleaningReport(0, None, None, 0, {n: 0 for n in CANONICAL_SCHEMA.names})
     return ConvertedTrips(
         rows=rows,
         report=sum(reports[1:], reports[0]) if reports else empty_report,

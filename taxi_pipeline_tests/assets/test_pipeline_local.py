@@ -59,8 +59,27 @@ def test_green_through_file_url_with_metadata(make_resources, lake_dir, duckdb_p
     assert lake["path"] == str(lake_file(lake_dir, "green", "2020-04"))
     warehouse = metadata_of(result, "warehouse_trips")
     assert (warehouse["rows_loaded"], warehouse["slice_rows"], warehouse["rows_replaced"]) == (35_612, 35_612, 0)
+    assert warehouse["dagster/table_name"] == f"{duckdb_path.stem}.main.trips"
+    assert warehouse["dagster/row_count"] == 35_612
+    columns = warehouse["dagster/column_schema"].columns
+    assert [c.name for c in columns] == CANONICAL_SCHEMA.names
+    assert {c.name: c.type for c in columns}["trip_distance"] == "DOUBLE"  # DuckDB's types, not Arrow's
+    assert all(c.description for c in columns)
+    slice_preview = warehouse["preview"]
+    assert len(slice_preview.records) == 5
+    assert {(r.data["color"], r.data["source_month"]) for r in slice_preview.records} == {("green", "2020-04-01")}
     [check] = result.get_asset_check_evaluations()
     assert check.passed and check.metadata["lake_file_rows"].value == 35_612
+
+
+def test_fhv_reports_no_passenger_count_rather_than_zero_missing(release_url, make_resources):
+    result = materialize(make_resources(release_url), "fhv|2019-01-01")
+
+    assert result.success
+    cleaned = metadata_of(result, "cleaned_trips")
+    assert "missing_passenger_count_before" not in cleaned and "missing_passenger_count_after" not in cleaned
+    assert cleaned["passenger_count"] == "not published by this service: the column is null"
+    assert cleaned["null_counts"]["passenger_count"] == 18
 
 
 def test_rematerializing_a_partition_keeps_the_count(release_url, make_resources, duckdb_path):

@@ -241,3 +241,21 @@ def test_a_downstream_asset_loads_several_partitions_each_from_its_own_file(tmp_
         "fhv|2019-02-01": "fhv_tripdata_2019-02.parquet",
     }
     assert {key: pq.read_table(Path(path.path))["source_month"][0].as_py() for key, path in seen.items()} == months
+
+
+def test_a_relative_lake_folder_gives_absolute_paths_in_the_metadata(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    download = tmp_path / "download.part"
+    download.write_bytes(b"csv bytes")
+
+    @dg.asset(partitions_def=course_partitions, io_manager_key="raw")
+    def raw() -> Path:
+        return download
+
+    io_manager = RawFileIOManagerFactory(
+        lake=LocalLake(base_path="data/lake"), path_template="raw/{color}/{color}_tripdata_{month}.csv.gz"
+    )
+    result = dg.materialize([raw], partition_key="green|2020-04-01", resources={"raw": io_manager})
+
+    [materialization] = result.asset_materializations_for_node("raw")
+    assert materialization.metadata["path"].value == str(tmp_path / "data/lake/raw/green/green_tripdata_2020-04.csv.gz")

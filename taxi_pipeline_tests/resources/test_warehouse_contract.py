@@ -15,7 +15,7 @@ import pyarrow as pa
 import pytest
 from upath import UPath
 
-from taxi_pipeline.resources.warehouse import SliceMismatchError, WarehouseResource
+from taxi_pipeline.resources.warehouse import PREVIEW_ROWS, SliceMismatchError, WarehouseResource
 from taxi_pipeline.schema import CANONICAL_SCHEMA
 from taxi_pipeline.transforms.clean import clean_trips
 from taxi_pipeline.transforms.zones import ZoneFileError
@@ -156,6 +156,24 @@ def test_load_creates_the_table_with_the_canonical_columns(backend):
     assert (load.rows_loaded, load.rows_replaced, load.slice_rows) == (35_612, 0, 35_612)
     assert backend.column_names() == CANONICAL_SCHEMA.names
     assert backend.warehouse.slice_counts() == [("green", APRIL, 35_612)]
+
+
+def test_a_load_names_its_table_fully_and_reads_back_a_preview_of_the_slice(backend):
+    green = backend.put_lake_file(cleaned_sample("green", "2020-04", APRIL), "green")
+    backend.warehouse.load_slice(backend.put_lake_file(cleaned_sample("fhv", "2019-01", APRIL), "fhv"), "fhv", APRIL)
+
+    load = backend.warehouse.load_slice(green, "green", APRIL)
+
+    # catalog.schema.trips: the DuckDB file's name, the Postgres database, the BigQuery project.
+    catalog, schema, table = load.table.split(".")
+    assert table == "trips" and catalog and schema
+    assert [name for name, _ in load.column_types] == CANONICAL_SCHEMA.names
+    # the warehouse's own SQL types (DuckDB, Postgres, BigQuery), not Arrow's
+    assert dict(load.column_types)["trip_distance"] in {"DOUBLE", "double precision", "FLOAT64"}
+    assert load.preview.num_rows == PREVIEW_ROWS
+    assert load.preview.column_names == CANONICAL_SCHEMA.names
+    assert set(load.preview["color"].to_pylist()) == {"green"}
+    assert set(load.preview["source_month"].to_pylist()) == {APRIL}
 
 
 def test_reloading_a_slice_replaces_it(backend):

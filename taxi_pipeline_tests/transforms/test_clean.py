@@ -48,7 +48,8 @@ def test_fhv_publishes_no_passenger_count_so_it_stays_null():
     table, report = cleaned("fhv", "2019-01")
 
     assert table["passenger_count"].null_count == table.num_rows
-    assert (report.missing_passenger_count_before, report.missing_passenger_count_after) == (0, 0)
+    assert (report.missing_passenger_count_before, report.missing_passenger_count_after) == (None, None)
+    assert not report.has_passenger_count
     assert table["fare_amount"].null_count == table.num_rows
 
 
