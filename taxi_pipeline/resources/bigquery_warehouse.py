@@ -185,7 +185,8 @@ class BigQueryWarehouse(WarehouseResource):
                 # The staging table holds exactly the slice's rows; listing them is free, where a
                 # query of the slice would bill its columns.
                 preview = client.list_rows(
-                    staging_id, selected_fields=trips_table_schema(preview_columns(set(file_columns))),
+                    staging_id,
+                    selected_fields=trips_table_schema(preview_columns(set(file_columns))),
                     max_results=PREVIEW_ROWS,
                 ).to_arrow(create_bqstorage_client=False)
             finally:

@@ -31,14 +31,18 @@ class CleaningReport:
         names = self.null_counts.keys() | other.null_counts.keys()
         return CleaningReport(
             rows=self.rows + other.rows,
-            missing_passenger_count_before=_add(self.missing_passenger_count_before, other.missing_passenger_count_before),
-            missing_passenger_count_after=_add(self.missing_passenger_count_after, other.missing_passenger_count_after),
+            missing_passenger_count_before=_add_counts(
+                self.missing_passenger_count_before, other.missing_passenger_count_before
+            ),
+            missing_passenger_count_after=_add_counts(
+                self.missing_passenger_count_after, other.missing_passenger_count_after
+            ),
             pickups_outside_month=self.pickups_outside_month + other.pickups_outside_month,
             null_counts={n: self.null_counts.get(n, 0) + other.null_counts.get(n, 0) for n in names},
         )
 
 
-def _add(a: int | None, b: int | None) -> int | None:
+def _add_counts(a: int | None, b: int | None) -> int | None:
     return None if a is None and b is None else (a or 0) + (b or 0)
 
 
