@@ -1,15 +1,21 @@
-"""WebhookResource.post against real servers on 127.0.0.1: bounded retries of transient failures,
-none of the others, and messages that name the host but never the URL's path or query."""
+"""The run-failure webhook against real servers on 127.0.0.1: bounded retries of transient
+failures and none of the others (`WebhookResource.post`), and a tick of the real
+`run_failure_webhook` that fails, is logged and moves on when the post still fails; messages name
+the host, never the URL's path or query."""
 
 import json
 import logging
 import time
 
+import dagster as dg
 import pytest
 
 from taxi_pipeline.resources.notify import WebhookPostError, WebhookResource
+from taxi_pipeline.sensors import run_failure_webhook
 from taxi_pipeline_tests.support.http_server import QuietRequestHandler
 from taxi_pipeline_tests.support.ports import free_port
+
+pytestmark = pytest.mark.faults
 
 SECRET_PATH = "/services/T000/B000/hook-secret-token"
 SECRET_QUERY = "token=query-secret"
@@ -159,3 +165,102 @@ def test_a_server_that_never_answers_times_out_within_the_bound(http_server):
 
 def test_without_a_url_nothing_is_posted():
     assert WebhookResource().post("hello") == 0  # logs instead; must not raise
+
+
+@dg.op
+def broken_step():
+    raise ValueError("the source answered nonsense")
+
+
+@dg.job
+def broken_job():
+    broken_step()
+
+
+def evaluate_webhook_tick(instance, webhook: WebhookResource, cursor: str | None, tick: str):
+    """One tick of the real run_failure_webhook as the daemon evaluates it: a persistent
+    instance, the tick's log key (its captured log is what the UI shows for the tick)."""
+    with dg.SensorEvaluationContext(
+        instance_ref=instance.get_ref(),
+        instance=instance,
+        cursor=cursor,
+        log_key=["taxi_pipeline", "run_failure_webhook", tick],
+        sensor_name="run_failure_webhook",
+        resources={"webhook": webhook},
+    ) as context:
+        return run_failure_webhook.evaluate_tick(context)
+
+
+def tick_log(instance, data) -> list[tuple[str, str]]:
+    """(level, message) of each line the tick logged, read back as the UI reads it."""
+    from dagster._core.definitions.instigation_logger import get_instigation_log_records
+
+    assert data.log_key, "the tick captured no log"
+    return [(r["levelname"], r["msg"]) for r in get_instigation_log_records(instance, data.log_key)]
+
+
+def fail_a_run(instance, webhook: WebhookResource):
+    """The cursor of a first tick, then a run of broken_job that fails after it."""
+    first = evaluate_webhook_tick(instance, webhook, None, "1")  # sets the cursor to "now"
+    assert "Initiating run_failure_webhook" in first.skip_message
+    result = broken_job.execute_in_process(instance=instance, raise_on_error=False)
+    assert not result.success
+    return first.cursor, result.run_id
+
+
+def test_a_post_that_keeps_failing_fails_the_tick_once_and_says_so(http_server):
+    handler = scripted_handler(500)
+    base = http_server(handler)
+    webhook = WebhookResource(url=f"{base}{SECRET_PATH}", max_retries=1, backoff_seconds=0)
+    with dg.instance_for_test() as instance:
+        cursor, run_id = fail_a_run(instance, webhook)
+
+        data = evaluate_webhook_tick(instance, webhook, cursor, "2")
+
+        expected = f"TAXI_WEBHOOK_URL post failed after 2 attempts: HTTP 500 from {base[7:]}"
+        # The daemon turns a reaction with an error into a FAILURE tick showing that error...
+        [reaction] = data.dagster_run_reactions
+        assert reaction.dagster_run.run_id == run_id and expected in reaction.error.message
+        assert "WebhookPostError" in reaction.error.to_string()
+        # ... and the tick's log says which run was not posted, and why.
+        warning = f"failed run {run_id[:8]} of broken_job was not posted: {expected}"
+        assert ("WARNING", warning) in tick_log(instance, data)
+        for text in (reaction.error.to_string(), *(m for _, m in tick_log(instance, data))):
+            assert "hook-secret-token" not in text and "/services/" not in text
+        assert len(handler.bodies) == 2  # the bounded retries: max_retries + 1
+
+        # The cursor moved past the run anyway: the next tick does not post it again.
+        again = evaluate_webhook_tick(instance, webhook, data.cursor, "3")
+        assert again.dagster_run_reactions == [] and again.skip_message
+        assert len(handler.bodies) == 2
+
+
+def test_a_posted_failure_is_logged_on_the_tick(http_server):
+    handler = scripted_handler(500, 200)
+    base = http_server(handler)
+    webhook = WebhookResource(url=f"{base}{SECRET_PATH}", backoff_seconds=0)
+    with dg.instance_for_test() as instance:
+        cursor, run_id = fail_a_run(instance, webhook)
+
+        data = evaluate_webhook_tick(instance, webhook, cursor, "2")
+
+        [reaction] = data.dagster_run_reactions
+        assert reaction.error is None  # the daemon records a SUCCESS tick for the run
+        [(_, body)] = {(path, json.dumps(body)) for path, body in handler.bodies}
+        assert json.loads(body)["text"].startswith(
+            f"taxi_pipeline: run {run_id[:8]} of broken_job failed.\n- broken_step:"
+        )
+        posted = f"posted failed run {run_id[:8]} of broken_job to TAXI_WEBHOOK_URL ({base[7:]}) in 2 attempt(s)"
+        assert ("INFO", posted) in tick_log(instance, data)
+
+
+def test_without_a_url_nothing_is_posted_and_the_tick_says_so():
+    with dg.instance_for_test() as instance:
+        cursor, run_id = fail_a_run(instance, WebhookResource())
+
+        data = evaluate_webhook_tick(instance, WebhookResource(), cursor, "2")
+
+        assert data.dagster_run_reactions == []
+        assert data.skip_message == f"no TAXI_WEBHOOK_URL set: failed run {run_id[:8]} of broken_job was not posted"
+        assert ("INFO", data.skip_message) in tick_log(instance, data)
+        assert evaluate_webhook_tick(instance, WebhookResource(), data.cursor, "3").skip_message != data.skip_message
