@@ -22,6 +22,7 @@ setup(
         "pyarrow==26.0.1",
         "python-dateutil==2.9.0.post0",  # month arithmetic (relativedelta); pandas needs it too
         "requests==2.34.2",
+        "urllib3==2.8.0",  # imported by the webhook: Retry(retry_after_max=...) caps a Retry-After
         "universal-pathlib==0.3.10",
     ],
     extras_require={

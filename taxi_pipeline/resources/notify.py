@@ -1,30 +1,212 @@
-"""Notifications: a webhook that takes Slack-compatible JSON ({"text": ...})."""
+"""Notifications: a webhook that takes Slack-compatible JSON ({"text": ...}).
 
+Posts are retried by urllib3's `Retry` on a requests `HTTPAdapter`: connection refused or reset,
+timeouts, HTTP 429 and 5xx, with exponential backoff and the server's Retry-After (capped). A
+post that still fails raises `WebhookPostError`, whose message names TAXI_WEBHOOK_URL, what went
+wrong and the host, never the URL's path or query (a Slack webhook's path is its secret).
+"""
+
+import logging
 import re
+from urllib.parse import urlsplit
 
 import dagster as dg
 import requests
 from pydantic import Field
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    MaxRetryError,
+    NameResolutionError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+    SSLError,
+)
+from urllib3.util import Retry
+
+# Transient answers: too many requests, and every server error.
+RETRIED_STATUSES = frozenset({429, *range(500, 600)})
+
+
+class _WebhookRetry(Retry):
+    """urllib3's `Retry`, except that a Retry-After header makes only a 429 or 503 retried (urllib3
+    also retries a 413 that carries one; a payload too large stays too large)."""
+
+    RETRY_AFTER_STATUS_CODES = frozenset({429, 503})
+
+
+class WebhookPostError(Exception):
+    """A post to TAXI_WEBHOOK_URL that failed after its retries (or at once, for an answer that
+    retrying cannot change); the message says what failed and names the host, never the URL."""
+
+
+class _WithholdWebhookPaths(logging.Filter):
+    """Rewrites urllib3's log records that name a webhook's request path: urllib3 logs the path
+    of every retried request ("Retrying (...) after connection broken by ...: /services/T0/B0/secret")
+    at WARNING, and a webhook's path is its secret."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._targets: frozenset[str] = frozenset()
+
+    def withhold(self, target: str) -> None:
+        """Withhold `target` (a request path, with its query) from urllib3's records from now on."""
+        self._targets = self._targets | {target}  # replaced, not changed: safe beside `filter`
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep every record, with each argument that holds a withheld path replaced."""
+        targets = self._targets
+        if targets and isinstance(record.args, tuple):
+            record.args = tuple(
+                "(TAXI_WEBHOOK_URL path withheld)"
+                if isinstance(arg, str) and any(target in arg for target in targets)
+                else arg
+                for arg in record.args
+            )
+        return True
+
+
+_withheld_paths = _WithholdWebhookPaths()
+for _name in ("urllib3.connectionpool", "urllib3.util.retry"):
+    logging.getLogger(_name).addFilter(_withheld_paths)
+
+
+def _where(url: str) -> str:
+    """The host (and port, when the URL names one) of `url`: what messages may show of it."""
+    parts = urlsplit(url)
+    host = parts.hostname or "an unnamed host"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"{host}:{port}" if port else host
+
+
+def _os_error(error: BaseException) -> OSError | None:
+    """The operating system's error behind `error`, following its causes and contexts."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.strerror:
+            return error
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def _describe(error: BaseException, where: str, timeout_seconds: float) -> str:
+    """What went wrong with a post to `where`, in words; never the URL, which an exception's own
+    message often holds."""
+    if isinstance(error, requests.RequestException) and error.args and isinstance(error.args[0], BaseException):
+        error = error.args[0]  # the urllib3 error requests wrapped
+    if isinstance(error, MaxRetryError) and error.reason is not None:
+        error = error.reason
+    if isinstance(error, NameResolutionError):
+        return f"host name not found: {where}"
+    if isinstance(error, NewConnectionError):
+        os_error = _os_error(error)
+        if isinstance(os_error, ConnectionRefusedError):
+            return f"connection refused by {where}"
+        return f"no connection to {where}" + (f": {os_error.strerror}" if os_error else "")
+    if isinstance(error, ConnectTimeoutError):
+        return f"no connection to {where} within {timeout_seconds:g} s (connect timeout)"
+    if isinstance(error, ReadTimeoutError):
+        return f"no answer from {where} within {timeout_seconds:g} s (read timeout)"
+    if isinstance(error, ProtocolError):
+        os_error = _os_error(error)
+        inner = error.args[1] if len(error.args) > 1 and isinstance(error.args[1], BaseException) else None
+        why = os_error.strerror if os_error else (str(inner) if inner else type(error).__name__)
+        return f"the connection to {where} broke off ({why})"
+    if isinstance(error, (SSLError, requests.exceptions.SSLError)):
+        return f"TLS handshake with {where} failed"
+    if isinstance(error, (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema)):
+        return "TAXI_WEBHOOK_URL is not an http(s) URL"
+    return f"{type(error).__name__} while posting to {where}"
+
+
+def _attempts(count: int) -> str:
+    return f"{count} attempt" if count == 1 else f"{count} attempts"
 
 
 class WebhookResource(dg.ConfigurableResource):
     """A webhook URL (TAXI_WEBHOOK_URL; a Slack incoming webhook works). The URL is a secret: it
-    is never logged; with no URL set, messages go to the log only."""
+    is never logged or raised; messages name TAXI_WEBHOOK_URL and the host.
+
+    A post is tried at most `max_retries + 1` times; the waits between attempts are 0, 2 and 4 x
+    `backoff_seconds` (at most `backoff_max_seconds`), or the server's Retry-After up to
+    `retry_after_max_seconds`. With the defaults a server that answers 5xx at once costs about
+    0.75 s; one that accepts connections and never answers, 4 x 5 s plus the waits, within the
+    60 s Dagster gives one sensor evaluation.
+    """
 
     url: str | None = Field(default=None, description="Webhook URL (TAXI_WEBHOOK_URL)")
-    timeout_seconds: float = 10.0
+    timeout_seconds: float = Field(default=5.0, gt=0, description="Connect and read timeout of each attempt")
+    max_retries: int = Field(
+        default=3, ge=0, le=10, description="Retries after the first attempt: connection errors, timeouts, HTTP 429/5xx"
+    )
+    backoff_seconds: float = Field(
+        default=0.25,
+        ge=0,
+        description="urllib3's backoff_factor: the second retry waits 2x this, the third 4x (the first is immediate)",
+    )
+    backoff_max_seconds: float = Field(default=5.0, ge=0, description="Longest wait between two attempts")
+    retry_after_max_seconds: int = Field(
+        default=5, ge=0, description="Longest Retry-After (of a 429 or 503) that is honoured"
+    )
 
-    def post(self, text: str) -> None:
-        """Post `{"text": text}`; failures are logged without the URL, never raised."""
-        log = dg.get_dagster_logger()
+    def retry(self) -> Retry:
+        """The urllib3 retry policy of a post: bounded, POST allowed, transient failures only; the
+        last answer is returned (not raised) so that its status can be reported."""
+        return _WebhookRetry(
+            total=self.max_retries,
+            allowed_methods=frozenset({"POST"}),
+            status_forcelist=RETRIED_STATUSES,
+            backoff_factor=self.backoff_seconds,
+            backoff_max=self.backoff_max_seconds,
+            respect_retry_after_header=True,
+            retry_after_max=self.retry_after_max_seconds,
+            raise_on_status=False,
+        )
+
+    @property
+    def host(self) -> str:
+        """The host (and port) of the URL, what messages show of it; "" with no URL."""
+        return _where(self.url) if self.url else ""
+
+    def post(self, text: str) -> int:
+        """Post `{"text": text}`; returns how many attempts it took (0: no TAXI_WEBHOOK_URL set,
+        nothing posted). Raises `WebhookPostError` when the post still fails after its retries,
+        or at once for an answer that is not retried (a 4xx other than 429; a 3xx, since a
+        redirected POST would lose its body)."""
         if not self.url:
-            log.info(f"no TAXI_WEBHOOK_URL set; not posted: {text}")
-            return
-        try:
-            response = requests.post(self.url, json={"text": text}, timeout=self.timeout_seconds)
-            response.raise_for_status()
-        except requests.RequestException as e:
-            log.warning(f"TAXI_WEBHOOK_URL post failed: {type(e).__name__}")
+            dg.get_dagster_logger().info(f"no TAXI_WEBHOOK_URL set; not posted: {text}")
+            return 0
+        parts = urlsplit(self.url)
+        _withheld_paths.withhold((parts.path or "/") + (f"?{parts.query}" if parts.query else ""))
+        where = _where(self.url)
+        with requests.Session() as session:
+            adapter = HTTPAdapter(max_retries=self.retry())
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            try:
+                response = session.post(
+                    self.url, json={"text": text}, timeout=self.timeout_seconds, allow_redirects=False
+                )
+            except requests.RequestException as e:
+                exhausted = bool(e.args) and isinstance(e.args[0], MaxRetryError)
+                tries = f"after {_attempts(self.max_retries + 1)}" if exhausted else "not retried"
+                raise WebhookPostError(
+                    f"TAXI_WEBHOOK_URL post failed {tries}: {_describe(e, where, self.timeout_seconds)}"
+                ) from None
+        retries = getattr(response.raw, "retries", None)
+        attempts = len(retries.history) + 1 if retries is not None else 1
+        if response.status_code >= 300:
+            retried = "" if response.status_code in RETRIED_STATUSES else " (not retried)"
+            raise WebhookPostError(
+                f"TAXI_WEBHOOK_URL post failed after {_attempts(attempts)}: "
+                f"HTTP {response.status_code} from {where}{retried}"
+            )
+        return attempts
 
 
 def run_partition(run: dg.DagsterRun) -> str | None:
