@@ -15,6 +15,7 @@ from datetime import date
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
+from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 WIDTH_PX, HEIGHT_PX, DPI = 900, 450, 100
@@ -122,7 +123,9 @@ def trips_per_month_png(counts: Iterable[tuple[str, date, int]]) -> bytes:
     """A WIDTH_PX x HEIGHT_PX PNG of rows per month, one line per color, from (color,
     source_month, rows) slices as `WarehouseResource.slice_counts()` returns them; with no slices,
     a chart that says no trips are loaded yet."""
-    figure = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, layout="constrained")
+    figure = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
+    # A 10-pixel margin all round, also when the empty chart has no axes to lay out.
+    figure.set_layout_engine(ConstrainedLayoutEngine(w_pad=0.1, h_pad=0.1))
     FigureCanvasAgg(figure)
     _draw(figure, series_by_color(counts))
     png = io.BytesIO()
