@@ -13,29 +13,30 @@ from taxi_pipeline.settings import Settings
 def build_definitions(settings: Settings) -> dg.Definitions:
     """Definitions for one set of settings: the trip assets partitioned by the source's services
     and months (`TAXI_SOURCE`, `TAXI_FIRST_MONTH`), the target's resources; the warehouse
-    assets' kind tag (`warehouse_trips`, `taxi_zones`) names the warehouse
-    `TAXI_WAREHOUSE` chose (duckdb, bigquery, postgres)."""
+    assets' kind tag (`warehouse_trips`, `taxi_zones`, and the report `trips_per_month` that reads
+    it) names the warehouse `TAXI_WAREHOUSE` chose (duckdb, bigquery, postgres)."""
     # Imported here, after `defs` set the warning filters: the asset decorators warn when run.
-    from taxi_pipeline.assets import ZONE_ASSETS, build_trip_assets
+    from taxi_pipeline.assets import REPORT_ASSETS, ZONE_ASSETS, build_trip_assets
+    from taxi_pipeline.assets.trips_per_month import trips_per_month
     from taxi_pipeline.assets.zones import taxi_zones
     from taxi_pipeline.jobs import trips_job, zones_job
     from taxi_pipeline.schedules import monthly_trips_schedule
-    from taxi_pipeline.sensors import build_new_month_sensor, run_failure_webhook
+    from taxi_pipeline.sensors import build_new_month_sensor, report_automation_sensor, run_failure_webhook
     from taxi_pipeline.targets import build_resources
 
     release = settings.release
     trips = build_trip_assets(build_trip_partitions(release, settings.first_month), release.file_format)
-    loads_warehouse = {dg.AssetKey("warehouse_trips"), taxi_zones.key}
+    uses_warehouse = {dg.AssetKey("warehouse_trips"), taxi_zones.key, trips_per_month.key}
     assets = dg.map_asset_specs(
-        lambda spec: spec.merge_attributes(kinds={settings.warehouse}) if spec.key in loads_warehouse else spec,
-        [*trips.assets, *ZONE_ASSETS],
+        lambda spec: spec.merge_attributes(kinds={settings.warehouse}) if spec.key in uses_warehouse else spec,
+        [*trips.assets, *ZONE_ASSETS, *REPORT_ASSETS],
     )
     return dg.Definitions(
         assets=assets,
         asset_checks=trips.checks,
         jobs=[trips_job, zones_job],
         schedules=[monthly_trips_schedule],
-        sensors=[build_new_month_sensor(trips.partitions_def, release), run_failure_webhook],
+        sensors=[build_new_month_sensor(trips.partitions_def, release), run_failure_webhook, report_automation_sensor],
         resources=build_resources(settings),
         # Runs are one partition each; in-process steps save ~5 s of imports per step, and
         # backfills get their parallelism from running many runs at once.

@@ -1,6 +1,9 @@
-"""`python -m taxi_pipeline.report`: rows per (color, month) in the target's warehouse."""
+"""`python -m taxi_pipeline.report [--chart trips.png]`: rows per (color, month) in the target's
+warehouse, and with `--chart` the same picture the `trips_per_month` asset draws, as a PNG file."""
 
+import argparse
 import sys
+from pathlib import Path
 
 import dagster as dg
 
@@ -16,8 +19,29 @@ def format_slice_counts(counts: list[tuple]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    """Print the warehouse's rows per (color, month) for the target the environment selects."""
+def write_chart(counts: list[tuple], path: Path) -> None:
+    """The chart of `counts` (rows per month, one line per color) written to `path` as a PNG; an
+    unwritable path raises OSError."""
+    # Imported here: only a report asked for a chart pays for matplotlib.
+    from taxi_pipeline.charts import trips_per_month_png
+
+    path.write_bytes(trips_per_month_png(counts))
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line: `--chart PATH` to also write the chart as a PNG."""
+    parser = argparse.ArgumentParser(
+        prog="python -m taxi_pipeline.report",
+        description="Print the warehouse's rows per (color, month) for the target the environment selects.",
+    )
+    parser.add_argument("--chart", type=Path, metavar="PATH", help="also write the rows per month as a PNG chart")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print the warehouse's rows per (color, month) for the target the environment selects, and
+    with `--chart PATH` write their chart there."""
+    args = parse_args(argv)
     try:
         warehouse = warehouse_resource(Settings.from_environment())
         with dg.build_resources({"warehouse": warehouse}) as resources:
@@ -25,6 +49,12 @@ def main() -> None:
     except SettingError as e:
         sys.exit(f"taxi_pipeline: {e}")
     print(format_slice_counts(counts))
+    if args.chart is not None:
+        try:
+            write_chart(counts, args.chart)
+        except OSError as e:
+            sys.exit(f"taxi_pipeline: cannot write the chart to {args.chart}: {e.strerror or e}")
+        print(f"chart written to {args.chart}")
 
 
 if __name__ == "__main__":

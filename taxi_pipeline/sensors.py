@@ -1,10 +1,12 @@
-"""Sensors: new months at the source, and run failures posted to a webhook."""
+"""Sensors: new months at the source, run failures posted to a webhook, and the automation of the
+report after loads."""
 
 import json
 from datetime import date
 
 import dagster as dg
 
+from taxi_pipeline.assets.trips_per_month import trips_per_month
 from taxi_pipeline.jobs import trips_job
 from taxi_pipeline.partitions import next_month, split_partition_key, trip_partition_key
 from taxi_pipeline.resources.notify import WebhookPostError, WebhookResource, failure_message
@@ -99,3 +101,19 @@ def run_failure_webhook(context: dg.RunFailureSensorContext, webhook: WebhookRes
         raise
     context.log.info(f"posted failed {which} to TAXI_WEBHOOK_URL ({webhook.host}) in {attempts} attempt(s)")
     return None
+
+
+# The report's automation: Dagster 1.13.27 adds a `default_automation_condition_sensor` for assets
+# no other automation sensor targets, but with default_status STOPPED, so the report would wait
+# for someone to switch it on in the UI. This one targets the report alone and starts running.
+report_automation_sensor = dg.AutomationConditionSensorDefinition(
+    "trips_per_month_automation",
+    target=dg.AssetSelection.assets(trips_per_month),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "Requests trips_per_month once after warehouse loads (its automation condition "
+        "after_any_load). Running by default: Dagster 1.13's default automation condition sensor "
+        "starts stopped, and this sensor takes its place for the report. It needs the daemon "
+        "(dagster dev runs one)."
+    ),
+)

@@ -5,7 +5,8 @@ import sys
 import dagster as dg
 import pytest
 
-from taxi_pipeline_tests.support.runs import cli_env, materialize_command, run_cli
+from taxi_pipeline_tests.support.png import png_size
+from taxi_pipeline_tests.support.runs import cli_env, materialize, materialize_command, run_cli
 from taxi_pipeline_tests.support.tlc import TLC_MIRROR_ROWS, tlc_mirror
 
 
@@ -32,6 +33,37 @@ def test_asset_materialize_one_partition_is_recorded_in_the_instance(user_env, m
     report = run_cli([sys.executable, "-m", "taxi_pipeline.report"], user_env)
     assert report.returncode == 0, report.stderr
     assert "green    2020-04        35,612" in report.stdout
+
+
+@pytest.mark.cli
+def test_the_report_writes_the_chart_it_is_asked_for(user_env, release_url, make_resources, tmp_path):
+    # Loaded in process into the DuckDB file the command's environment names (cli_env's).
+    assert materialize(make_resources(release_url), "green|2020-04-01").success
+    chart = tmp_path / "trips.png"
+
+    report = run_cli([sys.executable, "-m", "taxi_pipeline.report", "--chart", str(chart)], user_env)
+
+    assert report.returncode == 0, report.stderr
+    assert report.stdout.splitlines() == [
+        f"{'color':<8} {'month':<8} {'rows':>12}",
+        "green    2020-04        35,612",
+        f"{'total':<17} {35_612:>12,}",
+        f"chart written to {chart}",
+    ]
+    assert png_size(chart.read_bytes()) == (900, 450)
+
+
+@pytest.mark.cli
+def test_a_chart_that_cannot_be_written_fails_in_one_line_naming_it(user_env, tmp_path):
+    chart = tmp_path / "no-such-folder" / "trips.png"
+
+    done = run_cli([sys.executable, "-m", "taxi_pipeline.report", "--chart", str(chart)], user_env)
+
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines() == [
+        f"taxi_pipeline: cannot write the chart to {chart}: No such file or directory"
+    ]
+    assert not chart.parent.exists()
 
 
 @pytest.mark.cli

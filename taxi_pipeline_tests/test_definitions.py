@@ -24,18 +24,19 @@ def definitions_for(monkeypatch, target: str) -> dg.Definitions:
 
 
 ASSET_NAMES = ["raw_trips", "cleaned_trips", "lake_trips_parquet", "warehouse_trips"]
-ZONE_ASSET = "taxi_zones"  # the one asset not partitioned: a single table for every color and month
+ZONE_ASSET = "taxi_zones"  # not partitioned: a single table for every color and month
+REPORT_ASSET = "trips_per_month"  # not partitioned either: one report over every loaded slice
 
 
 def test_definitions_load_and_validate(defs):
     dg.Definitions.validate_loadable(defs)
 
 
-def test_four_partitioned_assets_and_the_zone_table_in_one_group_with_descriptions_and_kinds(defs):
+def test_four_partitioned_assets_the_zone_table_and_the_report_in_one_group_with_descriptions_and_kinds(defs):
     specs = {spec.key.to_user_string(): spec for spec in defs.resolve_all_asset_specs()}
 
-    assert sorted(specs) == sorted([*ASSET_NAMES, ZONE_ASSET])
-    for name in [*ASSET_NAMES, ZONE_ASSET]:
+    assert sorted(specs) == sorted([*ASSET_NAMES, ZONE_ASSET, REPORT_ASSET])
+    for name in [*ASSET_NAMES, ZONE_ASSET, REPORT_ASSET]:
         assert specs[name].group_name == "nyc_taxi"
         assert specs[name].description
         assert specs[name].kinds
@@ -44,6 +45,27 @@ def test_four_partitioned_assets_and_the_zone_table_in_one_group_with_descriptio
     assert specs[ZONE_ASSET].partitions_def is None
     assert "duckdb" in specs["warehouse_trips"].kinds
     assert specs[ZONE_ASSET].kinds == {"csv", "duckdb"}
+    assert specs[REPORT_ASSET].partitions_def is None
+    assert specs[REPORT_ASSET].kinds == {"python", "duckdb"}
+
+
+def test_the_report_reads_warehouse_trips_and_runs_by_automation_not_in_a_job(defs):
+    graph = defs.resolve_asset_graph()
+    report = graph.get(dg.AssetKey(REPORT_ASSET))
+
+    assert report.parent_keys == {dg.AssetKey("warehouse_trips")}
+    assert report.automation_condition.get_label() == "after_any_load"
+    assert all(
+        dg.AssetKey(REPORT_ASSET) not in job.asset_layer.selected_asset_keys
+        for job in (defs.resolve_job_def("trips_job"), defs.resolve_job_def("zones_job"))
+    )
+    # Dagster's default automation sensor would start stopped; the report's own starts running
+    # and is the only automation sensor, so no default one is added beside it.
+    sensors = defs.get_repository_def().sensor_defs
+    automation = [s for s in sensors if isinstance(s, dg.AutomationConditionSensorDefinition)]
+    assert [s.name for s in automation] == ["trips_per_month_automation"]
+    assert automation[0].default_status == dg.DefaultSensorStatus.RUNNING
+    assert automation[0].asset_selection.resolve(graph) == {dg.AssetKey(REPORT_ASSET)}
 
 
 def test_trips_job_holds_the_monthly_chain_and_zones_job_the_zone_table(defs):

@@ -39,16 +39,21 @@ def test_dg_list_defs_names_the_assets_jobs_and_automation(user_env):
 
     assert done.returncode == 0, done.stderr[-3000:]
     listed = json.loads(done.stdout)
-    assert {asset["asset_key"] for asset in listed["assets"]} >= {
+    assert {asset["asset_key"] for asset in listed["assets"]} == {
         "raw_trips",
         "cleaned_trips",
         "lake_trips_parquet",
         "warehouse_trips",
         "taxi_zones",
+        "trips_per_month",
     }
     assert {job["name"] for job in listed["jobs"]} == {"trips_job", "zones_job"}
     assert [(s["name"], s["cron_schedule"]) for s in listed["schedules"]] == [("monthly_trips_schedule", "0 5 1 * *")]
-    assert {sensor["name"] for sensor in listed["sensors"]} >= {"new_month_sensor", "run_failure_webhook"}
+    assert {sensor["name"] for sensor in listed["sensors"]} == {
+        "new_month_sensor",
+        "run_failure_webhook",
+        "trips_per_month_automation",
+    }
 
 
 def only_run(env: dict) -> dg.DagsterRun:

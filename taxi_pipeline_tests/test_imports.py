@@ -55,3 +55,27 @@ def test_the_settings_are_read_when_dagster_loads_the_definitions(monkeypatch):
     monkeypatch.setenv("TAXI_SOURCE_RETRY_DELAY", "7")
     assert defs().resources["source"].retry_delay_seconds == 7.0
     assert isinstance(defs(), dg.Definitions)
+
+
+def test_loading_the_definitions_imports_no_matplotlib():
+    # Only the report asset's run and `report --chart` draw; every process that loads the code
+    # location (webserver, daemon, each run) would otherwise pay about a second for it.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TAXI_")}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import json, sys, dagster as dg, taxi_pipeline.definitions as d; "
+            "dg.Definitions.validate_loadable(d.defs()); "
+            "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('matplotlib', 'taxi_pipeline'))))",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    loaded = json.loads(done.stdout)
+    assert "taxi_pipeline.assets.trips_per_month" in loaded  # the report asset itself is loaded
+    assert [m for m in loaded if m.startswith("matplotlib") or m == "taxi_pipeline.charts"] == []

@@ -1,4 +1,5 @@
-"""The trip assets, one module per stage: ingest (+ its audit), lake, warehouse; and the zone table.
+"""The trip assets, one module per stage: ingest (+ its audit), lake, warehouse; the zone table;
+and the report over the warehouse.
 
 The trip assets are partitioned by the source's services and months, which the settings choose,
 so they are built for a partitions definition when the definitions load, not at import.
@@ -11,6 +12,7 @@ import dagster as dg
 from taxi_pipeline.assets.audit import build_audit_checks
 from taxi_pipeline.assets.ingest import build_ingest_assets
 from taxi_pipeline.assets.lake import build_lake_asset
+from taxi_pipeline.assets.trips_per_month import trips_per_month
 from taxi_pipeline.assets.warehouse import build_warehouse_asset
 from taxi_pipeline.assets.zones import taxi_zones
 from taxi_pipeline.partitions import course_partitions
@@ -20,6 +22,9 @@ TRIP_ASSET_KEYS = [
     dg.AssetKey(name) for name in ("raw_trips", "cleaned_trips", "lake_trips_parquet", "warehouse_trips")
 ]
 ZONE_ASSETS = [taxi_zones]
+# Downstream of every partition of warehouse_trips, not partitioned either: no job holds it, Dagster's
+# automation materializes it after loads (sensors.report_automation_sensor).
+REPORT_ASSETS = [trips_per_month]
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,101 @@
+"""The report asset over real loads: bundled months loaded into DuckDB, then `trips_per_month`
+materialized by hand and requested by its automation condition on a real instance."""
+
+import dagster as dg
+import pytest
+from dagster_duckdb import DuckDBResource
+
+from taxi_pipeline.assets.trips_per_month import trips_per_month
+from taxi_pipeline.resources.duckdb_warehouse import DuckDBWarehouse
+from taxi_pipeline_tests.support.png import inline_png, png_size
+from taxi_pipeline_tests.support.runs import TRIP_ASSETS, materialize, metadata_of
+
+REPORT = trips_per_month.key
+
+
+def slice_table(metadata: dict) -> list[dict]:
+    return [record.data for record in metadata["slices"].records]
+
+
+def test_the_report_of_three_loaded_months(release_url, make_resources):
+    resources = make_resources(release_url)
+    for key in ("green|2020-04-01", "yellow|2021-01-01", "fhv|2019-01-01"):
+        assert materialize(resources, key).success
+
+    result = dg.materialize([trips_per_month], resources={"warehouse": resources["warehouse"]})
+
+    assert result.success
+    metadata = metadata_of(result, "trips_per_month")
+    assert slice_table(metadata) == [
+        {"color": "fhv", "month": "2019-01", "rows": 18},
+        {"color": "green", "month": "2020-04", "rows": 35_612},
+        {"color": "yellow", "month": "2021-01", "rows": 22_792},
+    ]
+    assert [c.name for c in metadata["slices"].schema.columns] == ["color", "month", "rows"]
+    assert metadata["total_rows"] == metadata["dagster/row_count"] == 18 + 35_612 + 22_792
+    assert metadata["slice_count"] == 3
+    assert png_size(inline_png(metadata["chart"])) == (900, 450)
+
+
+def test_an_empty_warehouse_gives_an_empty_report_and_a_chart_saying_so(duckdb_path):
+    warehouse = DuckDBWarehouse(duckdb_resource=DuckDBResource(database=str(duckdb_path)))
+
+    result = dg.materialize([trips_per_month], resources={"warehouse": warehouse})
+
+    assert result.success
+    metadata = metadata_of(result, "trips_per_month")
+    assert slice_table(metadata) == []
+    assert (metadata["total_rows"], metadata["slice_count"], metadata["dagster/row_count"]) == (0, 0, 0)
+    assert png_size(inline_png(metadata["chart"])) == (900, 450)
+
+
+@pytest.fixture
+def instance():
+    with dg.instance_for_test() as instance:
+        yield instance
+
+
+def load(instance: dg.DagsterInstance, resources: dict, partition_key: str) -> None:
+    result = dg.materialize(TRIP_ASSETS, partition_key=partition_key, resources=resources, instance=instance)
+    assert result.success
+
+
+def with_eager(spec: dg.AssetSpec) -> dg.AssetSpec:
+    return spec.replace_attributes(automation_condition=dg.AutomationCondition.eager())
+
+
+def test_automation_requests_the_report_once_after_each_load(release_url, make_resources, instance):
+    resources = make_resources(release_url)
+    defs = dg.Definitions(assets=[*TRIP_ASSETS, trips_per_month], resources=resources)
+    # The same report under eager(), beside it, to show why the report cannot use it.
+    eager_defs = dg.Definitions(
+        assets=[*TRIP_ASSETS, *dg.map_asset_specs(with_eager, [trips_per_month])], resources=resources
+    )
+
+    def evaluate(cursor, evaluated=defs):
+        result = dg.evaluate_automation_conditions(defs=evaluated, instance=instance, cursor=cursor)
+        return result.get_num_requested(REPORT), result.cursor
+
+    requested, cursor = evaluate(None)
+    _, eager_cursor = evaluate(None, eager_defs)
+    assert requested == 0  # nothing loaded yet
+
+    # One (color, month) of the course's 93 loaded, the others missing.
+    load(instance, resources, "green|2020-04-01")
+    requested, cursor = evaluate(cursor)
+    assert requested == 1
+    assert evaluate(eager_cursor, eager_defs)[0] == 0  # eager() waits for every missing month
+
+    requested, cursor = evaluate(cursor)
+    assert requested == 0  # requested already: not again without a new load
+
+    # The report's run, as the sensor would launch it; then nothing new, then a second load.
+    assert dg.materialize([trips_per_month], resources={"warehouse": resources["warehouse"]}, instance=instance).success
+    requested, cursor = evaluate(cursor)
+    assert requested == 0
+
+    load(instance, resources, "fhv|2019-01-01")
+    requested, cursor = evaluate(cursor)
+    assert requested == 1
+    requested, cursor = evaluate(cursor)
+    assert requested == 0
