@@ -1,6 +1,7 @@
 """What a DuckDB warehouse file holds, read independently of the product's warehouse code:
 rows per (color, month) slice, and order-independent checksums of slices and of lake files."""
 
+import time
 from pathlib import Path
 
 import duckdb
@@ -17,11 +18,24 @@ def _has_trips(conn: duckdb.DuckDBPyConnection) -> bool:
     return conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'trips'").fetchone()[0] > 0
 
 
+def connect_read_only(duckdb_path, wait_seconds: float = 60) -> duckdb.DuckDBPyConnection:
+    """A read-only connection, waiting while a run of the deployment (a load, the report) holds
+    the file's lock: DuckDB lets one process open a file for writing and no reader beside it."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            return duckdb.connect(str(duckdb_path), read_only=True)
+        except duckdb.IOException as e:
+            if "lock" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 def warehouse_rows(duckdb_path) -> dict[tuple[str, str], int]:
     """{(color, YYYY-MM): rows} of the table `trips`; {} when there is no file or no table yet."""
     if not Path(duckdb_path).exists():
         return {}
-    with duckdb.connect(str(duckdb_path), read_only=True) as conn:
+    with connect_read_only(duckdb_path) as conn:
         if not _has_trips(conn):
             return {}
         rows = conn.execute(

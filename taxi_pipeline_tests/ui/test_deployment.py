@@ -4,6 +4,8 @@ GraphQL, the `dagster job backfill` CLI, and the UI looked at in headless Chromi
 import re
 import shutil
 import subprocess
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -122,16 +124,25 @@ def dismiss_welcome_dialog(page) -> None:
         skip.first.click()
 
 
-def test_the_ui_shows_the_assets_and_their_materialized_partitions(deployment):
+@contextmanager
+def browser_page():
+    """A page of headless Chromium, 1600x1000, waiting up to a minute for what it looks for."""
     from playwright.sync_api import sync_playwright
 
-    server, _ = deployment
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
         page.set_default_timeout(60_000)
+        try:
+            yield page
+        finally:
+            browser.close()
 
+
+def test_the_ui_shows_the_assets_and_their_materialized_partitions(deployment):
+    server, _ = deployment
+    with browser_page() as page:
         page.goto(f"{server.url}/asset-groups", wait_until="domcontentloaded")
         page.get_by_text(ASSETS[0], exact=True).first.wait_for(state="visible")
         dismiss_welcome_dialog(page)
@@ -156,9 +167,76 @@ def test_the_ui_shows_the_assets_and_their_materialized_partitions(deployment):
         page.wait_for_timeout(1000)
         page.screenshot(path=str(ARTIFACTS / "cleaned_trips_preview.png"))
         metadata_text = page.inner_text("body")
-        browser.close()
 
     # green 2020-04, yellow 2021-01, fhv 2019-01 and fhv 2020-01, from the two backfills above
     assert "Materialized (4)" in partitions_text
     assert "missing_passenger_count_before" in metadata_text and "preview" in metadata_text
     assert (ARTIFACTS / "asset_graph.png").stat().st_size > 10_000
+
+
+def latest_report_total(env) -> int | None:
+    """`total_rows` of the latest trips_per_month materialization in the deployment's instance."""
+    import dagster as dg
+    from dagster._core.instance.ref import InstanceRef  # opens another process's DAGSTER_HOME
+
+    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(env["DAGSTER_HOME"])) as instance:
+        event = instance.get_latest_materialization_event(dg.AssetKey("trips_per_month"))
+        return None if event is None else event.asset_materialization.metadata["total_rows"].value
+
+
+def test_the_ui_reflects_the_runs_the_job_partitions_the_warehouse_table_and_the_chart(deployment):
+    server, env = deployment
+    # The report follows the backfills above through its automation sensor, running by default.
+    deadline = time.monotonic() + 180
+    while latest_report_total(env) != 58_438 and time.monotonic() < deadline:
+        time.sleep(2)
+    assert latest_report_total(env) == 58_438  # green 2020-04, yellow 2021-01, fhv 2019-01 and 2020-01
+
+    with browser_page() as page:
+        page.goto(f"{server.url}/overview/activity/timeline", wait_until="domcontentloaded")
+        dismiss_welcome_dialog(page)
+        page.get_by_text("trips_job", exact=True).first.wait_for(state="visible")
+        page.wait_for_timeout(1000)
+        page.screenshot(path=str(ARTIFACTS / "overview_timeline.png"))
+        timeline_text = page.inner_text("body")
+
+        page.goto(f"{server.url}/locations/taxi_pipeline/jobs/trips_job/partitions", wait_until="domcontentloaded")
+        page.get_by_role("button", name="Show per-asset status").click()
+        page.get_by_text("lake_trips_parquet", exact=True).first.wait_for(state="visible")
+        page.get_by_text("Backfill history", exact=True).first.wait_for(state="visible")
+        page.wait_for_timeout(3000)  # the backfill table loads after the heading
+        page.screenshot(path=str(ARTIFACTS / "trips_job_partitions.png"), full_page=True)
+        job_text = page.inner_text("body")
+
+        page.goto(f"{server.url}/assets/warehouse_trips", wait_until="domcontentloaded")
+        page.get_by_text("trip_distance", exact=True).first.wait_for(state="visible")
+        page.wait_for_timeout(1000)
+        page.screenshot(path=str(ARTIFACTS / "warehouse_trips_columns.png"))
+        columns_text = page.inner_text("body")
+
+        page.goto(f"{server.url}/assets/warehouse_trips?view=events", wait_until="domcontentloaded")
+        preview = page.get_by_text("preview", exact=True).first
+        preview.wait_for(state="visible")
+        preview.scroll_into_view_if_needed()
+        page.wait_for_timeout(1000)
+        page.screenshot(path=str(ARTIFACTS / "warehouse_trips_preview.png"))
+        events_text = page.inner_text("body")
+
+        page.goto(f"{server.url}/assets/trips_per_month", wait_until="domcontentloaded")
+        page.get_by_text("[Show Markdown]").first.click()
+        chart = page.locator("img[src^='data:image/png']").first
+        chart.wait_for(state="visible")
+        page.wait_for_timeout(1000)
+        page.screenshot(path=str(ARTIFACTS / "trips_per_month_chart.png"))
+        chart_size = chart.evaluate("image => [image.naturalWidth, image.naturalHeight]")
+
+    assert "trips_job" in timeline_text and "No runs or scheduled ticks" not in timeline_text
+    # The job's view: each asset's row of months, and the backfills that ran them.
+    for asset in ASSETS:
+        assert asset in job_text
+    assert "No backfills for trips_job" not in job_text
+    # warehouse_trips: its table's columns with DuckDB's types, its full name and the slice's rows.
+    assert "Columns" in columns_text and "DOUBLE" in columns_text and "TIMESTAMP" in columns_text
+    assert "dagster/table_name" in events_text and "warehouse.main.trips" in events_text
+    assert "preview" in events_text and "slice_rows" in events_text
+    assert chart_size == [900, 450]
