@@ -32,7 +32,8 @@ ERROR_BODY_BYTES = 64 << 10
 
 
 class MonthNotPublishedError(Exception):
-    """The source has no file for this color and month (HTTP 404, or no such file)."""
+    """The source has no file for this color and month (HTTP 404, S3's 403 AccessDenied, or no such
+    file in a file:// mirror folder). A retry will not change it."""
 
 
 class SourceUnavailableError(Exception):
@@ -202,7 +203,10 @@ class TripSourceResource(dg.ConfigurableResource):
         if parts.scheme == "file":
             path = Path(unquote(parts.path))
             if not path.is_file():
-                raise MonthNotPublishedError(f"{label} is not published: no file {path}")
+                raise MonthNotPublishedError(
+                    f"{label} is not in the mirror folder {path.parent}: no file {path.name} "
+                    "(a file:// mirror holds only the files copied into it)"
+                )
             mtime = datetime.fromtimestamp(path.stat().st_mtime, UTC)
             validators["last_modified"] = format_datetime(mtime, usegmt=True)
             with open(path, "rb") as f:

@@ -8,12 +8,13 @@ from functools import partial
 import pytest
 
 from taxi_pipeline.resources.source import (
+    MonthNotPublishedError,
     SourceRejectedError,
     SourceUnavailableError,
     TripSourceResource,
 )
 from taxi_pipeline_tests.support.http_server import QuietHandler, serving
-from taxi_pipeline_tests.support.samples import RELEASE_DIR, release_file
+from taxi_pipeline_tests.support.samples import RELEASE_DIR, copy_release, release_file
 from taxi_pipeline_tests.support.unreachable import (
     UNRESOLVABLE_URL,
     full_listener,
@@ -122,3 +123,18 @@ def test_a_server_that_accepts_and_never_answers_is_a_read_timeout(tmp_path):
         "connection, then stopped sending"
     )
     assert head == download
+
+
+def test_a_file_missing_from_a_file_mirror_names_the_folder_and_the_file(tmp_path):
+    mirror = copy_release(tmp_path / "mirror")
+    release_file("green", "2020-04", mirror).unlink()
+    source = TripSourceResource(base_url=mirror.as_uri())
+
+    with pytest.raises(MonthNotPublishedError) as raised:
+        source.download("green", APRIL, tmp_path / "x")
+
+    assert str(raised.value) == (
+        f"green 2020-04 is not in the mirror folder {mirror / 'green'}: no file green_tripdata_2020-04.csv.gz "
+        "(a file:// mirror holds only the files copied into it)"
+    )
+    assert source.is_published("green", APRIL) is False
