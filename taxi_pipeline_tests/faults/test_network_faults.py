@@ -14,6 +14,7 @@ from taxi_pipeline.resources.source import (
     TripSourceResource,
 )
 from taxi_pipeline_tests.support.http_server import QuietHandler, serving
+from taxi_pipeline_tests.support.runs import cli_env, materialize_command, run_cli
 from taxi_pipeline_tests.support.samples import RELEASE_DIR, copy_release, release_file
 from taxi_pipeline_tests.support.unreachable import (
     UNRESOLVABLE_URL,
@@ -138,3 +139,44 @@ def test_a_file_missing_from_a_file_mirror_names_the_folder_and_the_file(tmp_pat
         "(a file:// mirror holds only the files copied into it)"
     )
     assert source.is_published("green", APRIL) is False
+
+
+# --- what the command line ends with -----------------------------------------------------------
+
+
+def python_tracebacks(output: str) -> int:
+    return output.count("Traceback (most recent call last)")
+
+
+@pytest.mark.cli
+def test_offline_the_cli_ends_with_one_line_naming_the_cause(tmp_path):
+    env = cli_env(tmp_path, UNRESOLVABLE_URL, TAXI_SOURCE_RETRY_DELAY="0")
+
+    done = run_cli(materialize_command("green|2020-04-01"), env)
+
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines()[-1] == (
+        "taxi_pipeline: raw_trips, taxi_zones failed: cannot resolve host no-such-host.invalid: no network, or a "
+        "wrong TAXI_SOURCE_URL? set TAXI_SOURCE_URL to a reachable mirror (a file:// folder works offline) "
+        "(gave up after 4 attempts)"
+    )
+    assert python_tracebacks(done.stderr + done.stdout) <= 1
+    # The underlying requests/urllib3 chain is never dumped; each retry is one warning line.
+    assert "urllib3" not in done.stderr and "gaierror" not in done.stderr
+    assert done.stderr.count("attempt 1 of 4 failed: ") == 2  # raw_trips and taxi_zones
+
+
+@pytest.mark.cli
+def test_a_permanent_failure_ends_the_cli_with_its_description(tmp_path):
+    mirror = copy_release(tmp_path / "mirror")
+    release_file("green", "2020-04", mirror).unlink()
+    env = cli_env(tmp_path, mirror.as_uri())
+
+    done = run_cli(materialize_command("green|2020-04-01"), env)
+
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"taxi_pipeline: raw_trips failed: green 2020-04 is not in the mirror folder {mirror / 'green'}: no file "
+        "green_tripdata_2020-04.csv.gz (a file:// mirror holds only the files copied into it)"
+    )
+    assert python_tracebacks(done.stderr + done.stdout) == 0

@@ -106,3 +106,22 @@ def test_no_asset_keeps_a_retry_policy_whose_jittered_delay_dagster_prints_unrou
     }
     assert policies == {}
     assert all(job.op_retry_policy is None for job in defs.jobs)
+
+
+def test_only_the_errors_the_project_tells_apart_become_one_line():
+    from taxi_pipeline.cli_errors import step_failure_reason
+
+    try:
+        try:
+            raise OSError("disk full\nmore")
+        except OSError as e:
+            raise dg.RetryRequested(max_retries=3) from e
+    except dg.RetryRequested as e:
+        exhausted = e
+
+    assert step_failure_reason(dg.Failure(description="green 2021-07 is not published")) == (
+        "green 2021-07 is not published"
+    )
+    assert step_failure_reason(exhausted) == "disk full (gave up after 4 attempts)"
+    assert step_failure_reason(dg.RetryRequested(max_retries=3)) is None  # no cause to name
+    assert step_failure_reason(ValueError("a bug")) is None  # keeps its traceback
