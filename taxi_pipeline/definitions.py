@@ -5,7 +5,7 @@ import warnings
 
 import dagster as dg
 
-from taxi_pipeline.cli_errors import describe_partitions, install_one_line_errors
+from taxi_pipeline.cli_errors import describe_partitions, install_one_line_errors, remember_step_failure
 from taxi_pipeline.partitions import build_trip_partitions, partition_key_hint
 from taxi_pipeline.settings import Settings
 
@@ -31,6 +31,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         lambda spec: spec.merge_attributes(kinds={settings.warehouse}) if spec.key in uses_warehouse else spec,
         [*trips.assets, *ZONE_ASSETS, *REPORT_ASSETS],
     )
+    # Every step notes why it failed, so that a command line ends with the reason (cli_errors).
+    assets = [a.with_hooks({remember_step_failure}) if isinstance(a, dg.AssetsDefinition) else a for a in assets]
     return dg.Definitions(
         assets=assets,
         asset_checks=trips.checks,

@@ -99,5 +99,5 @@ def test_failed_run_is_posted_to_the_webhook_without_secrets(make_resources, tmp
     [body] = RecordingHandler.bodies
     assert list(body) == ["text"]
     assert f"run {result.run_id[:8]}" in body["text"] and "for partition yellow|2020-01-01 failed" in body["text"]
-    assert "- raw_trips: yellow 2020-01 is not published" in body["text"]
+    assert "- raw_trips: yellow 2020-01 is not in the mirror folder" in body["text"]
     assert "hook-secret-token" not in body["text"]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from taxi_pipeline.assets.retries import retry_later
 from taxi_pipeline.resources.source import MonthNotPublishedError, SourceRejectedError, TripSourceResource
 from taxi_pipeline.settings import SettingError
 from taxi_pipeline.sources import MonthNotOfferedError
@@ -39,21 +40,6 @@ def local_part_file(prefix: str, suffix: str) -> Iterator[Path]:
         raise
 
 
-def retry_download(context: dg.AssetExecutionContext, source: TripSourceResource) -> dg.RetryRequested:
-    """A request to run the download again after exponential backoff with jitter from the
-    source's `retry_delay_seconds` (TAXI_SOURCE_RETRY_DELAY): about 1, 3 and 7 times it."""
-    # A policy built here rather than on the asset: its delay is a setting, read when the
-    # definitions load, and the asset is defined when the module is imported.
-    policy = dg.RetryPolicy(
-        max_retries=DOWNLOAD_MAX_RETRIES,
-        delay=source.retry_delay_seconds,
-        backoff=dg.Backoff.EXPONENTIAL,
-        jitter=dg.Jitter.PLUS_MINUS,
-    )
-    seconds = max(0.0, policy.calculate_delay(context.retry_number + 1))
-    return dg.RetryRequested(max_retries=policy.max_retries, seconds_to_wait=round(seconds, 1))
-
-
 @contextmanager
 def download_failures(
     context: dg.AssetExecutionContext,
@@ -62,10 +48,14 @@ def download_failures(
     describe: Callable[[Exception], str] = str,
 ) -> Iterator[None]:
     """Around a download: an error in `permanent` fails the step at once with `describe(error)`;
-    any other (5xx, resets, timeouts, a full temp disk) is transient and retried with backoff."""
+    any other (5xx, resets, timeouts, a full temp disk) is transient and retried with backoff
+    from the source's `retry_delay_seconds`: about 1, 3 and 7 times it, each failed attempt
+    logged at WARNING with its cause and delay."""
     try:
         yield
     except permanent as e:
         raise dg.Failure(description=describe(e), allow_retries=False) from None
     except Exception as e:
-        raise retry_download(context, source) from e
+        # The delay's base is a setting (TAXI_SOURCE_RETRY_DELAY), read when the definitions
+        # load, so it cannot be an asset's retry_policy, fixed when the module is imported.
+        retry_later(context, e, source.retry_delay_seconds, DOWNLOAD_MAX_RETRIES)

@@ -5,12 +5,15 @@ from upath import UPath
 
 from taxi_pipeline.assets.ingest import GROUP
 from taxi_pipeline.assets.metadata import table_preview, warehouse_table_schema
+from taxi_pipeline.assets.retries import retried_on_error
 from taxi_pipeline.partitions import one_partition_per_run, split_partition_key
 from taxi_pipeline.resources.warehouse import SliceMismatchError, WarehouseResource
 from taxi_pipeline.settings import SettingError
 from taxi_pipeline.transforms.lake_file import parquet_row_count
 
 SLICE_MATCHES_LAKE_FILE = "slice_matches_lake_file"
+LOAD_MAX_RETRIES = 3
+LOAD_RETRY_DELAY_SECONDS = 5.0
 
 
 def load_month(
@@ -67,11 +70,6 @@ def build_warehouse_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsD
         kinds={"sql"},
         # Loads share one pool; deploy/dagster.yaml limits it to 1 for the single-writer DuckDB file.
         pool="warehouse",
-        # Loads can meet transient conflicts (a concurrent transaction on the table, a locked
-        # DuckDB file, a 5xx); a wrong setting or a wrong file fails at once instead.
-        retry_policy=dg.RetryPolicy(
-            max_retries=3, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
-        ),
         check_specs=[
             dg.AssetCheckSpec(
                 SLICE_MATCHES_LAKE_FILE,
@@ -85,6 +83,11 @@ def build_warehouse_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsD
     ) -> dg.MaterializeResult:
         """The month's (color, source_month) slice of the warehouse table `trips`, replaced as a
         whole from the lake file: re-running never duplicates rows."""
-        return load_month(context, warehouse, lake_trips_parquet)
+        # Loads can meet transient conflicts (a concurrent transaction on the table, a locked
+        # DuckDB file, a 5xx): retried with backoff (about 5, 15, 35 s) and delays rounded, as a
+        # retry_policy with jitter would print them unrounded; a wrong setting or a wrong file
+        # (dg.Failure) fails at once instead.
+        with retried_on_error(context, base_seconds=LOAD_RETRY_DELAY_SECONDS, max_retries=LOAD_MAX_RETRIES):
+            return load_month(context, warehouse, lake_trips_parquet)
 
     return warehouse_trips

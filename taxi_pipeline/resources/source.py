@@ -11,9 +11,9 @@ from urllib.parse import unquote, urlsplit
 
 import dagster as dg
 import requests
-import urllib3
 from pydantic import Field
 
+from taxi_pipeline.resources.request_errors import describe_request_error
 from taxi_pipeline.settings import (
     DEFAULT_SOURCE,
     DEFAULT_SOURCE_RETRY_DELAY_SECONDS,
@@ -32,11 +32,17 @@ ERROR_BODY_BYTES = 64 << 10
 
 
 class MonthNotPublishedError(Exception):
-    """The source has no file for this color and month (HTTP 404, or no such file)."""
+    """The source has no file for this color and month (HTTP 404, S3's 403 AccessDenied, or no such
+    file in a file:// mirror folder). A retry will not change it."""
 
 
 class SourceUnavailableError(Exception):
-    """The source failed in a way that may pass: a 5xx answer, a reset, a timeout. Retried."""
+    """The source failed in a way that may pass: a 5xx answer, a reset, a timeout, a host that
+    does not resolve or refuses. Retried. `reason` is the message without the URL."""
+
+    def __init__(self, message: str, reason: str | None = None):
+        super().__init__(message)
+        self.reason = reason or message
 
 
 class SourceRejectedError(Exception):
@@ -71,20 +77,6 @@ def forbidden_error(response: requests.Response, label: str, safe_url: str) -> E
             "it does not have yet)"
         )
     return SourceRejectedError(f"{safe_url} answered HTTP 403")
-
-
-def describe_request_error(error: requests.RequestException, read_timeout: float) -> str:
-    """What went wrong, in words, without the URL (requests' own messages repeat it in full)."""
-    cause = error.args[0] if error.args else None
-    if isinstance(error, requests.ReadTimeout) or isinstance(cause, urllib3.exceptions.ReadTimeoutError):
-        return f"no data for {read_timeout:g} s (read timeout)"
-    if isinstance(error, requests.ConnectTimeout):
-        return "connect timeout"
-    if isinstance(error, requests.exceptions.ChunkedEncodingError):
-        return "the connection broke off in the middle of the file"
-    if isinstance(error, requests.ConnectionError):
-        return "connection failed or was reset"
-    return type(error).__name__
 
 
 class TripSourceResource(dg.ConfigurableResource):
@@ -142,8 +134,8 @@ class TripSourceResource(dg.ConfigurableResource):
                 headers=HEADERS,
                 timeout=(self.connect_timeout_seconds, self.read_timeout_seconds),
             )
-        except requests.RequestException:
-            raise SourceUnavailableError(f"{redact_url(url)}: no answer to HEAD") from None
+        except requests.RequestException as e:
+            raise self._request_error(url, e) from None
         if response.status_code in (404, 410):
             return False
         if response.status_code == 403:
@@ -211,7 +203,10 @@ class TripSourceResource(dg.ConfigurableResource):
         if parts.scheme == "file":
             path = Path(unquote(parts.path))
             if not path.is_file():
-                raise MonthNotPublishedError(f"{label} is not published: no file {path}")
+                raise MonthNotPublishedError(
+                    f"{label} is not in the mirror folder {path.parent}: no file {path.name} "
+                    "(a file:// mirror holds only the files copied into it)"
+                )
             mtime = datetime.fromtimestamp(path.stat().st_mtime, UTC)
             validators["last_modified"] = format_datetime(mtime, usegmt=True)
             with open(path, "rb") as f:
@@ -237,6 +232,12 @@ class TripSourceResource(dg.ConfigurableResource):
         except requests.TooManyRedirects:
             raise SourceRejectedError(f"{safe_url}: too many redirects") from None
         except requests.RequestException as e:
-            # requests' own messages repeat the full URL (with any password); describe the kind.
-            what = describe_request_error(e, self.read_timeout_seconds)
-            raise SourceUnavailableError(f"{safe_url}: {what} ({type(e).__name__}) while downloading") from None
+            raise self._request_error(url, e) from None
+
+    def _request_error(self, url: str, error: requests.RequestException) -> Exception:
+        """The error to raise for a request that got no answer: what happened and what to do,
+        after the URL without its user:password (requests' own messages repeat it in full);
+        transient unless a retry will give the same answer."""
+        failure = describe_request_error(error, url, self.connect_timeout_seconds, self.read_timeout_seconds)
+        message = f"{redact_url(url)}: {failure.reason}"
+        return SourceRejectedError(message) if failure.permanent else SourceUnavailableError(message, failure.reason)

@@ -53,12 +53,18 @@ def test_url_follows_the_release_layout():
     )
 
 
-@pytest.mark.parametrize("scheme", ["http", "file"])
-def test_unpublished_month_says_so_and_names_the_url(scheme, release_url, tmp_path):
-    base = release_url if scheme == "http" else RELEASE_DIR.as_uri()
-
+def test_unpublished_month_says_so_and_names_the_url(release_url, tmp_path):
     with pytest.raises(MonthNotPublishedError, match=r"green 2021-07 is not published.*green_tripdata_2021-07"):
-        TripSourceResource(base_url=base).download("green", date(2021, 7, 1), tmp_path / "x")
+        TripSourceResource(base_url=release_url).download("green", date(2021, 7, 1), tmp_path / "x")
+
+
+def test_a_month_missing_from_a_file_mirror_names_the_folder_not_publication(tmp_path):
+    with pytest.raises(MonthNotPublishedError) as raised:
+        TripSourceResource(base_url=RELEASE_DIR.as_uri()).download("green", date(2021, 7, 1), tmp_path / "x")
+
+    assert str(raised.value).startswith(
+        f"green 2021-07 is not in the mirror folder {RELEASE_DIR / 'green'}: no file green_tripdata_2021-07.csv.gz"
+    )
 
 
 def test_server_error_is_a_transient_failure(status_server, tmp_path):
@@ -85,7 +91,7 @@ def test_connection_refused_is_transient_and_keeps_credentials_out(tmp_path):
             "green", date(2020, 4, 1), tmp_path / "x"
         )
 
-    assert "ConnectionError" in str(raised.value)
+    assert "refused the connection" in str(raised.value)
     assert "hunter2" not in str(raised.value) and raised.value.__cause__ is None
 
 
