@@ -1,6 +1,7 @@
 """The four assets end to end into Postgres: a real HTTP server, a local lake, a real cluster."""
 
 from datetime import date
+from urllib.parse import urlsplit
 
 import dagster as dg
 import pytest
@@ -52,7 +53,8 @@ def test_green_april_lands_every_row_and_rematerializing_keeps_the_count(postgre
     loaded, reloaded = metadata_of(first, "warehouse_trips"), metadata_of(again, "warehouse_trips")
     assert (loaded["rows_loaded"], loaded["rows_replaced"], loaded["slice_rows"]) == (35_612, 0, 35_612)
     assert (reloaded["rows_loaded"], reloaded["rows_replaced"], reloaded["slice_rows"]) == (35_612, 35_612, 35_612)
-    assert loaded["table"] == "public.trips"
+    database = urlsplit(postgres_env).path.lstrip("/")
+    assert loaded["table"] == loaded["dagster/table_name"] == f"{database}.public.trips"
     [check] = again.get_asset_check_evaluations()
     assert check.passed and check.metadata["lake_file_rows"].value == 35_612
     password = postgres_env.split(":")[2].split("@")[0]
