@@ -16,11 +16,15 @@ from taxi_pipeline.resources.warehouse import WarehouseResource
 WAREHOUSE_TRIPS = dg.AssetKey("warehouse_trips")
 
 # Once after one or more `warehouse_trips` partitions were updated since the report was last
-# requested or materialized, when no load is running (a backfill is reported at its end) and the
-# report itself is not. `AutomationCondition.eager()` would never fire here: its
-# `~any_deps_missing()` is false while any (color, month) of the parent was never loaded.
+# requested, when no load is running (a backfill is reported at its end) and the report itself
+# is not. The report's own materialization does not reset it (as `since_last_handled()` would):
+# a load that lands while a requested report runs may not be in what it read, so it asks again.
+# `AutomationCondition.eager()` would never fire here: its `~any_deps_missing()` is false while
+# any (color, month) of the parent was never loaded.
 AFTER_ANY_LOAD = (
-    dg.AutomationCondition.any_deps_updated().since_last_handled()
+    dg.AutomationCondition.any_deps_updated().since(
+        dg.AutomationCondition.newly_requested() | dg.AutomationCondition.initial_evaluation()
+    )
     & ~dg.AutomationCondition.any_deps_in_progress()
     & ~dg.AutomationCondition.in_progress()
 ).with_label("after_any_load")
