@@ -8,7 +8,6 @@ the whole slice back: the previous rows stay.
 """
 
 import io
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -33,7 +32,7 @@ from taxi_pipeline.resources.warehouse import (
     preview_columns,
 )
 from taxi_pipeline.schema import CANONICAL_SCHEMA, COLORS, ZONES_SCHEMA, sql_columns
-from taxi_pipeline.settings import SettingError
+from taxi_pipeline.settings import POSTGRES_URL_FORM, SettingError, check_postgres_url, redact_url, redact_urls_in
 from taxi_pipeline.transforms.zones import ZONE_COLUMNS, ZoneFileError, read_zone_file
 
 if TYPE_CHECKING:  # psycopg is imported on first use: the other targets never pay for it
@@ -97,23 +96,9 @@ def partition_ddl(source_month: date, table: str = TRIPS_TABLE) -> str:
 
 
 def _redacted(text: str, url: str) -> str:
-    """`text` without the URL's password (nor the URL itself, which carries it)."""
-    from psycopg.conninfo import conninfo_to_dict
-
-    secrets = [url]
-    try:
-        password = conninfo_to_dict(url).get("password")
-    except Exception:  # an unparsable URL: nothing but the URL itself to look for
-        password = None
-    if password:
-        secrets.append(str(password))
-        # in a URL the password may appear percent-encoded
-        match = re.match(r"^postgres(?:ql)?://[^:@/]*:([^@/]*)@", url)
-        if match:
-            secrets.append(match.group(1))
-    for secret in sorted(secrets, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
+    """`text` with the URL, and the user:password part of any URL in it, replaced by `***`
+    (structurally: the text is not searched for the password, which would reveal it)."""
+    return redact_urls_in(text.replace(url, redact_url(url)))
 
 
 def _describe(url: str) -> str:
@@ -156,10 +141,11 @@ class PostgresWarehouse(WarehouseResource):
 
     @contextmanager
     def _connection(self) -> Iterator["psycopg.Connection"]:
-        """An autocommit connection; a bad URL, an unreachable server or refused credentials
-        raise SettingError naming TAXI_POSTGRES_URL, never showing the password."""
+        """An autocommit connection; a URL that does not parse, an unreachable server or refused
+        credentials raise SettingError naming TAXI_POSTGRES_URL, never showing the password."""
         import psycopg
 
+        check_postgres_url(self.url)
         # The SettingError is raised after the except block, so psycopg's exception (whose text
         # may quote the connection string) is not even kept as its __context__.
         failure = None
@@ -169,9 +155,7 @@ class PostgresWarehouse(WarehouseResource):
             reason = " ".join(_redacted(str(e), self.url).split())
             failure = f"cannot connect to the Postgres warehouse {_describe(self.url)} ({URL_SETTING}): {reason}"
         except (psycopg.ProgrammingError, ValueError, TypeError):
-            failure = (
-                f"{URL_SETTING} is not a valid PostgreSQL URL; expected postgresql://user:password@host:5432/dbname"
-            )
+            failure = f"{URL_SETTING} is not a valid PostgreSQL URL; expected {POSTGRES_URL_FORM}"
         if failure is not None:
             raise SettingError(failure)
         with conn:
