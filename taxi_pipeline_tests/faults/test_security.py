@@ -198,3 +198,23 @@ def test_servers_bind_to_127_0_0_1():
     for path in (PROJECT_DIR / "taxi_pipeline_tests").rglob("*.py"):
         if path.name != "test_security.py":
             assert "0.0.0.0" not in path.read_text() or "defaults are https on 0.0.0.0" in path.read_text(), path
+
+
+@pytest.mark.cli
+@pytest.mark.postgres
+def test_a_refused_postgres_password_with_encoded_specials_appears_nowhere(tmp_path, release_url, postgres_url):
+    # A wrong password, percent-encoded as the README asks: libpq's refusal is shown, the password never.
+    encoded, decoded = "Wr%2Fong%40s3cret-TOKEN", "Wr/ong@s3cret-TOKEN"
+    user_info = postgres_url.split("//")[1].rpartition("@")[0]
+    url = postgres_url.replace(user_info, f"taxi_loader:{encoded}")
+    env = cli_env(tmp_path, release_url, TAXI_WAREHOUSE="postgres", TAXI_POSTGRES_URL=url)
+
+    run = run_cli(materialize_command("fhv|2019-01-01"), env)
+
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "warehouse_trips failed: cannot connect to the Postgres warehouse taxi_loader@127.0.0.1:" in output
+    assert 'password authentication failed for user "taxi_loader"' in output
+    for secret in (encoded, decoded, "s3cret-TOKEN"):
+        assert secret not in output
+        assert files_holding(tmp_path / "dagster_home", secret) == []
