@@ -5,6 +5,7 @@ missing database or role, a missing grant) is a wrong TAXI_POSTGRES_URL that fai
 import threading
 import time
 import uuid
+from datetime import date
 from urllib.parse import urlsplit
 
 import dagster as dg
@@ -13,7 +14,12 @@ import pytest
 
 from taxi_pipeline.assets import warehouse
 from taxi_pipeline.definitions import build_definitions
-from taxi_pipeline.resources.postgres_warehouse import PostgresWarehouse, WarehouseUnavailableError
+from taxi_pipeline.resources.postgres_warehouse import (
+    PostgresWarehouse,
+    WarehouseUnavailableError,
+    partition_ddl,
+    partition_name,
+)
 from taxi_pipeline.settings import SettingError, Settings
 from taxi_pipeline_tests.support.ports import free_port
 from taxi_pipeline_tests.support.postgres_server import POSTGRES_LOADER, start_cluster
@@ -22,6 +28,7 @@ from taxi_pipeline_tests.support.runs import TRIP_ASSETS, error_chain, only_step
 pytestmark = [pytest.mark.faults, pytest.mark.postgres]
 
 PARTITION = "green|2020-04-01"
+APRIL = date(2020, 4, 1)
 GREEN_APRIL_ROWS = 35_612
 
 
@@ -101,22 +108,26 @@ def test_a_server_restarting_mid_load_is_retried_and_the_load_completes(postgres
     cluster, url = own_cluster
     monkeypatch.setattr(warehouse, "LOAD_RETRY_DELAY_SECONDS", 1.0)  # about 1, 3, 7 s
     postgres_env(url)
-    PostgresWarehouse(url=url).slice_counts()  # creates the table, so that it can be locked
-    # Another session holds a lock on `trips`: the load waits on it, in the middle of its
-    # transaction, until the server restarts under it.
+    PostgresWarehouse(url=url).slice_counts()  # creates the table
+    with psycopg.connect(url, autocommit=True) as loader:
+        loader.execute(partition_ddl(APRIL))  # and April's partition, so that it can be locked
+    # Another session holds a lock on April's partition: the load's DELETE waits on it, inside
+    # the load's transaction, until the server restarts under it.
     blocker = psycopg.connect(cluster.url("taxi"))
-    blocker.execute("LOCK TABLE trips IN ACCESS EXCLUSIVE MODE")
+    blocker.execute(f"LOCK TABLE {partition_name(APRIL)} IN ACCESS EXCLUSIVE MODE")
     restarted = threading.Event()
+    waited_in: list[str] = []
 
     def restart_once_the_load_waits() -> None:
         deadline = time.monotonic() + 120
         with psycopg.connect(cluster.url("taxi"), autocommit=True) as watcher:
             while time.monotonic() < deadline:
                 waiting = watcher.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE usename = %s AND wait_event_type = 'Lock'",
+                    "SELECT query FROM pg_stat_activity WHERE usename = %s AND wait_event_type = 'Lock'",
                     (POSTGRES_LOADER,),
-                ).fetchone()[0]
+                ).fetchall()
                 if waiting:
+                    waited_in.extend(row[0] for row in waiting)
                     break
                 time.sleep(0.05)
         cluster.restart(down_seconds=3)  # ends the blocker's session and the load's; then refuses for 3 s
@@ -129,7 +140,7 @@ def test_a_server_restarting_mid_load_is_retried_and_the_load_completes(postgres
     thread.join(timeout=60)
     blocker.close()
 
-    assert restarted.is_set()
+    assert restarted.is_set() and [q.split()[0] for q in waited_in] == ["DELETE"]
     assert result.success, [error_chain(e.step_failure_data.error) for e in result.all_events if e.is_step_failure]
     assert "warehouse_trips" in retried_steps(result)
     assert PostgresWarehouse(url=url).slice_counts()[0][2] == GREEN_APRIL_ROWS
