@@ -10,7 +10,7 @@ from taxi_pipeline.assets.trips_per_month import trips_per_month
 from taxi_pipeline.jobs import trips_job
 from taxi_pipeline.partitions import next_month, split_partition_key, trip_partition_key
 from taxi_pipeline.resources.notify import WebhookPostError, WebhookResource, failure_message
-from taxi_pipeline.resources.source import TripSourceResource
+from taxi_pipeline.resources.source import SourceRejectedError, SourceUnavailableError, TripSourceResource
 from taxi_pipeline.sources import TripRelease
 
 MAX_MONTHS_CHECKED_PER_COLOR = 3  # HEAD requests per color and tick: cheap, and catches up in steps
@@ -23,6 +23,17 @@ def _latest_loaded_months(instance: dg.DagsterInstance) -> dict[str, date]:
         color, month = split_partition_key(key)
         latest[color] = max(month, latest.get(color, month))
     return latest
+
+
+def _published(context: dg.SensorEvaluationContext, source: TripSourceResource, color: str, month: date) -> bool:
+    """Whether the source has published `color`'s `month`; False, with a warning on the tick's
+    log, when the source could not tell (a 5xx or other failed request): the month is asked
+    about again on the next tick."""
+    try:
+        return source.is_published(color, month)
+    except (SourceUnavailableError, SourceRejectedError) as e:
+        context.log.warning(f"{color} {month:%Y-%m} not checked, asked again next tick: {e}")
+        return False
 
 
 def build_new_month_sensor(partitions_def: dg.MultiPartitionsDefinition, release: TripRelease) -> dg.SensorDefinition:
@@ -40,7 +51,9 @@ def build_new_month_sensor(partitions_def: dg.MultiPartitionsDefinition, release
     def new_month_sensor(context: dg.SensorEvaluationContext, source: TripSourceResource) -> dg.SensorResult:
         """Per color, looks (HEAD) at the months after the latest one loaded or requested (from
         the partitions' first month, or the service's if it began later) and asks for those the
-        source has published; the cursor remembers what it requested."""
+        source has published; the cursor remembers what it requested. A color whose check fails
+        (a 5xx, a refused connection) is logged on the tick and looked at again next tick; the
+        other colors are still requested."""
         requested = {color: date.fromisoformat(month) for color, month in json.loads(context.cursor or "{}").items()}
         loaded = _latest_loaded_months(context.instance)
         keys = months.get_partition_keys()
@@ -52,7 +65,7 @@ def build_new_month_sensor(partitions_def: dg.MultiPartitionsDefinition, release
             known = [m for m in (loaded.get(color), requested.get(color)) if m is not None]
             month = next_month(max(known)) if known else max(first_month, release.service_start[color])
             for _ in range(MAX_MONTHS_CHECKED_PER_COLOR):
-                if month > last_month or not source.is_published(color, month):
+                if month > last_month or not _published(context, source, color, month):
                     break
                 key = trip_partition_key(color, month)
                 run_requests.append(dg.RunRequest(run_key=key, partition_key=key))

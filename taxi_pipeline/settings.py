@@ -5,11 +5,12 @@ import base64
 import binascii
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import dagster as dg
 
@@ -31,21 +32,56 @@ class SettingError(ValueError):
     """A setting with a value the pipeline cannot use; the message names the variable."""
 
 
+# A URL's scheme and `//`, then its user:password@ up to the last `@` before a space or quote.
+_CREDENTIALS_IN_TEXT = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^\s'\"<>]*@")
+POSTGRES_URL_FORM = "postgresql://user:password@host:5432/dbname"
+SOURCE_URL_FORM = "http(s)://[user:password@]host/path or file:///folder"
+
+
 def redact_url(url: str) -> str:
-    """The URL without any user:password part, safe for logs and metadata."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
+    """`url` with everything between the scheme's `//` and the last `@` replaced by `***`: safe
+    for logs and metadata whatever the password holds (an unencoded `/`, `#`, `?` or `@`
+    included). A URL without `@` is returned as it is."""
+    head, sep, rest = url.partition("//")
+    if not sep or "@" not in rest:
         return url
-    return urlunsplit(parts._replace(netloc=(parts.hostname or "") + (f":{parts.port}" if parts.port else "")))
+    return f"{head}//***@{rest.rpartition('@')[2]}"
+
+
+def redact_urls_in(text: str) -> str:
+    """`text` with the user:password part of every URL in it replaced by `***` (see `redact_url`);
+    nothing else in the text changes."""
+    return _CREDENTIALS_IN_TEXT.sub(r"\1***@", text)
+
+
+def check_url_authority(setting: str, url: str, form: str) -> None:
+    """Raise `SettingError` naming `setting` when `url`'s user:password part does not parse one
+    way only: more than one `@`, or a `/`, `?` or `#` before the last `@` (an unencoded password
+    would be read as a host and a path, and shown in full). The message holds no part of the URL."""
+    _, sep, rest = url.partition("//")
+    if not sep or "@" not in rest:
+        return
+    if rest.count("@") > 1 or any(c in rest.rpartition("@")[0] for c in "/?#"):
+        raise SettingError(
+            f"{setting} does not parse as one URL: expected {form}, with the user name and password "
+            "percent-encoded (/ as %2F, ? as %3F, # as %23, @ as %40, : as %3A); the value is not shown"
+        )
 
 
 def check_source_url(url: str) -> None:
-    """Raise `SettingError` naming TAXI_SOURCE_URL unless `url` is http(s)://host... or file://..."""
+    """Raise `SettingError` naming TAXI_SOURCE_URL unless `url` is http(s)://host... or file://...,
+    with any user:password unambiguous."""
+    check_url_authority("TAXI_SOURCE_URL", url, SOURCE_URL_FORM)
     parts = urlsplit(url)
     if parts.scheme not in SOURCE_URL_SCHEMES:
         raise SettingError(f"TAXI_SOURCE_URL must start with http://, https:// or file://, got {redact_url(url)!r}")
     if parts.scheme != "file" and not parts.hostname:
         raise SettingError(f"TAXI_SOURCE_URL has no host name: {redact_url(url)!r}")
+
+
+def check_postgres_url(url: str) -> None:
+    """Raise `SettingError` naming TAXI_POSTGRES_URL when its user:password part is ambiguous."""
+    check_url_authority("TAXI_POSTGRES_URL", url, POSTGRES_URL_FORM)
 
 
 def decode_service_account_key(encoded: str, setting: str = "GCP_CREDENTIALS_B64") -> dict:
@@ -181,9 +217,9 @@ class Settings:
     def _check(self, env: Mapping[str, str]) -> None:
         check_source_url(self.source_url)
         if self.warehouse == "postgres" and not self.is_set("TAXI_POSTGRES_URL"):
-            raise SettingError(
-                "TAXI_WAREHOUSE=postgres needs TAXI_POSTGRES_URL (postgresql://user:password@host:5432/dbname)"
-            )
+            raise SettingError(f"TAXI_WAREHOUSE=postgres needs TAXI_POSTGRES_URL ({POSTGRES_URL_FORM})")
+        if self.is_set("TAXI_POSTGRES_URL"):
+            check_postgres_url(env["TAXI_POSTGRES_URL"].strip())
         if self.target == "local":
             check_writable_location("TAXI_LAKE_DIR", self.lake_dir, folder=True)
             if self.warehouse == "duckdb" and self.is_set("TAXI_DUCKDB_PATH"):

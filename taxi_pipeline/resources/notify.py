@@ -25,6 +25,8 @@ from urllib3.exceptions import (
 )
 from urllib3.util import Retry
 
+from taxi_pipeline.settings import redact_urls_in
+
 # Transient answers: too many requests, and every server error.
 RETRIED_STATUSES = frozenset({429, *range(500, 600)})
 
@@ -219,14 +221,35 @@ def run_partition(run: dg.DagsterRun) -> str | None:
     return start if start == end else f"{start}...{end}"
 
 
+def _error_text(error) -> str:
+    """The first line of a serialized error's message, without its "package.module.Class: "
+    prefix; "" when it says nothing more than the class."""
+    lines = (error.message or "").strip().splitlines()
+    return re.sub(r"^[\w.]+: ?", "", lines[0]).strip() if lines else ""
+
+
+def step_failure_text(error) -> str:
+    """What failed a step, in one line with any URL's user:password replaced by `***`: the
+    innermost message of the error's `cause` chain (a step that used up its retries fails with
+    Dagster's "Exceeded max_retries of 3", whose cause is the last attempt's error), followed by
+    the outer message when it differs."""
+    if error is None:
+        return "failed"
+    outer = _error_text(error) or "failed"
+    inner, cause = "", error.cause
+    while cause is not None:
+        inner = _error_text(cause) or inner
+        cause = cause.cause
+    text = outer if not inner or inner == outer else f"{inner} ({outer})"
+    return redact_urls_in(text)
+
+
 def failure_message(run: dg.DagsterRun, step_failures: list[dg.DagsterEvent]) -> str:
-    """One message about a failed run: job, partition, run id, and each failed step's error."""
+    """One message about a failed run: job, partition, run id, and what failed each failed step
+    (`step_failure_text`)."""
     partition = run_partition(run)
     where = f" for partition {partition}" if partition else ""
     lines = [f"taxi_pipeline: run {run.run_id[:8]} of {run.job_name}{where} failed."]
     for event in step_failures:
-        error = event.step_failure_data.error
-        # Error messages read "package.module.ExceptionClass: text"; the text is what helps.
-        text = re.sub(r"^[\w.]+: ", "", error.message.strip().splitlines()[0]) if error else "failed"
-        lines.append(f"- {event.step_key}: {text}")
+        lines.append(f"- {event.step_key}: {step_failure_text(event.step_failure_data.error)}")
     return "\n".join(lines)

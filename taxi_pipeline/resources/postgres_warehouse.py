@@ -8,7 +8,6 @@ the whole slice back: the previous rows stay.
 """
 
 import io
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -33,7 +32,7 @@ from taxi_pipeline.resources.warehouse import (
     preview_columns,
 )
 from taxi_pipeline.schema import CANONICAL_SCHEMA, COLORS, ZONES_SCHEMA, sql_columns
-from taxi_pipeline.settings import SettingError
+from taxi_pipeline.settings import POSTGRES_URL_FORM, SettingError, check_postgres_url, redact_url, redact_urls_in
 from taxi_pipeline.transforms.zones import ZONE_COLUMNS, ZoneFileError, read_zone_file
 
 if TYPE_CHECKING:  # psycopg is imported on first use: the other targets never pay for it
@@ -96,24 +95,51 @@ def partition_ddl(source_month: date, table: str = TRIPS_TABLE) -> str:
     )
 
 
-def _redacted(text: str, url: str) -> str:
-    """`text` without the URL's password (nor the URL itself, which carries it)."""
-    from psycopg.conninfo import conninfo_to_dict
+# What the server or libpq says when the setting itself is wrong: a retry gets the same answer.
+# SQLSTATE 28000/28P01: authentication; 3D000: no such database; 42501: no privilege. libpq's
+# own texts for the same, and for URL parameters it cannot use (`invalid sslmode value`, a port
+# that is not a number) or a server certificate it does not trust.
+_SETTING_SQLSTATES = frozenset({"28000", "28P01", "3D000", "42501"})
+_SETTING_PHRASES = (
+    "authentication failed",
+    "no pg_hba.conf entry",
+    "does not exist",
+    "permission denied",
+    "password is required",
+    "no password supplied",
+    "invalid ",
+    "certificate",
+)
 
-    secrets = [url]
-    try:
-        password = conninfo_to_dict(url).get("password")
-    except Exception:  # an unparsable URL: nothing but the URL itself to look for
-        password = None
-    if password:
-        secrets.append(str(password))
-        # in a URL the password may appear percent-encoded
-        match = re.match(r"^postgres(?:ql)?://[^:@/]*:([^@/]*)@", url)
-        if match:
-            secrets.append(match.group(1))
-    for secret in sorted(secrets, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
+
+class WarehouseUnavailableError(Exception):
+    """The Postgres server could not be reached or dropped the connection (refused, reset,
+    closed, restarting, timed out): it may pass, so the load is retried."""
+
+
+def _redacted(text: str, url: str) -> str:
+    """`text` with the URL, and the user:password part of any URL in it, replaced by `***`
+    (structurally: the text is not searched for the password, which would reveal it)."""
+    return redact_urls_in(text.replace(url, redact_url(url)))
+
+
+def is_setting_failure(error: Exception) -> bool:
+    """Whether a psycopg connection error means a wrong setting (authentication, a missing
+    database or role, a missing grant) rather than a server that is down or restarting."""
+    if getattr(error, "sqlstate", None) in _SETTING_SQLSTATES:
+        return True
+    text = str(error).lower()
+    return any(phrase in text for phrase in _SETTING_PHRASES)
+
+
+def _why_unavailable(reason: str) -> str:
+    """A connection failure in words, from libpq's text."""
+    lowered = reason.lower()
+    if "connection refused" in lowered:
+        return "the server refused the connection (is it running, or restarting?)"
+    if "closed the connection" in lowered or "reset" in lowered or "terminat" in lowered:
+        return f"the server closed the connection (restarting?): {reason}"
+    return reason
 
 
 def _describe(url: str) -> str:
@@ -156,24 +182,32 @@ class PostgresWarehouse(WarehouseResource):
 
     @contextmanager
     def _connection(self) -> Iterator["psycopg.Connection"]:
-        """An autocommit connection; a bad URL, an unreachable server or refused credentials
-        raise SettingError naming TAXI_POSTGRES_URL, never showing the password."""
+        """An autocommit connection. A URL that does not parse, refused credentials, a missing
+        database or role raise SettingError naming TAXI_POSTGRES_URL; a server that refuses,
+        resets or closes the connection raises WarehouseUnavailableError (retried). Neither
+        shows the password."""
         import psycopg
 
-        # The SettingError is raised after the except block, so psycopg's exception (whose text
-        # may quote the connection string) is not even kept as its __context__.
-        failure = None
+        check_postgres_url(self.url)
+        # The errors are raised after the except block, so psycopg's exception (whose text may
+        # quote the connection string) is not even kept as their __context__.
+        failure: Exception | None = None
         try:
             conn = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS)
         except psycopg.OperationalError as e:
             reason = " ".join(_redacted(str(e), self.url).split())
-            failure = f"cannot connect to the Postgres warehouse {_describe(self.url)} ({URL_SETTING}): {reason}"
+            if is_setting_failure(e):
+                failure = SettingError(
+                    f"cannot connect to the Postgres warehouse {_describe(self.url)} ({URL_SETTING}): {reason}"
+                )
+            else:
+                failure = WarehouseUnavailableError(
+                    f"cannot reach the Postgres warehouse {_describe(self.url)}: {_why_unavailable(reason)}"
+                )
         except (psycopg.ProgrammingError, ValueError, TypeError):
-            failure = (
-                f"{URL_SETTING} is not a valid PostgreSQL URL; expected postgresql://user:password@host:5432/dbname"
-            )
+            failure = SettingError(f"{URL_SETTING} is not a valid PostgreSQL URL; expected {POSTGRES_URL_FORM}")
         if failure is not None:
-            raise SettingError(failure)
+            raise failure
         with conn:
             yield conn
 

@@ -62,7 +62,8 @@ def test_a_refused_connection_names_host_and_port_and_keeps_credentials_out(tmp_
     download, head = failure_of(source, tmp_path, SourceUnavailableError)
 
     assert download == (
-        f"http://127.0.0.1:{port}{GREEN_PATH}: 127.0.0.1:{port} refused the connection: is the mirror server running?"
+        f"http://***@127.0.0.1:{port}{GREEN_PATH}: 127.0.0.1:{port} refused the connection: "
+        "is the mirror server running?"
     )
     assert head == download and "hunter2" not in download
 

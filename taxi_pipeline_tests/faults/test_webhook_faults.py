@@ -5,15 +5,19 @@ the host, never the URL's path or query."""
 
 import json
 import logging
+import re
 import time
 
 import dagster as dg
 import pytest
 
 from taxi_pipeline.resources.notify import WebhookPostError, WebhookResource
+from taxi_pipeline.resources.source import TripSourceResource
 from taxi_pipeline.sensors import run_failure_webhook
-from taxi_pipeline_tests.support.http_server import QuietRequestHandler
+from taxi_pipeline_tests.support.http_server import QuietRequestHandler, serving
 from taxi_pipeline_tests.support.ports import free_port
+from taxi_pipeline_tests.support.runs import TRIP_ASSETS
+from taxi_pipeline_tests.support.unreachable import refused_port
 
 pytestmark = pytest.mark.faults
 
@@ -264,3 +268,42 @@ def test_without_a_url_nothing_is_posted_and_the_tick_says_so():
         assert data.skip_message == f"no TAXI_WEBHOOK_URL set: failed run {run_id[:8]} of broken_job was not posted"
         assert ("INFO", data.skip_message) in tick_log(instance, data)
         assert evaluate_webhook_tick(instance, WebhookResource(), data.cursor, "3").skip_message != data.skip_message
+
+
+def test_a_run_that_used_up_its_retries_is_posted_with_its_cause_not_only_max_retries(make_resources):
+    # The source URL carries a password (percent-encoded, as the README asks): the cause names
+    # the URL, so the post must show it redacted.
+    password = "Src%2Fs3cret-TOKEN"
+    source_url = f"http://reader:{password}@127.0.0.1:{refused_port()}"
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize(
+        [a for a in TRIP_ASSETS if a.key == dg.AssetKey("raw_trips")],
+        partition_key="green|2020-04-01",
+        resources={
+            **make_resources(source_url),
+            "source": TripSourceResource(base_url=source_url, retry_delay_seconds=0.05),
+        },
+        instance=instance,
+        raise_on_error=False,
+    )
+    assert not result.success
+    context = dg.build_run_status_sensor_context(
+        sensor_name="run_failure_webhook",
+        dagster_event=result.get_run_failure_event(),
+        dagster_instance=instance,
+        dagster_run=result.dagster_run,
+    ).for_run_failure()
+    handler = scripted_handler(200)
+
+    with serving(handler) as url:
+        run_failure_webhook(context, webhook=webhook(url))
+
+    [(_, body)] = handler.bodies
+    [line] = [line for line in body["text"].splitlines() if line.startswith("- raw_trips: ")]
+    assert re.fullmatch(
+        r"- raw_trips: http://\*\*\*@127\.0\.0\.1:\d+/green/green_tripdata_2020-04\.csv\.gz: "
+        r"127\.0\.0\.1:\d+ refused the connection: is the mirror server running\? \(Exceeded max_retries of 3\)",
+        line,
+    ), line
+    for secret in (password, "s3cret-TOKEN", "reader"):
+        assert secret not in body["text"]

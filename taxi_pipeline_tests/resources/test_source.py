@@ -105,8 +105,8 @@ def test_only_known_colors_make_urls():
         TripSourceResource().file_url("../etc", date(2020, 4, 1))
 
 
-def test_redact_url_drops_user_and_password():
-    assert redact_url("https://me:pw@host:8443/a/b") == "https://host:8443/a/b"
+def test_redact_url_replaces_user_and_password_with_stars():
+    assert redact_url("https://me:pw@host:8443/a/b") == "https://***@host:8443/a/b"
     assert redact_url("https://host/a") == "https://host/a"
 
 

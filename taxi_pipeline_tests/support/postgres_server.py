@@ -20,6 +20,7 @@ import secrets
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -65,6 +66,7 @@ class PostgresCluster:
     password: str
     bindir: Path
     run_as: str | None  # the OS user the server runs as when we are root, else None
+    options: str = ""  # the server's options (`pg_ctl start -o`)
 
     @property
     def data_dir(self) -> Path:
@@ -79,6 +81,34 @@ class PostgresCluster:
     def _run(self, *command: str, **kwargs) -> subprocess.CompletedProcess:
         prefix = ["runuser", "-u", self.run_as, "--"] if self.run_as else []
         return subprocess.run([*prefix, *command], capture_output=True, text=True, **kwargs)
+
+    def restart(self, down_seconds: float = 0.0) -> None:
+        """Restart the server as an operator would: a fast shutdown (open sessions are ended),
+        `down_seconds` during which connections are refused, then a start; returns once it
+        accepts connections again."""
+        pg_ctl = str(self.bindir / "pg_ctl")
+        done = self._run(pg_ctl, "stop", "-D", str(self.data_dir), "-m", "fast", "-w", "-t", "60")
+        if done.returncode != 0:
+            raise RuntimeError(f"pg_ctl stop failed ({done.returncode}):\n{done.stderr[-2000:]}\n{self.log_tail()}")
+        time.sleep(down_seconds)
+        self._start()
+
+    def _start(self) -> None:
+        done = self._run(
+            str(self.bindir / "pg_ctl"),
+            "start",
+            "-D",
+            str(self.data_dir),
+            "-l",
+            str(self.root / "server.log"),
+            "-o",
+            self.options,
+            "-w",
+            "-t",
+            "60",
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"pg_ctl start failed ({done.returncode}):\n{done.stderr[-2000:]}\n{self.log_tail()}")
 
     def stop(self) -> None:
         """Stop the server (fast shutdown: open sessions are ended) and delete its folder."""
@@ -127,21 +157,8 @@ def start_cluster(settings: dict[str, str] | None = None) -> PostgresCluster:
             raise RuntimeError(f"initdb failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
         options = [f"-k {root}", "-h 127.0.0.1", f"-p {cluster.port}"]
         options += [f"-c {name}={value}" for name, value in (settings or {}).items()]
-        done = cluster._run(
-            str(bindir / "pg_ctl"),
-            "start",
-            "-D",
-            str(cluster.data_dir),
-            "-l",
-            str(root / "server.log"),
-            "-o",
-            " ".join(options),
-            "-w",
-            "-t",
-            "60",
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"pg_ctl start failed ({done.returncode}):\n{done.stderr[-2000:]}\n{cluster.log_tail()}")
+        cluster.options = " ".join(options)
+        cluster._start()
     except BaseException:
         cluster.stop()
         raise
