@@ -1,0 +1,92 @@
+"""Hangs: a source that trickles bytes, a reader holding the DuckDB file, an open Postgres
+transaction in the way of a new month's partition. Each must end in bounded time with a line
+that says what holds things up."""
+
+import re
+import threading
+import time
+
+import dagster as dg
+import pytest
+
+from taxi_pipeline.assets import ingest
+from taxi_pipeline.resources.source import TripSourceResource
+from taxi_pipeline_tests.support.http_server import QuietRequestHandler
+from taxi_pipeline_tests.support.runs import (
+    TRIP_ASSETS,
+    only_step_failure,
+    retried_steps,
+    with_causes,
+)
+from taxi_pipeline_tests.support.samples import release_file
+
+pytestmark = pytest.mark.faults
+
+GREEN_BYTES = release_file("green", "2020-04").read_bytes()
+# The trickling server gives up after this long, so that a pipeline without a rate floor fails
+# the test instead of hanging it.
+TRICKLE_LIMIT_SECONDS = 40.0
+
+
+class Trickling(QuietRequestHandler):
+    """Sends the month's real file 16 bytes at a time, one piece every `every` seconds."""
+
+    every = 0.5
+    stop = threading.Event()
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(GREEN_BYTES)))
+        self.end_headers()
+        ended = time.monotonic() + TRICKLE_LIMIT_SECONDS
+        for offset in range(0, len(GREEN_BYTES), 16):
+            if time.monotonic() > ended or self.stop.wait(self.every):
+                return
+            try:
+                self.wfile.write(GREEN_BYTES[offset : offset + 16])
+                self.wfile.flush()
+            except OSError:  # the client gave up
+                return
+
+
+@pytest.fixture
+def trickling_url(http_server):
+    handler = type("Trickle", (Trickling,), {"stop": threading.Event()})
+    yield http_server(handler)
+    handler.stop.set()
+
+
+def raw_trips_only():
+    return [a for a in TRIP_ASSETS if a.key == dg.AssetKey("raw_trips")]
+
+
+def test_a_trickling_source_fails_naming_the_rate_and_is_retried(trickling_url, make_resources, monkeypatch):
+    # A 2 s window and a 1 KiB floor stand for the default 60 s and 64 KiB; progress every 1 s.
+    monkeypatch.setattr(ingest, "PROGRESS_EVERY_SECONDS", 1.0)
+    source = TripSourceResource(base_url=trickling_url, retry_delay_seconds=0.1, min_bytes=1024, rate_window_seconds=2)
+    instance = dg.DagsterInstance.ephemeral()
+
+    started = time.monotonic()
+    result = dg.materialize(
+        raw_trips_only(),
+        partition_key="green|2020-04-01",
+        resources={**make_resources(trickling_url), "source": source},
+        instance=instance,
+        raise_on_error=False,
+    )
+    seconds = time.monotonic() - started
+
+    assert not result.success
+    assert seconds < 25, seconds  # 4 attempts of a 2 s window and short delays, not 40 s of trickle
+    assert retried_steps(result) == ["raw_trips"] * 3
+    failure = with_causes(only_step_failure(result).step_failure_data.error)
+    assert re.search(
+        r"the download is too slow: \d+ bytes in the last 2 s \(\d+ bytes/s\), under the floor of 1 KiB in 2 s "
+        r"\(TAXI_SOURCE_MIN_BYTES, TAXI_SOURCE_RATE_WINDOW\)",
+        failure,
+    ), failure
+    infos = [e.user_message for e in instance.all_logs(result.run_id) if e.level == 20 and not e.is_dagster_event]
+    progress = [
+        line for line in infos if re.fullmatch(r"downloaded \d+ bytes of green 2020-04 in \d+ s \(\d+ bytes/s\)", line)
+    ]
+    assert progress, infos
