@@ -27,6 +27,8 @@ DEFAULT_SOURCE_RETRY_DELAY_SECONDS = 2.0
 # A download slower than 64 KiB a minute fails (and is retried): a month is MiBs to 100s of MiBs.
 DEFAULT_SOURCE_MIN_BYTES = 64 << 10
 DEFAULT_SOURCE_RATE_WINDOW_SECONDS = 60.0
+# How long a load waits for the DuckDB file's lock that another process holds before failing.
+DEFAULT_DUCKDB_LOCK_WAIT_SECONDS = 60.0
 SOURCE_URL_SCHEMES = ("http", "https", "file")
 
 
@@ -141,6 +143,7 @@ class Settings:
     source_retry_delay_seconds: float = DEFAULT_SOURCE_RETRY_DELAY_SECONDS
     source_min_bytes: int = DEFAULT_SOURCE_MIN_BYTES
     source_rate_window_seconds: float = DEFAULT_SOURCE_RATE_WINDOW_SECONDS
+    duckdb_lock_wait_seconds: float = DEFAULT_DUCKDB_LOCK_WAIT_SECONDS
     lake_dir: str = DEFAULT_LAKE_DIR
     duckdb_path: str = DEFAULT_DUCKDB_PATH
     gcs_bucket: str | None = None
@@ -192,6 +195,9 @@ class Settings:
             source_min_bytes=int(number("TAXI_SOURCE_MIN_BYTES", DEFAULT_SOURCE_MIN_BYTES, 1 << 30, "bytes")),
             source_rate_window_seconds=number(
                 "TAXI_SOURCE_RATE_WINDOW", DEFAULT_SOURCE_RATE_WINDOW_SECONDS, 86400, "seconds", above_low=True
+            ),
+            duckdb_lock_wait_seconds=number(
+                "TAXI_DUCKDB_LOCK_WAIT", DEFAULT_DUCKDB_LOCK_WAIT_SECONDS, 86400, "seconds"
             ),
             lake_dir=get("TAXI_LAKE_DIR", DEFAULT_LAKE_DIR),
             duckdb_path=get("TAXI_DUCKDB_PATH", DEFAULT_DUCKDB_PATH),

@@ -64,7 +64,8 @@ def warehouse_resource(settings: Settings) -> WarehouseResource:
             dataset=settings.shown("BQ_DATASET", settings.bq_dataset),
         )
     return DuckDBWarehouse(
-        duckdb_resource=DuckDBResource(database=settings.shown("TAXI_DUCKDB_PATH", settings.duckdb_path))
+        duckdb_resource=DuckDBResource(database=settings.shown("TAXI_DUCKDB_PATH", settings.duckdb_path)),
+        lock_wait_seconds=settings.duckdb_lock_wait_seconds,
     )
 
 

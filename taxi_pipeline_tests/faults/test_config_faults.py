@@ -56,6 +56,11 @@ def assert_ends_with_one_clear_line(done, line: str) -> None:
             "taxi_pipeline: TAXI_SOURCE='nyc-open-data' is not a known source; use one of: course, tlc",
         ),
         (
+            "TAXI_DUCKDB_LOCK_WAIT",
+            "forever",
+            "taxi_pipeline: TAXI_DUCKDB_LOCK_WAIT='forever' is not a number of seconds between 0 and 86400",
+        ),
+        (
             "TAXI_FIRST_MONTH",
             "2019-01",
             "taxi_pipeline: TAXI_FIRST_MONTH applies to TAXI_SOURCE=tlc; the course's CSV mirror "
@@ -69,6 +74,7 @@ def assert_ends_with_one_clear_line(done, line: str) -> None:
         "rate-window",
         "min-bytes",
         "unknown-source",
+        "duckdb-lock-wait",
         "first-month-of-the-course",
     ],
 )

@@ -3,19 +3,25 @@ transaction in the way of a new month's partition. Each must end in bounded time
 that says what holds things up."""
 
 import re
+import subprocess
 import threading
 import time
 
 import dagster as dg
 import pytest
+from dagster_duckdb import DuckDBResource
 
 from taxi_pipeline.assets import ingest
+from taxi_pipeline.resources.duckdb_warehouse import DuckDBWarehouse
 from taxi_pipeline.resources.source import TripSourceResource
 from taxi_pipeline_tests.support.http_server import QuietRequestHandler
 from taxi_pipeline_tests.support.runs import (
+    PROJECT_DIR,
     TRIP_ASSETS,
+    child_command,
     only_step_failure,
     retried_steps,
+    step_failures,
     with_causes,
 )
 from taxi_pipeline_tests.support.samples import release_file
@@ -56,6 +62,13 @@ def trickling_url(http_server):
     handler.stop.set()
 
 
+def materialize_with(instance: dg.DagsterInstance, resources: dict, partition_key: str):
+    """The monthly chain for one partition in process, its events kept in `instance`."""
+    return dg.materialize(
+        TRIP_ASSETS, partition_key=partition_key, resources=resources, instance=instance, raise_on_error=False
+    )
+
+
 def raw_trips_only():
     return [a for a in TRIP_ASSETS if a.key == dg.AssetKey("raw_trips")]
 
@@ -90,3 +103,64 @@ def test_a_trickling_source_fails_naming_the_rate_and_is_retried(trickling_url, 
         line for line in infos if re.fullmatch(r"downloaded \d+ bytes of green 2020-04 in \d+ s \(\d+ bytes/s\)", line)
     ]
     assert progress, infos
+
+
+# --- a reader holding the DuckDB file -------------------------------------------------------------
+
+
+def test_a_process_holding_the_duckdb_file_fails_the_load_after_a_bounded_wait_naming_it(
+    release_url, make_resources, duckdb_path
+):
+    holder = subprocess.Popen(
+        child_command("hold_duckdb_open", str(duckdb_path), "90"),
+        cwd=PROJECT_DIR,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        resources = {
+            **make_resources(release_url),
+            "warehouse": DuckDBWarehouse(
+                duckdb_resource=DuckDBResource(database=str(duckdb_path)), lock_wait_seconds=3
+            ),
+        }
+        instance = dg.DagsterInstance.ephemeral()
+        result = materialize_with(instance, resources, "fhv|2019-01-01")
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+
+    assert not result.success
+    assert retried_steps(result) == []  # the bounded wait is the whole wait: no step retries
+    logs = instance.all_logs(result.run_id)
+    started = next(
+        e.timestamp
+        for e in logs
+        if e.step_key == "warehouse_trips"
+        and e.is_dagster_event
+        and e.dagster_event.event_type == dg.DagsterEventType.STEP_START
+    )
+    failed = next(
+        e.timestamp
+        for e in logs
+        if e.step_key == "warehouse_trips"
+        and e.is_dagster_event
+        and e.dagster_event.event_type == dg.DagsterEventType.STEP_FAILURE
+    )
+    assert 3 <= failed - started < 10, failed - started
+    waiting = [
+        e.user_message
+        for e in logs
+        if e.step_key == "warehouse_trips" and e.level == 20 and "waiting for the DuckDB file's lock" in e.user_message
+    ]
+    assert waiting and waiting[0].startswith(f"waiting for the DuckDB file's lock, held by PID {holder.pid} ("), waiting
+    message = step_failures(result)["warehouse_trips"]
+    assert len(message.splitlines()) == 1, message
+    assert re.fullmatch(
+        rf"dagster\._core\.definitions\.events\.Failure: {re.escape(str(duckdb_path))}: another process holds the "
+        rf"DuckDB file open, PID {holder.pid} \(.+\); the load waited 3 s for its lock \(TAXI_DUCKDB_LOCK_WAIT=3\)\. "
+        r"Close that connection .*, then materialize warehouse_trips again",
+        message,
+    ), message
