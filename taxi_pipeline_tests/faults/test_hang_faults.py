@@ -6,6 +6,7 @@ import re
 import subprocess
 import threading
 import time
+from datetime import date
 
 import dagster as dg
 import pytest
@@ -13,6 +14,7 @@ from dagster_duckdb import DuckDBResource
 
 from taxi_pipeline.assets import ingest
 from taxi_pipeline.resources.duckdb_warehouse import DuckDBWarehouse
+from taxi_pipeline.resources.postgres_warehouse import PostgresWarehouse
 from taxi_pipeline.resources.source import TripSourceResource
 from taxi_pipeline_tests.support.http_server import QuietRequestHandler
 from taxi_pipeline_tests.support.runs import (
@@ -164,3 +166,50 @@ def test_a_process_holding_the_duckdb_file_fails_the_load_after_a_bounded_wait_n
         r"Close that connection .*, then materialize warehouse_trips again",
         message,
     ), message
+
+
+# --- an open Postgres transaction in the way of a new month's partition -----------------------------
+
+
+@pytest.mark.postgres
+def test_an_open_transaction_on_trips_fails_a_new_months_load_naming_the_blocking_session(
+    release_url, make_resources, postgres_url, postgres_cluster
+):
+    import psycopg
+
+    warehouse = PostgresWarehouse(url=postgres_url, ddl_lock_timeout_seconds=1, ddl_lock_attempts=2)
+    resources = {**make_resources(release_url), "warehouse": warehouse}
+    assert materialize_with(dg.DagsterInstance.ephemeral(), resources, "fhv|2019-01-01").success
+    # A SQL client left in an open transaction after reading trips: ACCESS SHARE on the table,
+    # which the new month's CREATE TABLE … PARTITION OF (ACCESS EXCLUSIVE) waits for.
+    with psycopg.connect(postgres_url, application_name="dashboard") as client:
+        client.execute("SELECT * FROM trips LIMIT 1").fetchall()
+        blocker = client.info.backend_pid
+        instance = dg.DagsterInstance.ephemeral()
+        started = time.monotonic()
+        result = materialize_with(instance, resources, "fhv|2020-01-01")
+        seconds = time.monotonic() - started
+        client.rollback()
+
+    assert not result.success
+    assert retried_steps(result) == []
+    assert seconds < 30, seconds  # two 1 s lock waits and a pause, not a hang
+    message = step_failures(result)["warehouse_trips"]
+    assert len(message.splitlines()) == 1, message
+    assert re.fullmatch(
+        r"dagster\._core\.definitions\.events\.Failure: taxi_loader@127\.0\.0\.1:\d+/taxi_\w+: creating the "
+        r"partition trips_2020_01 timed out 2 times \(1 s each\) waiting for a lock on trips held by "
+        rf"PID {blocker} \(application_name 'dashboard', idle in transaction, transaction open since [^)]+\); "
+        r"end that session's transaction \(COMMIT or ROLLBACK in that client, or SELECT "
+        rf"pg_terminate_backend\({blocker}\)\), then materialize warehouse_trips again",
+        message,
+    ), message
+    assert postgres_cluster.loader_password not in message
+    warnings = [e.user_message for e in instance.all_logs(result.run_id) if e.level == 30 and not e.is_dagster_event]
+    assert any(f"held by PID {blocker} (" in line and "attempt 1 of 2, trying again" in line for line in warnings), (
+        warnings
+    )
+    # Nothing was left half-made: the earlier month is whole, the new one absent, and with the
+    # client gone the month loads.
+    assert warehouse.slice_counts() == [("fhv", date(2019, 1, 1), 18)]
+    assert materialize_with(dg.DagsterInstance.ephemeral(), resources, "fhv|2020-01-01").success
