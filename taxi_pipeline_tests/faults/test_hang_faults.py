@@ -33,7 +33,7 @@ pytestmark = pytest.mark.faults
 GREEN_BYTES = release_file("green", "2020-04").read_bytes()
 # The trickling server gives up after this long, so that a pipeline without a rate floor fails
 # the test instead of hanging it.
-TRICKLE_LIMIT_SECONDS = 40.0
+TRICKLE_LIMIT_SECONDS = 20.0
 
 
 class Trickling(QuietRequestHandler):
@@ -114,7 +114,8 @@ def test_a_process_holding_the_duckdb_file_fails_the_load_after_a_bounded_wait_n
     release_url, make_resources, duckdb_path
 ):
     holder = subprocess.Popen(
-        child_command("hold_duckdb_open", str(duckdb_path), "90"),
+        # Held 30 s at most: without the bounded wait, the load would wait it out and succeed.
+        child_command("hold_duckdb_open", str(duckdb_path), "30"),
         cwd=PROJECT_DIR,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -183,6 +184,9 @@ def test_an_open_transaction_on_trips_fails_a_new_months_load_naming_the_blockin
     # A SQL client left in an open transaction after reading trips: ACCESS SHARE on the table,
     # which the new month's CREATE TABLE … PARTITION OF (ACCESS EXCLUSIVE) waits for.
     with psycopg.connect(postgres_url, application_name="dashboard") as client:
+        # Ended by the server after 30 s, so that a load without a lock timeout waits that out
+        # and succeeds (failing the test) instead of hanging it.
+        client.execute("SET idle_in_transaction_session_timeout = '30s'")
         client.execute("SELECT * FROM trips LIMIT 1").fetchall()
         blocker = client.info.backend_pid
         instance = dg.DagsterInstance.ephemeral()
