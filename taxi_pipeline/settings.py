@@ -25,6 +25,11 @@ DEFAULT_LAKE_DIR = "data/lake"
 DEFAULT_DUCKDB_PATH = "data/warehouse.duckdb"
 DEFAULT_BQ_DATASET = "nyc_taxi"
 DEFAULT_SOURCE_RETRY_DELAY_SECONDS = 2.0
+# A download slower than 64 KiB a minute fails (and is retried): a month is MiBs to 100s of MiBs.
+DEFAULT_SOURCE_MIN_BYTES = 64 << 10
+DEFAULT_SOURCE_RATE_WINDOW_SECONDS = 60.0
+# How long a load waits for the DuckDB file's lock that another process holds before failing.
+DEFAULT_DUCKDB_LOCK_WAIT_SECONDS = 60.0
 SOURCE_URL_SCHEMES = ("http", "https", "file")
 
 
@@ -147,6 +152,20 @@ def _retry_delay(value: str) -> float:
     return seconds
 
 
+def _number(name: str, value: str, low: float, high: float, unit: str, *, above_low: bool = False) -> float:
+    """`value` of the setting `name` as a number in [low, high] (or (low, high]), or a
+    `SettingError` naming the setting and the range."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not (low < number <= high if above_low else low <= number <= high):
+        low_text, high_text = (str(int(n)) if float(n).is_integer() else f"{n:g}" for n in (low, high))
+        bounds = f"above {low_text} and at most {high_text}" if above_low else f"between {low_text} and {high_text}"
+        raise SettingError(f"{name}={value!r} is not a number of {unit} {bounds}")
+    return number
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting of one code location, checked. Values that are secrets are not held here:
@@ -158,6 +177,9 @@ class Settings:
     first_month: date | None = None  # TAXI_FIRST_MONTH; None: the source's own first month
     source_url: str = RELEASES[DEFAULT_SOURCE].default_url
     source_retry_delay_seconds: float = DEFAULT_SOURCE_RETRY_DELAY_SECONDS
+    source_min_bytes: int = DEFAULT_SOURCE_MIN_BYTES
+    source_rate_window_seconds: float = DEFAULT_SOURCE_RATE_WINDOW_SECONDS
+    duckdb_lock_wait_seconds: float = DEFAULT_DUCKDB_LOCK_WAIT_SECONDS
     lake_dir: str = DEFAULT_LAKE_DIR
     duckdb_path: str = DEFAULT_DUCKDB_PATH
     gcs_bucket: str | None = None
@@ -176,6 +198,9 @@ class Settings:
 
         def get(name: str, default: str | None = None) -> str | None:
             return env[name].strip() if name in given else default
+
+        def number(name: str, default: float, high: float, unit: str, above_low: bool = False) -> float:
+            return _number(name, get(name, str(default)), 0, high, unit, above_low=above_low)
 
         target = get("TAXI_PIPELINE_TARGET", "local")
         if target not in TARGETS:
@@ -202,6 +227,13 @@ class Settings:
             source_url=get("TAXI_SOURCE_URL", release.default_url),
             source_retry_delay_seconds=_retry_delay(
                 get("TAXI_SOURCE_RETRY_DELAY", str(DEFAULT_SOURCE_RETRY_DELAY_SECONDS))
+            ),
+            source_min_bytes=int(number("TAXI_SOURCE_MIN_BYTES", DEFAULT_SOURCE_MIN_BYTES, 1 << 30, "bytes")),
+            source_rate_window_seconds=number(
+                "TAXI_SOURCE_RATE_WINDOW", DEFAULT_SOURCE_RATE_WINDOW_SECONDS, 86400, "seconds", above_low=True
+            ),
+            duckdb_lock_wait_seconds=number(
+                "TAXI_DUCKDB_LOCK_WAIT", DEFAULT_DUCKDB_LOCK_WAIT_SECONDS, 86400, "seconds"
             ),
             lake_dir=get("TAXI_LAKE_DIR", DEFAULT_LAKE_DIR),
             duckdb_path=get("TAXI_DUCKDB_PATH", DEFAULT_DUCKDB_PATH),

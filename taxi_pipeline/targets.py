@@ -64,7 +64,8 @@ def warehouse_resource(settings: Settings) -> WarehouseResource:
             dataset=settings.shown("BQ_DATASET", settings.bq_dataset),
         )
     return DuckDBWarehouse(
-        duckdb_resource=DuckDBResource(database=settings.shown("TAXI_DUCKDB_PATH", settings.duckdb_path))
+        duckdb_resource=DuckDBResource(database=settings.shown("TAXI_DUCKDB_PATH", settings.duckdb_path)),
+        lock_wait_seconds=settings.duckdb_lock_wait_seconds,
     )
 
 
@@ -81,6 +82,8 @@ def build_resources(settings: Settings) -> dict[str, Any]:
             release=settings.shown("TAXI_SOURCE", settings.source),
             base_url=settings.shown("TAXI_SOURCE_URL", settings.source_url),
             retry_delay_seconds=settings.source_retry_delay_seconds,
+            min_bytes=settings.source_min_bytes,
+            rate_window_seconds=settings.source_rate_window_seconds,
         ),
         "webhook": WebhookResource(url=settings.secret("TAXI_WEBHOOK_URL")),
         # The lake itself, for the zone table's asset and the audit's zone ids (one file, not a

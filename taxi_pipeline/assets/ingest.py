@@ -11,6 +11,7 @@ from upath import UPath
 from taxi_pipeline.assets.downloads import PERMANENT_SOURCE_ERRORS, download_failures, local_part_file
 from taxi_pipeline.assets.metadata import canonical_table_schema, table_preview
 from taxi_pipeline.partitions import one_partition_per_run, split_partition_key
+from taxi_pipeline.resources.download_rate import describe_bytes
 from taxi_pipeline.resources.source import TripSourceResource
 from taxi_pipeline.transforms.clean import CleaningReport
 from taxi_pipeline.transforms.convert import convert_to_lake_parquet
@@ -32,10 +33,17 @@ def download_month(context: dg.AssetExecutionContext, source: TripSourceResource
     started = last_report = time.monotonic()
 
     def report_progress(written: int) -> None:
+        # Called on every read from the source, so a slow source is reported every
+        # PROGRESS_EVERY_SECONDS however few bytes it sends.
         nonlocal last_report
-        if time.monotonic() - last_report >= PROGRESS_EVERY_SECONDS:
-            last_report = time.monotonic()
-            context.log.info(f"downloaded {written / 2**20:,.1f} MiB of {color} {month:%Y-%m}")
+        now = time.monotonic()
+        if now - last_report >= PROGRESS_EVERY_SECONDS:
+            last_report = now
+            elapsed = now - started
+            context.log.info(
+                f"downloaded {describe_bytes(written)} of {color} {month:%Y-%m} in {elapsed:.0f} s "
+                f"({describe_bytes(written / elapsed)}/s)"
+            )
 
     def describe(error: Exception) -> str:
         if isinstance(error, NotATripFileError):

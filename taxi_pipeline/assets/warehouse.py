@@ -7,7 +7,7 @@ from taxi_pipeline.assets.ingest import GROUP
 from taxi_pipeline.assets.metadata import table_preview, warehouse_table_schema
 from taxi_pipeline.assets.retries import retried_on_error
 from taxi_pipeline.partitions import one_partition_per_run, split_partition_key
-from taxi_pipeline.resources.warehouse import SliceMismatchError, WarehouseResource
+from taxi_pipeline.resources.warehouse import SliceMismatchError, WarehouseLockedError, WarehouseResource
 from taxi_pipeline.settings import SettingError
 from taxi_pipeline.transforms.lake_file import parquet_row_count
 
@@ -24,7 +24,8 @@ def load_month(
     context.log.info(f"loading {lake_trips_parquet} into {color} {month:%Y-%m} of the trips table")
     try:
         load = warehouse.load_slice(lake_trips_parquet, color, month)
-    except (SettingError, SliceMismatchError) as e:
+    except (SettingError, SliceMismatchError, WarehouseLockedError) as e:
+        # A lock held past the bounded wait is not retried: each retry would wait as long again.
         raise dg.Failure(description=str(e), allow_retries=False) from None
     lake_rows = parquet_row_count(lake_trips_parquet)
     context.log.info(
@@ -83,10 +84,11 @@ def build_warehouse_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsD
     ) -> dg.MaterializeResult:
         """The month's (color, source_month) slice of the warehouse table `trips`, replaced as a
         whole from the lake file: re-running never duplicates rows."""
-        # Loads can meet transient conflicts (a concurrent transaction on the table, a locked
-        # DuckDB file, a 5xx): retried with backoff (about 5, 15, 35 s) and delays rounded, as a
+        # Loads can meet transient conflicts (a concurrent transaction on the table, a 5xx):
+        # retried with backoff (about 5, 15, 35 s) and delays rounded, as a
         # retry_policy with jitter would print them unrounded; a wrong setting or a wrong file
-        # (dg.Failure) fails at once instead.
+        # (dg.Failure) fails at once instead, as does a lock another session held past the
+        # warehouse's own bounded wait (WarehouseLockedError).
         with retried_on_error(context, base_seconds=LOAD_RETRY_DELAY_SECONDS, max_retries=LOAD_MAX_RETRIES):
             return load_month(context, warehouse, lake_trips_parquet)
 

@@ -8,11 +8,13 @@ the whole slice back: the previous rows stay.
 """
 
 import io
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from typing import TYPE_CHECKING
 
+import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -22,12 +24,14 @@ from upath import UPath
 
 from taxi_pipeline.lake import is_local, to_local_path
 from taxi_pipeline.partitions import next_month
+from taxi_pipeline.resources.postgres_blockers import BlockerWatch
 from taxi_pipeline.resources.warehouse import (
     PREVIEW_ROWS,
     TRIPS_TABLE,
     ZONES_TABLE,
     SliceLoad,
     SliceMismatchError,
+    WarehouseLockedError,
     WarehouseResource,
     preview_columns,
 )
@@ -42,6 +46,12 @@ URL_SETTING = "TAXI_POSTGRES_URL"
 CONNECT_TIMEOUT_SECONDS = 10
 BATCH_ROWS = 65_536  # rows per parquet record batch, one CSV chunk each (~10 MB of CSV)
 PARQUET_READ_BUFFER_BYTES = 8 << 20
+# Creating a month's partition needs an ACCESS EXCLUSIVE lock on `trips`: any open transaction
+# that read the table is in the way, and every later reader would queue behind the waiting DDL.
+# So the DDL waits this long for its locks, a few times over, then fails naming the blocker.
+DDL_LOCK_TIMEOUT_SECONDS = 5.0
+DDL_LOCK_ATTEMPTS = 3
+DDL_RETRY_PAUSE_SECONDS = 1.0
 
 # Arrow quotes every string value ("needed" style) and writes a null as an empty unquoted field;
 # in COPY's CSV format that field is NULL and "" the empty string, so the two stay apart.
@@ -179,6 +189,14 @@ class PostgresWarehouse(WarehouseResource):
         description="postgresql://user:password@host:5432/dbname (TAXI_POSTGRES_URL); libpq URL parameters "
         "such as sslmode=require pass through"
     )
+    ddl_lock_timeout_seconds: float = Field(
+        default=DDL_LOCK_TIMEOUT_SECONDS,
+        gt=0,
+        description="Seconds the table's or a month's partition's DDL waits for its lock on trips per attempt",
+    )
+    ddl_lock_attempts: int = Field(
+        default=DDL_LOCK_ATTEMPTS, ge=1, description="Attempts of that DDL before the load fails naming the blocker"
+    )
 
     @contextmanager
     def _connection(self) -> Iterator["psycopg.Connection"]:
@@ -212,6 +230,45 @@ class PostgresWarehouse(WarehouseResource):
             yield conn
 
     def _ensure_table(self, conn: "psycopg.Connection", source_month: date | None = None) -> None:
+        """The table `trips` (and the month's partition) created where missing, each attempt
+        waiting at most `ddl_lock_timeout_seconds` for its locks; after `ddl_lock_attempts`
+        timed out, `WarehouseLockedError` naming the sessions that held them."""
+        import psycopg
+
+        log = dg.get_dagster_logger()
+        what = f"the partition {partition_name(source_month)}" if source_month else f"the table {TRIPS_TABLE}"
+        for attempt in range(1, self.ddl_lock_attempts + 1):
+            watch = BlockerWatch(
+                self._monitor, conn.info.backend_pid, after=min(1.0, self.ddl_lock_timeout_seconds / 2)
+            )
+            try:
+                with watch:
+                    self._create_table(conn, source_month)
+                return
+            except psycopg.errors.LockNotAvailable:
+                held_by = ", ".join(b.describe() for b in watch.sessions) or "a session that ended before it was named"
+            if attempt < self.ddl_lock_attempts:
+                log.warning(
+                    f"creating {what} waited {self.ddl_lock_timeout_seconds:g} s for its lock on {TRIPS_TABLE}, held "
+                    f"by {held_by}: attempt {attempt} of {self.ddl_lock_attempts}, trying again"
+                )
+                time.sleep(DDL_RETRY_PAUSE_SECONDS)
+        pids = [b.pid for b in watch.sessions]
+        terminate = f", or SELECT pg_terminate_backend({pids[0]})" if len(pids) == 1 else ""
+        raise WarehouseLockedError(
+            f"{_describe(self.url)}: creating {what} timed out {self.ddl_lock_attempts} times "
+            f"({self.ddl_lock_timeout_seconds:g} s each) waiting for a lock on {TRIPS_TABLE} held by {held_by}; "
+            "end that session's "
+            f"transaction (COMMIT or ROLLBACK in that client{terminate}), then materialize warehouse_trips again"
+        )
+
+    def _monitor(self) -> "psycopg.Connection":
+        """A second connection, to look at the first's lock waits."""
+        import psycopg
+
+        return psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS)
+
+    def _create_table(self, conn: "psycopg.Connection", source_month: date | None) -> None:
         # Its own short transaction, before the load: creating a partition takes a lock on
         # `trips` that conflicts with every running load (measured: it waits for a DELETE in
         # flight), and a load transaction would hold it for its whole length. The advisory lock
@@ -220,6 +277,8 @@ class PostgresWarehouse(WarehouseResource):
 
         try:
             with conn.transaction():
+                timeout_ms = round(self.ddl_lock_timeout_seconds * 1000)
+                conn.execute(f"SET LOCAL lock_timeout = {timeout_ms}")
                 conn.execute("SELECT pg_advisory_xact_lock(hashtext('taxi_pipeline trips ddl'))")
                 conn.execute(trips_table_ddl())
                 # Only the columns missing: an ALTER TABLE, even one with nothing to do, would

@@ -11,11 +11,15 @@ from urllib.parse import unquote, urlsplit
 
 import dagster as dg
 import requests
+import urllib3
 from pydantic import Field
 
+from taxi_pipeline.resources.download_rate import RateFloor, TooSlowError
 from taxi_pipeline.resources.request_errors import describe_request_error
 from taxi_pipeline.settings import (
     DEFAULT_SOURCE,
+    DEFAULT_SOURCE_MIN_BYTES,
+    DEFAULT_SOURCE_RATE_WINDOW_SECONDS,
     DEFAULT_SOURCE_RETRY_DELAY_SECONDS,
     SettingError,
     check_source_url,
@@ -100,6 +104,16 @@ class TripSourceResource(dg.ConfigurableResource):
         default=DEFAULT_SOURCE_RETRY_DELAY_SECONDS,
         ge=0,
         description="Base delay of the download's exponential backoff (TAXI_SOURCE_RETRY_DELAY)",
+    )
+    min_bytes: int = Field(
+        default=DEFAULT_SOURCE_MIN_BYTES,
+        ge=0,
+        description="A download getting fewer bytes in a rate window fails, and is retried (TAXI_SOURCE_MIN_BYTES)",
+    )
+    rate_window_seconds: float = Field(
+        default=DEFAULT_SOURCE_RATE_WINDOW_SECONDS,
+        gt=0,
+        description="Seconds over which a download's bytes are counted against min_bytes (TAXI_SOURCE_RATE_WINDOW)",
     )
 
     @property
@@ -228,7 +242,12 @@ class TripSourceResource(dg.ConfigurableResource):
                 for header, key in (("Last-Modified", "last_modified"), ("ETag", "etag")):
                     if response.headers.get(header):
                         validators[key] = response.headers[header]
-                yield from response.iter_content(CHUNK_BYTES)
+                floor = RateFloor(self.min_bytes, self.rate_window_seconds)
+                for chunk in _as_received(response):
+                    floor.check(len(chunk))
+                    yield chunk
+        except TooSlowError as e:
+            raise SourceUnavailableError(f"{safe_url}: {e}", str(e)) from None
         except requests.TooManyRedirects:
             raise SourceRejectedError(f"{safe_url}: too many redirects") from None
         except requests.RequestException as e:
@@ -241,3 +260,20 @@ class TripSourceResource(dg.ConfigurableResource):
         failure = describe_request_error(error, url, self.connect_timeout_seconds, self.read_timeout_seconds)
         message = f"{redact_url(url)}: {failure.reason}"
         return SourceRejectedError(message) if failure.permanent else SourceUnavailableError(message, failure.reason)
+
+
+def _as_received(response: requests.Response):
+    """The response's body as it arrives, each piece what one read of the socket gave (at most
+    `CHUNK_BYTES`), so a trickle is seen at once rather than when a whole chunk has filled;
+    urllib3's errors wrapped as requests' own, as `iter_content` does."""
+    try:
+        while chunk := response.raw.read1(CHUNK_BYTES, decode_content=True):
+            yield chunk
+    except urllib3.exceptions.ProtocolError as e:
+        raise requests.exceptions.ChunkedEncodingError(e) from e
+    except urllib3.exceptions.DecodeError as e:
+        raise requests.exceptions.ContentDecodingError(e) from e
+    except urllib3.exceptions.ReadTimeoutError as e:
+        raise requests.exceptions.ConnectionError(e) from e
+    except urllib3.exceptions.SSLError as e:
+        raise requests.exceptions.SSLError(e) from e

@@ -38,6 +38,12 @@ class SliceMismatchError(ValueError):
     """A lake file holds rows of another (color, source_month) than the slice it should load."""
 
 
+class WarehouseLockedError(Exception):
+    """Another session kept what a load needs locked (the DuckDB file, a lock on the Postgres
+    table) past the bounded wait; the message names it and what to do. A step retry would only
+    wait again, so the load fails at once."""
+
+
 class WarehouseResource(dg.ConfigurableResource):
     """A warehouse table `trips` of every color and month, loaded one lake file at a time."""
 

@@ -41,9 +41,24 @@ def assert_ends_with_one_clear_line(done, line: str) -> None:
             "taxi_pipeline: TAXI_SOURCE_RETRY_DELAY='soon' is not a number of seconds between 0 and 3600",
         ),
         (
+            "TAXI_SOURCE_RATE_WINDOW",
+            "0",
+            "taxi_pipeline: TAXI_SOURCE_RATE_WINDOW='0' is not a number of seconds above 0 and at most 86400",
+        ),
+        (
+            "TAXI_SOURCE_MIN_BYTES",
+            "64KiB",
+            "taxi_pipeline: TAXI_SOURCE_MIN_BYTES='64KiB' is not a number of bytes between 0 and 1073741824",
+        ),
+        (
             "TAXI_SOURCE",
             "nyc-open-data",
             "taxi_pipeline: TAXI_SOURCE='nyc-open-data' is not a known source; use one of: course, tlc",
+        ),
+        (
+            "TAXI_DUCKDB_LOCK_WAIT",
+            "forever",
+            "taxi_pipeline: TAXI_DUCKDB_LOCK_WAIT='forever' is not a number of seconds between 0 and 86400",
         ),
         (
             "TAXI_FIRST_MONTH",
@@ -52,7 +67,16 @@ def assert_ends_with_one_clear_line(done, line: str) -> None:
             "(TAXI_SOURCE=course) holds exactly 2019-01 to 2021-07: unset TAXI_FIRST_MONTH",
         ),
     ],
-    ids=["unknown-target", "source-scheme", "retry-delay", "unknown-source", "first-month-of-the-course"],
+    ids=[
+        "unknown-target",
+        "source-scheme",
+        "retry-delay",
+        "rate-window",
+        "min-bytes",
+        "unknown-source",
+        "duckdb-lock-wait",
+        "first-month-of-the-course",
+    ],
 )
 def test_a_wrong_setting_ends_the_cli_with_one_line_naming_it(setting, value, line, tmp_path, release_url):
     done = run_cli(materialize_command("fhv|2019-01-01"), cli_env(tmp_path, release_url, **{setting: value}))
