@@ -73,6 +73,43 @@ def check_writable_location(setting: str, path: str, *, folder: bool) -> None:
         raise SettingError(f"{setting}={path!r} is not writable: no write permission on {existing}")
 
 
+# What an existing TAXI_DUCKDB_PATH file holds, by its first bytes: a DuckDB file has its magic
+# "DUCK" at offset 8 (after its checksum); DuckDB opens anything else as an empty in-memory
+# database, so a run would "load" into nothing.
+DUCKDB_MAGIC_OFFSET, DUCKDB_MAGIC = 8, b"DUCK"
+
+
+def file_kind(path: Path) -> str:
+    """What the file at `path` holds, from its first bytes: "a DuckDB database", "a parquet
+    file", "empty" or "not a DuckDB database"."""
+    with path.open("rb") as f:
+        head = f.read(DUCKDB_MAGIC_OFFSET + len(DUCKDB_MAGIC))
+    if not head:
+        return "empty"
+    if head[DUCKDB_MAGIC_OFFSET:] == DUCKDB_MAGIC:
+        return "a DuckDB database"
+    if head[:4] == b"PAR1":
+        return "a parquet file"
+    return "not a DuckDB database"
+
+
+def check_duckdb_file(path: str, setting: str = "TAXI_DUCKDB_PATH") -> None:
+    """Raise `SettingError` naming `setting` when `path` is an existing file that is not a DuckDB
+    database (a parquet or CSV file, an empty file): DuckDB would not store the load in it, or
+    would refuse it only after its connect retries. A missing file is fine (DuckDB creates it)."""
+    target = Path(path).expanduser()
+    if not target.is_file():
+        return
+    kind = file_kind(target)
+    if kind == "a DuckDB database":
+        return
+    shown = {
+        "a parquet file": "a parquet file",
+        "empty": "an empty file, not a DuckDB database",
+    }.get(kind, "not a DuckDB database (no DUCK magic at byte 8)")
+    raise SettingError(f"{setting}={path!r} is {shown}: point it at a DuckDB file (or a path where one can be created)")
+
+
 def _first_month(value: str | None, release: TripRelease, today: date) -> date | None:
     """The month TAXI_FIRST_MONTH names (YYYY-MM), checked against the release, or None."""
     if value is None:
@@ -188,6 +225,7 @@ class Settings:
             check_writable_location("TAXI_LAKE_DIR", self.lake_dir, folder=True)
             if self.warehouse == "duckdb" and self.is_set("TAXI_DUCKDB_PATH"):
                 check_writable_location("TAXI_DUCKDB_PATH", self.duckdb_path, folder=False)
+                check_duckdb_file(self.duckdb_path)
         else:
             if not self.gcs_bucket:
                 raise SettingError("TAXI_PIPELINE_TARGET=gcp needs GCS_BUCKET, the lake's bucket")

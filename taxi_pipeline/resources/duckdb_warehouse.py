@@ -19,6 +19,7 @@ from taxi_pipeline.resources.warehouse import (
     preview_columns,
 )
 from taxi_pipeline.schema import ZONES_SCHEMA, sql_columns
+from taxi_pipeline.settings import check_duckdb_file
 from taxi_pipeline.transforms.lake_file import lake_file_columns
 from taxi_pipeline.transforms.zones import ZoneFileError, read_zone_file
 
@@ -66,6 +67,8 @@ class DuckDBWarehouse(WarehouseResource):
     @contextmanager
     def _connection(self):
         Path(self.duckdb_resource.database).parent.mkdir(parents=True, exist_ok=True)
+        # DuckDB opens a file that is not a database (a parquet, a CSV) as an empty in-memory one.
+        check_duckdb_file(self.duckdb_resource.database)
         # DuckDBResource retries the connect while another process holds the file's lock.
         with self.duckdb_resource.get_connection() as conn:
             conn.execute("SET memory_limit = ?", [self.memory_limit])
