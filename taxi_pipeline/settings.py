@@ -14,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 import dagster as dg
 
 from taxi_pipeline.sources import RELEASES, TLC_EARLIEST_MONTH, TripRelease
+from taxi_pipeline.transforms.quality import DEFAULT_ROW_DROP, RowDropThresholds
 
 TARGETS = ("local", "gcp")
 # The warehouses each target can load into, its default first: DuckDB reads only local lake
@@ -148,6 +149,29 @@ def _retry_delay(value: str) -> float:
     return seconds
 
 
+def _share(name: str, value: str) -> float:
+    try:
+        share = float(value.rstrip("%")) / (100 if value.endswith("%") else 1)
+    except ValueError:
+        share = -1.0
+    if not 0 <= share <= 1:
+        raise SettingError(f"{name}={value!r} is not a share between 0 and 1 (e.g. 0.1 or 10%)")
+    return share
+
+
+def _row_drop(warn: str | None, block: str | None) -> RowDropThresholds:
+    """The row-drop thresholds TAXI_ROW_DROP_WARN and TAXI_ROW_DROP_BLOCK give (defaults 10%, 50%)."""
+    default = DEFAULT_ROW_DROP
+    warn_share = default.warn_share if warn is None else _share("TAXI_ROW_DROP_WARN", warn)
+    block_share = default.block_share if block is None else _share("TAXI_ROW_DROP_BLOCK", block)
+    if warn_share > block_share:
+        raise SettingError(
+            f"TAXI_ROW_DROP_WARN ({warn_share:g}) is above TAXI_ROW_DROP_BLOCK ({block_share:g}): "
+            "a drop should warn before it blocks"
+        )
+    return RowDropThresholds(warn_share=warn_share, block_share=block_share)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting of one code location, checked. Values that are secrets are not held here:
@@ -165,6 +189,8 @@ class Settings:
     gcp_project: str | None = None
     bq_dataset: str = DEFAULT_BQ_DATASET
     bq_location: str | None = None
+    # TAXI_ROW_DROP_WARN / TAXI_ROW_DROP_BLOCK: a re-published month this much smaller warns / blocks.
+    row_drop: RowDropThresholds = DEFAULT_ROW_DROP
     given: frozenset[str] = field(default_factory=frozenset)  # names of the variables that were set
 
     @classmethod
@@ -210,6 +236,7 @@ class Settings:
             gcp_project=get("GCP_PROJECT"),
             bq_dataset=get("BQ_DATASET", DEFAULT_BQ_DATASET),
             bq_location=get("BQ_LOCATION"),
+            row_drop=_row_drop(get("TAXI_ROW_DROP_WARN"), get("TAXI_ROW_DROP_BLOCK")),
             given=given,
         )
         settings._check(env)

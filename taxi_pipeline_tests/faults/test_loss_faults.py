@@ -5,6 +5,8 @@ failed commit, and the raw file's data version.
 Each test runs the real assets on the bundled green 2020-04 file (35,612 rows) into DuckDB.
 """
 
+import gzip
+
 import dagster as dg
 import duckdb
 import pyarrow as pa
@@ -12,8 +14,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from taxi_pipeline.settings import SettingError, Settings
+from taxi_pipeline.transforms.quality import RowDropThresholds
 from taxi_pipeline_tests.support.runs import TRIP_ASSETS, materialize, only_step_failure, retried_steps
-from taxi_pipeline_tests.support.samples import lake_file
+from taxi_pipeline_tests.support.samples import lake_file, release_file
+from taxi_pipeline_tests.support.warehouse_rows import warehouse_rows
 
 pytestmark = pytest.mark.faults
 
@@ -83,3 +87,85 @@ def test_a_damaged_lake_file_fails_the_load_at_once_naming_it(damage, make_resou
     assert str(path) in message and "materialize lake_trips_parquet for green|2020-04-01 again" in message
     assert ("is missing" in message) == (damage == "missing")
     assert retried_steps(result) == []
+
+
+# --- a re-published month that lost most of its rows, another month's file ------------------
+
+
+def mirror_of(tmp_path, color: str, month: str, lines: list[str]) -> str:
+    """A release mirror holding one (color, month) file made of `lines`; returns its file:// URL."""
+    path = release_file(color, month, tmp_path / "release")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(path, "wt", encoding="utf-8", newline="") as f:
+        f.write("\n".join(lines) + "\n")
+    return (tmp_path / "release").as_uri()
+
+
+def green_april_lines(rows: int | None = None) -> list[str]:
+    """The header and the first `rows` trips (default all) of the real green 2020-04 file."""
+    with gzip.open(release_file("green", "2020-04"), "rt", encoding="latin-1") as f:
+        lines = f.read().splitlines()
+    return lines if rows is None else lines[: rows + 1]
+
+
+def check_evaluations(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
+    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+@pytest.mark.parametrize(
+    ("rows", "passed", "severity", "published"),
+    [
+        (1_000, False, dg.AssetCheckSeverity.ERROR, False),  # 97% fewer: blocks
+        (28_000, False, dg.AssetCheckSeverity.WARN, True),  # 21% fewer: warns, published
+        (35_000, True, dg.AssetCheckSeverity.WARN, True),  # 2% fewer: passes
+    ],
+    ids=["97pct-fewer-blocks", "21pct-fewer-warns", "2pct-fewer-passes"],
+)
+def test_a_republished_month_with_fewer_rows_is_compared_with_the_last_publication(
+    rows, passed, severity, published, tmp_path, make_resources, release_url, lake_dir, duckdb_path
+):
+    instance = dg.DagsterInstance.ephemeral()
+    first = materialize(make_resources(release_url), GREEN_APRIL, with_checks=True, instance=instance)
+    assert first.success
+    assert check_evaluations(first)["rows_near_previous_publication"].passed
+
+    smaller = mirror_of(tmp_path, "green", "2020-04", green_april_lines(rows))
+    result = materialize(make_resources(smaller), GREEN_APRIL, with_checks=True, instance=instance)
+
+    check = check_evaluations(result)["rows_near_previous_publication"]
+    assert (check.passed, check.severity) == (passed, severity)
+    assert check.metadata["previous_rows"].value == GREEN_ROWS and check.metadata["rows"].value == rows
+    expected = rows if published else GREEN_ROWS
+    assert pq.read_metadata(lake_file(lake_dir, "green", "2020-04")).num_rows == expected
+    assert warehouse_rows(duckdb_path) == {("green", "2020-04"): expected}
+    if not published:
+        assert f"{rows:,} rows, 97.2% fewer than the {GREEN_ROWS:,} last published" in check.description
+
+
+def test_another_months_file_under_this_months_name_is_not_published(tmp_path, make_resources, lake_dir, duckdb_path):
+    may = mirror_of(tmp_path, "green", "2020-05", green_april_lines())
+
+    result = materialize(make_resources(may), "green|2020-05-01", with_checks=True)
+
+    check = check_evaluations(result)["pickups_within_the_month"]
+    assert (check.passed, check.severity) == (False, dg.AssetCheckSeverity.ERROR)
+    assert "outside 2020-05: another month's file under this name?" in check.description
+    assert not lake_file(lake_dir, "green", "2020-05").exists() and warehouse_rows(duckdb_path) == {}
+
+
+def test_a_small_share_of_pickups_outside_the_month_still_only_warns(release_url, make_resources):
+    result = materialize(make_resources(release_url), GREEN_APRIL, with_checks=True)
+
+    check = check_evaluations(result)["pickups_within_the_month"]
+    assert result.success and check.severity == dg.AssetCheckSeverity.WARN
+
+
+def test_the_row_drop_thresholds_are_settings(tmp_path):
+    base = {"TAXI_LAKE_DIR": str(tmp_path)}
+    assert Settings.from_environment(base).row_drop == RowDropThresholds(0.10, 0.50)
+    given = Settings.from_environment({**base, "TAXI_ROW_DROP_WARN": "5%", "TAXI_ROW_DROP_BLOCK": "0.9"})
+    assert given.row_drop == RowDropThresholds(0.05, 0.90)
+    with pytest.raises(SettingError, match="^TAXI_ROW_DROP_BLOCK='lots' is not a share between 0 and 1"):
+        Settings.from_environment({**base, "TAXI_ROW_DROP_BLOCK": "lots"})
+    with pytest.raises(SettingError, match=r"^TAXI_ROW_DROP_WARN \(0.6\) is above TAXI_ROW_DROP_BLOCK \(0.5\)"):
+        Settings.from_environment({**base, "TAXI_ROW_DROP_WARN": "0.6"})
