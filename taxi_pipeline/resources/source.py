@@ -13,6 +13,7 @@ import dagster as dg
 import requests
 from pydantic import Field
 
+from taxi_pipeline.lake import naming_the_file
 from taxi_pipeline.resources.request_errors import describe_request_error
 from taxi_pipeline.settings import (
     DEFAULT_SOURCE,
@@ -181,7 +182,7 @@ class TripSourceResource(dg.ConfigurableResource):
         digest = hashlib.sha256()
         written = 0
         validators: dict[str, str] = {}
-        with open(destination, "wb") as out:
+        with naming_the_file(destination), open(destination, "wb") as out:
             for chunk in self._chunks(url, label, validators):
                 out.write(chunk)
                 digest.update(chunk)

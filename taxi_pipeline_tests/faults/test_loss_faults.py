@@ -5,24 +5,37 @@ failed commit, and the raw file's data version.
 Each test runs the real assets on the bundled green 2020-04 file (35,612 rows) into DuckDB.
 """
 
+import errno
 import gzip
+import os
+import subprocess
+import tempfile
+from datetime import date
 
 import dagster as dg
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from dagster_duckdb import DuckDBResource
+from upath import UPath
 
+from taxi_pipeline.assets.downloads import local_part_file
+from taxi_pipeline.resources.duckdb_warehouse import DuckDBWarehouse
+from taxi_pipeline.resources.source import TripSourceResource
 from taxi_pipeline.settings import SettingError, Settings
+from taxi_pipeline.transforms.lake_file import write_lake_parquet
 from taxi_pipeline.transforms.quality import RowDropThresholds
 from taxi_pipeline_tests.support.runs import TRIP_ASSETS, materialize, only_step_failure, retried_steps
 from taxi_pipeline_tests.support.samples import lake_file, release_file
+from taxi_pipeline_tests.support.trips import cleaned_sample
 from taxi_pipeline_tests.support.warehouse_rows import warehouse_rows
 
 pytestmark = pytest.mark.faults
 
 GREEN_APRIL = "green|2020-04-01"
 GREEN_ROWS = 35_612
+APRIL = date(2020, 4, 1)
 
 
 def failure_message(result: dg.ExecuteInProcessResult, step: str) -> str:
@@ -169,3 +182,50 @@ def test_the_row_drop_thresholds_are_settings(tmp_path):
         Settings.from_environment({**base, "TAXI_ROW_DROP_BLOCK": "lots"})
     with pytest.raises(SettingError, match=r"^TAXI_ROW_DROP_WARN \(0.6\) is above TAXI_ROW_DROP_BLOCK \(0.5\)"):
         Settings.from_environment({**base, "TAXI_ROW_DROP_WARN": "0.6"})
+
+
+# --- a full disk under the warehouse file or the temp folder --------------------------------
+
+
+@pytest.fixture
+def tiny_filesystem(tmp_path):
+    """A tmpfs of 2 MiB (the tests run as root on the build machine), so that writes really meet
+    ENOSPC; skipped where tmpfs cannot be mounted (not root)."""
+    mount_point = tmp_path / "tiny"
+    mount_point.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount_point)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs: {mounted.stderr.decode().strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=True)
+
+
+def test_a_full_disk_at_commit_reports_the_disk_not_the_rollback(tiny_filesystem, tmp_path):
+    source = tmp_path / "green_tripdata_2020-04.parquet"  # 106,836 rows: more than 2 MiB in DuckDB
+    write_lake_parquet(pa.concat_tables([cleaned_sample("green", "2020-04")] * 3), source)
+    database = tiny_filesystem / "warehouse.duckdb"
+    warehouse = DuckDBWarehouse(duckdb_resource=DuckDBResource(database=str(database)))
+
+    with pytest.raises(duckdb.Error) as raised:
+        warehouse.load_slice(UPath(source), "green", APRIL)
+
+    message = str(raised.value)
+    assert "No space left on device" in message and str(database) in message
+    assert "rollback" not in message and "invalidated" not in message
+
+
+def test_a_full_temp_folder_names_the_file_being_written(tiny_filesystem, monkeypatch, release_url):
+    monkeypatch.setattr(tempfile, "tempdir", str(tiny_filesystem))
+    (tiny_filesystem / "filler").write_bytes(b"\0" * (2 * 2**20 - 300_000))  # 670 KB do not fit
+
+    with pytest.raises(OSError) as raised:
+        with local_part_file("green_tripdata_2020-04.", ".csv.gz.part") as part:
+            TripSourceResource(base_url=release_url).download("green", APRIL, part)
+
+    assert raised.value.errno == errno.ENOSPC
+    assert f"No space left on device (writing {part})" in str(raised.value) and str(tiny_filesystem) in str(part)
+    assert not part.exists()
