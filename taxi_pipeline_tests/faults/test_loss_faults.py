@@ -7,6 +7,7 @@ Each test runs the real assets on the bundled green 2020-04 file (35,612 rows) i
 
 import errno
 import gzip
+import hashlib
 import os
 import subprocess
 import tempfile
@@ -26,7 +27,7 @@ from taxi_pipeline.resources.source import TripSourceResource
 from taxi_pipeline.settings import SettingError, Settings
 from taxi_pipeline.transforms.lake_file import write_lake_parquet
 from taxi_pipeline.transforms.quality import RowDropThresholds
-from taxi_pipeline_tests.support.runs import TRIP_ASSETS, materialize, only_step_failure, retried_steps
+from taxi_pipeline_tests.support.runs import TRIP_ASSETS, materialize, metadata_of, only_step_failure, retried_steps
 from taxi_pipeline_tests.support.samples import lake_file, release_file
 from taxi_pipeline_tests.support.trips import cleaned_sample
 from taxi_pipeline_tests.support.warehouse_rows import warehouse_rows
@@ -229,3 +230,27 @@ def test_a_full_temp_folder_names_the_file_being_written(tiny_filesystem, monkey
     assert raised.value.errno == errno.ENOSPC
     assert f"No space left on device (writing {part})" in str(raised.value) and str(tiny_filesystem) in str(part)
     assert not part.exists()
+
+
+# --- the raw file's data version ------------------------------------------------------------
+
+
+def raw_data_version(result: dg.ExecuteInProcessResult) -> str:
+    [materialization] = result.asset_materializations_for_node("raw_trips")
+    return materialization.tags["dagster/data_version"]
+
+
+def test_the_raw_files_data_version_is_its_sha256_and_changes_only_with_its_bytes(
+    tmp_path, make_resources, release_url
+):
+    instance = dg.DagsterInstance.ephemeral()
+    raw_only = {"selection": ["raw_trips"], "partition_key": GREEN_APRIL, "instance": instance}
+
+    first = dg.materialize(TRIP_ASSETS, resources=make_resources(release_url), **raw_only)
+    again = dg.materialize(TRIP_ASSETS, resources=make_resources(release_url), **raw_only)
+    changed = mirror_of(tmp_path, "green", "2020-04", green_april_lines(1_000))
+    other = dg.materialize(TRIP_ASSETS, resources=make_resources(changed), **raw_only)
+
+    sha256 = hashlib.sha256(release_file("green", "2020-04").read_bytes()).hexdigest()
+    assert raw_data_version(first) == raw_data_version(again) == sha256 == metadata_of(first, "raw_trips")["sha256"]
+    assert raw_data_version(other) == metadata_of(other, "raw_trips")["sha256"] != sha256
