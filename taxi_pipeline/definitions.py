@@ -25,7 +25,9 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     from taxi_pipeline.targets import build_resources
 
     release = settings.release
-    trips = build_trip_assets(build_trip_partitions(release, settings.first_month), release.file_format)
+    trips = build_trip_assets(
+        build_trip_partitions(release, settings.first_month), release.file_format, settings.row_drop
+    )
     uses_warehouse = {dg.AssetKey("warehouse_trips"), taxi_zones.key, trips_per_month.key}
     assets = dg.map_asset_specs(
         lambda spec: spec.merge_attributes(kinds={settings.warehouse}) if spec.key in uses_warehouse else spec,

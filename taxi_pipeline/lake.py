@@ -1,6 +1,7 @@
 """The lake's layout and its writes: where each zone keeps a (color, month), and how a file gets
 there whole or not at all, under a local folder or a `gs://` bucket alike."""
 
+import errno
 import os
 import shutil
 import tempfile
@@ -43,6 +44,23 @@ def lake_write_error(path, error: OSError) -> LakeWriteError:
     """`error` as a `LakeWriteError` naming the lake `path` (not a temporary file) and the reason."""
     reason = error.strerror or str(error) or type(error).__name__
     return LakeWriteError(error.errno, f"cannot write {path} in the lake (TAXI_LAKE_DIR): {reason}")
+
+
+# The errors of a write that name no file: a full disk or quota, a file too large, an I/O error.
+WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO)
+
+
+@contextmanager
+def naming_the_file(path: Path) -> Iterator[None]:
+    """Around writes to `path`: an OSError that names no file (a write to an open file on a full
+    disk says only "[Errno 28] No space left on device") is raised again naming `path`, and so
+    its folder (for temp files, TMPDIR)."""
+    try:
+        yield
+    except OSError as e:
+        if e.filename is not None or e.errno not in WRITE_ERRNOS:
+            raise
+        raise OSError(e.errno, f"{e.strerror or e} (writing {path})", str(path)) from e
 
 
 def is_local(path: UPath | Path) -> bool:

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import dagster as dg
 
 from taxi_pipeline.sources import RELEASES, TLC_EARLIEST_MONTH, TripRelease
+from taxi_pipeline.transforms.quality import DEFAULT_ROW_DROP, RowDropThresholds
 
 TARGETS = ("local", "gcp")
 # The warehouses each target can load into, its default first: DuckDB reads only local lake
@@ -114,6 +115,43 @@ def check_writable_location(setting: str, path: str, *, folder: bool) -> None:
         raise SettingError(f"{setting}={path!r} is not writable: no write permission on {existing}")
 
 
+# What an existing TAXI_DUCKDB_PATH file holds, by its first bytes: a DuckDB file has its magic
+# "DUCK" at offset 8 (after its checksum); DuckDB opens anything else as an empty in-memory
+# database, so a run would "load" into nothing.
+DUCKDB_MAGIC_OFFSET, DUCKDB_MAGIC = 8, b"DUCK"
+
+
+def file_kind(path: Path) -> str:
+    """What the file at `path` holds, from its first bytes: "a DuckDB database", "a parquet
+    file", "empty" or "not a DuckDB database"."""
+    with path.open("rb") as f:
+        head = f.read(DUCKDB_MAGIC_OFFSET + len(DUCKDB_MAGIC))
+    if not head:
+        return "empty"
+    if head[DUCKDB_MAGIC_OFFSET:] == DUCKDB_MAGIC:
+        return "a DuckDB database"
+    if head[:4] == b"PAR1":
+        return "a parquet file"
+    return "not a DuckDB database"
+
+
+def check_duckdb_file(path: str, setting: str = "TAXI_DUCKDB_PATH") -> None:
+    """Raise `SettingError` naming `setting` when `path` is an existing file that is not a DuckDB
+    database (a parquet or CSV file, an empty file): DuckDB would not store the load in it, or
+    would refuse it only after its connect retries. A missing file is fine (DuckDB creates it)."""
+    target = Path(path).expanduser()
+    if not target.is_file():
+        return
+    kind = file_kind(target)
+    if kind == "a DuckDB database":
+        return
+    shown = {
+        "a parquet file": "a parquet file",
+        "empty": "an empty file, not a DuckDB database",
+    }.get(kind, "not a DuckDB database (no DUCK magic at byte 8)")
+    raise SettingError(f"{setting}={path!r} is {shown}: point it at a DuckDB file (or a path where one can be created)")
+
+
 def _first_month(value: str | None, release: TripRelease, today: date) -> date | None:
     """The month TAXI_FIRST_MONTH names (YYYY-MM), checked against the release, or None."""
     if value is None:
@@ -166,6 +204,29 @@ def _number(name: str, value: str, low: float, high: float, unit: str, *, above_
     return number
 
 
+def _share(name: str, value: str) -> float:
+    try:
+        share = float(value.rstrip("%")) / (100 if value.endswith("%") else 1)
+    except ValueError:
+        share = -1.0
+    if not 0 <= share <= 1:
+        raise SettingError(f"{name}={value!r} is not a share between 0 and 1 (e.g. 0.1 or 10%)")
+    return share
+
+
+def _row_drop(warn: str | None, block: str | None) -> RowDropThresholds:
+    """The row-drop thresholds TAXI_ROW_DROP_WARN and TAXI_ROW_DROP_BLOCK give (defaults 10%, 50%)."""
+    default = DEFAULT_ROW_DROP
+    warn_share = default.warn_share if warn is None else _share("TAXI_ROW_DROP_WARN", warn)
+    block_share = default.block_share if block is None else _share("TAXI_ROW_DROP_BLOCK", block)
+    if warn_share > block_share:
+        raise SettingError(
+            f"TAXI_ROW_DROP_WARN ({warn_share:g}) is above TAXI_ROW_DROP_BLOCK ({block_share:g}): "
+            "a drop should warn before it blocks"
+        )
+    return RowDropThresholds(warn_share=warn_share, block_share=block_share)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting of one code location, checked. Values that are secrets are not held here:
@@ -186,6 +247,8 @@ class Settings:
     gcp_project: str | None = None
     bq_dataset: str = DEFAULT_BQ_DATASET
     bq_location: str | None = None
+    # TAXI_ROW_DROP_WARN / TAXI_ROW_DROP_BLOCK: a re-published month this much smaller warns / blocks.
+    row_drop: RowDropThresholds = DEFAULT_ROW_DROP
     given: frozenset[str] = field(default_factory=frozenset)  # names of the variables that were set
 
     @classmethod
@@ -241,6 +304,7 @@ class Settings:
             gcp_project=get("GCP_PROJECT"),
             bq_dataset=get("BQ_DATASET", DEFAULT_BQ_DATASET),
             bq_location=get("BQ_LOCATION"),
+            row_drop=_row_drop(get("TAXI_ROW_DROP_WARN"), get("TAXI_ROW_DROP_BLOCK")),
             given=given,
         )
         settings._check(env)
@@ -256,6 +320,7 @@ class Settings:
             check_writable_location("TAXI_LAKE_DIR", self.lake_dir, folder=True)
             if self.warehouse == "duckdb" and self.is_set("TAXI_DUCKDB_PATH"):
                 check_writable_location("TAXI_DUCKDB_PATH", self.duckdb_path, folder=False)
+                check_duckdb_file(self.duckdb_path)
         else:
             if not self.gcs_bucket:
                 raise SettingError("TAXI_PIPELINE_TARGET=gcp needs GCS_BUCKET, the lake's bucket")

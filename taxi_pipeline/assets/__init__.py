@@ -16,6 +16,7 @@ from taxi_pipeline.assets.trips_per_month import trips_per_month
 from taxi_pipeline.assets.warehouse import build_warehouse_asset
 from taxi_pipeline.assets.zones import taxi_zones
 from taxi_pipeline.partitions import course_partitions
+from taxi_pipeline.transforms.quality import DEFAULT_ROW_DROP, RowDropThresholds
 
 # The partitioned chain of (color, month), in order; the zone table, not partitioned, stands beside it.
 TRIP_ASSET_KEYS = [
@@ -37,10 +38,13 @@ class TripAssets:
 
 
 def build_trip_assets(
-    partitions_def: dg.MultiPartitionsDefinition = course_partitions, raw_file_format: str = "csv.gz"
+    partitions_def: dg.MultiPartitionsDefinition = course_partitions,
+    raw_file_format: str = "csv.gz",
+    row_drop: RowDropThresholds = DEFAULT_ROW_DROP,
 ) -> TripAssets:
-    """`raw_trips` -> `cleaned_trips` (audited) -> `lake_trips_parquet` -> `warehouse_trips` over
-    `partitions_def`, for a source publishing `raw_file_format` files (the course's by default)."""
+    """`raw_trips` -> `cleaned_trips` (audited, its rows held to `row_drop` against the previous
+    publication) -> `lake_trips_parquet` -> `warehouse_trips` over `partitions_def`, for a
+    source publishing `raw_file_format` files (the course's by default)."""
     raw_trips, cleaned_trips = build_ingest_assets(partitions_def, raw_file_format)
     return TripAssets(
         partitions_def=partitions_def,
@@ -50,5 +54,5 @@ def build_trip_assets(
             build_lake_asset(partitions_def, raw_file_format),
             build_warehouse_asset(partitions_def),
         ],
-        checks=[build_audit_checks(partitions_def)],
+        checks=[build_audit_checks(partitions_def, row_drop)],
     )

@@ -1,6 +1,8 @@
 """The audit of write-audit-publish: data-quality checks of the staged month (`cleaned_trips`),
 partitioned like it. The schema, rows, timestamps and zones checks block: a month that fails
-them is never published to the lake nor loaded into the warehouse."""
+them is never published to the lake nor loaded into the warehouse. Two checks warn on a small
+deviation and block on a large one: the month's rows against its previous publication, and the
+share of pickups outside the month."""
 
 import dagster as dg
 import pyarrow as pa
@@ -12,12 +14,16 @@ from taxi_pipeline.partitions import split_partition_key
 from taxi_pipeline.resources.lake import LakeResource
 from taxi_pipeline.schema import SCHEMA_VERSION, schema_version
 from taxi_pipeline.transforms.quality import (
+    DEFAULT_ROW_DROP,
     FIRST_ZONE,
     LAST_ZONE,
     LOCATION_COLUMNS,
     MONEY_COLUMNS,
     TIMESTAMP_COLUMNS,
+    RowDropThresholds,
     measure_month,
+    row_drop_share,
+    row_drop_verdict,
     schema_differences,
 )
 from taxi_pipeline.transforms.zones import read_zone_file
@@ -25,6 +31,8 @@ from taxi_pipeline.transforms.zones import read_zone_file
 # The checks run as one step that reads the staged file's columns once: a step per check costs
 # more in Dagster's per-step overhead than the checks themselves.
 MAX_SHARE_OUTSIDE_MONTH = 0.01
+# Most pickups outside the month is another month's file under this month's name: it blocks.
+BLOCK_SHARE_OUTSIDE_MONTH = 0.5
 # Published months have up to ~5% zero-distance trips (green 2020-04: 4.9%) and under 1%
 # negative fares (refunds): well above that, the file is broken.
 MAX_SHARE_IMPLAUSIBLE = {"negative_fare_amount": 0.02, "negative_total_amount": 0.02, "zero_trip_distance": 0.10}
@@ -35,10 +43,19 @@ CHECKED_COLUMNS = [*TIMESTAMP_COLUMNS, *LOCATION_COLUMNS, *MONEY_COLUMNS, "trip_
 
 
 CLEANED_TRIPS = dg.AssetKey("cleaned_trips")
-# (name, description, blocking) of each check.
+# The month as last published: its rows are what a re-published month is compared with.
+LAKE_TRIPS = dg.AssetKey("lake_trips_parquet")
+# (name, description, blocking) of each check; a blocking check that fails with severity WARN
+# does not block (Dagster blocks on ERROR only).
 AUDIT_CHECKS = [
     ("schema_is_canonical", "The staged parquet schema equals the canonical schema, column for column", True),
     ("month_has_rows", "The month holds at least one trip", True),
+    (
+        "rows_near_previous_publication",
+        "The month keeps most of the rows of its previous publication to the lake (warns on a drop "
+        "above TAXI_ROW_DROP_WARN, 10% by default; blocks above TAXI_ROW_DROP_BLOCK, 50%)",
+        True,
+    ),
     ("pickup_and_dropoff_times_present", "No trip lacks its pickup or drop-off time", True),
     (
         "location_ids_are_taxi_zones",
@@ -48,8 +65,9 @@ AUDIT_CHECKS = [
     ),
     (
         "pickups_within_the_month",
-        "Few pickups fall outside the file's month (the source has some; many means a wrong file)",
-        False,
+        "Few pickups fall outside the file's month (the source has some: above 1% warns; "
+        "above half, another month's file under this name, blocks)",
+        True,
     ),
     (
         "fares_and_distances_plausible",
@@ -95,9 +113,48 @@ def lake_zone_ids(lake: LakeResource) -> tuple[list[int] | None, str]:
     return read_zone_file(path).ids, str(path)
 
 
-def audit_results(context: dg.AssetCheckExecutionContext, cleaned_trips: UPath, lake: LakeResource):
-    """The staged month's schema, rows, timestamps, zones, month and money, from one read of it;
-    the zone ids come from the lake's zone table (~12 KB) when there is one."""
+def previous_published_rows(instance: dg.DagsterInstance, partition_key: str) -> int | None:
+    """The `dagster/row_count` of the partition's latest `lake_trips_parquet` materialization (the
+    month as last published), or None when it was never published."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=LAKE_TRIPS, asset_partitions=[partition_key]), limit=1
+    ).records
+    if not records or records[0].asset_materialization is None:
+        return None
+    value = records[0].asset_materialization.metadata.get("dagster/row_count")
+    return None if value is None else int(value.value)
+
+
+def row_drop_result(previous: int | None, rows: int, thresholds: RowDropThresholds) -> dg.AssetCheckResult:
+    """`rows_near_previous_publication`: passes without a previous publication, warns or blocks
+    (severity ERROR) on a drop above the thresholds."""
+    share = row_drop_share(previous, rows)
+    verdict = row_drop_verdict(share, thresholds)
+    severity = dg.AssetCheckSeverity.ERROR if verdict == "block" else dg.AssetCheckSeverity.WARN
+    metadata = {
+        "rows": rows,
+        "previous_rows": previous if previous is not None else "never published",
+        "drop_share": round(share, 6),
+        "warn_above": thresholds.warn_share,
+        "block_above": thresholds.block_share,
+    }
+    description = None
+    if verdict != "pass":
+        description = f"{rows:,} rows, {share:.1%} fewer than the {previous:,} last published" + (
+            "; not published: if the source really shrank, raise TAXI_ROW_DROP_BLOCK" if verdict == "block" else ""
+        )
+    return _result("rows_near_previous_publication", verdict == "pass", severity, metadata, description)
+
+
+def audit_results(
+    context: dg.AssetCheckExecutionContext,
+    cleaned_trips: UPath,
+    lake: LakeResource,
+    row_drop: RowDropThresholds = DEFAULT_ROW_DROP,
+):
+    """The staged month's schema, rows, timestamps, zones, month and money, from one read of it,
+    and its rows against the month's previous publication; the zone ids come from the lake's
+    zone table (~12 KB) when there is one."""
     error, warn = dg.AssetCheckSeverity.ERROR, dg.AssetCheckSeverity.WARN
     color, month = split_partition_key(context.partition_key)
     with cleaned_trips.open("rb") as f:
@@ -126,6 +183,8 @@ def audit_results(context: dg.AssetCheckExecutionContext, cleaned_trips: UPath, 
     # The load runs next in this process: give back the batches' buffers Arrow's allocator keeps.
     pa.default_memory_pool().release_unused()
     yield _result("month_has_rows", measured.rows > 0, error, {"rows": measured.rows})
+    previous = previous_published_rows(context.instance, context.partition_key)
+    yield row_drop_result(previous, measured.rows, row_drop)
 
     yield _result(
         "pickup_and_dropoff_times_present",
@@ -146,8 +205,17 @@ def audit_results(context: dg.AssetCheckExecutionContext, cleaned_trips: UPath, 
     yield _result(
         "pickups_within_the_month",
         share <= MAX_SHARE_OUTSIDE_MONTH,
-        warn,
-        {"share_outside_month": round(share, 6), "threshold": MAX_SHARE_OUTSIDE_MONTH},
+        error if share > BLOCK_SHARE_OUTSIDE_MONTH else warn,
+        {
+            "share_outside_month": round(share, 6),
+            "threshold": MAX_SHARE_OUTSIDE_MONTH,
+            "block_above": BLOCK_SHARE_OUTSIDE_MONTH,
+        },
+        (
+            f"{share:.1%} of pickups fall outside {month:%Y-%m}: another month's file under this name? not published"
+            if share > BLOCK_SHARE_OUTSIDE_MONTH
+            else None
+        ),
     )
 
     counts = measured.implausible
@@ -164,13 +232,16 @@ def audit_results(context: dg.AssetCheckExecutionContext, cleaned_trips: UPath, 
     )
 
 
-def build_audit_checks(partitions_def: dg.PartitionsDefinition) -> dg.AssetChecksDefinition:
-    """The audit of `cleaned_trips` as one check step over `partitions_def`."""
+def build_audit_checks(
+    partitions_def: dg.PartitionsDefinition, row_drop: RowDropThresholds = DEFAULT_ROW_DROP
+) -> dg.AssetChecksDefinition:
+    """The audit of `cleaned_trips` as one check step over `partitions_def`, a month's rows held
+    to `row_drop` against its previous publication."""
 
     @dg.multi_asset_check(specs=audit_check_specs(partitions_def))
     def audit_cleaned_trips(context: dg.AssetCheckExecutionContext, cleaned_trips: UPath, lake: LakeResource):
         """The staged month's schema, rows, timestamps, zones, month and money, from one read of
         it; the zone ids come from the lake's zone table (~12 KB) when there is one."""
-        yield from audit_results(context, cleaned_trips, lake)
+        yield from audit_results(context, cleaned_trips, lake, row_drop)
 
     return audit_cleaned_trips

@@ -10,6 +10,7 @@ from pathlib import Path
 import dagster as dg
 
 from taxi_pipeline.assets.retries import retry_later
+from taxi_pipeline.lake import naming_the_file
 from taxi_pipeline.resources.source import MonthNotPublishedError, SourceRejectedError, TripSourceResource
 from taxi_pipeline.settings import SettingError
 from taxi_pipeline.sources import MonthNotOfferedError
@@ -34,7 +35,8 @@ def local_part_file(prefix: str, suffix: str) -> Iterator[Path]:
     path = Path(name)
     path.chmod(0o644)  # mkstemp makes it owner-only
     try:
-        yield path
+        with naming_the_file(path):
+            yield path
     except BaseException:
         path.unlink(missing_ok=True)
         raise

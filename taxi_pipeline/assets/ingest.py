@@ -25,9 +25,10 @@ PROGRESS_EVERY_SECONDS = 10.0
 FILE_KINDS = {"csv.gz": "csv", "parquet": "parquet"}
 
 
-def download_month(context: dg.AssetExecutionContext, source: TripSourceResource) -> Path:
+def download_month(context: dg.AssetExecutionContext, source: TripSourceResource) -> dg.Output[Path]:
     """The partition's monthly file downloaded to a local file, with where it came from in the
-    materialization's metadata."""
+    materialization's metadata and its sha256 as its data version: a byte-identical download
+    keeps the version, so the UI's "changed" means the content changed."""
     color, month = split_partition_key(context.partition_key)
     release = source.trip_release
     started = last_report = time.monotonic()
@@ -66,8 +67,7 @@ def download_month(context: dg.AssetExecutionContext, source: TripSourceResource
         metadata["last_modified"] = downloaded.last_modified
     if downloaded.etag:
         metadata["etag"] = downloaded.etag
-    context.add_output_metadata(metadata)
-    return local
+    return dg.Output(local, metadata=metadata, data_version=dg.DataVersion(downloaded.sha256))
 
 
 class CleaningConfig(dg.Config):
@@ -147,10 +147,11 @@ def build_ingest_assets(
         io_manager_key="raw_io_manager",
         kinds={FILE_KINDS[file_format]},
     )
-    def raw_trips(context: dg.AssetExecutionContext, source: TripSourceResource) -> Path:
+    def raw_trips(context: dg.AssetExecutionContext, source: TripSourceResource) -> dg.Output[Path]:
         """The month's trip file exactly as published (the course's CSV.gz, or the TLC's
         parquet), kept in the lake's raw zone at `raw/{color}/{color}_tripdata_{YYYY-MM}.{csv.gz|parquet}`,
-        with its source, URL, sha256 and the server's Last-Modified and ETag."""
+        with its source, URL, sha256 and the server's Last-Modified and ETag; its data version
+        is the file's sha256."""
         return download_month(context, source)
 
     @dg.asset(

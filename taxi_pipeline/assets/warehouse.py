@@ -1,6 +1,7 @@
 """Warehouse stage: each lake file loaded as one slice of the `trips` table."""
 
 import dagster as dg
+import pyarrow as pa
 from upath import UPath
 
 from taxi_pipeline.assets.ingest import GROUP
@@ -16,18 +17,35 @@ LOAD_MAX_RETRIES = 3
 LOAD_RETRY_DELAY_SECONDS = 5.0
 
 
+def lake_file_rows(lake_file: UPath, partition_key: str) -> int:
+    """The rows of the partition's lake file, from its footer; a missing file or one that is not
+    readable parquet (cut short, overwritten) fails the step at once, naming the file and the
+    way out: a retry would read the same bytes."""
+    try:
+        return parquet_row_count(lake_file)
+    except (FileNotFoundError, pa.ArrowInvalid) as e:
+        what = "is missing" if isinstance(e, FileNotFoundError) else f"is not a readable parquet file ({e})"
+        raise dg.Failure(
+            description=(
+                f"the lake file {lake_file} {what}: materialize lake_trips_parquet for {partition_key} "
+                "again to rewrite it, then load"
+            ),
+            allow_retries=False,
+        ) from None
+
+
 def load_month(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, lake_trips_parquet: UPath
 ) -> dg.MaterializeResult:
     """The load of the partition's lake file into its warehouse slice, with its check result."""
     color, month = split_partition_key(context.partition_key)
+    lake_rows = lake_file_rows(lake_trips_parquet, context.partition_key)
     context.log.info(f"loading {lake_trips_parquet} into {color} {month:%Y-%m} of the trips table")
     try:
         load = warehouse.load_slice(lake_trips_parquet, color, month)
     except (SettingError, SliceMismatchError, WarehouseLockedError) as e:
         # A lock held past the bounded wait is not retried: each retry would wait as long again.
         raise dg.Failure(description=str(e), allow_retries=False) from None
-    lake_rows = parquet_row_count(lake_trips_parquet)
     context.log.info(
         f"{load.table}: slice {color} {month:%Y-%m} holds {load.slice_rows:,} rows "
         f"({load.rows_loaded:,} loaded, {load.rows_replaced:,} replaced)"

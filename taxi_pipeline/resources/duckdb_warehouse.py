@@ -24,7 +24,7 @@ from taxi_pipeline.resources.warehouse import (
     preview_columns,
 )
 from taxi_pipeline.schema import ZONES_SCHEMA, sql_columns
-from taxi_pipeline.settings import DEFAULT_DUCKDB_LOCK_WAIT_SECONDS
+from taxi_pipeline.settings import DEFAULT_DUCKDB_LOCK_WAIT_SECONDS, check_duckdb_file
 from taxi_pipeline.transforms.lake_file import lake_file_columns
 from taxi_pipeline.transforms.zones import ZoneFileError, read_zone_file
 
@@ -67,6 +67,24 @@ def zones_table_ddl(table: str = ZONES_TABLE) -> str:
     return f"CREATE TABLE IF NOT EXISTS {table} (\n  {columns},\n  PRIMARY KEY (location_id)\n)"
 
 
+@contextmanager
+def transaction(conn):
+    """One transaction around the block: committed at its end, rolled back when the block (or the
+    commit) fails, and the block's error raised. A failed commit (a full disk) has already ended
+    the transaction, or invalidated the database: the rollback's own error ("cannot rollback - no
+    transaction is active") must not hide the cause."""
+    conn.begin()
+    try:
+        yield
+        conn.commit()
+    except BaseException:
+        try:
+            conn.rollback()
+        except duckdb.Error:
+            pass  # nothing left to roll back; the error being raised says why
+        raise
+
+
 class DuckDBWarehouse(WarehouseResource):
     """A DuckDB file holding the `trips` table; loads read the lake parquet inside DuckDB."""
 
@@ -85,6 +103,8 @@ class DuckDBWarehouse(WarehouseResource):
     @contextmanager
     def _connection(self):
         Path(self.duckdb_resource.database).parent.mkdir(parents=True, exist_ok=True)
+        # DuckDB opens a file that is not a database (a parquet, a CSV) as an empty in-memory one.
+        check_duckdb_file(self.duckdb_resource.database)
         conn = self._connect()
         try:
             conn.execute("SET memory_limit = ?", [self.memory_limit])
@@ -140,8 +160,7 @@ class DuckDBWarehouse(WarehouseResource):
         with self._connection() as conn:
             conn.execute(trips_table_ddl())
             add_missing_columns(conn)
-            conn.begin()
-            try:
+            with transaction(conn):
                 replaced = conn.execute(f"DELETE FROM {TRIPS_TABLE} WHERE {where}", [color, source_month]).fetchone()[0]
                 loaded = conn.execute(
                     f"INSERT INTO {TRIPS_TABLE} ({columns}) SELECT {columns} FROM read_parquet(?)",
@@ -154,10 +173,6 @@ class DuckDBWarehouse(WarehouseResource):
                     raise SliceMismatchError(
                         f"{lake_file}: {loaded - slice_rows} of {loaded} rows are not {color} {source_month:%Y-%m}"
                     )
-                conn.commit()
-            except BaseException:
-                conn.rollback()
-                raise
             preview = conn.execute(
                 f"SELECT {', '.join(preview_columns())} FROM {TRIPS_TABLE} WHERE {where} LIMIT ?",
                 [color, source_month, PREVIEW_ROWS],
@@ -190,8 +205,7 @@ class DuckDBWarehouse(WarehouseResource):
         columns = ", ".join(f"'{name}': '{kind}'" for name, kind in sql_columns("duckdb", ZONES_SCHEMA))
         with self._connection() as conn:
             conn.execute(zones_table_ddl())
-            conn.begin()
-            try:
+            with transaction(conn):
                 conn.execute(f"DELETE FROM {ZONES_TABLE}")
                 loaded = conn.execute(
                     f"INSERT INTO {ZONES_TABLE} SELECT * FROM read_csv(?, header = true, auto_detect = false, "
@@ -200,8 +214,4 @@ class DuckDBWarehouse(WarehouseResource):
                 ).fetchone()[0]
                 if loaded != len(zones.rows):
                     raise ZoneFileError(f"{csv_file}: DuckDB read {loaded} zones, the file holds {len(zones.rows)}")
-                conn.commit()
-            except BaseException:
-                conn.rollback()
-                raise
         return loaded

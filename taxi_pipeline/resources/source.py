@@ -14,6 +14,7 @@ import requests
 import urllib3
 from pydantic import Field
 
+from taxi_pipeline.lake import naming_the_file
 from taxi_pipeline.resources.download_rate import RateFloor, TooSlowError
 from taxi_pipeline.resources.request_errors import describe_request_error
 from taxi_pipeline.settings import (
@@ -195,7 +196,7 @@ class TripSourceResource(dg.ConfigurableResource):
         digest = hashlib.sha256()
         written = 0
         validators: dict[str, str] = {}
-        with open(destination, "wb") as out:
+        with naming_the_file(destination), open(destination, "wb") as out:
             for chunk in self._chunks(url, label, validators):
                 out.write(chunk)
                 digest.update(chunk)

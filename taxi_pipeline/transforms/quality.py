@@ -116,3 +116,32 @@ def measure_month(
             pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch, color, month, zone_ids
         )
     return measures
+
+
+@dataclass(frozen=True)
+class RowDropThresholds:
+    """Shares of a month's rows that may go missing from one publication to the next: above
+    `warn_share` fewer rows the month warns, above `block_share` fewer it is not published."""
+
+    warn_share: float = 0.10
+    block_share: float = 0.50
+
+
+def row_drop_share(previous_rows: int | None, rows: int) -> float:
+    """The share of the previous publication's rows a month has lost (0.0 when it has as many or
+    more, or when there was no previous publication)."""
+    if not previous_rows or rows >= previous_rows:
+        return 0.0
+    return (previous_rows - rows) / previous_rows
+
+
+def row_drop_verdict(drop_share: float, thresholds: RowDropThresholds) -> str:
+    """ "pass", "warn" or "block" for a month that lost `drop_share` of its previous rows."""
+    if drop_share > thresholds.block_share:
+        return "block"
+    if drop_share > thresholds.warn_share:
+        return "warn"
+    return "pass"
+
+
+DEFAULT_ROW_DROP = RowDropThresholds()

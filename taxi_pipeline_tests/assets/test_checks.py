@@ -87,14 +87,15 @@ def test_null_dropoff_and_bad_zone_fail_with_counts(make_resources, release_url,
     assert zones_check.metadata["problems"].value["pickup_location_id"] == {"outside_zone_range": 1, "null": 0}
 
 
-def test_a_file_of_another_month_warns(make_resources, release_url, lake_dir):
+def test_a_file_of_another_month_blocks(make_resources, release_url, lake_dir):
     table = cleaned_sample("green", "2020-04")
     shifted = pc.add(table["pickup_datetime"], pa.scalar(datetime(2020, 6, 1) - datetime(2020, 4, 1)))
     table = table.set_column(table.schema.get_field_index("pickup_datetime"), "pickup_datetime", shifted)
 
     check = run_audit(make_resources(release_url), table, lake_dir)["pickups_within_the_month"]
 
-    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    # Most pickups outside the month: June's file under April's name, not published (issue 15).
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
     assert check.metadata["share_outside_month"].value > 0.99
 
 

@@ -39,14 +39,21 @@ def materialize(
     with_checks: bool = False,
     run_config: dict | None = None,
     raise_on_error: bool = False,
+    instance: dg.DagsterInstance | None = None,
 ) -> dg.ExecuteInProcessResult:
-    """The four assets (and, `with_checks`, their checks) for one partition, in process.
+    """The four assets (and, `with_checks`, their checks) for one partition, in process, in
+    `instance` (default: a new ephemeral one, which remembers no earlier run).
 
     A failing step does not raise unless `raise_on_error`: the result tells what failed.
     """
     assets = TRIP_ASSETS + TRIP_CHECKS if with_checks else TRIP_ASSETS
     return dg.materialize(
-        assets, partition_key=partition_key, resources=resources, run_config=run_config, raise_on_error=raise_on_error
+        assets,
+        partition_key=partition_key,
+        resources=resources,
+        run_config=run_config,
+        raise_on_error=raise_on_error,
+        instance=instance,
     )
 
 
@@ -94,6 +101,7 @@ def retried_steps(result: dg.ExecuteInProcessResult) -> list[str]:
 TRIP_CHECK_NAMES = [
     "schema_is_canonical",
     "month_has_rows",
+    "rows_near_previous_publication",
     "pickup_and_dropoff_times_present",
     "location_ids_are_taxi_zones",
     "pickups_within_the_month",

@@ -4,8 +4,11 @@ import pyarrow as pa
 
 from taxi_pipeline.schema import CANONICAL_SCHEMA
 from taxi_pipeline.transforms.quality import (
+    RowDropThresholds,
     location_id_problems,
     null_counts,
+    row_drop_share,
+    row_drop_verdict,
     schema_differences,
     share_outside_month,
 )
@@ -96,3 +99,20 @@ def test_a_month_measured_batch_by_batch_counts_what_the_whole_month_holds():
     assert measured.share_outside_month == share_outside_month(month["pickup_datetime"], april)
     assert measured.implausible == implausible_values(month)
     assert measure_month([], "green", april).share_outside_month == 0.0
+
+
+def test_row_drop_share_against_the_previous_publication():
+    assert row_drop_share(None, 1_000) == 0.0  # never published
+    assert row_drop_share(35_612, 40_000) == 0.0  # more rows is no drop
+    assert row_drop_share(57_360, 1_000) == (57_360 - 1_000) / 57_360
+
+
+def test_row_drop_verdict_warns_then_blocks():
+    thresholds = RowDropThresholds(warn_share=0.10, block_share=0.50)
+    assert [row_drop_verdict(share, thresholds) for share in (0.0, 0.10, 0.11, 0.50, 0.98)] == [
+        "pass",
+        "pass",
+        "warn",
+        "warn",
+        "block",
+    ]
