@@ -9,7 +9,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from taxi_pipeline.assets.retries import retry_later
+from taxi_pipeline.assets.retries import INTERRUPTS, retry_later, stop_interrupted_run
 from taxi_pipeline.resources.source import MonthNotPublishedError, SourceRejectedError, TripSourceResource
 from taxi_pipeline.settings import SettingError
 from taxi_pipeline.sources import MonthNotOfferedError
@@ -50,11 +50,14 @@ def download_failures(
     """Around a download: an error in `permanent` fails the step at once with `describe(error)`;
     any other (5xx, resets, timeouts, a full temp disk) is transient and retried with backoff
     from the source's `retry_delay_seconds`: about 1, 3 and 7 times it, each failed attempt
-    logged at WARNING with its cause and delay."""
+    logged at WARNING with its cause and delay. An interrupt (Ctrl-C, Terminate) stops the run,
+    retried neither here nor by the instance's run retries."""
     try:
         yield
     except permanent as e:
         raise dg.Failure(description=describe(e), allow_retries=False) from None
+    except INTERRUPTS as e:
+        stop_interrupted_run(context, e)
     except Exception as e:
         # The delay's base is a setting (TAXI_SOURCE_RETRY_DELAY), read when the definitions
         # load, so it cannot be an asset's retry_policy, fixed when the module is imported.
