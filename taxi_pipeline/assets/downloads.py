@@ -2,6 +2,7 @@
 failures told apart into Dagster's terms (fail at once, or retry with backoff)."""
 
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,11 +26,50 @@ PERMANENT_SOURCE_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
+# Part files (downloads and conversions being written) live in a folder of their own under the
+# system temp folder (TMPDIR), one per user, named after the writing process: a process killed
+# mid-write (SIGKILL, a crash) leaves its part behind, and the next step to make one removes it.
+PARTS_FOLDER = "taxi_pipeline-parts"
+_WRITER_PID = re.compile(r"\.pid(\d+)-")
+
+
+def parts_folder() -> Path:
+    """The folder of the part files of this user (created if missing)."""
+    user = os.getuid() if hasattr(os, "getuid") else os.getlogin()
+    folder = Path(tempfile.gettempdir()) / f"{PARTS_FOLDER}-{user}"
+    folder.mkdir(mode=0o755, exist_ok=True)
+    return folder
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, another user's, or no such check here
+        return True
+    return True
+
+
+def sweep_dead_parts(folder: Path) -> list[Path]:
+    """Remove the part files in `folder` whose writing process no longer exists; the removed."""
+    removed = []
+    for path in folder.glob("*.part"):
+        found = _WRITER_PID.search(path.name)
+        if found and not _alive(int(found.group(1))):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
 @contextmanager
 def local_part_file(prefix: str, suffix: str) -> Iterator[Path]:
-    """A new empty local file for a step to fill, readable by all like the rest of the lake;
-    removed when the block fails (whatever the reason), left to its IO manager when it succeeds."""
-    fd, name = tempfile.mkstemp(prefix=prefix, suffix=suffix)
+    """A new empty local file for a step to fill, readable by all like the rest of the lake, in
+    `parts_folder()` (swept first of parts left by dead processes); removed when the block
+    fails (whatever the reason), left to its IO manager when it succeeds."""
+    folder = parts_folder()
+    sweep_dead_parts(folder)
+    fd, name = tempfile.mkstemp(prefix=f"{prefix}pid{os.getpid()}-", suffix=suffix, dir=folder)
     os.close(fd)
     path = Path(name)
     path.chmod(0o644)  # mkstemp makes it owner-only
