@@ -54,15 +54,9 @@ def claimed_warehouse_slots(instance: dg.DagsterInstance) -> list:
     return list(instance.event_log_storage.get_concurrency_info("warehouse").claimed_slots)
 
 
-def test_dagster_dev_killed_mid_backfill_recovers_on_restart(tmp_path, release_url):
-    env = cli_env(tmp_path, release_url)
-    shutil.copy(PROJECT_DIR / "deploy" / "dagster.yaml", Path(env["DAGSTER_HOME"]) / "dagster.yaml")
-    log = tmp_path / "dagster-dev.log"
-    # A reader holding the DuckDB file (a notebook left open) keeps the first load waiting for
-    # the lock with the pool's one slot claimed, and the second run's load waiting for the slot:
-    # the kill lands there.
-    holder = start_child("hold_duckdb_for_writing", env["TAXI_DUCKDB_PATH"])
-    assert holder.stdout.readline().strip() == "held"
+def kill_dagster_dev_during_a_load(env, log: Path) -> tuple[list, list]:
+    """Start dagster dev, launch the backfill, SIGKILL dagster dev's process group once a load
+    holds the warehouse slot; the runs STARTED then, and their workers' (pid, logged at)."""
     server = start_dagster_dev(env, log)
     try:
         launched = server.launch_backfill(PARTITIONS, "killed mid-backfill")
@@ -77,8 +71,23 @@ def test_dagster_dev_killed_mid_backfill_recovers_on_restart(tmp_path, release_u
     finally:
         if server.proc.poll() is None:
             stop_dagster_dev(server)
-    holder.kill()
-    holder.wait()
+    return started, workers
+
+
+def test_dagster_dev_killed_mid_backfill_recovers_on_restart(tmp_path, release_url):
+    env = cli_env(tmp_path, release_url)
+    shutil.copy(PROJECT_DIR / "deploy" / "dagster.yaml", Path(env["DAGSTER_HOME"]) / "dagster.yaml")
+    log = tmp_path / "dagster-dev.log"
+    # A reader holding the DuckDB file (a notebook left open) keeps the first load waiting for
+    # the lock with the pool's one slot claimed, and the second run's load waiting for the slot:
+    # the kill lands there.
+    holder = start_child("hold_duckdb_for_writing", env["TAXI_DUCKDB_PATH"])
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        started, workers = kill_dagster_dev_during_a_load(env, log)
+    finally:
+        holder.kill()
+        holder.wait()
     # The kill took the run workers with it: nothing but the daemon's monitoring can finish them.
     time.sleep(1)
     assert not any(process_alive(pid, logged) for pid, logged in workers)
