@@ -22,6 +22,17 @@ def test_single_machine_dagster_yaml_loads_as_an_instance(tmp_path, monkeypatch)
         assert concurrency.run_queue_config.max_concurrent_runs == 2
         assert concurrency.pool_config.default_pool_limit == 1
         assert not instance.telemetry_enabled
+        # Recovery after a crash (faults/test_crash_recovery.py): dead run workers detected and
+        # failed, their pool slots freed, their runs retried a bounded number of times.
+        assert type(instance.run_launcher).__name__ == "LocalRunLauncher"
+        assert instance.run_launcher.supports_check_run_worker_health
+        assert instance.run_monitoring_enabled
+        assert instance.run_monitoring_poll_interval_seconds == 10
+        assert instance.run_monitoring_start_timeout_seconds == 60
+        assert instance.run_monitoring_max_resume_run_attempts == 0
+        assert instance.run_monitoring_settings["free_slots_after_run_end_seconds"] == 10
+        assert instance.run_retries_enabled and instance.run_retries_max_retries == 2
+        assert not instance.run_retries_retry_on_asset_or_op_failure
 
 
 def test_every_partitioned_asset_runs_one_partition_per_run_and_loads_share_the_warehouse_pool():

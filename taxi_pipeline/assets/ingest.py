@@ -10,6 +10,7 @@ from upath import UPath
 
 from taxi_pipeline.assets.downloads import PERMANENT_SOURCE_ERRORS, download_failures, local_part_file
 from taxi_pipeline.assets.metadata import canonical_table_schema, table_preview
+from taxi_pipeline.assets.retries import stops_when_interrupted
 from taxi_pipeline.partitions import one_partition_per_run, split_partition_key
 from taxi_pipeline.resources.download_rate import describe_bytes
 from taxi_pipeline.resources.source import TripSourceResource
@@ -87,7 +88,8 @@ def clean_month(context: dg.AssetExecutionContext, config: CleaningConfig, raw_t
     color, month = split_partition_key(context.partition_key)
     convert = convert_parquet_to_lake if raw_trips.name.endswith(".parquet") else convert_to_lake_parquet
     started = time.monotonic()
-    with local_part_file(f"{color}_tripdata_{month:%Y-%m}.", ".parquet.part") as staged:
+    part = local_part_file(f"{color}_tripdata_{month:%Y-%m}.", ".parquet.part")
+    with part as staged, stops_when_interrupted(context):
         try:
             converted = convert(raw_trips, color, month, staged, config.max_malformed_share)
         except TripFileError as e:
