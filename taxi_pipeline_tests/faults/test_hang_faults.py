@@ -169,6 +169,32 @@ def test_a_process_holding_the_duckdb_file_fails_the_load_after_a_bounded_wait_n
     ), message
 
 
+def test_a_dashboard_polling_the_duckdb_file_does_not_hold_a_load_up(release_url, make_resources, duckdb_path):
+    resources = make_resources(release_url)
+    instance = dg.DagsterInstance.ephemeral()
+    assert materialize_with(instance, resources, "fhv|2019-01-01").success  # the file and its table
+    poller = subprocess.Popen(
+        # Polls 30 s at most; the load must get the file's lock between two polls long before (the
+        # connect backoff of DuckDBResource alone made such a load take ~100 s).
+        child_command("poll_duckdb_read_only", str(duckdb_path), "30"),
+        cwd=PROJECT_DIR,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert poller.stdout.readline().strip() == "polling"
+        result = materialize_with(instance, resources, "fhv|2020-01-01")
+        still_polling = poller.poll() is None
+    finally:
+        poller.stdin.close()
+        poller.wait(timeout=30)
+
+    assert result.success
+    assert still_polling  # the load did not wait the dashboard out
+    assert retried_steps(result) == []
+
+
 # --- an open Postgres transaction in the way of a new month's partition -----------------------------
 
 
