@@ -10,6 +10,7 @@ from taxi_pipeline.resources.source import TripSourceResource
 from taxi_pipeline.sensors import build_new_month_sensor, run_failure_webhook
 from taxi_pipeline.sources import COURSE
 from taxi_pipeline_tests.support.http_server import QuietRequestHandler, serving
+from taxi_pipeline_tests.support.runs import failure_sensor_context
 from taxi_pipeline_tests.support.samples import RELEASE_DIR, release_file
 
 
@@ -88,12 +89,7 @@ def test_failed_run_is_posted_to_the_webhook_without_secrets(make_resources, tmp
             instance=instance,
             raise_on_error=False,
         )
-        context = dg.build_run_status_sensor_context(
-            sensor_name="run_failure_webhook",
-            dagster_event=result.get_run_failure_event(),
-            dagster_instance=instance,
-            dagster_run=result.dagster_run,
-        ).for_run_failure()
+        context = failure_sensor_context(result, instance)
         run_failure_webhook(context, webhook=WebhookResource(url=webhook_url))
 
     [body] = RecordingHandler.bodies

@@ -3,7 +3,6 @@ transaction in the way of a new month's partition. Each must end in bounded time
 that says what holds things up."""
 
 import re
-import subprocess
 import threading
 import time
 from datetime import date
@@ -18,11 +17,10 @@ from taxi_pipeline.resources.postgres_warehouse import PostgresWarehouse
 from taxi_pipeline.resources.source import TripSourceResource
 from taxi_pipeline_tests.support.http_server import QuietRequestHandler
 from taxi_pipeline_tests.support.runs import (
-    PROJECT_DIR,
     TRIP_ASSETS,
-    child_command,
     only_step_failure,
     retried_steps,
+    start_child,
     step_failures,
     with_causes,
 )
@@ -113,14 +111,8 @@ def test_a_trickling_source_fails_naming_the_rate_and_is_retried(trickling_url, 
 def test_a_process_holding_the_duckdb_file_fails_the_load_after_a_bounded_wait_naming_it(
     release_url, make_resources, duckdb_path
 ):
-    holder = subprocess.Popen(
-        # Held 30 s at most: without the bounded wait, the load would wait it out and succeed.
-        child_command("hold_duckdb_open", str(duckdb_path), "30"),
-        cwd=PROJECT_DIR,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    # Held 30 s at most: without the bounded wait, the load would wait it out and succeed.
+    holder = start_child("hold_duckdb_open", str(duckdb_path), "30")
     try:
         assert holder.stdout.readline().strip() == "holding"
         resources = {
@@ -173,15 +165,9 @@ def test_a_dashboard_polling_the_duckdb_file_does_not_hold_a_load_up(release_url
     resources = make_resources(release_url)
     instance = dg.DagsterInstance.ephemeral()
     assert materialize_with(instance, resources, "fhv|2019-01-01").success  # the file and its table
-    poller = subprocess.Popen(
-        # Polls 30 s at most; the load must get the file's lock between two polls long before (the
-        # connect backoff of DuckDBResource alone made such a load take ~100 s).
-        child_command("poll_duckdb_read_only", str(duckdb_path), "30"),
-        cwd=PROJECT_DIR,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    # Polls 30 s at most; the load must get the file's lock between two polls long before (the
+    # connect backoff of DuckDBResource alone made such a load take ~100 s).
+    poller = start_child("poll_duckdb_read_only", str(duckdb_path), "30")
     try:
         assert poller.stdout.readline().strip() == "polling"
         result = materialize_with(instance, resources, "fhv|2020-01-01")

@@ -16,7 +16,7 @@ from taxi_pipeline.resources.source import TripSourceResource
 from taxi_pipeline.sensors import run_failure_webhook
 from taxi_pipeline_tests.support.http_server import QuietRequestHandler, serving
 from taxi_pipeline_tests.support.ports import free_port
-from taxi_pipeline_tests.support.runs import TRIP_ASSETS
+from taxi_pipeline_tests.support.runs import TRIP_ASSETS, failure_sensor_context
 from taxi_pipeline_tests.support.unreachable import refused_port
 
 pytestmark = pytest.mark.faults
@@ -287,12 +287,7 @@ def test_a_run_that_used_up_its_retries_is_posted_with_its_cause_not_only_max_re
         raise_on_error=False,
     )
     assert not result.success
-    context = dg.build_run_status_sensor_context(
-        sensor_name="run_failure_webhook",
-        dagster_event=result.get_run_failure_event(),
-        dagster_instance=instance,
-        dagster_run=result.dagster_run,
-    ).for_run_failure()
+    context = failure_sensor_context(result, instance)
     handler = scripted_handler(200)
 
     with serving(handler) as url:

@@ -171,15 +171,31 @@ def child_command(name: str, *args: str) -> list[str]:
 
 
 def start_child(name: str, *args: str) -> subprocess.Popen:
-    """Start a child program from the project folder, its stdout and stderr as text pipes."""
+    """Start a child program from the project folder, its stdin, stdout and stderr as text pipes
+    (a child that waits on its stdin ends when the test closes it)."""
     return subprocess.Popen(
-        child_command(name, *args), cwd=PROJECT_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        child_command(name, *args),
+        cwd=PROJECT_DIR,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
 def run_child(name: str, *args: str, timeout: float) -> subprocess.CompletedProcess:
     """Run a child program from the project folder to its end, capturing its output as text."""
     return subprocess.run(child_command(name, *args), cwd=PROJECT_DIR, capture_output=True, text=True, timeout=timeout)
+
+
+def failure_sensor_context(result: dg.ExecuteInProcessResult, instance: dg.DagsterInstance):
+    """The context `run_failure_webhook` gets for the failed run of `result`, as the daemon builds it."""
+    return dg.build_run_status_sensor_context(
+        sensor_name="run_failure_webhook",
+        dagster_event=result.get_run_failure_event(),
+        dagster_instance=instance,
+        dagster_run=result.dagster_run,
+    ).for_run_failure()
 
 
 def run_records(dagster_home: Path) -> list:

@@ -140,6 +140,13 @@ def browser_page():
             browser.close()
 
 
+def picture(page, name: str, full_page: bool = False) -> str:
+    """A screenshot of the page in `artifacts/ui/<name>` once it has settled (a second), and its text."""
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(ARTIFACTS / name), full_page=full_page)
+    return page.inner_text("body")
+
+
 def test_the_ui_shows_the_assets_and_their_materialized_partitions(deployment):
     server, _ = deployment
     with browser_page() as page:
@@ -148,25 +155,20 @@ def test_the_ui_shows_the_assets_and_their_materialized_partitions(deployment):
         dismiss_welcome_dialog(page)
         for name in ASSETS:
             page.get_by_text(name, exact=True).first.wait_for(state="visible")
-        page.wait_for_timeout(1000)  # let the graph finish its layout before the picture
-        page.screenshot(path=str(ARTIFACTS / "asset_graph.png"))
+        picture(page, "asset_graph.png")  # let the graph finish its layout before the picture
 
         page.goto(f"{server.url}/assets/warehouse_trips?view=partitions", wait_until="domcontentloaded")
         page.get_by_text("Materialized", exact=False).first.wait_for(state="visible")
         for color in ("green", "yellow", "fhv"):
             page.get_by_text(color, exact=True).first.wait_for(state="visible")
-        page.wait_for_timeout(1000)
-        page.screenshot(path=str(ARTIFACTS / "warehouse_trips_partitions.png"), full_page=True)
-        partitions_text = page.inner_text("body")
+        partitions_text = picture(page, "warehouse_trips_partitions.png", full_page=True)
 
         # The latest materialization of cleaned_trips: its metadata, the preview as a table.
         page.goto(f"{server.url}/assets/cleaned_trips?view=events", wait_until="domcontentloaded")
         preview = page.get_by_text("preview", exact=True).first
         preview.wait_for(state="visible")
         preview.scroll_into_view_if_needed()
-        page.wait_for_timeout(1000)
-        page.screenshot(path=str(ARTIFACTS / "cleaned_trips_preview.png"))
-        metadata_text = page.inner_text("body")
+        metadata_text = picture(page, "cleaned_trips_preview.png")
 
     # green 2020-04, yellow 2021-01, fhv 2019-01 and fhv 2020-01, from the two backfills above
     assert "Materialized (4)" in partitions_text
@@ -196,38 +198,30 @@ def test_the_ui_reflects_the_runs_the_job_partitions_the_warehouse_table_and_the
         page.goto(f"{server.url}/overview/activity/timeline", wait_until="domcontentloaded")
         dismiss_welcome_dialog(page)
         page.get_by_text("trips_job", exact=True).first.wait_for(state="visible")
-        page.wait_for_timeout(1000)
-        page.screenshot(path=str(ARTIFACTS / "overview_timeline.png"))
-        timeline_text = page.inner_text("body")
+        timeline_text = picture(page, "overview_timeline.png")
 
         page.goto(f"{server.url}/locations/taxi_pipeline/jobs/trips_job/partitions", wait_until="domcontentloaded")
         page.get_by_role("button", name="Show per-asset status").click()
         page.get_by_text("lake_trips_parquet", exact=True).first.wait_for(state="visible")
         page.get_by_text("Backfill history", exact=True).first.wait_for(state="visible")
-        page.wait_for_timeout(3000)  # the backfill table loads after the heading
-        page.screenshot(path=str(ARTIFACTS / "trips_job_partitions.png"), full_page=True)
-        job_text = page.inner_text("body")
+        page.wait_for_timeout(2000)  # the backfill table loads after the heading
+        job_text = picture(page, "trips_job_partitions.png", full_page=True)
 
         page.goto(f"{server.url}/assets/warehouse_trips", wait_until="domcontentloaded")
         page.get_by_text("trip_distance", exact=True).first.wait_for(state="visible")
-        page.wait_for_timeout(1000)
-        page.screenshot(path=str(ARTIFACTS / "warehouse_trips_columns.png"))
-        columns_text = page.inner_text("body")
+        columns_text = picture(page, "warehouse_trips_columns.png")
 
         page.goto(f"{server.url}/assets/warehouse_trips?view=events", wait_until="domcontentloaded")
         preview = page.get_by_text("preview", exact=True).first
         preview.wait_for(state="visible")
         preview.scroll_into_view_if_needed()
-        page.wait_for_timeout(1000)
-        page.screenshot(path=str(ARTIFACTS / "warehouse_trips_preview.png"))
-        events_text = page.inner_text("body")
+        events_text = picture(page, "warehouse_trips_preview.png")
 
         page.goto(f"{server.url}/assets/trips_per_month", wait_until="domcontentloaded")
         page.get_by_text("[Show Markdown]").first.click()
         chart = page.locator("img[src^='data:image/png']").first
         chart.wait_for(state="visible")
-        page.wait_for_timeout(1000)
-        page.screenshot(path=str(ARTIFACTS / "trips_per_month_chart.png"))
+        picture(page, "trips_per_month_chart.png")
         chart_size = chart.evaluate("image => [image.naturalWidth, image.naturalHeight]")
 
     assert "trips_job" in timeline_text and "No runs or scheduled ticks" not in timeline_text
