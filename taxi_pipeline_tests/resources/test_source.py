@@ -10,8 +10,9 @@ from taxi_pipeline.resources.source import (
     TripSourceResource,
 )
 from taxi_pipeline.settings import SettingError, redact_url
-from taxi_pipeline_tests.support.http_server import QuietRequestHandler, serve, stop_server
+from taxi_pipeline_tests.support.http_server import QuietRequestHandler
 from taxi_pipeline_tests.support.samples import RELEASE_DIR, release_file, release_zones
+from taxi_pipeline_tests.support.unreachable import refused_port
 
 
 class StatusHandler(QuietRequestHandler):
@@ -82,9 +83,7 @@ def test_a_bare_403_is_a_permanent_failure(status_server, tmp_path):
 
 
 def test_connection_refused_is_transient_and_keeps_credentials_out(tmp_path):
-    server, url = serve(StatusHandler)
-    stop_server(server)  # nothing listens on the port any more
-    secret_url = url.replace("http://", "http://user:hunter2@")
+    secret_url = f"http://user:hunter2@127.0.0.1:{refused_port()}"
 
     with pytest.raises(SourceUnavailableError) as raised:
         TripSourceResource(base_url=secret_url, connect_timeout_seconds=2).download(

@@ -18,11 +18,19 @@ from pathlib import Path
 UNRESOLVABLE_URL = "http://no-such-host.invalid"
 
 
+# Bound, never listening, never closed: a connect to such a port is refused, and the kernel
+# cannot hand the port to an outgoing connection as its source port. A port that was bound and
+# closed can be: a connect to 127.0.0.1:P from source port P is a TCP self-connect, which
+# succeeds and reads back its own request (seen in CI as "connection failed or was reset").
+_HELD_PORTS: list[socket.socket] = []
+
+
 def refused_port() -> int:
-    """A port on 127.0.0.1 that was just bound and closed: a connect to it is refused."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port on 127.0.0.1 that refuses every connect for the rest of the test process."""
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    _HELD_PORTS.append(held)
+    return held.getsockname()[1]
 
 
 @contextmanager
