@@ -21,7 +21,7 @@ DEMO_SOURCE := file://$(CURDIR)/taxi_pipeline_tests/data/release
 DEMO_PARTITIONS := 'green|2020-04-01' 'yellow|2021-01-01' 'fhv|2019-01-01' 'fhv|2020-01-01'
 DEMO_LOG := data/demo.log
 
-.PHONY: install demo lint test dev dev-demo bench bench-backfill bench-fhvhv bench-targets bench-postgres prefect-venv postgres-server clean
+.PHONY: install demo lint test dev dev-demo image docker-engine bench bench-backfill bench-fhvhv bench-targets bench-postgres prefect-venv postgres-server clean
 
 install: $(INSTALLED)
 
@@ -63,6 +63,25 @@ postgres-server:
 	  else echo "the postgres tests need PostgreSQL's server: sudo apt-get install postgresql" >&2; exit 1; fi; \
 	fi
 
+# The docker tests (taxi_pipeline_tests/docker/) build a Debian base with debootstrap, the image
+# on it, and run deploy/docker-compose.yaml on Debian's Docker engine; they start `dockerd` when
+# none answers and stop it after. Installed when missing (as root), else the command is printed.
+DOCKER_TOOLS := dockerd debootstrap docker-compose
+docker-engine:
+	@missing=; for tool in $(DOCKER_TOOLS); do command -v $$tool >/dev/null || missing=yes; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian's docker.io, debootstrap and docker-compose for the docker tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io debootstrap docker-compose >/dev/null; \
+	  else echo "the docker tests need: sudo apt-get install docker.io debootstrap docker-compose && sudo dockerd &" >&2; exit 1; fi; \
+	fi
+
+# The project's image on the public python:3.11-slim-bookworm (or BASE_IMAGE=...), tagged by its
+# content and as taxi-pipeline:latest: the wheels are downloaded here, the build is offline.
+BASE_IMAGE ?= python:3.11-slim-bookworm
+image: $(INSTALLED)
+	PYTHON=$(BIN)/python deploy/build-image.sh $(BASE_IMAGE)
+
 $(DAGSTER_HOME)/dagster.yaml: deploy/dagster.yaml
 	mkdir -p $(DAGSTER_HOME)
 	cp deploy/dagster.yaml $@
@@ -89,7 +108,7 @@ lint: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/ruff format --check .
 	$(DG) check defs
 
-test: lint $(INSTALLED) $(BQEMU_INSTALLED) $(CHROMIUM) postgres-server
+test: lint $(INSTALLED) $(BQEMU_INSTALLED) $(CHROMIUM) postgres-server docker-engine
 	$(BIN)/pytest
 
 bench: $(INSTALLED)

@@ -16,6 +16,8 @@ from taxi_pipeline_tests.support.runs import BIN, PROJECT_DIR
 
 LOCATION = "taxi_pipeline"
 TERMINAL_RUN_STATUSES = {"SUCCESS", "FAILURE", "CANCELED"}
+# What a webserver that is still starting answers (or fails with) before its location loads.
+NOT_YET = (urllib.error.URLError, OSError, KeyError, RuntimeError)
 
 LAUNCH_BACKFILL = """
 mutation Launch($params: LaunchBackfillParams!) {
@@ -36,10 +38,9 @@ def _reset_signals() -> None:
 
 
 @dataclass
-class DagsterServer:
-    """A running `dagster dev`: its process, webserver URL and log file."""
+class DagsterWebserver:
+    """A Dagster webserver that answers GraphQL at `url`, and the log to read when it fails."""
 
-    proc: subprocess.Popen
     url: str
     log: Path
 
@@ -52,6 +53,12 @@ class DagsterServer:
         if answer.get("errors"):
             raise RuntimeError(json.dumps(answer["errors"]))
         return answer["data"]
+
+    def location_loaded(self) -> bool:
+        """Whether the webserver has the project's code location LOADED."""
+        query = "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }"
+        entries = self.graphql(query)["workspaceOrError"]["locationEntries"]
+        return any(e["name"] == LOCATION and e["loadStatus"] == "LOADED" for e in entries)
 
     def launch_backfill(self, partitions: list[str], title: str) -> dict:
         """`launchPartitionBackfill` of `trips_job`'s partitions, as the UI's backfill dialog
@@ -76,6 +83,15 @@ class DagsterServer:
         )
         return data["runsOrError"]["results"]
 
+    def run_events(self, run_id: str) -> list[dict]:
+        """A run's events in order: `__typename`, `message` and `timestamp` (ms since the epoch)."""
+        data = self.graphql(
+            "query Logs($id: ID!) { logsForRun(runId: $id) { ... on EventConnection {"
+            " events { __typename ... on MessageEvent { message timestamp } } } } }",
+            {"id": run_id},
+        )
+        return data["logsForRun"]["events"]
+
     def wait_for_runs(self, tag: tuple[str, str], count: int, timeout: float = 600) -> list[dict]:
         """Wait until `count` runs with the tag exist and all are finished."""
         deadline = time.monotonic() + timeout
@@ -85,6 +101,13 @@ class DagsterServer:
                 return runs
             time.sleep(2)
         raise TimeoutError(f"runs tagged {tag} not finished after {timeout} s: {self.runs(tag)}; see {self.log}")
+
+
+@dataclass
+class DagsterServer(DagsterWebserver):
+    """A running `dagster dev`: its webserver, log file and process."""
+
+    proc: subprocess.Popen
 
 
 def start_dagster_dev(env: dict, log: Path, timeout: float = 180) -> DagsterServer:
@@ -101,15 +124,8 @@ def start_dagster_dev(env: dict, log: Path, timeout: float = 180) -> DagsterServ
         start_new_session=True,
         preexec_fn=_reset_signals,
     )
-    server = DagsterServer(proc, f"http://127.0.0.1:{port}", log)
-    query = "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }"
-
-    def location_loaded() -> bool:
-        entries = server.graphql(query)["workspaceOrError"]["locationEntries"]
-        return any(e["name"] == LOCATION and e["loadStatus"] == "LOADED" for e in entries)
-
-    not_yet = (urllib.error.URLError, OSError, KeyError, RuntimeError)
-    if wait_until_ready(proc, "dagster dev", log, location_loaded, timeout, interval=0.5, not_yet=not_yet):
+    server = DagsterServer(f"http://127.0.0.1:{port}", log, proc)
+    if wait_until_ready(proc, "dagster dev", log, server.location_loaded, timeout, interval=0.5, not_yet=NOT_YET):
         return server
     stop_dagster_dev(server)
     raise TimeoutError(f"dagster dev not ready after {timeout} s:\n{log_tail(log)}")

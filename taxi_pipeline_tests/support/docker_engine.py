@@ -1,0 +1,156 @@
+"""A Docker engine and the images the deployment tests need, on a machine that reaches no
+container registry: `dockerd` started when none answers (and stopped after), a Debian bookworm
+base made by debootstrap and `docker import`, the project's image built on it by
+deploy/build-image.sh, and a Postgres stand-in (taxi_pipeline_tests/docker/postgres/). Every
+image is tagged by a hash of what it is made from, so a second session reuses it at once."""
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from taxi_pipeline_tests.support.processes import log_tail, wait_until_ready
+from taxi_pipeline_tests.support.runs import PROJECT_DIR
+
+SUITE = "bookworm"
+# Python 3.11 with venv for the project's image; PostgreSQL 15 for the stand-in of the public
+# postgres image. One base for both: one debootstrap (~1 min).
+BASE_PACKAGES = ("python3", "python3-venv", "postgresql")
+DEFAULT_MIRROR = "http://deb.debian.org/debian"
+POSTGRES_STANDIN = PROJECT_DIR / "taxi_pipeline_tests" / "docker" / "postgres"
+INSTALL_HINT = (
+    "the docker tests need a Docker engine, debootstrap and compose: as root, "
+    "apt-get install docker.io debootstrap docker-compose && dockerd &"
+)
+
+
+def docker(*args: str, timeout: float = 900, stdin=None) -> str:
+    """`docker ARGS`'s output; RuntimeError with its stderr when it fails."""
+    done = subprocess.run(["docker", *args], stdin=stdin, capture_output=True, text=True, timeout=timeout)
+    if done.returncode != 0:
+        raise RuntimeError(f"docker {' '.join(args)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return done.stdout
+
+
+def engine_answers() -> bool:
+    """Whether a Docker engine answers on this machine."""
+    if not shutil.which("docker"):
+        return False
+    return subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode == 0
+
+
+@contextmanager
+def docker_engine(log: Path) -> Iterator[None]:
+    """A Docker engine for the length of the block: the one that answers, or `dockerd` started
+    here (as root) and stopped at the end with what it ran."""
+    if engine_answers():
+        yield
+        return
+    if os.geteuid() != 0 or not shutil.which("dockerd"):
+        raise RuntimeError(INSTALL_HINT)
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            ["dockerd", "--host", "unix:///var/run/docker.sock"],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        if not wait_until_ready(proc, "dockerd", log, engine_answers, timeout=60, interval=0.5):
+            raise TimeoutError(f"dockerd did not answer within 60 s:\n{log_tail(log)}")
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def image_exists(name: str) -> bool:
+    """Whether the engine has an image of that name."""
+    return subprocess.run(["docker", "image", "inspect", name], capture_output=True).returncode == 0
+
+
+def debian_mirror() -> str:
+    """The Debian mirror this machine's apt uses (deb.debian.org when none is named)."""
+    for sources in sorted(Path("/etc/apt/sources.list.d").glob("*.sources")):
+        if found := re.search(r"^URIs:\s*(\S+/debian)/?\s*$", sources.read_text(), re.MULTILINE):
+            return found.group(1)
+    sources_list = Path("/etc/apt/sources.list")
+    if sources_list.exists():
+        if found := re.search(r"^deb\s+(?:\[[^]]*\]\s+)?(\S+/debian)/?\s+\S+", sources_list.read_text(), re.MULTILINE):
+            return found.group(1)
+    return DEFAULT_MIRROR
+
+
+def _content_tag(*parts: str | bytes) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode() if isinstance(part, str) else part)
+        digest.update(b"\0")
+    return digest.hexdigest()[:12]
+
+
+def debian_base_image(workdir: Path) -> str:
+    """A Debian bookworm image with BASE_PACKAGES, made by debootstrap from this machine's Debian
+    mirror and `docker import` (root only); its name."""
+    name = f"taxi-pipeline-testbase:{SUITE}-{_content_tag(SUITE, *BASE_PACKAGES)}"
+    if image_exists(name):
+        return name
+    if os.geteuid() != 0 or not shutil.which("debootstrap"):
+        raise RuntimeError(INSTALL_HINT)
+    rootfs = workdir / "rootfs"
+    command = ["debootstrap", "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}", SUITE, str(rootfs)]
+    done = subprocess.run([*command, debian_mirror()], capture_output=True, text=True, timeout=1200)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}):\n{done.stdout[-3000:]}{done.stderr}")
+    for package in (rootfs / "var" / "cache" / "apt" / "archives").glob("*.deb"):
+        package.unlink()  # the downloaded packages, installed already
+    tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
+    try:
+        docker("import", "-", name, stdin=tar.stdout)
+    finally:
+        tar.stdout.close()
+        tar.wait()
+        shutil.rmtree(rootfs)
+    return name
+
+
+def postgres_standin_image(base: str) -> str:
+    """The stand-in for the public postgres image, built on `base`; its name."""
+    files = sorted(POSTGRES_STANDIN.iterdir())
+    name = f"taxi-pipeline-testpg:{_content_tag(image_id(base), *(f.read_bytes() for f in files))}"
+    if not image_exists(name):
+        docker("build", "--quiet", "--build-arg", f"BASE_IMAGE={base}", "-t", name, str(POSTGRES_STANDIN))
+    return name
+
+
+def image_id(name: str) -> str:
+    """The engine's id of an image."""
+    return docker("image", "inspect", "--format", "{{.Id}}", name).strip()
+
+
+def project_image(base: str, log: Path) -> tuple[str, float]:
+    """deploy/build-image.sh on `base`, as a user runs it; the image's name and the seconds it
+    took (a few when an image of the same content exists)."""
+    started = time.monotonic()
+    with open(log, "a") as err:
+        done = subprocess.run(
+            [str(PROJECT_DIR / "deploy" / "build-image.sh"), base],
+            cwd=PROJECT_DIR,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            timeout=1800,
+        )
+    if done.returncode != 0:
+        raise RuntimeError(f"deploy/build-image.sh {base} failed ({done.returncode}):\n{log_tail(log)}")
+    return done.stdout.strip().splitlines()[-1], time.monotonic() - started
