@@ -21,7 +21,7 @@ DEMO_SOURCE := file://$(CURDIR)/taxi_pipeline_tests/data/release
 DEMO_PARTITIONS := 'green|2020-04-01' 'yellow|2021-01-01' 'fhv|2019-01-01' 'fhv|2020-01-01'
 DEMO_LOG := data/demo.log
 
-.PHONY: install demo lint test dev dev-demo image docker-engine bench bench-backfill bench-fhvhv bench-targets bench-postgres prefect-venv postgres-server clean
+.PHONY: install demo lint test dev dev-demo image docker-engine bench bench-containers bench-backfill bench-fhvhv bench-targets bench-postgres prefect-venv postgres-server clean
 
 install: $(INSTALLED)
 
@@ -128,6 +128,11 @@ bench-backfill: $(INSTALLED) prefect-venv
 # month into DuckDB and into Postgres, each beside its reference.
 bench-targets: $(INSTALLED) prefect-venv postgres-server
 	$(BIN)/python -m benchmarks.targets --fhvhv-rows 20000000
+
+# The same backfill through `dagster dev` (a process per run) and deploy/docker-compose.yaml (a
+# container per run, DockerRunLauncher), side by side.
+bench-containers: $(INSTALLED) docker-engine
+	$(BIN)/python -m benchmarks.container_start --repeats 2
 
 # The course's pandas to_sql against PostgresWarehouse.load_slice, on a throwaway cluster.
 bench-postgres: $(INSTALLED) postgres-server

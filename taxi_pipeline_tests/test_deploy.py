@@ -106,6 +106,7 @@ def test_dockerfile_builds_offline_on_a_base_of_choice_and_serves_the_code_locat
 
     assert "ARG BASE_IMAGE=python:3.11-slim-bookworm" in dockerfile and "FROM ${BASE_IMAGE}" in dockerfile
     assert dockerfile.count("--no-index") == 2  # the wheels deploy/build-image.sh downloaded
+    assert "COPY --from=packages /opt/venv /opt/venv" in dockerfile  # the wheels stay in the build stage
     assert 'CMD ["dagster", "code-server", "start"' in dockerfile and "taxi_pipeline.definitions" in dockerfile
 
 

@@ -70,6 +70,7 @@ def test_a_backfill_runs_each_partition_in_a_container_of_its_own(deployment):
     for run_id, container in containers.items():
         messages = [e["message"] for e in webserver.run_events(run_id)]
         assert any(f"{LAUNCHED_IN}{container} with image taxi-pipeline:" in m for m in messages)
+        assert [m for m in messages if "Exception" in m or "Permission denied" in m] == []
     assert wait_until_no_run_containers(deployment) == []  # each removed when its run ended
     assert slice_rows(deployment) == EXPECTED_ROWS
     # The runs are in the Postgres container's run storage, which the webserver reads.

@@ -64,8 +64,13 @@ class ComposeDeployment:
     def remove_run_containers(self) -> None:
         """Remove what the run launcher left (a test that failed mid-run): compose cannot remove
         a network that containers still use."""
-        if ids := self.run_containers():
-            docker("rm", "-f", *ids)
+        deadline = time.monotonic() + 60
+        while ids := self.run_containers():
+            # A container of a run that just ended may be in the middle of its own removal.
+            subprocess.run(["docker", "rm", "-f", *ids], capture_output=True)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"run containers {ids} still there after 60 s")
+            time.sleep(0.5)
 
 
 def compose_env(project_image: str, postgres_image: str) -> dict[str, str]:
