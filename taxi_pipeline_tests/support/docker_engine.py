@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -146,6 +147,7 @@ def project_image(base: str, log: Path) -> tuple[str, float]:
         done = subprocess.run(
             [str(PROJECT_DIR / "deploy" / "build-image.sh"), base],
             cwd=PROJECT_DIR,
+            env=os.environ | {"PYTHON": sys.executable},  # the tests' pip downloads the wheels
             stdout=subprocess.PIPE,
             stderr=err,
             text=True,
