@@ -129,8 +129,8 @@ bench-backfill: $(INSTALLED) prefect-venv
 bench-targets: $(INSTALLED) prefect-venv postgres-server
 	$(BIN)/python -m benchmarks.targets --fhvhv-rows 20000000
 
-# The same backfill on one machine (deploy/dagster.yaml, a process per run) and deploy/docker-compose.yaml (a
-# container per run, DockerRunLauncher), side by side.
+# The same backfill on one machine (deploy/dagster.yaml, a process per run) and through
+# deploy/docker-compose.yaml (a container per run, DockerRunLauncher), side by side.
 bench-containers: $(INSTALLED) docker-engine
 	$(BIN)/python -m benchmarks.container_start --repeats 2
 
