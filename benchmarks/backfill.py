@@ -9,7 +9,6 @@ each run's start-up and steps); then `etl_parent_flow` under Prefect 2.7.7 (`mak
 
 import argparse
 import os
-import shutil
 import statistics
 import sys
 import tempfile
@@ -22,12 +21,12 @@ from pathlib import Path
 import dagster as dg
 from dagster._core.instance.ref import InstanceRef  # opens the deployment's DAGSTER_HOME
 
-from benchmarks.measure import PROJECT, machine_line
+from benchmarks.measure import machine_line
 from benchmarks.prefect_reference import GREEN_2020_ROWS, green_2020_months, run_prefect_reference
 from taxi_pipeline.partitions import trip_partition_key
 from taxi_pipeline_tests.support.dagster_server import start_dagster_dev, stop_dagster_dev
 from taxi_pipeline_tests.support.http_server import QuietHandler, serving
-from taxi_pipeline_tests.support.runs import cli_env
+from taxi_pipeline_tests.support.runs import deployed_env
 from taxi_pipeline_tests.support.warehouse_rows import warehouse_rows
 
 
@@ -66,8 +65,7 @@ def run_backfill(
     """Start `dagster dev` on a fresh instance (`dagster_yaml`, default deploy/dagster.yaml) whose
     source is `mirror_url`, submit one backfill of `partitions` of `trips_job`, wait for every
     run to end, and time it."""
-    env = cli_env(work, mirror_url)
-    shutil.copy(dagster_yaml or PROJECT / "deploy" / "dagster.yaml", Path(env["DAGSTER_HOME"]) / "dagster.yaml")
+    env = deployed_env(work, mirror_url, dagster_yaml)
     server = start_dagster_dev(env, work / "dagster-dev.log")
     try:
         submitted = time.time()

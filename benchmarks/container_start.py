@@ -8,7 +8,6 @@ and loads the code location) and start to end (the steps).
 """
 
 import argparse
-import shutil
 import statistics
 import tempfile
 from functools import partial
@@ -24,7 +23,7 @@ from taxi_pipeline_tests.support.docker_engine import (
     project_image,
 )
 from taxi_pipeline_tests.support.http_server import QuietHandler, serving
-from taxi_pipeline_tests.support.runs import PROJECT_DIR, cli_env
+from taxi_pipeline_tests.support.runs import deployed_env
 from taxi_pipeline_tests.support.samples import RELEASE_DIR
 
 PARTITIONS = ["green|2020-04-01", "yellow|2021-01-01", "fhv|2019-01-01"]
@@ -54,8 +53,7 @@ def main() -> None:
         for round_ in range(args.repeats):
             with serving(partial(QuietHandler, directory=str(RELEASE_DIR))) as url:
                 (local := Path(temp) / f"local{round_}").mkdir()
-                env = cli_env(local, url)
-                shutil.copy(PROJECT_DIR / "deploy" / "dagster.yaml", Path(env["DAGSTER_HOME"]) / "dagster.yaml")
+                env = deployed_env(local, url)
                 server = start_dagster_dev(env, Path(temp) / f"dev{round_}.log")
                 try:
                     results["process (dagster dev)"] += run_timings(server, "bench")

@@ -48,13 +48,6 @@ def tags_of(run: dict) -> dict[str, str]:
     return {t["key"]: t["value"] for t in run["tags"]}
 
 
-def wait_until_no_run_containers(deployment, timeout: float = 60) -> list[str]:
-    deadline = time.monotonic() + timeout
-    while (left := deployment.run_containers()) and time.monotonic() < deadline:
-        time.sleep(1)
-    return left
-
-
 def test_a_backfill_runs_each_partition_in_a_container_of_its_own(deployment):
     webserver = deployment.webserver
     assert webserver.graphql("{ version }")["version"] == "1.13.27"
@@ -71,7 +64,7 @@ def test_a_backfill_runs_each_partition_in_a_container_of_its_own(deployment):
         messages = [e["message"] for e in webserver.run_events(run_id)]
         assert any(f"{LAUNCHED_IN}{container} with image taxi-pipeline:" in m for m in messages)
         assert [m for m in messages if "Exception" in m or "Permission denied" in m] == []
-    assert wait_until_no_run_containers(deployment) == []  # each removed when its run ended
+    assert deployment.run_containers_left() == []  # each removed when its run ended
     assert slice_rows(deployment) == EXPECTED_ROWS
     # The runs are in the Postgres container's run storage, which the webserver reads.
     stored = dict(deployment.psql("dagster", "SELECT run_id, status FROM runs"))
@@ -101,5 +94,5 @@ def test_a_killed_run_container_is_failed_by_run_monitoring_and_its_partition_re
     assert [r["status"] for r in retries] == ["SUCCESS"]
     assert tags_of(retries[0])["dagster/partition"] == "green|2020-04-01"
     assert tags_of(retries[0])["docker/container_id"] != killed
-    assert wait_until_no_run_containers(deployment) == []
+    assert deployment.run_containers_left() == []
     assert slice_rows(deployment)[("green", "2020-04")] == 35_612  # the month replaced, not loaded twice

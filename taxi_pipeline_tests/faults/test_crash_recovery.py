@@ -4,7 +4,6 @@ itself. The dead runs are failed by run monitoring, the `warehouse` pool's slot 
 freed, run retries launch their partitions again, and every partition ends loaded exactly once."""
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from dagster._core.instance.ref import InstanceRef  # opens another process's DA
 
 from taxi_pipeline.run_launcher import process_alive, run_worker_pid
 from taxi_pipeline_tests.support.dagster_server import start_dagster_dev, stop_dagster_dev
-from taxi_pipeline_tests.support.runs import PROJECT_DIR, cli_env, start_child
+from taxi_pipeline_tests.support.runs import deployed_env, start_child
 from taxi_pipeline_tests.support.warehouse_rows import warehouse_rows
 
 pytestmark = [pytest.mark.faults, pytest.mark.ui]
@@ -75,8 +74,7 @@ def kill_dagster_dev_during_a_load(env, log: Path) -> tuple[list, list]:
 
 
 def test_dagster_dev_killed_mid_backfill_recovers_on_restart(tmp_path, release_url):
-    env = cli_env(tmp_path, release_url)
-    shutil.copy(PROJECT_DIR / "deploy" / "dagster.yaml", Path(env["DAGSTER_HOME"]) / "dagster.yaml")
+    env = deployed_env(tmp_path, release_url)
     log = tmp_path / "dagster-dev.log"
     # A reader holding the DuckDB file (a notebook left open) keeps the first load waiting for
     # the lock with the pool's one slot claimed, and the second run's load waiting for the slot:

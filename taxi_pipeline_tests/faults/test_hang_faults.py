@@ -73,6 +73,15 @@ def raw_trips_only():
     return [a for a in TRIP_ASSETS if a.key == dg.AssetKey("raw_trips")]
 
 
+def step_event_time(logs, step_key: str, event_type: dg.DagsterEventType) -> float:
+    """When the step's first event of that type was logged (seconds since the epoch)."""
+    return next(
+        e.timestamp
+        for e in logs
+        if e.step_key == step_key and e.is_dagster_event and e.dagster_event.event_type == event_type
+    )
+
+
 def test_a_trickling_source_fails_naming_the_rate_and_is_retried(trickling_url, make_resources, monkeypatch):
     # A 2 s window and a 1 KiB floor stand for the default 60 s and 64 KiB; progress every 1 s.
     monkeypatch.setattr(ingest, "PROGRESS_EVERY_SECONDS", 1.0)
@@ -130,20 +139,8 @@ def test_a_process_holding_the_duckdb_file_fails_the_load_after_a_bounded_wait_n
     assert not result.success
     assert retried_steps(result) == []  # the bounded wait is the whole wait: no step retries
     logs = instance.all_logs(result.run_id)
-    started = next(
-        e.timestamp
-        for e in logs
-        if e.step_key == "warehouse_trips"
-        and e.is_dagster_event
-        and e.dagster_event.event_type == dg.DagsterEventType.STEP_START
-    )
-    failed = next(
-        e.timestamp
-        for e in logs
-        if e.step_key == "warehouse_trips"
-        and e.is_dagster_event
-        and e.dagster_event.event_type == dg.DagsterEventType.STEP_FAILURE
-    )
+    started = step_event_time(logs, "warehouse_trips", dg.DagsterEventType.STEP_START)
+    failed = step_event_time(logs, "warehouse_trips", dg.DagsterEventType.STEP_FAILURE)
     assert 3 <= failed - started < 10, failed - started
     waiting = [
         e.user_message

@@ -38,10 +38,11 @@ class ComposeDeployment:
     env: dict[str, str]
     webserver: DagsterWebserver
     network: str
+    compose_command: list[str]  # `docker compose` or `docker-compose`, looked up once
 
     def compose(self, *args: str, timeout: float = 300) -> str:
         """`docker compose ARGS` on this deployment; RuntimeError with its output when it fails."""
-        command = [*compose_command(), "-p", PROJECT, "-f", str(COMPOSE_FILE), "--profile", "mirror", *args]
+        command = [*self.compose_command, "-p", PROJECT, "-f", str(COMPOSE_FILE), "--profile", "mirror", *args]
         done = subprocess.run(command, env=self.env, capture_output=True, text=True, timeout=timeout)
         if done.returncode != 0:
             raise RuntimeError(
@@ -61,16 +62,23 @@ class ComposeDeployment:
         out = docker("ps", "-a", "-q", "--filter", "label=dagster/run_id", "--filter", f"network={self.network}")
         return out.split()
 
+    def run_containers_left(self, timeout: float = 60) -> list[str]:
+        """The run containers still there after waiting up to `timeout` s for them to go (each
+        removes itself when its run ends)."""
+        deadline = time.monotonic() + timeout
+        while (left := self.run_containers()) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        return left
+
     def remove_run_containers(self) -> None:
         """Remove what the run launcher left (a test that failed mid-run): compose cannot remove
         a network that containers still use."""
-        deadline = time.monotonic() + 60
-        while ids := self.run_containers():
-            # A container of a run that just ended may be in the middle of its own removal.
+        if ids := self.run_containers():
+            # A container of a run that just ended may be in the middle of its own removal: the
+            # error says so, and the wait below sees it go.
             subprocess.run(["docker", "rm", "-f", *ids], capture_output=True)
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"run containers {ids} still there after 60 s")
-            time.sleep(0.5)
+            if left := self.run_containers_left():
+                raise TimeoutError(f"run containers {left} still there after 60 s")
 
 
 def compose_env(project_image: str, postgres_image: str) -> dict[str, str]:
@@ -98,7 +106,7 @@ def compose_deployment(
     saved to `log` and everything removed (volumes too) at the end."""
     env = compose_env(project_image, postgres_image)
     webserver = DagsterWebserver(f"http://127.0.0.1:{env['TAXI_WEBSERVER_PORT']}", log)
-    deployment = ComposeDeployment(env, webserver, PROJECT)
+    deployment = ComposeDeployment(env, webserver, PROJECT, compose_command())
     deployment.remove_run_containers()
     deployment.compose("down", "-v", "--remove-orphans")  # what an interrupted earlier run left
     try:

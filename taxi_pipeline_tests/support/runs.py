@@ -5,6 +5,7 @@ Also the child programs of `support/children`, started as `python -m` modules.
 """
 
 import os
+import shutil
 import subprocess
 import sys
 import warnings
@@ -123,6 +124,14 @@ def cli_env(tmp_path: Path, source_url: str, **extra: str) -> dict[str, str]:
         TAXI_DUCKDB_PATH=str(tmp_path / "warehouse.duckdb"),
     )
     env.update(extra)
+    return env
+
+
+def deployed_env(tmp_path: Path, source_url: str, dagster_yaml: Path | None = None) -> dict[str, str]:
+    """`cli_env` with the instance config `make dev` installs (deploy/dagster.yaml, or
+    `dagster_yaml`): the run queue, pools, monitoring and retries of one machine."""
+    env = cli_env(tmp_path, source_url)
+    shutil.copy(dagster_yaml or PROJECT_DIR / "deploy" / "dagster.yaml", Path(env["DAGSTER_HOME"]) / "dagster.yaml")
     return env
 
 

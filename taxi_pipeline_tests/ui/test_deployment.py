@@ -2,16 +2,14 @@
 GraphQL, the `dagster job backfill` CLI, and the UI looked at in headless Chromium."""
 
 import re
-import shutil
 import subprocess
 import time
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 
 from taxi_pipeline_tests.support.dagster_server import start_dagster_dev, stop_dagster_dev
-from taxi_pipeline_tests.support.runs import BIN, PROJECT_DIR, TRIP_CHECK_NAMES, cli_env
+from taxi_pipeline_tests.support.runs import BIN, PROJECT_DIR, TRIP_CHECK_NAMES, deployed_env
 from taxi_pipeline_tests.support.warehouse_rows import warehouse_rows
 
 pytestmark = pytest.mark.ui
@@ -36,8 +34,7 @@ def deployment(tmp_path_factory, release_url):
     """`dagster dev` with the project's deploy/dagster.yaml, a lake and DuckDB of its own, and the
     bundled release served over HTTP."""
     base = tmp_path_factory.mktemp("deployment")
-    env = cli_env(base, release_url)
-    shutil.copy(PROJECT_DIR / "deploy" / "dagster.yaml", Path(env["DAGSTER_HOME"]) / "dagster.yaml")
+    env = deployed_env(base, release_url)
     server = start_dagster_dev(env, base / "dagster-dev.log")
     try:
         yield server, env
