@@ -8,7 +8,12 @@ from taxi_pipeline.assets.ingest import GROUP
 from taxi_pipeline.assets.metadata import table_preview, warehouse_table_schema
 from taxi_pipeline.assets.retries import retried_on_error
 from taxi_pipeline.partitions import one_partition_per_run, split_partition_key
-from taxi_pipeline.resources.warehouse import SliceMismatchError, WarehouseLockedError, WarehouseResource
+from taxi_pipeline.resources.warehouse import (
+    SliceMismatchError,
+    WarehouseLockedError,
+    WarehouseResource,
+    WarehouseSchemaError,
+)
 from taxi_pipeline.settings import SettingError
 from taxi_pipeline.transforms.lake_file import parquet_row_count
 
@@ -43,7 +48,7 @@ def load_month(
     context.log.info(f"loading {lake_trips_parquet} into {color} {month:%Y-%m} of the trips table")
     try:
         load = warehouse.load_slice(lake_trips_parquet, color, month)
-    except (SettingError, SliceMismatchError, WarehouseLockedError) as e:
+    except (SettingError, SliceMismatchError, WarehouseLockedError, WarehouseSchemaError) as e:
         # A lock held past the bounded wait is not retried: each retry would wait as long again.
         raise dg.Failure(description=str(e), allow_retries=False) from None
     context.log.info(

@@ -16,6 +16,14 @@ PREVIEW_ROWS = 5  # rows of a loaded slice read back for the UI
 
 
 @dataclass(frozen=True)
+class SliceOrigin:
+    """Where a slice's rows came from, recorded with the slice in the warehouse."""
+
+    source: str  # the release: course or tlc
+    sha256: str  # of the lake file loaded
+
+
+@dataclass(frozen=True)
 class SliceLoad:
     """The outcome of replacing one (color, source_month) slice of the trips table."""
 
@@ -27,6 +35,7 @@ class SliceLoad:
     preview: pa.Table | None = None  # the first rows of the slice as loaded
     job_id: str | None = None  # the backend's load job, where it has one
     bytes_processed: int | None = None
+    previous_source: str | None = None  # the release the slice was loaded from before, if any
 
 
 def preview_columns(present: set[str] | None = None) -> list[str]:
@@ -44,12 +53,21 @@ class WarehouseLockedError(Exception):
     wait again, so the load fails at once."""
 
 
+class WarehouseSchemaError(Exception):
+    """The warehouse table is not of the canonical shape (a column of another type, a Postgres
+    `trips` that is not partitioned): nothing is written, and a retry would meet the same table.
+    The message names the warehouse, the table, the column, both types and what to do."""
+
+
 class WarehouseResource(dg.ConfigurableResource):
     """A warehouse table `trips` of every color and month, loaded one lake file at a time."""
 
     @abstractmethod
-    def load_slice(self, lake_file: UPath, color: str, source_month: date) -> SliceLoad:
-        """Replace the (color, source_month) slice with the lake file's rows, all or nothing."""
+    def load_slice(
+        self, lake_file: UPath, color: str, source_month: date, origin: SliceOrigin | None = None
+    ) -> SliceLoad:
+        """Replace the (color, source_month) slice with the lake file's rows, all or nothing, and
+        record `origin` (source, sha256, load time) for the slice in the same transaction."""
 
     @abstractmethod
     def slice_counts(self) -> list[tuple[str, date, int]]:
