@@ -12,13 +12,17 @@ from pydantic import Field
 from upath import UPath
 
 from taxi_pipeline.resources.warehouse import (
+    LOADS_TABLE,
     PREVIEW_ROWS,
     TRIPS_TABLE,
     ZONES_TABLE,
+    RecordedOrigin,
     SliceLoad,
     SliceMismatchError,
+    SliceOrigin,
     WarehouseResource,
-    preview_columns,
+    schema_error,
+    type_mismatches,
 )
 from taxi_pipeline.schema import CANONICAL_COLUMNS, COLORS, SQL_TYPES, ZONES_SCHEMA, sql_columns
 from taxi_pipeline.settings import SettingError
@@ -26,6 +30,9 @@ from taxi_pipeline.transforms.lake_file import lake_file_columns
 from taxi_pipeline.transforms.zones import ZoneFileError, read_zone_file
 
 STAGING_TABLE_HOURS = 24  # a staging table left by a killed run expires by itself
+
+# The API's legacy names of standard SQL types, as table and query schemas report them.
+_STANDARD_TYPE_NAMES = {"INTEGER": "INT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL", "RECORD": "STRUCT"}
 
 CREDENTIALS_HINT = (
     "set GOOGLE_APPLICATION_CREDENTIALS to a service-account key file, GCP_CREDENTIALS_B64 to a "
@@ -41,6 +48,32 @@ def trips_table_schema(names: list[str] | None = None) -> list[bigquery.SchemaFi
         for c in CANONICAL_COLUMNS
         if names is None or c.name in names
     ]
+
+
+def column_types(schema: list[bigquery.SchemaField]) -> list[tuple[str, str]]:
+    """(name, standard SQL type) of a table's or a query's columns."""
+    return [(f.name, _STANDARD_TYPE_NAMES.get(f.field_type, f.field_type)) for f in schema]
+
+
+def loads_table_schema() -> list[bigquery.SchemaField]:
+    """The columns of the table recording each slice's origin, one row a slice."""
+    return [
+        bigquery.SchemaField("color", "STRING", mode="REQUIRED"),
+        bigquery.SchemaField("source_month", "DATE", mode="REQUIRED"),
+        bigquery.SchemaField("source", "STRING", description="The release: course or tlc"),
+        bigquery.SchemaField("sha256", "STRING", description="Of the lake file loaded"),
+        bigquery.SchemaField("rows", "INT64", mode="REQUIRED"),
+        bigquery.SchemaField("loaded_at", "TIMESTAMP", mode="REQUIRED"),
+    ]
+
+
+def string_literal(value: str | None) -> str:
+    """A GoogleSQL string literal of `value` (NULL for None): backslashes, quotes and line breaks
+    escaped."""
+    if value is None:
+        return "NULL"
+    escaped = value.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n").replace("\r", "\\r")
+    return f"'{escaped}'"
 
 
 def zones_table_schema() -> list[bigquery.SchemaField]:
@@ -121,6 +154,15 @@ class BigQueryWarehouse(WarehouseResource):
         table.clustering_fields = ["color"]
         table.description = "NYC taxi trips of every color and month; one slice per (color, source_month)"
         table = client.create_table(table, exists_ok=True)
+        if mismatches := type_mismatches(column_types(table.schema), sql_columns("bigquery")):
+            name, _, wanted = mismatches[0]
+            raise schema_error(
+                f"BigQuery dataset {self.project}.{self.dataset}",
+                self.table_id,
+                mismatches,
+                f"Rename the table (ALTER TABLE `{self.table_id}` RENAME TO {TRIPS_TABLE}_old) and load again: the "
+                f"load creates a canonical table (BigQuery cannot change {name} to {wanted} in place).",
+            )
         # A table made by an older release: add the columns it lacks, in place (DDL that real
         # BigQuery runs as a metadata change; the rows there read null in the new columns).
         present = {field.name for field in table.schema}
@@ -133,6 +175,11 @@ class BigQueryWarehouse(WarehouseResource):
                     f"ALTER TABLE `{self.table_id}` ADD COLUMN IF NOT EXISTS {f.name} {f.field_type};" for f in missing
                 )
             ).result()
+        client.create_table(bigquery.Table(self.loads_table_id, schema=loads_table_schema()), exists_ok=True)
+
+    @property
+    def loads_table_id(self) -> str:
+        return f"{self.project}.{self.dataset}.{LOADS_TABLE}"
 
     def _create_staging_table(self, client: bigquery.Client, color: str, source_month: date, columns: list[str]) -> str:
         staging_id = f"{self.project}.{self.dataset}._{TRIPS_TABLE}_load_{color}_{source_month:%Y%m}"
@@ -142,8 +189,12 @@ class BigQueryWarehouse(WarehouseResource):
         client.create_table(staging)
         return staging_id
 
-    def load_slice(self, lake_file: UPath, color: str, source_month: date) -> SliceLoad:
-        """Replace the (color, source_month) slice with the rows of the lake file, atomically."""
+    def load_slice(
+        self, lake_file: UPath, color: str, source_month: date, origin: SliceOrigin | None = None
+    ) -> SliceLoad:
+        """Replace the (color, source_month) slice with the rows of the lake file, and its row of
+        `loads`, in one multi-statement transaction. With no `origin`, the slice's `loads` row has
+        a null source and sha256."""
         if lake_file.protocol != "gs":
             raise ValueError(f"BigQuery loads lake files from gs:// only, got {lake_file}")
         predicate = slice_predicate(color, source_month)
@@ -171,35 +222,41 @@ class BigQueryWarehouse(WarehouseResource):
                     raise SliceMismatchError(
                         f"{lake_file}: {staged.stray} of {staged.n} rows are not {color} {source_month:%Y-%m}"
                     )
-                count_slice = f"SELECT COUNT(*) AS n FROM `{self.table_id}` WHERE {predicate}"
-                [before] = client.query(count_slice).result()
+                [before] = client.query(
+                    f"SELECT (SELECT COUNT(*) FROM `{self.table_id}` WHERE {predicate}) AS n, "
+                    f"(SELECT ANY_VALUE(source) FROM `{self.loads_table_id}` WHERE {predicate}) AS source"
+                ).result()
                 # One transaction: if any statement fails, BigQuery rolls the whole script back.
                 swap = client.query(
                     "BEGIN TRANSACTION;\n"
                     f"DELETE FROM `{self.table_id}` WHERE {predicate};\n"
                     f"INSERT INTO `{self.table_id}` ({columns}) SELECT {columns} FROM `{staging_id}`;\n"
+                    f"DELETE FROM `{self.loads_table_id}` WHERE {predicate};\n"
+                    f"INSERT INTO `{self.loads_table_id}` (color, source_month, source, sha256, `rows`, loaded_at) "
+                    f"VALUES ('{color}', DATE '{source_month.isoformat()}', "
+                    f"{string_literal(origin and origin.source)}, {string_literal(origin and origin.sha256)}, "
+                    f"{staged.n}, CURRENT_TIMESTAMP());\n"
                     "COMMIT TRANSACTION;"
                 )
                 swap.result()
-                [after] = client.query(count_slice).result()
-                # The staging table holds exactly the slice's rows; listing them is free, where a
-                # query of the slice would bill its columns.
-                preview = client.list_rows(
-                    staging_id,
-                    selected_fields=trips_table_schema(preview_columns(set(file_columns))),
-                    max_results=PREVIEW_ROWS,
-                ).to_arrow(create_bqstorage_client=False)
             finally:
                 client.delete_table(staging_id, not_found_ok=True)
+            [after] = client.query(f"SELECT COUNT(*) AS n FROM `{self.table_id}` WHERE {predicate}").result()
+            # The slice as the table holds it now; the query's schema is the table's columns.
+            preview_rows = client.query(
+                f"SELECT * FROM `{self.table_id}` WHERE {predicate} LIMIT {PREVIEW_ROWS}"
+            ).result()
+            preview = preview_rows.to_arrow(create_bqstorage_client=False)
         return SliceLoad(
             table=self.table_id,
             rows_loaded=staged.n,
             rows_replaced=before.n,
             slice_rows=after.n,
-            column_types=tuple(sql_columns("bigquery")),
+            column_types=tuple(column_types(preview_rows.schema)),
             preview=preview,
             job_id=load_job.job_id,
             bytes_processed=swap.total_bytes_processed,
+            previous_source=before.source,
         )
 
     def slice_counts(self) -> list[tuple[str, date, int]]:
@@ -211,6 +268,15 @@ class BigQueryWarehouse(WarehouseResource):
                 "GROUP BY color, source_month ORDER BY color, source_month"
             ).result()
             return [(r.color, r.source_month, r.n) for r in rows]
+
+    def slice_origins(self) -> dict[tuple[str, date], RecordedOrigin]:
+        """{(color, source_month): (source, sha256, loaded_at)} of every slice `loads` records."""
+        with self._client() as client:
+            self._ensure_table(client)
+            rows = client.query(
+                f"SELECT color, source_month, source, sha256, loaded_at FROM `{self.loads_table_id}`"
+            ).result()
+            return {(r.color, r.source_month): RecordedOrigin(r.source, r.sha256, r.loaded_at) for r in rows}
 
     @property
     def zones_table_id(self) -> str:

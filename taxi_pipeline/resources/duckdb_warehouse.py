@@ -1,7 +1,9 @@
 """The default warehouse: a `trips` table in a local DuckDB file."""
 
+import os
 import re
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -14,14 +16,18 @@ from upath import UPath
 
 from taxi_pipeline.lake import is_local, to_local_path
 from taxi_pipeline.resources.warehouse import (
+    LOADS_TABLE,
     PREVIEW_ROWS,
     TRIPS_TABLE,
     ZONES_TABLE,
+    RecordedOrigin,
     SliceLoad,
     SliceMismatchError,
+    SliceOrigin,
     WarehouseLockedError,
     WarehouseResource,
-    preview_columns,
+    schema_error,
+    type_mismatches,
 )
 from taxi_pipeline.schema import ZONES_SCHEMA, sql_columns
 from taxi_pipeline.settings import DEFAULT_DUCKDB_LOCK_WAIT_SECONDS, check_duckdb_file
@@ -37,6 +43,8 @@ DEFAULT_MEMORY_LIMIT = "256MB"
 LOCK_HELD = re.compile(
     r"Could not set lock on file .*Conflicting lock is held in (?P<program>.*?) \(PID (?P<pid>\d+)\)"
 )
+# Where this process's open files are named by descriptor (Linux; /dev/fd elsewhere).
+FD_FOLDER = "/proc/self/fd" if os.path.isdir("/proc/self/fd") else "/dev/fd"
 LOCK_LOG_EVERY_SECONDS = 10.0
 LOCK_POLL_MAX_SECONDS = 0.25  # short: a reader polling the file leaves only brief gaps
 
@@ -51,14 +59,48 @@ def trips_table_ddl(table: str = TRIPS_TABLE) -> str:
     return f"CREATE TABLE IF NOT EXISTS {table} (\n  {columns}\n)"
 
 
-def add_missing_columns(conn, table: str = TRIPS_TABLE) -> list[str]:
-    """Add, in place, the canonical columns an existing table lacks (a table made by an older
-    release); rows already there read null in them. Returns the columns added."""
-    present = {row[0] for row in conn.execute(f"SELECT column_name FROM (DESCRIBE {table})").fetchall()}
-    added = [(name, kind) for name, kind in sql_columns("duckdb") if name not in present]
-    for name, kind in added:
-        conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
-    return [name for name, _ in added]
+def conform_trips_table(conn, warehouse: str, table: str = TRIPS_TABLE) -> None:
+    """Check an existing table's columns against the canonical ones with one DESCRIBE: a column
+    of another type raises `WarehouseSchemaError` (naming `warehouse`, the column and both types)
+    before anything changes; the canonical columns it lacks (a table made by an older release)
+    are then added in place, and rows already there read null in them."""
+    present = conn.execute(f"SELECT column_name, column_type FROM (DESCRIBE {table})").fetchall()
+    if mismatches := type_mismatches(present, sql_columns("duckdb")):
+        name, _, wanted = mismatches[0]
+        raise schema_error(
+            warehouse,
+            table,
+            mismatches,
+            f"Change the column back (ALTER TABLE {table} ALTER COLUMN {name} TYPE {wanted}) if its values allow "
+            f"it, or rename the table (ALTER TABLE {table} RENAME TO {table}_old) and load again: the load creates "
+            "a canonical table.",
+        )
+    names = {name for name, _ in present}
+    for name, kind in sql_columns("duckdb"):
+        if name not in names:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+
+
+def loads_table_ddl(table: str = LOADS_TABLE) -> str:
+    """`CREATE TABLE IF NOT EXISTS` of the table recording each slice's origin. No key: DuckDB
+    checks a key against rows deleted earlier in the same transaction, and the slice's row is
+    always deleted and inserted together."""
+    return (
+        f"CREATE TABLE IF NOT EXISTS {table} (\n  color VARCHAR NOT NULL,\n  source_month DATE NOT NULL,\n"
+        "  source VARCHAR,\n  sha256 VARCHAR,\n  rows BIGINT NOT NULL,\n  loaded_at TIMESTAMPTZ NOT NULL\n)"
+    )
+
+
+@contextmanager
+def literal_path(path: Path) -> Iterator[str]:
+    """A name by which DuckDB reads exactly the file at `path`: the file opened here and named by
+    its descriptor. DuckDB expands `* ? [ ]` in the paths its readers take (a folder `a[1]` reads
+    `a1`), and has no way to turn that off; a descriptor's name holds none of them."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        yield f"{FD_FOLDER}/{fd}"
+    finally:
+        os.close(fd)
 
 
 def zones_table_ddl(table: str = ZONES_TABLE) -> str:
@@ -150,21 +192,32 @@ class DuckDBWarehouse(WarehouseResource):
             time.sleep(min(delay, max(0.0, self.lock_wait_seconds - waited)))
             delay = min(delay * 2, LOCK_POLL_MAX_SECONDS)
 
-    def load_slice(self, lake_file: UPath, color: str, source_month: date) -> SliceLoad:
-        """Replace the (color, source_month) slice in one transaction from the lake parquet."""
+    @property
+    def _warehouse(self) -> str:
+        return f"the DuckDB file {Path(self.duckdb_resource.database).absolute()}"
+
+    def _prepare(self, conn) -> None:
+        conn.execute(trips_table_ddl())
+        conn.execute(loads_table_ddl())
+        conform_trips_table(conn, self._warehouse)
+
+    def load_slice(
+        self, lake_file: UPath, color: str, source_month: date, origin: SliceOrigin | None = None
+    ) -> SliceLoad:
+        """Replace the (color, source_month) slice, and its row of `loads`, in one transaction from
+        the lake parquet, read by DuckDB (`read_parquet`) as exactly the file named. With no
+        `origin`, the slice's `loads` row has a null source and sha256."""
         if not is_local(lake_file):
             raise ValueError(f"the DuckDB warehouse loads local lake files only, got {lake_file}")
         # A lake file of an older schema version lacks the newest columns: they load as null.
         columns = ", ".join(lake_file_columns(lake_file))
         where = "color = ? AND source_month = ?"
-        with self._connection() as conn:
-            conn.execute(trips_table_ddl())
-            add_missing_columns(conn)
+        with self._connection() as conn, literal_path(to_local_path(lake_file)) as parquet:
+            self._prepare(conn)
             with transaction(conn):
                 replaced = conn.execute(f"DELETE FROM {TRIPS_TABLE} WHERE {where}", [color, source_month]).fetchone()[0]
                 loaded = conn.execute(
-                    f"INSERT INTO {TRIPS_TABLE} ({columns}) SELECT {columns} FROM read_parquet(?)",
-                    [str(to_local_path(lake_file))],
+                    f"INSERT INTO {TRIPS_TABLE} ({columns}) SELECT {columns} FROM read_parquet(?)", [parquet]
                 ).fetchone()[0]
                 slice_rows = conn.execute(
                     f"SELECT count(*) FROM {TRIPS_TABLE} WHERE {where}", [color, source_month]
@@ -173,9 +226,16 @@ class DuckDBWarehouse(WarehouseResource):
                     raise SliceMismatchError(
                         f"{lake_file}: {loaded - slice_rows} of {loaded} rows are not {color} {source_month:%Y-%m}"
                     )
+                previous = conn.execute(
+                    f"DELETE FROM {LOADS_TABLE} WHERE {where} RETURNING source", [color, source_month]
+                ).fetchall()
+                conn.execute(
+                    f"INSERT INTO {LOADS_TABLE} VALUES (?, ?, ?, ?, ?, now())",
+                    [color, source_month, origin and origin.source, origin and origin.sha256, slice_rows],
+                )
+            column_types = conn.execute(f"SELECT column_name, column_type FROM (DESCRIBE {TRIPS_TABLE})").fetchall()
             preview = conn.execute(
-                f"SELECT {', '.join(preview_columns())} FROM {TRIPS_TABLE} WHERE {where} LIMIT ?",
-                [color, source_month, PREVIEW_ROWS],
+                f"SELECT * FROM {TRIPS_TABLE} WHERE {where} LIMIT ?", [color, source_month, PREVIEW_ROWS]
             ).to_arrow_table()
             [(catalog, schema)] = conn.execute("SELECT current_database(), current_schema()").fetchall()
         return SliceLoad(
@@ -183,18 +243,25 @@ class DuckDBWarehouse(WarehouseResource):
             loaded,
             replaced,
             slice_rows,
-            column_types=tuple(sql_columns("duckdb")),
+            column_types=tuple(column_types),
             preview=preview,
+            previous_source=previous[0][0] if previous else None,
         )
 
     def slice_counts(self) -> list[tuple[str, date, int]]:
         """(color, source_month, rows) for every slice in the table, in order."""
         with self._connection() as conn:
-            conn.execute(trips_table_ddl())
-            add_missing_columns(conn)
+            self._prepare(conn)
             return conn.execute(
                 f"SELECT color, source_month, count(*) FROM {TRIPS_TABLE} GROUP BY ALL ORDER BY ALL"
             ).fetchall()
+
+    def slice_origins(self) -> dict[tuple[str, date], RecordedOrigin]:
+        """{(color, source_month): (source, sha256, loaded_at)} of every slice `loads` records."""
+        with self._connection() as conn:
+            self._prepare(conn)
+            rows = conn.execute(f"SELECT color, source_month, source, sha256, loaded_at FROM {LOADS_TABLE}").fetchall()
+        return {(color, month): RecordedOrigin(source, sha, at) for color, month, source, sha, at in rows}
 
     def replace_zones(self, csv_file: UPath) -> int:
         """Replace the whole `zones` table from the lake's zone file in one transaction: the file is
@@ -203,14 +270,14 @@ class DuckDBWarehouse(WarehouseResource):
             raise ValueError(f"the DuckDB warehouse loads local lake files only, got {csv_file}")
         zones = read_zone_file(csv_file)
         columns = ", ".join(f"'{name}': '{kind}'" for name, kind in sql_columns("duckdb", ZONES_SCHEMA))
-        with self._connection() as conn:
+        with self._connection() as conn, literal_path(to_local_path(csv_file)) as csv:
             conn.execute(zones_table_ddl())
             with transaction(conn):
                 conn.execute(f"DELETE FROM {ZONES_TABLE}")
                 loaded = conn.execute(
                     f"INSERT INTO {ZONES_TABLE} SELECT * FROM read_csv(?, header = true, auto_detect = false, "
                     f"delim = ',', quote = '\"', columns = {{{columns}}})",
-                    [str(to_local_path(csv_file))],
+                    [csv],
                 ).fetchone()[0]
                 if loaded != len(zones.rows):
                     raise ZoneFileError(f"{csv_file}: DuckDB read {loaded} zones, the file holds {len(zones.rows)}")

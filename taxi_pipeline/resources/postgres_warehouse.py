@@ -26,14 +26,19 @@ from taxi_pipeline.lake import is_local, to_local_path
 from taxi_pipeline.partitions import next_month
 from taxi_pipeline.resources.postgres_blockers import BlockerWatch
 from taxi_pipeline.resources.warehouse import (
+    LOADS_TABLE,
     PREVIEW_ROWS,
     TRIPS_TABLE,
     ZONES_TABLE,
+    RecordedOrigin,
     SliceLoad,
     SliceMismatchError,
+    SliceOrigin,
     WarehouseLockedError,
     WarehouseResource,
-    preview_columns,
+    WarehouseSchemaError,
+    schema_error,
+    type_mismatches,
 )
 from taxi_pipeline.schema import CANONICAL_SCHEMA, COLORS, ZONES_SCHEMA, sql_columns
 from taxi_pipeline.settings import POSTGRES_URL_FORM, SettingError, check_postgres_url, redact_url, redact_urls_in
@@ -88,6 +93,63 @@ def add_missing_columns_ddl(present: set[str], table: str = TRIPS_TABLE) -> list
         for name, kind in sql_columns("postgres")
         if name not in present
     ]
+
+
+# The table's shape and columns as the catalog has them, in one query: (schema, relkind, the
+# partition key, column, its type as format_type names it), one row per column.
+TABLE_CATALOG_SQL = """
+SELECT c.relnamespace::regnamespace::text, c.relkind::text, pg_get_partkeydef(c.oid), a.attname::text,
+       format_type(a.atttypid, a.atttypmod)
+FROM pg_class c
+LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+WHERE c.oid = to_regclass(%s)
+ORDER BY a.attnum
+"""
+PARTITION_KEY = "RANGE (source_month)"
+# format_type's names of the canonical types where SQL_TYPES uses the short one.
+_CATALOG_TYPE_NAMES = {"timestamp": "timestamp without time zone"}
+
+
+def canonical_catalog_columns() -> list[tuple[str, str]]:
+    """The canonical columns with their types as the Postgres catalog (format_type) names them."""
+    return [(name, _CATALOG_TYPE_NAMES.get(kind, kind)) for name, kind in sql_columns("postgres")]
+
+
+def check_trips_shape(warehouse: str, catalog_rows: list[tuple], table: str = TRIPS_TABLE) -> list[tuple[str, str]]:
+    """The (column, type) of an existing `trips` from `TABLE_CATALOG_SQL`'s rows, after checking
+    that it is partitioned by range on source_month and that no column has another type than the
+    canonical one; otherwise `WarehouseSchemaError` naming the warehouse, the table, what differs
+    and what to do."""
+    schema, kind, key = catalog_rows[0][:3]
+    qualified = f"{schema}.{table}"
+    if kind != "p" or key != PARTITION_KEY:
+        what = f"partitioned by {key}" if kind == "p" else "not a partitioned table"
+        raise WarehouseSchemaError(
+            f"{warehouse}: the table {qualified} is {what}, expected PARTITION BY {PARTITION_KEY}; nothing was "
+            f"loaded. Rename it (ALTER TABLE {qualified} RENAME TO {table}_old) and load again: the load creates "
+            f"{table} partitioned by month; then load the old table's months again from the lake."
+        )
+    columns = [(name, kind) for *_, name, kind in catalog_rows if name is not None]
+    if mismatches := type_mismatches(columns, canonical_catalog_columns()):
+        name, _, wanted = mismatches[0]
+        raise schema_error(
+            warehouse,
+            qualified,
+            mismatches,
+            f"Change the column back (ALTER TABLE {qualified} ALTER COLUMN {name} TYPE {wanted}) if its values "
+            f"allow it, or rename the table (ALTER TABLE {qualified} RENAME TO {table}_old) and load again: the "
+            "load creates a canonical table.",
+        )
+    return columns
+
+
+def loads_table_ddl(table: str = LOADS_TABLE) -> str:
+    """`CREATE TABLE IF NOT EXISTS` of the table recording each slice's origin, one row a slice."""
+    return (
+        f"CREATE TABLE IF NOT EXISTS {table} (\n  color text NOT NULL,\n  source_month date NOT NULL,\n"
+        "  source text,\n  sha256 text,\n  rows bigint NOT NULL,\n  loaded_at timestamptz NOT NULL,\n"
+        "  PRIMARY KEY (color, source_month)\n)"
+    )
 
 
 def partition_name(source_month: date, table: str = TRIPS_TABLE) -> str:
@@ -229,10 +291,11 @@ class PostgresWarehouse(WarehouseResource):
         with conn:
             yield conn
 
-    def _ensure_table(self, conn: "psycopg.Connection", source_month: date | None = None) -> None:
-        """The table `trips` (and the month's partition) created where missing, each attempt
-        waiting at most `ddl_lock_timeout_seconds` for its locks; after `ddl_lock_attempts`
-        timed out, `WarehouseLockedError` naming the sessions that held them."""
+    def _ensure_table(self, conn: "psycopg.Connection", source_month: date | None = None) -> list[tuple[str, str]]:
+        """The table `trips` (and the month's partition, and `loads`) created where missing and
+        checked (`check_trips_shape`), each attempt waiting at most `ddl_lock_timeout_seconds`
+        for its locks; after `ddl_lock_attempts` timed out, `WarehouseLockedError` naming the
+        sessions that held them. Returns the table's (column, type) as the catalog has them."""
         import psycopg
 
         log = dg.get_dagster_logger()
@@ -243,8 +306,7 @@ class PostgresWarehouse(WarehouseResource):
             )
             try:
                 with watch:
-                    self._create_table(conn, source_month)
-                return
+                    return self._create_table(conn, source_month)
             except psycopg.errors.LockNotAvailable:
                 held_by = ", ".join(b.describe() for b in watch.sessions) or "a session that ended before it was named"
             if attempt < self.ddl_lock_attempts:
@@ -268,7 +330,7 @@ class PostgresWarehouse(WarehouseResource):
 
         return psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS)
 
-    def _create_table(self, conn: "psycopg.Connection", source_month: date | None) -> None:
+    def _create_table(self, conn: "psycopg.Connection", source_month: date | None) -> list[tuple[str, str]]:
         # Its own short transaction, before the load: creating a partition takes a lock on
         # `trips` that conflicts with every running load (measured: it waits for a DELETE in
         # flight), and a load transaction would hold it for its whole length. The advisory lock
@@ -281,18 +343,14 @@ class PostgresWarehouse(WarehouseResource):
                 conn.execute(f"SET LOCAL lock_timeout = {timeout_ms}")
                 conn.execute("SELECT pg_advisory_xact_lock(hashtext('taxi_pipeline trips ddl'))")
                 conn.execute(trips_table_ddl())
+                catalog_rows = conn.execute(TABLE_CATALOG_SQL, (TRIPS_TABLE,)).fetchall()
+                columns = check_trips_shape(_describe(self.url), catalog_rows)
                 # Only the columns missing: an ALTER TABLE, even one with nothing to do, would
                 # wait for every load in flight.
-                present = {
-                    row[0]
-                    for row in conn.execute(
-                        "SELECT column_name FROM information_schema.columns "
-                        "WHERE table_schema = current_schema() AND table_name = %s",
-                        (TRIPS_TABLE,),
-                    )
-                }
+                present = {name for name, _ in columns}
                 for statement in add_missing_columns_ddl(present):
                     conn.execute(statement)
+                conn.execute(loads_table_ddl())
                 if source_month is not None:
                     conn.execute(partition_ddl(source_month))
         except psycopg.errors.InsufficientPrivilege as e:
@@ -300,14 +358,20 @@ class PostgresWarehouse(WarehouseResource):
                 f"the role of {URL_SETTING} may not create the table {TRIPS_TABLE} or its partitions "
                 f"({e.diag.message_primary}): it needs USAGE and CREATE on the schema"
             ) from None
+        added = [(name, kind) for name, kind in canonical_catalog_columns() if name not in present]
+        return columns + added
 
-    def load_slice(self, lake_file: UPath, color: str, source_month: date) -> SliceLoad:
-        """Replace the (color, source_month) slice with the lake file's rows in one transaction:
-        DELETE, COPY the parquet's record batches as CSV, check the slice count, COMMIT."""
+    def load_slice(
+        self, lake_file: UPath, color: str, source_month: date, origin: SliceOrigin | None = None
+    ) -> SliceLoad:
+        """Replace the (color, source_month) slice with the lake file's rows, and its row of
+        `loads`, in one transaction: DELETE, COPY the parquet's record batches as CSV, check the
+        slice count, record the origin, COMMIT. With no `origin`, the slice's `loads` row has a
+        null source and sha256."""
         if color not in COLORS:
             raise ValueError(f"unknown color {color!r}")
         with self._connection() as conn, _open_parquet(lake_file) as parquet:
-            self._ensure_table(conn, source_month)
+            column_types = self._ensure_table(conn, source_month)
             with conn.transaction():
                 slice_where = "color = %s AND source_month = %s"
                 replaced = conn.execute(
@@ -347,19 +411,30 @@ class PostgresWarehouse(WarehouseResource):
                         f"{lake_file}: the slice {color} {source_month:%Y-%m} holds {slice_rows} rows "
                         f"after loading {loaded}"
                     )
-            names = preview_columns()
-            rows = conn.execute(
-                f"SELECT {', '.join(names)} FROM {TRIPS_TABLE} WHERE color = %s AND source_month = %s LIMIT %s",
-                (color, source_month, PREVIEW_ROWS),
-            ).fetchall()
+                previous = conn.execute(
+                    f"SELECT source FROM {LOADS_TABLE} WHERE {slice_where} FOR UPDATE", (color, source_month)
+                ).fetchone()
+                conn.execute(
+                    f"INSERT INTO {LOADS_TABLE} (color, source_month, source, sha256, rows, loaded_at) "
+                    "VALUES (%s, %s, %s, %s, %s, now()) ON CONFLICT (color, source_month) DO UPDATE SET "
+                    "source = EXCLUDED.source, sha256 = EXCLUDED.sha256, rows = EXCLUDED.rows, "
+                    "loaded_at = EXCLUDED.loaded_at",
+                    (color, source_month, origin and origin.source, origin and origin.sha256, slice_rows),
+                )
+            cursor = conn.execute(
+                f"SELECT * FROM {TRIPS_TABLE} WHERE {slice_where} LIMIT %s", (color, source_month, PREVIEW_ROWS)
+            )
+            names = [column.name for column in cursor.description]
+            rows = cursor.fetchall()
             catalog, schema = conn.execute("SELECT current_database(), current_schema()").fetchone()
         return SliceLoad(
             f"{catalog}.{schema}.{TRIPS_TABLE}",
             loaded,
             replaced,
             slice_rows,
-            column_types=tuple(sql_columns("postgres")),
+            column_types=tuple(column_types),
             preview=pa.Table.from_pylist([dict(zip(names, row, strict=True)) for row in rows]),
+            previous_source=previous[0] if previous else None,
         )
 
     def slice_counts(self) -> list[tuple[str, date, int]]:
@@ -372,6 +447,13 @@ class PostgresWarehouse(WarehouseResource):
                     f"SELECT color, source_month, count(*) FROM {TRIPS_TABLE} GROUP BY 1, 2 ORDER BY 1, 2"
                 ).fetchall()
             ]
+
+    def slice_origins(self) -> dict[tuple[str, date], RecordedOrigin]:
+        """{(color, source_month): (source, sha256, loaded_at)} of every slice `loads` records."""
+        with self._connection() as conn:
+            self._ensure_table(conn)
+            rows = conn.execute(f"SELECT color, source_month, source, sha256, loaded_at FROM {LOADS_TABLE}").fetchall()
+        return {(color, month): RecordedOrigin(source, sha, at) for color, month, source, sha, at in rows}
 
     def replace_zones(self, csv_file: UPath) -> int:
         """Replace the whole `zones` table with the lake's zone file in one transaction: the file

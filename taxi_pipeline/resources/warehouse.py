@@ -2,7 +2,8 @@
 
 from abc import abstractmethod
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from typing import NamedTuple
 
 import dagster as dg
 import pyarrow as pa
@@ -12,6 +13,9 @@ from taxi_pipeline.schema import CANONICAL_SCHEMA
 
 TRIPS_TABLE = "trips"
 ZONES_TABLE = "zones"
+# One row per slice of `trips`: where its rows came from (color, source_month, source, sha256,
+# rows, loaded_at), replaced in the transaction that replaces the slice.
+LOADS_TABLE = "loads"
 PREVIEW_ROWS = 5  # rows of a loaded slice read back for the UI
 
 
@@ -38,6 +42,15 @@ class SliceLoad:
     previous_source: str | None = None  # the release the slice was loaded from before, if any
 
 
+class RecordedOrigin(NamedTuple):
+    """What the `loads` table says of one slice: its release (None when the load named none), the
+    lake file's sha256 (likewise) and when the load committed (time-zone aware)."""
+
+    source: str | None
+    sha256: str | None
+    loaded_at: datetime
+
+
 def preview_columns(present: set[str] | None = None) -> list[str]:
     """The canonical columns in order (those in `present`, if given), as a slice preview selects them."""
     return [name for name in CANONICAL_SCHEMA.names if present is None or name in present]
@@ -59,6 +72,24 @@ class WarehouseSchemaError(Exception):
     The message names the warehouse, the table, the column, both types and what to do."""
 
 
+def type_mismatches(present: list[tuple[str, str]], expected: list[tuple[str, str]]) -> list[tuple[str, str, str]]:
+    """(column, its type, the expected type) of every column of `present` (name, type as the
+    warehouse's catalog names it) whose type is not the expected one; columns that only one side
+    has are not mismatches (a missing one is added, an extra one is left alone)."""
+    wanted = dict(expected)
+    return [(name, kind, wanted[name]) for name, kind in present if name in wanted and kind != wanted[name]]
+
+
+def schema_error(warehouse: str, table: str, mismatches: list[tuple[str, str, str]], fix: str) -> WarehouseSchemaError:
+    """The error for a table whose columns have other types than the canonical ones: each column
+    with both types, then what to do."""
+    columns = "; ".join(f"column {name} is {kind}, expected {wanted}" for name, kind, wanted in mismatches)
+    return WarehouseSchemaError(
+        f"{warehouse}: the table {table} does not have the canonical column types ({columns}); nothing was "
+        f"loaded. {fix}"
+    )
+
+
 class WarehouseResource(dg.ConfigurableResource):
     """A warehouse table `trips` of every color and month, loaded one lake file at a time."""
 
@@ -67,11 +98,22 @@ class WarehouseResource(dg.ConfigurableResource):
         self, lake_file: UPath, color: str, source_month: date, origin: SliceOrigin | None = None
     ) -> SliceLoad:
         """Replace the (color, source_month) slice with the lake file's rows, all or nothing, and
-        record `origin` (source, sha256, load time) for the slice in the same transaction."""
+        record `origin` (source, sha256, rows, load time) for the slice in the `loads` table in
+        the same transaction. With `origin` None the slice's row is replaced all the same, its
+        source and sha256 null: an earlier load's origin never describes rows it did not load.
+
+        A `trips` table whose columns have other types than the canonical ones (or of another
+        shape) raises `WarehouseSchemaError` before anything is written; missing columns are added
+        in place. The result's column types and preview are read back from the table."""
 
     @abstractmethod
     def slice_counts(self) -> list[tuple[str, date, int]]:
         """(color, source_month, rows) for every slice in the table, in order."""
+
+    @abstractmethod
+    def slice_origins(self) -> dict[tuple[str, date], RecordedOrigin]:
+        """{(color, source_month): (source, sha256, loaded_at)} of every slice the `loads` table
+        records."""
 
     @abstractmethod
     def replace_zones(self, csv_file: UPath) -> int:
