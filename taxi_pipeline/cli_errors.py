@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+from dagster_shared.check import CheckError
 
 from taxi_pipeline.settings import SettingError
 
@@ -15,6 +16,8 @@ _partition_hint = "keys read color|YYYY-MM-01, e.g. green|2020-04-01"
 # Why steps of this process failed: {one-line reason: [step keys]}, in the order they failed.
 _step_failures: dict[str, list[str]] = {}
 _printed: set[str] = set()
+# The tags of a run that has a partition or a range of them.
+_PARTITION_TAGS = ("dagster/partition", "dagster/asset_partition_range_start")
 
 
 def describe_partitions(hint: str) -> None:
@@ -26,6 +29,21 @@ def describe_partitions(hint: str) -> None:
 def _first_line(text: str) -> str:
     lines = text.strip().splitlines()
     return lines[0] if lines else ""
+
+
+def _no_partition_line() -> str:
+    """The line for partitioned assets run without a partition key."""
+    return (
+        "--partition: no partition key given (an empty key is none), and the selected assets are partitioned. "
+        f"Partition {_partition_hint}."
+    )
+
+
+def _is_missing_partition(error: BaseException) -> bool:
+    """Whether `error` is `dagster asset materialize`'s (and `dg launch --assets`') refusal of
+    partitioned assets without a partition key: an empty `--partition ''` counts as none. Dagster
+    raises it as a bare `CheckError`, told apart from its other checks only by its text."""
+    return isinstance(error, CheckError) and "'--partition'" in str(error)
 
 
 def step_failure_reason(error: BaseException | None) -> str | None:
@@ -52,6 +70,10 @@ def one_line_error(error: BaseException | None) -> str | None:
             return f"taxi_pipeline: {error}"
         if isinstance(error, dg.DagsterInvalidSubsetError) and "partition key" in str(error):
             return f"taxi_pipeline: --partition: {error} Partition {_partition_hint}."
+        if isinstance(error, dg.DagsterUnknownPartitionError):  # `dg launch --job`'s bad key
+            return f"taxi_pipeline: --partition: {error} Partition {_partition_hint}."
+        if _is_missing_partition(error):
+            return f"taxi_pipeline: {_no_partition_line()}"
         if reason := step_failure_reason(error):
             return f"taxi_pipeline: {reason}"
         error = error.__cause__ or error.__context__
@@ -60,8 +82,14 @@ def one_line_error(error: BaseException | None) -> str | None:
 
 @dg.failure_hook(name="one_line_failure")
 def remember_step_failure(context: dg.HookContext) -> None:
-    """Note why a step failed (`step_failure_reason`), for the line a command line ends with."""
+    """Note why a step failed (`step_failure_reason`), for the line a command line ends with. A
+    partitioned step of a run without a partition (`dg launch --job trips_job --partition ''`
+    starts one) fails reading its partition key: that is said as a missing --partition."""
     reason = step_failure_reason(context.op_exception)
+    if reason is None and isinstance(context.op_exception, dg.DagsterInvariantViolationError):
+        tags = context.instance.get_run_by_id(context.run_id).tags
+        if not any(tag in tags for tag in _PARTITION_TAGS):
+            reason = _no_partition_line()
     if reason is not None:
         _step_failures.setdefault(reason, []).append(context.step_key)
 

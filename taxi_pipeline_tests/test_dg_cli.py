@@ -107,3 +107,45 @@ def test_dagster_asset_materialize_prints_only_dagsters_own_notice(user_env):
     # nothing of the project's own code adds a warning.
     assert warnings_in(done.stdout + done.stderr) == ["SupersessionWarning"]
     assert "Use 'dg launch --assets <selection>' instead." in done.stderr
+
+
+HINT = (
+    "Partition keys read color|YYYY-MM-01, e.g. yellow|2021-07-01 (colors yellow, green, fhv; "
+    "months 2019-01-01 to 2021-07-01)."
+)
+NO_PARTITION = (
+    f"--partition: no partition key given (an empty key is none), and the selected assets are partitioned. {HINT}"
+)
+
+
+@pytest.mark.cli
+def test_dg_launch_of_assets_with_an_empty_partition_ends_with_one_line(user_env):
+    done = run_cli(dg_command("launch", "--assets", "*", "--partition", ""), user_env)
+
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [f"taxi_pipeline: {NO_PARTITION}"]
+    assert "Traceback" not in done.stdout
+
+
+@pytest.mark.cli
+def test_dg_launch_of_trips_job_with_an_empty_partition_ends_with_one_line(user_env, tmp_path):
+    # Dagster starts a run of the job without a partition; its first step fails reading the key.
+    done = run_cli(dg_command("launch", "--job", "trips_job", "--partition", ""), user_env)
+
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == f"taxi_pipeline: raw_trips failed: {NO_PARTITION}"
+    assert "Traceback" not in done.stderr + done.stdout
+    run = only_run(user_env)
+    assert run.status == dg.DagsterRunStatus.FAILURE and "dagster/partition" not in run.tags
+    assert not (tmp_path / "lake").exists()
+
+
+@pytest.mark.cli
+def test_dg_launch_of_trips_job_with_an_unknown_partition_ends_with_one_line(user_env):
+    done = run_cli(dg_command("launch", "--job", "trips_job", "--partition", "purple|2020-04-01"), user_env)
+
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"taxi_pipeline: --partition: Could not find a partition with key `purple|2020-04-01`. {HINT}"
+    )
+    assert "Traceback" not in done.stderr + done.stdout
