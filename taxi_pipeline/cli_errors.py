@@ -9,6 +9,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_shared.check import CheckError
 
+from taxi_pipeline.lake import LakeWriteError
 from taxi_pipeline.settings import SettingError
 
 # How the loaded code location's partition keys read; set once its partitions are known.
@@ -46,13 +47,27 @@ def _is_missing_partition(error: BaseException) -> bool:
     return isinstance(error, CheckError) and "'--partition'" in str(error)
 
 
+def _lake_write_error(error: BaseException | None) -> LakeWriteError | None:
+    """The `LakeWriteError` in `error`'s chain of causes (Dagster wraps an IO manager's error)."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, LakeWriteError):
+            return error
+        error = error.__cause__ or error.__context__
+    return None
+
+
 def step_failure_reason(error: BaseException | None) -> str | None:
     """Why a step failed, on one line, for the errors this project tells apart: a `dg.Failure`'s
-    description (a permanent error: the month is not published, a wrong file), or the cause of
-    the last of a step's retries (`RetryRequested` raised from it) with the number of attempts.
-    None for any other error, which keeps its traceback."""
+    description (a permanent error: the month is not published, a wrong file), a lake file that
+    cannot be written (a full disk: the path and the cause), or the cause of the last of a step's
+    retries (`RetryRequested` raised from it) with the number of attempts. None for any other
+    error, which keeps its traceback."""
     if isinstance(error, dg.Failure) and error.description:
         return _first_line(error.description)
+    if (lake_error := _lake_write_error(error)) is not None:
+        return _first_line(lake_error.strerror or str(lake_error))
     if isinstance(error, dg.RetryRequested) and error.__cause__ is not None:
         cause = error.__cause__
         reason = getattr(cause, "reason", None) or _first_line(str(cause)) or type(cause).__name__

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -17,7 +18,8 @@ from upath import UPath
 from taxi_pipeline.resources.duckdb_warehouse import DuckDBWarehouse
 from taxi_pipeline.transforms.lake_file import write_lake_parquet
 from taxi_pipeline_tests.support.files import leftovers
-from taxi_pipeline_tests.support.runs import run_child, start_child
+from taxi_pipeline_tests.support.runs import cli_env, materialize_command, run_child, run_cli, start_child
+from taxi_pipeline_tests.support.samples import release_file
 from taxi_pipeline_tests.support.trips import cleaned_sample
 from taxi_pipeline_tests.support.warehouse_rows import parquet_checksum, slice_checksums
 
@@ -139,6 +141,59 @@ def test_a_full_disk_fails_naming_the_lake_file_and_keeps_the_previous_one(tmp_p
         "(TAXI_LAKE_DIR): File too large"
     )
     assert target.read_bytes() == b"previous complete file" and leftovers(lake) == []
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """Mounts a file system of a given size in bytes (tmpfs) at a new folder of tmp_path and
+    returns the folder: a disk that really fills, ENOSPC from the kernel. Needs root (or
+    CAP_SYS_ADMIN); the test is skipped where mounting is not allowed."""
+    mounted = []
+
+    def mount(size: int) -> Path:
+        folder = tmp_path / f"disk{len(mounted)}"
+        folder.mkdir()
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a small file system here: {done.stderr.decode().strip()}")
+        mounted.append(folder)
+        return folder
+
+    yield mount
+    for folder in mounted:
+        subprocess.run(["umount", "-l", str(folder)], check=True)
+
+
+GREEN_RAW_BYTES = release_file("green", "2020-04").stat().st_size
+
+
+@pytest.mark.cli
+@pytest.mark.parametrize(
+    "disk_bytes, step, zone, suffix",
+    [
+        (64 << 10, "raw_trips", "raw", ".csv.gz"),  # the zone table fits, the month's file does not
+        (GREEN_RAW_BYTES + (128 << 10), "cleaned_trips", "staging", ".parquet"),  # the raw file fits
+    ],
+    ids=["raw-zone", "staging-zone"],
+)
+def test_a_full_lake_disk_ends_the_cli_with_one_line_naming_the_path_and_the_cause(
+    disk_bytes, step, zone, suffix, small_disk, tmp_path, release_url
+):
+    lake = small_disk(disk_bytes)
+
+    done = run_cli(materialize_command("green|2020-04-01"), cli_env(tmp_path, release_url, TAXI_LAKE_DIR=str(lake)))
+
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    named = re.fullmatch(
+        rf"taxi_pipeline: {step} failed: cannot write (\S+) in the lake \(TAXI_LAKE_DIR\): No space left on device",
+        last,
+    )
+    assert named, last
+    path = Path(named[1])
+    assert path.is_relative_to(lake / zone / "green") and path.name.endswith(suffix), last
+    assert "Traceback" not in done.stderr + done.stdout
+    assert leftovers(lake) == [] and not list((lake / "data").rglob("*.parquet"))
 
 
 @pytest.fixture
