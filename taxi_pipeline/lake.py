@@ -2,12 +2,14 @@
 there whole or not at all, under a local folder or a `gs://` bucket alike."""
 
 import errno
+import hashlib
 import os
 import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import IO
@@ -17,7 +19,10 @@ from upath import UPath
 # One file per (color, month) in each zone; `month` is YYYY-MM, the sources' file names. The raw
 # zone keeps the file as published: CSV.gz from the course's mirror, parquet from the TLC.
 RAW_FILE_TEMPLATE = "raw/{color}/{color}_tripdata_{month}.{file_format}"
-STAGING_FILE_TEMPLATE = "staging/{color}/{color}_tripdata_{month}.parquet"
+# Staging is content-addressed: a folder per (color, month) holding each staged content as
+# `{sha256}.parquet` beside its audit's verdict `{sha256}.audit.json`, so a run never reads,
+# audits or publishes a file another run wrote over.
+STAGING_FILE_TEMPLATE = "staging/{color}/{color}_tripdata_{month}"
 LAKE_FILE_TEMPLATE = "data/{color}/{color}_tripdata_{month}.parquet"
 # The taxi zone lookup table, one file for all colors and months, kept as published.
 ZONES_FILE = "raw/misc/taxi_zone_lookup.csv"
@@ -33,6 +38,39 @@ def raw_file_template(file_format: str) -> str:
 def zone_path(template: str, color: str, month: date) -> str:
     """The path under the lake root of one (color, month) in the zone `template` describes."""
     return template.format(color=color, month=f"{month:%Y-%m}")
+
+
+HASH_CHUNK_BYTES = 1 << 20
+
+
+def file_sha256(path: Path | UPath) -> str:
+    """The sha256 of a file's bytes (local or in an object store), read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(HASH_CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    """One staged content of a month: the file, its sha256, and the release it was converted
+    from (course or tlc)."""
+
+    path: UPath
+    sha256: str
+    source: str
+
+    @property
+    def verdict_path(self) -> UPath:
+        """Where the audit of exactly this content keeps its verdict."""
+        return self.path.with_name(f"{self.sha256}.audit.json")
+
+
+class LakeFileChangedError(Exception):
+    """A lake file no longer holds the bytes a step was to publish or load (another writer, or a
+    hand, replaced it): the message names the file and both hashes. A retry would read the same
+    bytes, so the step fails at once."""
 
 
 class LakeWriteError(OSError):
@@ -142,6 +180,64 @@ def atomic_writer(path: UPath) -> Iterator[IO[bytes]]:
                 f.flush()
             except OSError as e:
                 raise lake_write_error(path, e) from None
+
+
+def _changed(path, expected: str, actual: str) -> LakeFileChangedError:
+    return LakeFileChangedError(f"{path} holds sha256 {actual[:12]}…, not the {expected[:12]}… expected")
+
+
+@contextmanager
+def pinned(path: UPath, sha256: str) -> Iterator[UPath]:
+    """The lake file at `path`, held for the block as exactly the bytes `sha256` names.
+
+    Local: a hidden hard link beside it (a lake file is only ever replaced by rename, so the link
+    keeps these bytes whatever is published meanwhile), checked and yielded, removed after. Object
+    store: the object is read and checked, and its generation must be the same after the block
+    (a generation's bytes never change). Raises `LakeFileChangedError` when the bytes differ.
+    """
+    if is_local(path):
+        local = to_local_path(path)
+        link = _temporary_sibling(local)
+        try:
+            _local_copy(local, link)
+            actual = file_sha256(link)
+            if actual != sha256:
+                raise _changed(path, sha256, actual)
+            yield UPath(link)
+        finally:
+            link.unlink(missing_ok=True)
+        return
+    generation = path.fs.info(path.path).get("generation")
+    actual = file_sha256(path)
+    if actual != sha256:
+        raise _changed(path, sha256, actual)
+    yield path
+    if path.fs.info(path.path, refresh=True).get("generation") != generation:
+        raise LakeFileChangedError(f"{path} was replaced while it was read (its generation changed)")
+
+
+def publish_verified(source: UPath, path: UPath, sha256: str) -> None:
+    """Put a copy of the file `source` under the lake `path`, all or nothing, only if the bytes
+    copied are exactly those `sha256` names (else `LakeFileChangedError`, and the lake keeps its
+    previous file). The bytes are checked where they are renamed (local) or uploaded (object
+    store) from, so no writer of `source` can slip others in between. A local lake publishes
+    local files only."""
+    if is_local(path):
+        with _local_replace(to_local_path(path)) as tmp:
+            try:
+                _local_copy(to_local_path(source), tmp)
+            except OSError as e:
+                raise lake_write_error(path, e) from None
+            if (actual := file_sha256(tmp)) != sha256:
+                raise _changed(source, sha256, actual)
+        return
+    with tempfile.TemporaryDirectory(prefix="taxi-publish-") as scratch:
+        local = to_local_path(source) if is_local(source) else Path(scratch) / "staged.parquet"
+        if not is_local(source):
+            source.fs.get_file(source.path, str(local))
+        if (actual := file_sha256(local)) != sha256:
+            raise _changed(source, sha256, actual)
+        path.fs.put_file(str(local), path.path)
 
 
 def _local_copy(source: Path, destination: Path) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from taxi_pipeline.io_managers.parquet import TripsParquetIOManagerFactory
+from taxi_pipeline.io_managers.parquet import StagingIOManagerFactory, TripsParquetIOManagerFactory
 from taxi_pipeline.io_managers.raw_file import RawFileIOManagerFactory
 from taxi_pipeline.lake import LAKE_FILE_TEMPLATE, STAGING_FILE_TEMPLATE, raw_file_template
 from taxi_pipeline.resources.duckdb_warehouse import DuckDBWarehouse
@@ -21,14 +21,12 @@ def lake_io_managers(lake: LakeResource, raw_file_format: str = "csv.gz") -> dic
     """The raw-zone, staging and published-parquet IO managers of one lake; the raw zone keeps
     files of `raw_file_format`, the source's (csv.gz for the course's mirror, parquet for the TLC).
 
-    The raw and staging zones take files their step wrote and move them in; the lake publishes
-    the audited staged file, which stays in staging, by copying it.
+    The raw and staging zones take files their step wrote and move them in (staging one file per
+    content); the lake publishes the audited staged file, which stays in staging, by copying it.
     """
     return {
         "raw_io_manager": RawFileIOManagerFactory(lake=lake, path_template=raw_file_template(raw_file_format)),
-        "staging_io_manager": TripsParquetIOManagerFactory(
-            lake=lake, path_template=STAGING_FILE_TEMPLATE, keep_source=False
-        ),
+        "staging_io_manager": StagingIOManagerFactory(lake=lake, path_template=STAGING_FILE_TEMPLATE),
         "lake_io_manager": TripsParquetIOManagerFactory(lake=lake, path_template=LAKE_FILE_TEMPLATE, keep_source=True),
     }
 

@@ -76,14 +76,14 @@ class RecordingHandler(QuietRequestHandler):
 
 
 def test_failed_run_is_posted_to_the_webhook_without_secrets(make_resources, tmp_path):
-    from taxi_pipeline_tests.support.runs import TRIP_ASSETS
+    from taxi_pipeline_tests.support.runs import TRIP_ASSETS, TRIP_CHECKS
 
     RecordingHandler.bodies = []
     instance = dg.DagsterInstance.ephemeral()
     with serving(RecordingHandler) as url:
         webhook_url = f"{url}/services/T000/B000/hook-secret-token"
         result = dg.materialize(  # the mirror has no yellow 2020-01: the run fails
-            TRIP_ASSETS,
+            TRIP_ASSETS + TRIP_CHECKS,
             partition_key="yellow|2020-01-01",
             resources=make_resources(RELEASE_DIR.as_uri()),
             instance=instance,

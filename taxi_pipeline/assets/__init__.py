@@ -51,7 +51,7 @@ def build_trip_assets(
         assets=[
             raw_trips,
             cleaned_trips,
-            build_lake_asset(partitions_def, raw_file_format),
+            build_lake_asset(partitions_def),
             build_warehouse_asset(partitions_def),
         ],
         checks=[build_audit_checks(partitions_def, row_drop)],

@@ -9,7 +9,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from upath import UPath
 
-from taxi_pipeline.lake import ZONES_FILE
+from taxi_pipeline.assets.verdict import not_published_line, record_verdict
+from taxi_pipeline.lake import ZONES_FILE, StagedFile
 from taxi_pipeline.partitions import split_partition_key
 from taxi_pipeline.resources.lake import LakeResource
 from taxi_pipeline.schema import SCHEMA_VERSION, schema_version
@@ -76,6 +77,7 @@ AUDIT_CHECKS = [
     ),
 ]
 AUDIT_CHECK_NAMES = [name for name, _, _ in AUDIT_CHECKS]
+BLOCKING_CHECKS = {name for name, _, blocking in AUDIT_CHECKS if blocking}
 
 
 def audit_check_specs(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetCheckSpec]:
@@ -239,9 +241,31 @@ def build_audit_checks(
     to `row_drop` against its previous publication."""
 
     @dg.multi_asset_check(specs=audit_check_specs(partitions_def))
-    def audit_cleaned_trips(context: dg.AssetCheckExecutionContext, cleaned_trips: UPath, lake: LakeResource):
+    def audit_cleaned_trips(context: dg.AssetCheckExecutionContext, cleaned_trips: StagedFile, lake: LakeResource):
         """The staged month's schema, rows, timestamps, zones, month and money, from one read of
-        it; the zone ids come from the lake's zone table (~12 KB) when there is one."""
-        yield from audit_results(context, cleaned_trips, lake, row_drop)
+        it; the zone ids come from the lake's zone table (~12 KB) when there is one. Each result
+        names the bytes it examined (`staged_sha256`), and the verdict is kept beside them for
+        `lake_trips_parquet`; a blocked month fails the step with one line saying why."""
+        results = [
+            _with_metadata(result, {"staged_sha256": cleaned_trips.sha256})
+            for result in audit_results(context, cleaned_trips.path, lake, row_drop)
+        ]
+        yield from results
+        findings = record_verdict(cleaned_trips, context.partition_key, context.run.run_id, results, BLOCKING_CHECKS)
+        if findings:
+            line = not_published_line(context.partition_key, findings)
+            context.log.error(line)
+            raise dg.Failure(description=line, allow_retries=False)
 
     return audit_cleaned_trips
+
+
+def _with_metadata(result: dg.AssetCheckResult, metadata: dict) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        asset_key=result.asset_key,
+        check_name=result.check_name,
+        passed=result.passed,
+        severity=result.severity,
+        metadata={**result.metadata, **metadata},
+        description=result.description,
+    )

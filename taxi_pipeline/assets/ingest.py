@@ -11,9 +11,12 @@ from upath import UPath
 from taxi_pipeline.assets.downloads import PERMANENT_SOURCE_ERRORS, download_failures, local_part_file
 from taxi_pipeline.assets.metadata import canonical_table_schema, table_preview
 from taxi_pipeline.assets.retries import stops_when_interrupted
+from taxi_pipeline.io_managers.lake_file import run_materialization
+from taxi_pipeline.lake import StagedFile, file_sha256
 from taxi_pipeline.partitions import one_partition_per_run, split_partition_key
 from taxi_pipeline.resources.download_rate import describe_bytes
 from taxi_pipeline.resources.source import TripSourceResource
+from taxi_pipeline.sources import RELEASES
 from taxi_pipeline.transforms.clean import CleaningReport
 from taxi_pipeline.transforms.convert import convert_to_lake_parquet
 from taxi_pipeline.transforms.convert_parquet import convert_parquet_to_lake
@@ -24,6 +27,7 @@ GROUP = "nyc_taxi"
 PROGRESS_EVERY_SECONDS = 10.0
 # The kind tag of the raw file each source publishes.
 FILE_KINDS = {"csv.gz": "csv", "parquet": "parquet"}
+RAW_TRIPS = dg.AssetKey("raw_trips")
 
 
 def download_month(context: dg.AssetExecutionContext, source: TripSourceResource) -> dg.Output[Path]:
@@ -82,10 +86,29 @@ class CleaningConfig(dg.Config):
     )
 
 
-def clean_month(context: dg.AssetExecutionContext, config: CleaningConfig, raw_trips: UPath) -> Path:
+def check_raw_file_is_downloaded(context: dg.AssetExecutionContext, raw_trips: UPath) -> None:
+    """Fail at once unless the raw file holds the bytes this run's `raw_trips` downloaded (or,
+    when the run did not download, the latest download's): the raw zone keeps one file a month,
+    which a run of the same month at the same time may replace. What is converted is audited in
+    any case; this keeps a run from converting another run's download."""
+    download = run_materialization(context.instance, context.run, RAW_TRIPS, context.partition_key)
+    if download is None or "sha256" not in download.metadata:
+        return
+    expected, actual = download.metadata["sha256"].value, file_sha256(raw_trips)
+    if actual != expected:
+        raise dg.Failure(
+            description=f"{raw_trips} holds sha256 {actual[:12]}…, not the {expected[:12]}… raw_trips downloaded "
+            f"(another run replaced it): materialize raw_trips for {context.partition_key} again",
+            allow_retries=False,
+        )
+
+
+def clean_month(context: dg.AssetExecutionContext, config: CleaningConfig, raw_trips: UPath) -> dg.Output[StagedFile]:
     """The partition's raw file (CSV.gz or the TLC's parquet) converted to a local parquet file
-    in the canonical schema, with what the conversion found in the metadata."""
+    in the canonical schema, with what the conversion found in the metadata; its sha256 names
+    it in staging and is its data version."""
     color, month = split_partition_key(context.partition_key)
+    check_raw_file_is_downloaded(context, raw_trips)
     convert = convert_parquet_to_lake if raw_trips.name.endswith(".parquet") else convert_to_lake_parquet
     started = time.monotonic()
     part = local_part_file(f"{color}_tripdata_{month:%Y-%m}.", ".parquet.part")
@@ -123,7 +146,9 @@ def clean_month(context: dg.AssetExecutionContext, config: CleaningConfig, raw_t
             "preview": table_preview(converted.preview),
         }
     )
-    return staged
+    sha256 = file_sha256(staged)
+    source = next(release.name for release in RELEASES.values() if raw_trips.name.endswith(release.file_format))
+    return dg.Output(StagedFile(staged, sha256, source), data_version=dg.DataVersion(sha256))
 
 
 def passenger_count_metadata(report: CleaningReport) -> dict[str, int | str]:
@@ -163,7 +188,9 @@ def build_ingest_assets(
         io_manager_key="staging_io_manager",
         kinds={"pandas", "parquet"},
     )
-    def cleaned_trips(context: dg.AssetExecutionContext, config: CleaningConfig, raw_trips: UPath) -> Path:
+    def cleaned_trips(
+        context: dg.AssetExecutionContext, config: CleaningConfig, raw_trips: UPath
+    ) -> dg.Output[StagedFile]:
         """Every trip of the month, typed and in the canonical schema shared by all sources and
         services, with `color` and `source_month`; missing passenger counts filled with 0 where the service
         publishes them (yellow, green; fhv and fhvhv publish none, the column is null). Loads

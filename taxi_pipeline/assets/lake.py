@@ -1,37 +1,40 @@
 """Publish stage: the audited staged file of each month published to the lake, in the course's layout."""
 
 import dagster as dg
-from upath import UPath
 
+from taxi_pipeline.assets.audit import BLOCKING_CHECKS
 from taxi_pipeline.assets.ingest import GROUP
 from taxi_pipeline.assets.metadata import canonical_table_schema
-from taxi_pipeline.lake import raw_file_template, zone_path
-from taxi_pipeline.partitions import one_partition_per_run, split_partition_key
+from taxi_pipeline.assets.verdict import not_published_line, verdict_findings
+from taxi_pipeline.lake import StagedFile
+from taxi_pipeline.partitions import one_partition_per_run
 from taxi_pipeline.transforms.lake_file import parquet_row_count
 
 
-def publish_month(context: dg.AssetExecutionContext, cleaned_trips: UPath, raw_file_format: str) -> UPath:
-    """The staged file to publish, with its row count and schema; a month without trips fails
-    naming its raw file (of `raw_file_format`)."""
-    # The lake IO manager copies the staged file (a hard link on local disk, a server-side
-    # copy on GCS): no row is decoded or re-encoded.
-    rows = parquet_row_count(cleaned_trips)
-    if rows == 0:
-        # A month without trips is a source fault (a file with only a header line), not news:
-        # publishing it would replace a good lake file and empty the warehouse slice.
-        color, month = split_partition_key(context.partition_key)
-        raw_name = zone_path(raw_file_template(raw_file_format), color, month)
-        raise dg.Failure(
-            description=f"{raw_name} holds no trips (only a header line); the lake file and the "
-            f"warehouse slice of {color} {month:%Y-%m} are left as they were",
-            allow_retries=False,
-        )
-    context.add_output_metadata({"dagster/row_count": rows, "dagster/column_schema": canonical_table_schema()})
-    return cleaned_trips
+def publish_month(context: dg.AssetExecutionContext, cleaned_trips: StagedFile) -> dg.Output[StagedFile]:
+    """The staged content to publish, with its row count, schema, sha256 and source, if the
+    latest audit of exactly these bytes let them through; else the step fails at once, naming
+    the month, the check and its numbers, and the lake keeps what it had."""
+    findings = verdict_findings(cleaned_trips, BLOCKING_CHECKS)
+    if findings:
+        line = not_published_line(context.partition_key, findings)
+        context.log.error(line)
+        raise dg.Failure(description=line, allow_retries=False)
+    # The lake IO manager copies the staged file (a hard link on local disk), checking on the
+    # way that its bytes are still the audited ones: no row is decoded or re-encoded.
+    context.add_output_metadata(
+        {
+            "dagster/row_count": parquet_row_count(cleaned_trips.path),
+            "dagster/column_schema": canonical_table_schema(),
+            "sha256": cleaned_trips.sha256,
+            "source": cleaned_trips.source,
+        }
+    )
+    return dg.Output(cleaned_trips, data_version=dg.DataVersion(cleaned_trips.sha256))
 
 
-def build_lake_asset(partitions_def: dg.PartitionsDefinition, raw_file_format: str) -> dg.AssetsDefinition:
-    """`lake_trips_parquet` over `partitions_def`, downstream of raw files of `raw_file_format`."""
+def build_lake_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    """`lake_trips_parquet` over `partitions_def`."""
 
     @dg.asset(
         partitions_def=partitions_def,
@@ -40,11 +43,12 @@ def build_lake_asset(partitions_def: dg.PartitionsDefinition, raw_file_format: s
         io_manager_key="lake_io_manager",
         kinds={"parquet"},
     )
-    def lake_trips_parquet(context: dg.AssetExecutionContext, cleaned_trips: UPath) -> UPath:
+    def lake_trips_parquet(context: dg.AssetExecutionContext, cleaned_trips: StagedFile) -> dg.Output[StagedFile]:
         """The month's audited trips published to the lake as
         `data/{color}/{color}_tripdata_{YYYY-MM}.parquet`, byte for byte the staged file, with
-        the same parquet schema for every source, service and month. Runs only once the
-        blocking checks of `cleaned_trips` passed."""
-        return publish_month(context, cleaned_trips, raw_file_format)
+        the same parquet schema for every source, service and month. Publishes only bytes whose
+        latest audit passed every blocking check (their sha256, `sha256` here, names them),
+        whatever was selected and however runs overlap."""
+        return publish_month(context, cleaned_trips)
 
     return lake_trips_parquet

@@ -7,9 +7,12 @@ from upath import UPath
 from taxi_pipeline.assets.ingest import GROUP
 from taxi_pipeline.assets.metadata import table_preview, warehouse_table_schema
 from taxi_pipeline.assets.retries import retried_on_error
+from taxi_pipeline.io_managers.lake_file import run_materialization
+from taxi_pipeline.lake import LakeFileChangedError, pinned
 from taxi_pipeline.partitions import one_partition_per_run, split_partition_key
 from taxi_pipeline.resources.warehouse import (
     SliceMismatchError,
+    SliceOrigin,
     WarehouseLockedError,
     WarehouseResource,
     WarehouseSchemaError,
@@ -18,6 +21,7 @@ from taxi_pipeline.settings import SettingError
 from taxi_pipeline.transforms.lake_file import parquet_row_count
 
 SLICE_MATCHES_LAKE_FILE = "slice_matches_lake_file"
+LAKE_TRIPS = dg.AssetKey("lake_trips_parquet")
 LOAD_MAX_RETRIES = 3
 LOAD_RETRY_DELAY_SECONDS = 5.0
 
@@ -30,24 +34,42 @@ def lake_file_rows(lake_file: UPath, partition_key: str) -> int:
         return parquet_row_count(lake_file)
     except (FileNotFoundError, pa.ArrowInvalid) as e:
         what = "is missing" if isinstance(e, FileNotFoundError) else f"is not a readable parquet file ({e})"
-        raise dg.Failure(
-            description=(
-                f"the lake file {lake_file} {what}: materialize lake_trips_parquet for {partition_key} "
-                "again to rewrite it, then load"
-            ),
-            allow_retries=False,
-        ) from None
+        raise _republish(f"the lake file {lake_file} {what}", partition_key) from None
+
+
+def _republish(reason: str, partition_key: str) -> dg.Failure:
+    return dg.Failure(
+        description=f"{reason}: materialize lake_trips_parquet for {partition_key} again to rewrite it, then load",
+        allow_retries=False,
+    )
+
+
+def published(context: dg.AssetExecutionContext) -> dg.AssetMaterialization:
+    """The publication of the partition this run loads: its own (or that of the run it
+    re-executes), else the latest; none, or one without a sha256 (an older release's), fails."""
+    publication = run_materialization(context.instance, context.run, LAKE_TRIPS, context.partition_key)
+    if publication is None or "sha256" not in publication.metadata:
+        raise _republish(f"no publication of {context.partition_key} with a sha256 is recorded", context.partition_key)
+    return publication
 
 
 def load_month(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, lake_trips_parquet: UPath
 ) -> dg.MaterializeResult:
-    """The load of the partition's lake file into its warehouse slice, with its check result."""
+    """The load of the partition's lake file into its warehouse slice, with its check result:
+    only the bytes of the publication this run means (their sha256), held for the load."""
     color, month = split_partition_key(context.partition_key)
-    lake_rows = lake_file_rows(lake_trips_parquet, context.partition_key)
-    context.log.info(f"loading {lake_trips_parquet} into {color} {month:%Y-%m} of the trips table")
+    publication = published(context)
+    sha256, source = publication.metadata["sha256"].value, publication.metadata["source"].value
+    context.log.info(f"loading {lake_trips_parquet} ({source}, sha256 {sha256[:12]}…) into {color} {month:%Y-%m}")
     try:
-        load = warehouse.load_slice(lake_trips_parquet, color, month)
+        with pinned(lake_trips_parquet, sha256) as exact:
+            lake_rows = lake_file_rows(exact, context.partition_key)
+            load = warehouse.load_slice(exact, color, month, SliceOrigin(source, sha256))
+    except FileNotFoundError:
+        raise _republish(f"the lake file {lake_trips_parquet} is missing", context.partition_key) from None
+    except LakeFileChangedError as e:
+        raise _republish(f"the lake file is not the one published: {e}", context.partition_key) from None
     except (SettingError, SliceMismatchError, WarehouseLockedError, WarehouseSchemaError) as e:
         # A lock held past the bounded wait is not retried: each retry would wait as long again.
         raise dg.Failure(description=str(e), allow_retries=False) from None
@@ -64,7 +86,14 @@ def load_month(
         "rows_loaded": load.rows_loaded,
         "rows_replaced": load.rows_replaced,
         "slice_rows": load.slice_rows,
+        "source": source,
+        "sha256": sha256,
     }
+    if load.previous_source not in (None, source):
+        metadata["reloaded_from_another_source"] = f"{source}, was {load.previous_source}"
+        context.log.warning(
+            f"{color} {month:%Y-%m} re-loaded from {source}; the slice was loaded from {load.previous_source}"
+        )
     if load.preview is not None:
         metadata["preview"] = table_preview(load.preview)
     if load.job_id is not None:

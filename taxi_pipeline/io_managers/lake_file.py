@@ -9,6 +9,9 @@ from upath import UPath
 from taxi_pipeline.lake import is_local, make_folder, zone_path
 from taxi_pipeline.schema import COLORS
 
+# How many of a partition's latest materializations are searched for a run's own.
+RUN_LOOKBACK = 50
+
 
 def color_and_month(partition: str) -> tuple[str, date]:
     """The (color, month) of a partition as `UPathIOManager` hands it to `get_path_for_partition`.
@@ -21,6 +24,23 @@ def color_and_month(partition: str) -> tuple[str, date]:
     if color not in COLORS:
         raise ValueError(f"partition {partition!r} names no known color ({', '.join(COLORS)})")
     return color, date.fromisoformat(month)
+
+
+def run_materialization(
+    instance: dg.DagsterInstance, run: dg.DagsterRun | None, asset_key: dg.AssetKey, partition_key: str
+) -> dg.AssetMaterialization | None:
+    """The materialization of one partition of an asset that a run means: the one made in the run
+    or in the run it re-executes (its parent or root), else the latest (a run that did not
+    select the asset uses what is there now); None when there is none. Which run made a
+    materialization, not which finished last, decides: runs of the same month may overlap."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[partition_key]), limit=RUN_LOOKBACK
+    ).records
+    own = {run.run_id, run.parent_run_id, run.root_run_id} - {None} if run is not None else set()
+    for record in records:
+        if record.run_id in own:
+            return record.asset_materialization
+    return records[0].asset_materialization if records else None
 
 
 def written_file_metadata(path: UPath) -> dict[str, dg.MetadataValue]:

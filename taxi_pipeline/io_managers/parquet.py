@@ -9,8 +9,9 @@ import pyarrow.parquet as pq
 from pydantic import Field
 from upath import UPath
 
-from taxi_pipeline.io_managers.lake_file import LakeFileIOManager, written_file_metadata
-from taxi_pipeline.lake import atomic_writer, publish
+from taxi_pipeline.assets.verdict import not_published_line
+from taxi_pipeline.io_managers.lake_file import LakeFileIOManager, run_materialization, written_file_metadata
+from taxi_pipeline.lake import LakeFileChangedError, StagedFile, atomic_writer, make_folder, publish, publish_verified
 from taxi_pipeline.resources.lake import LakeResource
 from taxi_pipeline.schema import CANONICAL_SCHEMA, schema_version
 from taxi_pipeline.transforms.lake_file import write_lake_parquet
@@ -54,7 +55,8 @@ def _wants_paths(context: dg.InputContext) -> bool:
 class TripsParquetIOManager(LakeFileIOManager):
     """Stores a month of trips as one parquet file, atomically: a DataFrame or Arrow table is
     written; a parquet file of the canonical schema (a `Path` or `UPath`) is published byte for
-    byte, copied or moved as `keep_source` says. Loads a pandas DataFrame with Arrow dtypes, or
+    byte, copied or moved as `keep_source` says; a `StagedFile` is copied only if its bytes are
+    still those its sha256 names. Loads a pandas DataFrame with Arrow dtypes, or
     the file's path for an input annotated `UPath`."""
 
     def __init__(self, lake_root: UPath, path_template: str, keep_source: bool):
@@ -62,9 +64,17 @@ class TripsParquetIOManager(LakeFileIOManager):
         self.keep_source = keep_source
 
     def dump_to_path(
-        self, context: dg.OutputContext, obj: "pd.DataFrame | pa.Table | Path | UPath", path: UPath
+        self, context: dg.OutputContext, obj: "pd.DataFrame | pa.Table | StagedFile | Path | UPath", path: UPath
     ) -> None:
-        if isinstance(obj, Path | UPath):
+        if isinstance(obj, StagedFile):
+            try:
+                publish_verified(obj.path, path, obj.sha256)
+            except LakeFileChangedError as e:
+                # The audited bytes were changed under their name: nothing to retry, nothing published.
+                raise dg.Failure(
+                    description=not_published_line(context.asset_partition_key, [str(e)]), allow_retries=False
+                ) from None
+        elif isinstance(obj, Path | UPath):
             check_canonical_parquet(obj)
             publish(obj, path, keep_source=self.keep_source)
         else:
@@ -74,12 +84,56 @@ class TripsParquetIOManager(LakeFileIOManager):
         context.add_output_metadata(written_file_metadata(path))
 
     def load_from_path(self, context: dg.InputContext, path: UPath) -> "pd.DataFrame | UPath":
-        if _wants_paths(context):
-            return path
-        import pandas as pd  # only here: pandas adds ~0.7 s to every import of the definitions
+        return path if _wants_paths(context) else _read_dataframe(path)
 
-        with path.open("rb") as f:
-            return pq.read_table(f).to_pandas(types_mapper=pd.ArrowDtype)
+
+def _run_of(context: dg.InputContext) -> dg.DagsterRun | None:
+    try:
+        return context.step_context.dagster_run
+    except dg.DagsterInvariantViolationError:  # loaded outside a run (`load_asset_value`)
+        return None
+
+
+def _read_dataframe(path: UPath) -> "pd.DataFrame":
+    import pandas as pd  # only here: pandas adds ~0.7 s to every import of the definitions
+
+    with path.open("rb") as f:
+        return pq.read_table(f).to_pandas(types_mapper=pd.ArrowDtype)
+
+
+class StagingIOManager(LakeFileIOManager):
+    """The staging zone, content-addressed: each (color, month) is a folder (`path_template`)
+    holding every staged content as `{sha256}.parquet`. Stores a `StagedFile` (a local file the
+    step wrote, its sha256 and source) by moving it in; loads the content the run means (the
+    one it staged, else the latest staged, `run_materialization`) as a `StagedFile` for an input
+    annotated so, else as a pandas DataFrame with Arrow dtypes."""
+
+    def dump_to_path(self, context: dg.OutputContext, obj: StagedFile, path: UPath) -> None:
+        check_canonical_parquet(obj.path)
+        make_folder(path)
+        staged = path / f"{obj.sha256}.parquet"
+        publish(obj.path, staged, keep_source=False)
+        context.add_output_metadata(
+            {"staged_sha256": obj.sha256, "source": obj.source, "staged_file": dg.MetadataValue.path(str(staged))}
+        )
+
+    def load_from_path(self, context: dg.InputContext, path: UPath) -> "StagedFile | pd.DataFrame":
+        staged = run_materialization(context.instance, _run_of(context), context.asset_key, context.asset_partition_key)
+        if staged is None or "staged_sha256" not in staged.metadata:
+            raise FileNotFoundError(f"{context.asset_partition_key}: nothing staged in {path}")
+        sha256 = staged.metadata["staged_sha256"].value
+        staged_file = StagedFile(path / f"{sha256}.parquet", sha256, staged.metadata["source"].value)
+        return staged_file if context.dagster_type.typing_type is StagedFile else _read_dataframe(staged_file.path)
+
+
+class StagingIOManagerFactory(dg.ConfigurableIOManagerFactory):
+    """The content-addressed staging zone under the lake root (a folder or `gs://bucket`)."""
+
+    lake: LakeResource = Field(description="Where the lake lives: a local folder or a GCS bucket")
+    path_template: str = Field(description="Folder under the root, with {color} and {month} (YYYY-MM)")
+
+    def create_io_manager(self, context) -> StagingIOManager:
+        return StagingIOManager(self.lake.root(), self.path_template)
 
 
 class TripsParquetIOManagerFactory(dg.ConfigurableIOManagerFactory):

@@ -37,7 +37,7 @@ def run_audit(resources, table: pa.Table, lake_dir, key="green|2020-04-01") -> d
 
 @pytest.mark.parametrize("key", ["green|2020-04-01", "yellow|2021-01-01", "fhv|2019-01-01", "fhv|2020-01-01"])
 def test_every_check_passes_on_the_real_samples(key, release_url, make_resources):
-    result = materialize(make_resources(release_url), key, with_checks=True, raise_on_error=True)
+    result = materialize(make_resources(release_url), key, raise_on_error=True)
 
     checks = evaluations(result)
     assert sorted(checks) == sorted(TRIP_CHECK_NAMES)

@@ -10,7 +10,13 @@ from taxi_pipeline.assets import ZONE_ASSETS
 from taxi_pipeline.definitions import build_definitions
 from taxi_pipeline.settings import Settings
 from taxi_pipeline_tests.support.runs import materialize
-from taxi_pipeline_tests.support.samples import ZONES_ROWS, mirror_with_two_colors_in_april, release_file, release_zones
+from taxi_pipeline_tests.support.samples import (
+    YELLOW_APRIL_ROWS,
+    ZONES_ROWS,
+    mirror_with_two_colors_in_april,
+    release_file,
+    release_zones,
+)
 
 pytestmark = pytest.mark.gcp
 
@@ -18,7 +24,7 @@ pytestmark = pytest.mark.gcp
 @pytest.fixture
 def gcp_target(gcp_names, monkeypatch, tmp_path):
     """The gcp target's own resources, configured through the environment as a user would."""
-    # The bundled yellow file stands in for yellow 2020-04 so two colors share one month.
+    # The TLC's sample of yellow 2020-04 beside the green month, so two colors share one month.
     mirror = mirror_with_two_colors_in_april(tmp_path / "mirror")
     for name, value in {**gcp_names, "TAXI_SOURCE_URL": mirror.as_uri()}.items():
         monkeypatch.setenv(name, value)
@@ -67,7 +73,7 @@ def test_rematerializing_and_a_second_color_of_the_month(gcp_target, gcp_names):
 
     counts = slice_counts(gcp_names)
 
-    assert counts == {("green", "2020-04"): 35_612, ("yellow", "2020-04"): 22_792}
+    assert counts == {("green", "2020-04"): 35_612, ("yellow", "2020-04"): YELLOW_APRIL_ROWS}
     for (color, month), rows in counts.items():
         with lake_object(gcp_names, color, month).open("rb") as f:
             assert pq.ParquetFile(f).metadata.num_rows == rows
@@ -100,7 +106,7 @@ def test_taxi_zones_lands_in_the_bucket_and_bigquery(gcp_target, gcp_names, gcp_
 def test_the_audit_reads_the_zone_table_from_the_bucket(gcp_target, gcp_names):
     dg.materialize(ZONE_ASSETS, resources=gcp_target, raise_on_error=True)
 
-    result = materialize(gcp_target, "green|2020-04-01", with_checks=True, raise_on_error=True)
+    result = materialize(gcp_target, "green|2020-04-01", raise_on_error=True)
 
     [zones] = [e for e in result.get_asset_check_evaluations() if e.check_name == "location_ids_are_taxi_zones"]
     assert zones.passed

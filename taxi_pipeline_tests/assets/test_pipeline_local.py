@@ -1,5 +1,7 @@
 """The four assets end to end on the local target: real files, a real HTTP server, DuckDB."""
 
+import hashlib
+
 import dagster as dg
 import duckdb
 import pyarrow.parquet as pq
@@ -11,6 +13,7 @@ from taxi_pipeline_tests.support.runs import materialize, metadata_of, only_step
 from taxi_pipeline_tests.support.samples import (
     RELEASE_DIR,
     SAMPLE_ROWS,
+    YELLOW_APRIL_ROWS,
     ZONES_ROWS,
     lake_file,
     lake_zones,
@@ -68,8 +71,18 @@ def test_green_through_file_url_with_metadata(make_resources, lake_dir, duckdb_p
     slice_preview = warehouse["preview"]
     assert len(slice_preview.records) == 5
     assert {(r.data["color"], r.data["source_month"]) for r in slice_preview.records} == {("green", "2020-04-01")}
-    [check] = result.get_asset_check_evaluations()
+    [check] = [e for e in result.get_asset_check_evaluations() if e.check_name == "slice_matches_lake_file"]
     assert check.passed and check.metadata["lake_file_rows"].value == 35_612
+    # The bytes staged, audited, published and loaded are one content, named by its sha256.
+    staged = cleaned["staged_sha256"]
+    assert lake["sha256"] == warehouse["sha256"] == staged == sha256_of(lake_file(lake_dir, "green", "2020-04"))
+    assert lake["source"] == warehouse["source"] == "course"
+    audits = {
+        e.metadata["staged_sha256"].value
+        for e in result.get_asset_check_evaluations()
+        if e.asset_key.path == ["cleaned_trips"]
+    }
+    assert audits == {staged}
 
 
 def test_fhv_reports_no_passenger_count_rather_than_zero_missing(release_url, make_resources):
@@ -94,16 +107,15 @@ def test_rematerializing_a_partition_keeps_the_count(release_url, make_resources
 
 
 def test_two_colors_of_one_month_coexist(tmp_path, make_resources, duckdb_path):
-    # The bundled yellow file stands in for yellow 2020-04 in a mirror made for this test;
-    # its rows are kept whole, only counted as outside the month.
+    # The TLC's real sample of yellow 2020-04 beside the green month, in a mirror made for this test.
     resources = make_resources(mirror_with_two_colors_in_april(tmp_path / "mirror").as_uri())
 
     assert materialize(resources, "green|2020-04-01").success
     yellow = materialize(resources, "yellow|2020-04-01")
 
     assert yellow.success
-    assert warehouse_rows(duckdb_path) == {("green", "2020-04"): 35_612, ("yellow", "2020-04"): 22_792}
-    assert metadata_of(yellow, "cleaned_trips")["pickups_outside_month"] == 22_792
+    assert warehouse_rows(duckdb_path) == {("green", "2020-04"): 35_612, ("yellow", "2020-04"): YELLOW_APRIL_ROWS}
+    assert metadata_of(yellow, "cleaned_trips")["pickups_outside_month"] == 0
 
 
 def test_every_color_publishes_the_same_parquet_schema(release_url, make_resources, lake_dir):
@@ -167,8 +179,12 @@ def test_with_the_zone_table_loaded_the_audit_checks_ids_against_it(release_url,
     resources = make_resources(release_url)
     assert dg.materialize(ZONE_ASSETS, resources=resources).success
 
-    result = materialize(resources, "green|2020-04-01", with_checks=True)
+    result = materialize(resources, "green|2020-04-01")
 
     assert result.success
     [zones] = [e for e in result.get_asset_check_evaluations() if e.check_name == "location_ids_are_taxi_zones"]
     assert zones.passed and zones.metadata["zone_ids_from"].value == str(lake_zones(lake_dir))
+
+
+def sha256_of(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -10,8 +10,14 @@ from taxi_pipeline.assets import ZONE_ASSETS
 from taxi_pipeline.definitions import build_definitions
 from taxi_pipeline.resources.postgres_warehouse import PostgresWarehouse
 from taxi_pipeline.settings import Settings
-from taxi_pipeline_tests.support.runs import TRIP_ASSETS, metadata_of, only_step_failure
-from taxi_pipeline_tests.support.samples import ZONES_ROWS, lake_zones, mirror_with_two_colors_in_april, release_zones
+from taxi_pipeline_tests.support.runs import TRIP_ASSETS, TRIP_CHECKS, metadata_of, only_step_failure
+from taxi_pipeline_tests.support.samples import (
+    YELLOW_APRIL_ROWS,
+    ZONES_ROWS,
+    lake_zones,
+    mirror_with_two_colors_in_april,
+    release_zones,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -32,7 +38,9 @@ def postgres_env(monkeypatch, release_url, lake_dir, postgres_url):
 def materialize(partition_key: str) -> dg.ExecuteInProcessResult:
     """The assets with the resources the definitions build from the environment."""
     resources = build_definitions(Settings.from_environment()).resources
-    return dg.materialize(TRIP_ASSETS, partition_key=partition_key, resources=resources, raise_on_error=False)
+    return dg.materialize(
+        TRIP_ASSETS + TRIP_CHECKS, partition_key=partition_key, resources=resources, raise_on_error=False
+    )
 
 
 def test_the_definitions_load_into_postgres_when_the_setting_says_so(postgres_env):
@@ -62,13 +70,16 @@ def test_green_april_lands_every_row_and_rematerializing_keeps_the_count(postgre
 
 
 def test_two_colors_of_one_month_coexist(postgres_env, monkeypatch, tmp_path):
-    # The bundled yellow file stands in for yellow 2020-04 in a mirror made for this test.
+    # The TLC's sample of yellow 2020-04 beside the green month, in a mirror made for this test.
     monkeypatch.setenv("TAXI_SOURCE_URL", mirror_with_two_colors_in_april(tmp_path / "mirror").as_uri())
 
     assert materialize("green|2020-04-01").success
     assert materialize("yellow|2020-04-01").success
 
-    assert PostgresWarehouse(url=postgres_env).slice_counts() == [("green", APRIL, 35_612), ("yellow", APRIL, 22_792)]
+    assert PostgresWarehouse(url=postgres_env).slice_counts() == [
+        ("green", APRIL, 35_612),
+        ("yellow", APRIL, YELLOW_APRIL_ROWS),
+    ]
 
 
 def test_wrong_credentials_fail_the_load_at_once_without_the_password(postgres_env, monkeypatch):

@@ -8,7 +8,7 @@ from dagster_duckdb import DuckDBResource
 from taxi_pipeline.assets.trips_per_month import trips_per_month
 from taxi_pipeline.resources.duckdb_warehouse import DuckDBWarehouse
 from taxi_pipeline_tests.support.png import inline_png, png_size
-from taxi_pipeline_tests.support.runs import TRIP_ASSETS, materialize, metadata_of
+from taxi_pipeline_tests.support.runs import TRIP_ASSETS, TRIP_CHECKS, materialize, metadata_of
 
 REPORT = trips_per_month.key
 
@@ -56,7 +56,9 @@ def instance():
 
 
 def load(instance: dg.DagsterInstance, resources: dict, partition_key: str) -> None:
-    result = dg.materialize(TRIP_ASSETS, partition_key=partition_key, resources=resources, instance=instance)
+    result = dg.materialize(
+        TRIP_ASSETS + TRIP_CHECKS, partition_key=partition_key, resources=resources, instance=instance
+    )
     assert result.success
 
 

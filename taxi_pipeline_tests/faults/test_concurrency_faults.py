@@ -1,5 +1,7 @@
 """Runs at the same time on one DuckDB file: real processes contending for its single writer lock."""
 
+import gzip
+import hashlib
 import time
 
 import duckdb
@@ -9,12 +11,13 @@ from taxi_pipeline_tests.support.runs import (
     MONTHLY_CHAIN,
     cli_env,
     materialize_command,
+    run_cli,
     run_records,
     start_child,
     start_cli,
 )
 from taxi_pipeline_tests.support.samples import lake_file, release_file
-from taxi_pipeline_tests.support.warehouse_rows import warehouse_rows
+from taxi_pipeline_tests.support.warehouse_rows import parquet_checksum, slice_checksums, warehouse_rows
 
 pytestmark = pytest.mark.faults
 
@@ -66,3 +69,40 @@ def test_cli_runs_at_once_wait_for_the_warehouse_lock_and_leave_one_copy(tmp_pat
     assert len(records) == 3
     for _, events in records:
         assert not [e for e in events if e.dagster_event and e.dagster_event.event_type_value == "STEP_UP_FOR_RETRY"]
+
+
+def shrunk_mirror(folder, rows: int) -> str:
+    """A file:// mirror whose green 2020-04 is the real file cut to its first `rows` trips."""
+    with gzip.open(release_file("green", "2020-04"), "rt", newline="") as f:
+        lines = f.readlines()[: rows + 1]
+    path = folder / "green" / "green_tripdata_2020-04.csv.gz"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(gzip.compress("".join(lines).encode()))
+    return folder.as_uri()
+
+
+@pytest.mark.cli
+def test_a_real_month_and_a_bad_copy_run_at_once_end_with_the_audited_publication(tmp_path, release_url):
+    """Two runs of one month a fraction of a second apart, one from the real file, one from a copy
+    that lost most of it (its audit blocks it), at several offsets: each ends with the lake file
+    and the slice of the real month, never the bad copy and never a mix."""
+    good = cli_env(tmp_path, release_url)
+    bad = {**good, "TAXI_SOURCE_URL": shrunk_mirror(tmp_path / "shrunk", 1_000)}
+    lake, database = lake_file(tmp_path / "lake", "green", "2020-04"), tmp_path / "warehouse.duckdb"
+    command = materialize_command("green|2020-04-01", select=MONTHLY_CHAIN)
+    first = run_cli(command, good)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    published, slice_rows = hashlib.sha256(lake.read_bytes()).hexdigest(), warehouse_rows(database)
+    assert slice_rows == {("green", "2020-04"): 35_612}
+
+    for offset in (0.0, 0.3, 0.8, 1.5):
+        runs = [start_cli(command, bad)]
+        time.sleep(offset)
+        runs.append(start_cli(command, good))
+        outputs = [r.communicate(timeout=240)[0] for r in runs]
+
+        # Either run may have converted the other's download (the raw zone holds one file a month):
+        # whichever bytes each staged, only those whose audit passed may be in the lake.
+        assert hashlib.sha256(lake.read_bytes()).hexdigest() == published, (offset, outputs[1][-3000:])
+        assert warehouse_rows(database) == slice_rows
+        assert parquet_checksum(lake) == slice_checksums(database)[("green", "2020-04")]

@@ -18,6 +18,7 @@ from taxi_pipeline.resources.source import TripSourceResource
 from taxi_pipeline_tests.support.http_server import QuietRequestHandler
 from taxi_pipeline_tests.support.runs import (
     TRIP_ASSETS,
+    TRIP_CHECKS,
     only_step_failure,
     retried_steps,
     start_child,
@@ -65,7 +66,11 @@ def trickling_url(http_server):
 def materialize_with(instance: dg.DagsterInstance, resources: dict, partition_key: str):
     """The monthly chain for one partition in process, its events kept in `instance`."""
     return dg.materialize(
-        TRIP_ASSETS, partition_key=partition_key, resources=resources, instance=instance, raise_on_error=False
+        TRIP_ASSETS + TRIP_CHECKS,
+        partition_key=partition_key,
+        resources=resources,
+        instance=instance,
+        raise_on_error=False,
     )
 
 

@@ -64,7 +64,7 @@ def test_a_duckdb_path_naming_another_kind_of_file_is_refused(
     make_file(duckdb_path)
     before = duckdb_path.read_bytes()
 
-    result = materialize(make_resources(release_url), GREEN_APRIL, with_checks=True)
+    result = materialize(make_resources(release_url), GREEN_APRIL)
 
     message = failure_message(result, "warehouse_trips")
     assert message.startswith(f"TAXI_DUCKDB_PATH={str(duckdb_path)!r} is {kind}") and "\n" not in message
@@ -86,7 +86,8 @@ def test_an_existing_duckdb_file_is_accepted(tmp_path, duckdb_path):
 @pytest.mark.parametrize("damage", ["truncated", "missing"])
 def test_a_damaged_lake_file_fails_the_load_at_once_naming_it(damage, make_resources, release_url, lake_dir):
     resources = make_resources(release_url)
-    assert materialize(resources, GREEN_APRIL).success
+    instance = dg.DagsterInstance.ephemeral()  # one instance remembers the publication, as DAGSTER_HOME does
+    assert materialize(resources, GREEN_APRIL, instance=instance).success
     path = lake_file(lake_dir, "green", "2020-04")
     if damage == "truncated":
         path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
@@ -94,7 +95,12 @@ def test_a_damaged_lake_file_fails_the_load_at_once_naming_it(damage, make_resou
         path.unlink()
 
     result = dg.materialize(
-        TRIP_ASSETS, selection=["warehouse_trips"], partition_key=GREEN_APRIL, resources=resources, raise_on_error=False
+        TRIP_ASSETS,
+        selection=["warehouse_trips"],
+        partition_key=GREEN_APRIL,
+        resources=resources,
+        instance=instance,
+        raise_on_error=False,
     )
 
     message = failure_message(result, "warehouse_trips")
@@ -139,12 +145,12 @@ def test_a_republished_month_with_fewer_rows_is_compared_with_the_last_publicati
     rows, passed, severity, published, tmp_path, make_resources, release_url, lake_dir, duckdb_path
 ):
     instance = dg.DagsterInstance.ephemeral()
-    first = materialize(make_resources(release_url), GREEN_APRIL, with_checks=True, instance=instance)
+    first = materialize(make_resources(release_url), GREEN_APRIL, instance=instance)
     assert first.success
     assert check_evaluations(first)["rows_near_previous_publication"].passed
 
     smaller = mirror_of(tmp_path, "green", "2020-04", green_april_lines(rows))
-    result = materialize(make_resources(smaller), GREEN_APRIL, with_checks=True, instance=instance)
+    result = materialize(make_resources(smaller), GREEN_APRIL, instance=instance)
 
     check = check_evaluations(result)["rows_near_previous_publication"]
     assert (check.passed, check.severity) == (passed, severity)
@@ -159,7 +165,7 @@ def test_a_republished_month_with_fewer_rows_is_compared_with_the_last_publicati
 def test_another_months_file_under_this_months_name_is_not_published(tmp_path, make_resources, lake_dir, duckdb_path):
     may = mirror_of(tmp_path, "green", "2020-05", green_april_lines())
 
-    result = materialize(make_resources(may), "green|2020-05-01", with_checks=True)
+    result = materialize(make_resources(may), "green|2020-05-01")
 
     check = check_evaluations(result)["pickups_within_the_month"]
     assert (check.passed, check.severity) == (False, dg.AssetCheckSeverity.ERROR)
@@ -168,7 +174,7 @@ def test_another_months_file_under_this_months_name_is_not_published(tmp_path, m
 
 
 def test_a_small_share_of_pickups_outside_the_month_still_only_warns(release_url, make_resources):
-    result = materialize(make_resources(release_url), GREEN_APRIL, with_checks=True)
+    result = materialize(make_resources(release_url), GREEN_APRIL)
 
     check = check_evaluations(result)["pickups_within_the_month"]
     assert result.success and check.severity == dg.AssetCheckSeverity.WARN

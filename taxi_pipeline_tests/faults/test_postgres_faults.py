@@ -23,7 +23,7 @@ from taxi_pipeline.resources.postgres_warehouse import (
 from taxi_pipeline.settings import SettingError, Settings
 from taxi_pipeline_tests.support.ports import free_port
 from taxi_pipeline_tests.support.postgres_server import POSTGRES_LOADER, start_cluster
-from taxi_pipeline_tests.support.runs import TRIP_ASSETS, error_chain, only_step_failure, retried_steps
+from taxi_pipeline_tests.support.runs import TRIP_ASSETS, TRIP_CHECKS, error_chain, only_step_failure, retried_steps
 
 pytestmark = [pytest.mark.faults, pytest.mark.postgres]
 
@@ -44,7 +44,7 @@ def postgres_env(monkeypatch, release_url, lake_dir):
 
 def materialize() -> dg.ExecuteInProcessResult:
     resources = build_definitions(Settings.from_environment()).resources
-    return dg.materialize(TRIP_ASSETS, partition_key=PARTITION, resources=resources, raise_on_error=False)
+    return dg.materialize(TRIP_ASSETS + TRIP_CHECKS, partition_key=PARTITION, resources=resources, raise_on_error=False)
 
 
 def with_port(url: str, port: int) -> str:

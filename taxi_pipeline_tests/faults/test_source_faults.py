@@ -363,10 +363,9 @@ def test_a_file_with_only_a_header_publishes_nothing(tmp_path, make_resources, d
     result = materialize(make_resources(source), "fhv|2019-01-01")
 
     failures = step_failures(result)
-    assert list(failures) == ["lake_trips_parquet"] and one_line(failures["lake_trips_parquet"])
-    assert failures["lake_trips_parquet"] == (
-        "dagster._core.definitions.events.Failure: raw/fhv/fhv_tripdata_2019-01.csv.gz holds no trips "
-        "(only a header line); the lake file and the warehouse slice of fhv 2019-01 are left as they were"
+    assert list(failures) == ["audit_cleaned_trips"] and one_line(failures["audit_cleaned_trips"])
+    assert failures["audit_cleaned_trips"].startswith(
+        "dagster._core.definitions.events.Failure: fhv 2019-01 not published: month_has_rows: "
     )
     assert lake_file(lake_dir, "fhv", "2019-01").read_bytes() == published
     assert warehouse_rows(duckdb_path) == {("fhv", "2019-01"): 18}

@@ -37,17 +37,17 @@ def materialize(
     resources: dict,
     partition_key: str,
     *,
-    with_checks: bool = False,
     run_config: dict | None = None,
     raise_on_error: bool = False,
     instance: dg.DagsterInstance | None = None,
 ) -> dg.ExecuteInProcessResult:
-    """The four assets (and, `with_checks`, their checks) for one partition, in process, in
+    """The four assets and the audit's checks (without which nothing is published) for one
+    partition, in process, in
     `instance` (default: a new ephemeral one, which remembers no earlier run).
 
     A failing step does not raise unless `raise_on_error`: the result tells what failed.
     """
-    assets = TRIP_ASSETS + TRIP_CHECKS if with_checks else TRIP_ASSETS
+    assets = TRIP_ASSETS + TRIP_CHECKS
     return dg.materialize(
         assets,
         partition_key=partition_key,

@@ -5,6 +5,9 @@ The rows of each bundled real file are the facts the tests hold the pipeline to 
 mirror and in a local lake.
 """
 
+import csv
+import gzip
+import io
 import shutil
 from pathlib import Path
 
@@ -40,11 +43,26 @@ def copy_release(folder: Path) -> Path:
     return folder
 
 
+# Rows of the TLC's own sample of yellow 2020-04 (data/tlc/samples-2020-04), which the course's
+# mirror lacks: written in the course's layout, it makes yellow 2020-04 beside green 2020-04.
+YELLOW_APRIL_SAMPLE = (
+    Path(__file__).resolve().parents[1] / "data" / "tlc" / "samples-2020-04" / "yellow_tripdatasample_2020-04.csv"
+)
+YELLOW_APRIL_ROWS = 1_000
+
+
 def mirror_with_two_colors_in_april(folder: Path) -> Path:
-    """A copy of the bundled mirror in which the yellow sample also stands in for yellow 2020-04,
-    so that two colors share one month (its rows are kept whole, counted as outside the month)."""
+    """A copy of the bundled mirror with a yellow 2020-04 beside green 2020-04: the TLC's real
+    sample of that month in the course's 2020 layout (its 18 columns, whole seconds)."""
     copy_release(folder)
-    shutil.copy(release_file("yellow", "2021-01"), release_file("yellow", "2020-04", folder))
+    with open(YELLOW_APRIL_SAMPLE, newline="") as f:
+        rows = list(csv.reader(f))
+    keep = rows[0].index("airport_fee")  # the course's 2020 files end at congestion_surcharge
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    for row in rows:
+        writer.writerow([value.removesuffix(".000000") for value in row[:keep]])
+    release_file("yellow", "2020-04", folder).write_bytes(gzip.compress(text.getvalue().encode()))
     return folder
 
 
