@@ -170,7 +170,8 @@ def partition_ddl(source_month: date, table: str = TRIPS_TABLE) -> str:
 # What the server or libpq says when the setting itself is wrong: a retry gets the same answer.
 # SQLSTATE 28000/28P01: authentication; 3D000: no such database; 42501: no privilege. libpq's
 # own texts for the same, and for URL parameters it cannot use (`invalid sslmode value`, a port
-# that is not a number) or a server certificate it does not trust.
+# that is not a number), an sslmode the server refuses (`server does not support SSL, but SSL was
+# required`) or a server certificate it does not trust.
 _SETTING_SQLSTATES = frozenset({"28000", "28P01", "3D000", "42501"})
 _SETTING_PHRASES = (
     "authentication failed",
@@ -180,6 +181,7 @@ _SETTING_PHRASES = (
     "password is required",
     "no password supplied",
     "invalid ",
+    "does not support ssl",
     "certificate",
 )
 
@@ -197,7 +199,11 @@ def _redacted(text: str, url: str) -> str:
 
 def is_setting_failure(error: Exception) -> bool:
     """Whether a psycopg connection error means a wrong setting (authentication, a missing
-    database or role, a missing grant) rather than a server that is down or restarting."""
+    database or role, a missing grant, an sslmode the server refuses) rather than a server that
+    is down or restarting. By the server's SQLSTATE where it sent one; else by libpq's text
+    (`_SETTING_PHRASES`), the only place its text decides: libpq's own failures before a session (an
+    sslmode the server does not support, a bad URL parameter, an untrusted certificate) come as
+    a plain `OperationalError` with no SQLSTATE."""
     if getattr(error, "sqlstate", None) in _SETTING_SQLSTATES:
         return True
     text = str(error).lower()

@@ -2,6 +2,7 @@
 transient and retried by `warehouse_trips`; only what a retry cannot change (authentication, a
 missing database or role, a missing grant) is a wrong TAXI_POSTGRES_URL that fails at once."""
 
+import re
 import threading
 import time
 import uuid
@@ -23,7 +24,16 @@ from taxi_pipeline.resources.postgres_warehouse import (
 from taxi_pipeline.settings import SettingError, Settings
 from taxi_pipeline_tests.support.ports import free_port
 from taxi_pipeline_tests.support.postgres_server import POSTGRES_LOADER, start_cluster
-from taxi_pipeline_tests.support.runs import TRIP_ASSETS, TRIP_CHECKS, error_chain, only_step_failure, retried_steps
+from taxi_pipeline_tests.support.runs import (
+    MONTHLY_CHAIN,
+    TRIP_ASSETS,
+    cli_env,
+    error_chain,
+    materialize_command,
+    only_step_failure,
+    retried_steps,
+    run_cli,
+)
 
 pytestmark = [pytest.mark.faults, pytest.mark.postgres]
 
@@ -44,7 +54,7 @@ def postgres_env(monkeypatch, release_url, lake_dir):
 
 def materialize() -> dg.ExecuteInProcessResult:
     resources = build_definitions(Settings.from_environment()).resources
-    return dg.materialize(TRIP_ASSETS + TRIP_CHECKS, partition_key=PARTITION, resources=resources, raise_on_error=False)
+    return dg.materialize(TRIP_ASSETS, partition_key=PARTITION, resources=resources, raise_on_error=False)
 
 
 def with_port(url: str, port: int) -> str:
@@ -85,6 +95,52 @@ def test_a_missing_database_is_a_setting_error_and_a_closed_port_is_not(postgres
     with pytest.raises(WarehouseUnavailableError, match="the server refused the connection") as raised:
         PostgresWarehouse(url=with_port(postgres_url, free_port())).slice_counts()
     assert not isinstance(raised.value, SettingError)
+
+
+# libpq's refusal when the URL asks for TLS and the server (the test cluster) offers none.
+NO_SSL = "server does not support SSL, but SSL was required"
+
+
+def requiring_ssl(url: str) -> str:
+    return f"{url}{'&' if '?' in url else '?'}sslmode=require"
+
+
+def test_an_sslmode_the_server_refuses_is_a_setting_error_at_once_not_retried(postgres_env, postgres_url, monkeypatch):
+    monkeypatch.setattr(warehouse, "LOAD_RETRY_DELAY_SECONDS", 0.05)
+    postgres_env(requiring_ssl(postgres_url))
+
+    result = materialize()
+
+    assert not result.success
+    assert retried_steps(result) == []
+    failure = only_step_failure(result)
+    assert failure.step_key == "warehouse_trips"
+    [message] = error_chain(failure.step_failure_data.error)
+    assert re.fullmatch(
+        rf"[\w.]+\.Failure: cannot connect to the Postgres warehouse "
+        rf"{POSTGRES_LOADER}@127\.0\.0\.1:\d+/taxi_\w+ \(TAXI_POSTGRES_URL\): "
+        rf'connection failed: connection to server at "127\.0\.0\.1", port \d+ failed: {NO_SSL}',
+        message,
+    ), message
+    assert urlsplit(postgres_url).password not in message
+
+
+@pytest.mark.cli
+def test_an_sslmode_the_server_refuses_ends_the_cli_with_one_line_without_the_password(
+    tmp_path, release_url, postgres_url
+):
+    env = cli_env(tmp_path, release_url, TAXI_WAREHOUSE="postgres", TAXI_POSTGRES_URL=requiring_ssl(postgres_url))
+
+    done = run_cli(materialize_command(PARTITION, select=MONTHLY_CHAIN), env)
+
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(
+        f"taxi_pipeline: warehouse_trips failed: cannot connect to the Postgres warehouse {POSTGRES_LOADER}@127.0.0.1:"
+    ), last
+    assert re.search(rf"\(TAXI_POSTGRES_URL\): connection failed: .* failed: {NO_SSL}$", last), last
+    assert "STEP_UP_FOR_RETRY" not in done.stderr and "attempt 1 of" not in done.stderr
+    assert urlsplit(postgres_url).password not in done.stderr + done.stdout
 
 
 @pytest.fixture
