@@ -2,12 +2,16 @@
 
 Posts are retried by urllib3's `Retry` on a requests `HTTPAdapter`: connection refused or reset,
 timeouts, HTTP 429 and 5xx, with exponential backoff and the server's Retry-After (capped). A
-post that still fails raises `WebhookPostError`, whose message names TAXI_WEBHOOK_URL, what went
-wrong and the host, never the URL's path or query (a Slack webhook's path is its secret).
+post, retries and waits included, has an overall deadline: per-read timeouts do not bound a
+server that trickles its answer a byte at a time. A post that still fails, or outlives its
+deadline, raises `WebhookPostError`, whose message names TAXI_WEBHOOK_URL, what went wrong and
+the host, never the URL's path or query (a Slack webhook's path is its secret).
 """
 
 import logging
 import re
+import socket
+import threading
 from urllib.parse import urlsplit
 
 import dagster as dg
@@ -29,6 +33,10 @@ from taxi_pipeline.settings import redact_urls_in
 
 # Transient answers: too many requests, and every server error.
 RETRIED_STATUSES = frozenset({429, *range(500, 600)})
+# The longest a post may hold the run-failure sensor, retries and waits included: above the
+# default policy's worst case against a server that never answers (4 x 5 s plus 1.5 s of waits),
+# well within the 60 s Dagster gives one sensor evaluation.
+POST_DEADLINE_SECONDS = 30.0
 
 
 class _WebhookRetry(Retry):
@@ -126,6 +134,67 @@ def _describe(error: BaseException, where: str, timeout_seconds: float) -> str:
     return f"{type(error).__name__} while posting to {where}"
 
 
+class _PostSockets:
+    """The sockets of one post's connections, to shut when the post outlives its deadline: a
+    read blocked on a trickling server then ends at once, and a connection opened later (a retry
+    already under way) is shut as soon as it is made, so the abandoned post ends too."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self._given_up = False
+
+    def opened(self, sock: socket.socket) -> None:
+        """Keep `sock`, a new connection's socket; shut it at once if the post was given up."""
+        with self._lock:
+            self._sockets.append(sock)
+            if self._given_up:
+                _shut(sock)
+
+    def give_up(self) -> None:
+        """Shut every socket opened so far, and each one opened from now on."""
+        with self._lock:
+            self._given_up = True
+            for sock in self._sockets:
+                _shut(sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:  # already closed
+        pass
+
+
+class _DeadlineAdapter(HTTPAdapter):
+    """requests' `HTTPAdapter` whose connections hand their sockets to a `_PostSockets`."""
+
+    def __init__(self, sockets: _PostSockets, **kwargs) -> None:
+        self._sockets = sockets  # before HTTPAdapter.__init__, which builds the pool manager
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        """urllib3's pool manager, its pools opening connections that report their sockets."""
+        super().init_poolmanager(*args, **kwargs)
+        classes = self.poolmanager.pool_classes_by_scheme
+        self.poolmanager.pool_classes_by_scheme = {
+            scheme: _reporting_pool(pool, self._sockets) for scheme, pool in classes.items()
+        }
+
+
+def _reporting_pool(pool_class: type, sockets: _PostSockets) -> type:
+    """A subclass of the urllib3 connection pool `pool_class` whose connections report each socket
+    they open (before any TLS handshake) to `sockets`."""
+
+    class ReportingConnection(pool_class.ConnectionCls):
+        def _new_conn(self) -> socket.socket:
+            sock = super()._new_conn()
+            sockets.opened(sock)
+            return sock
+
+    return type(pool_class.__name__, (pool_class,), {"ConnectionCls": ReportingConnection})
+
+
 def _attempts(count: int) -> str:
     return f"{count} attempt" if count == 1 else f"{count} attempts"
 
@@ -137,8 +206,10 @@ class WebhookResource(dg.ConfigurableResource):
     A post is tried at most `max_retries + 1` times; the waits between attempts are 0, 2 and 4 x
     `backoff_seconds` (at most `backoff_max_seconds`), or the server's Retry-After up to
     `retry_after_max_seconds`. With the defaults a server that answers 5xx at once costs about
-    0.75 s; one that accepts connections and never answers, 4 x 5 s plus the waits, within the
-    60 s Dagster gives one sensor evaluation.
+    0.75 s; one that accepts connections and never answers, 4 x 5 s plus the waits. Whatever the
+    server does, a post gives up after `deadline_seconds` in all (one that trickles its answer a
+    byte at a time would otherwise reset each read's timeout forever), within the 60 s Dagster
+    gives one sensor evaluation.
     """
 
     url: str | None = Field(default=None, description="Webhook URL (TAXI_WEBHOOK_URL)")
@@ -154,6 +225,11 @@ class WebhookResource(dg.ConfigurableResource):
     backoff_max_seconds: float = Field(default=5.0, ge=0, description="Longest wait between two attempts")
     retry_after_max_seconds: int = Field(
         default=5, ge=0, description="Longest Retry-After (of a 429 or 503) that is honoured"
+    )
+    deadline_seconds: float = Field(
+        default=POST_DEADLINE_SECONDS,
+        gt=0,
+        description="Longest a post takes in all, retries and waits included, however slowly the server answers",
     )
 
     def retry(self) -> Retry:
@@ -186,20 +262,18 @@ class WebhookResource(dg.ConfigurableResource):
         parts = urlsplit(self.url)
         _withheld_paths.withhold((parts.path or "/") + (f"?{parts.query}" if parts.query else ""))
         where = _where(self.url)
-        with requests.Session() as session:
-            adapter = HTTPAdapter(max_retries=self.retry())
-            session.mount("http://", adapter)
-            session.mount("https://", adapter)
-            try:
-                response = session.post(
-                    self.url, json={"text": text}, timeout=self.timeout_seconds, allow_redirects=False
-                )
-            except requests.RequestException as e:
-                exhausted = bool(e.args) and isinstance(e.args[0], MaxRetryError)
-                tries = f"after {_attempts(self.max_retries + 1)}" if exhausted else "not retried"
-                raise WebhookPostError(
-                    f"TAXI_WEBHOOK_URL post failed {tries}: {_describe(e, where, self.timeout_seconds)}"
-                ) from None
+        response, error = self._send_within_deadline(text)
+        if error is not None:
+            exhausted = bool(error.args) and isinstance(error.args[0], MaxRetryError)
+            tries = f"after {_attempts(self.max_retries + 1)}" if exhausted else "not retried"
+            raise WebhookPostError(
+                f"TAXI_WEBHOOK_URL post failed {tries}: {_describe(error, where, self.timeout_seconds)}"
+            ) from None
+        if response is None:
+            raise WebhookPostError(
+                f"TAXI_WEBHOOK_URL post failed: no complete answer from {where} within "
+                f"{self.deadline_seconds:g} s, the post's deadline"
+            )
         retries = getattr(response.raw, "retries", None)
         attempts = len(retries.history) + 1 if retries is not None else 1
         if response.status_code >= 300:
@@ -209,6 +283,37 @@ class WebhookResource(dg.ConfigurableResource):
                 f"HTTP {response.status_code} from {where}{retried}"
             )
         return attempts
+
+    def _send_within_deadline(self, text: str) -> tuple[requests.Response | None, requests.RequestException | None]:
+        """Post `{"text": text}` with the retry policy, in a thread of its own that the caller waits
+        for at most `deadline_seconds`: (the response, None), (None, requests' error), or (None,
+        None) when the deadline passed, the post's sockets then shut so that its thread ends too."""
+        sockets = _PostSockets()
+        outcome: dict[str, object] = {}
+
+        def send() -> None:
+            try:
+                with requests.Session() as session:
+                    adapter = _DeadlineAdapter(sockets, max_retries=self.retry())
+                    session.mount("http://", adapter)
+                    session.mount("https://", adapter)
+                    outcome["response"] = session.post(
+                        self.url, json={"text": text}, timeout=self.timeout_seconds, allow_redirects=False
+                    )
+            except requests.RequestException as e:
+                outcome["error"] = e
+            except Exception as e:  # raised again in the caller's thread
+                outcome["unexpected"] = e
+
+        worker = threading.Thread(target=send, name="taxi-pipeline-webhook-post", daemon=True)
+        worker.start()
+        worker.join(self.deadline_seconds)
+        if worker.is_alive():
+            sockets.give_up()
+            return None, None
+        if "unexpected" in outcome:
+            raise outcome["unexpected"]
+        return outcome.get("response"), outcome.get("error")
 
 
 def run_partition(run: dg.DagsterRun) -> str | None:

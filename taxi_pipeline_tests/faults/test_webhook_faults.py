@@ -6,6 +6,7 @@ the host, never the URL's path or query."""
 import json
 import logging
 import re
+import threading
 import time
 
 import dagster as dg
@@ -256,6 +257,63 @@ def test_a_posted_failure_is_logged_on_the_tick(http_server):
         )
         posted = f"posted failed run {run_id[:8]} of broken_job to TAXI_WEBHOOK_URL ({base[7:]}) in 2 attempt(s)"
         assert ("INFO", posted) in tick_log(instance, data)
+
+
+class TricklingAnswer(QuietRequestHandler):
+    """Takes the post, then answers one byte a second, never finishing (until `stop` is set):
+    each read gets a byte well within its timeout. Notes when the client has gone."""
+
+    stop = threading.Event()
+    client_gone = threading.Event()
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        answer = b"HTTP/1.1 200 OK\r\nX-Trickle: " + b"x" * 10_000
+        for byte in answer:
+            if self.stop.wait(1.0):
+                return
+            try:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+            except OSError:
+                type(self).client_gone.set()
+                return
+
+
+@pytest.fixture
+def trickling_answer(http_server):
+    handler = type("Trickle", (TricklingAnswer,), {"stop": threading.Event(), "client_gone": threading.Event()})
+    yield handler, http_server(handler)
+    handler.stop.set()
+
+
+def test_a_trickling_answer_cannot_hold_the_tick_past_the_posts_deadline(trickling_answer):
+    handler, base = trickling_answer
+    deadline = 2.0
+    # Each read's timeout (3 s) is never reached: only the overall deadline ends the post.
+    webhook = WebhookResource(url=f"{base}{SECRET_PATH}", timeout_seconds=3.0, deadline_seconds=deadline)
+    with dg.instance_for_test() as instance:
+        cursor, run_id = fail_a_run(instance, webhook)
+        started = time.monotonic()
+
+        data = evaluate_webhook_tick(instance, webhook, cursor, "2")
+
+        took = time.monotonic() - started
+        assert deadline <= took < deadline + 1.5, took
+        expected = f"TAXI_WEBHOOK_URL post failed: no complete answer from {base[7:]} within 2 s, the post's deadline"
+        [reaction] = data.dagster_run_reactions
+        assert expected in reaction.error.message
+        assert ("WARNING", f"failed run {run_id[:8]} of broken_job was not posted: {expected}") in tick_log(
+            instance, data
+        )
+        for text in (reaction.error.to_string(), *(m for _, m in tick_log(instance, data))):
+            assert_no_secret(text)
+    # The abandoned post does not linger either: its connection is shut, its thread ends.
+    assert handler.client_gone.wait(5)
+    deadline_passed = time.monotonic()
+    while any(t.name == "taxi-pipeline-webhook-post" for t in threading.enumerate()):
+        assert time.monotonic() - deadline_passed < 10, "the post's thread is still running"
+        time.sleep(0.05)
 
 
 def test_without_a_url_nothing_is_posted_and_the_tick_says_so():
