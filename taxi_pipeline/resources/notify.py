@@ -160,6 +160,7 @@ class _PostSockets:
 
 
 def _shut(sock: socket.socket) -> None:
+    """End both directions of `sock`: a read blocked on it returns at once (close would not wake it)."""
     try:
         sock.shutdown(socket.SHUT_RDWR)
     except OSError:  # already closed
@@ -254,8 +255,9 @@ class WebhookResource(dg.ConfigurableResource):
     def post(self, text: str) -> int:
         """Post `{"text": text}`; returns how many attempts it took (0: no TAXI_WEBHOOK_URL set,
         nothing posted). Raises `WebhookPostError` when the post still fails after its retries,
-        or at once for an answer that is not retried (a 4xx other than 429; a 3xx, since a
-        redirected POST would lose its body)."""
+        at once for an answer that is not retried (a 4xx other than 429; a 3xx, since a
+        redirected POST would lose its body), or when it has no complete answer within
+        `deadline_seconds`."""
         if not self.url:
             dg.get_dagster_logger().info(f"no TAXI_WEBHOOK_URL set; not posted: {text}")
             return 0
