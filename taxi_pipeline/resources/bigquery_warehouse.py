@@ -84,6 +84,20 @@ def zones_table_schema() -> list[bigquery.SchemaField]:
     ]
 
 
+def literal_uri(lake_file: UPath) -> str:
+    """The gs:// URI of a lake file for a load job, which reads it as exactly that object: a `*`
+    in a load job's URI is a wildcard, with no escape, so a path holding one raises ValueError
+    (`?` and `[ ]` are taken literally)."""
+    if lake_file.protocol != "gs":
+        raise ValueError(f"BigQuery loads lake files from gs:// only, got {lake_file}")
+    if "*" in lake_file.path:
+        raise ValueError(
+            f"{lake_file}: a BigQuery load job reads '*' in a gs:// URI as a wildcard and would load every object it "
+            "matches; rename the folder without '*'"
+        )
+    return str(lake_file)
+
+
 def slice_predicate(color: str, source_month: date) -> str:
     """`color = '…' AND source_month = DATE '…'` for one slice.
 
@@ -145,7 +159,10 @@ class BigQueryWarehouse(WarehouseResource):
                 dataset.location = self.bigquery_resource.location
             client.create_dataset(dataset, exists_ok=True)
 
-    def _ensure_table(self, client: bigquery.Client) -> None:
+    def _ensure_table(self, client: bigquery.Client, conform: bool = True) -> None:
+        """`trips` and `loads` created where missing; for a load (`conform`), `trips` checked
+        against the canonical column types (`WarehouseSchemaError`) and given the columns it
+        lacks. A read skips that: a column of another type does not mislead it."""
         self._ensure_dataset(client)
         table = bigquery.Table(self.table_id, schema=trips_table_schema())
         table.time_partitioning = bigquery.TimePartitioning(
@@ -154,6 +171,9 @@ class BigQueryWarehouse(WarehouseResource):
         table.clustering_fields = ["color"]
         table.description = "NYC taxi trips of every color and month; one slice per (color, source_month)"
         table = client.create_table(table, exists_ok=True)
+        client.create_table(bigquery.Table(self.loads_table_id, schema=loads_table_schema()), exists_ok=True)
+        if not conform:
+            return
         if mismatches := type_mismatches(column_types(table.schema), sql_columns("bigquery")):
             name, _, wanted = mismatches[0]
             raise schema_error(
@@ -175,7 +195,6 @@ class BigQueryWarehouse(WarehouseResource):
                     f"ALTER TABLE `{self.table_id}` ADD COLUMN IF NOT EXISTS {f.name} {f.field_type};" for f in missing
                 )
             ).result()
-        client.create_table(bigquery.Table(self.loads_table_id, schema=loads_table_schema()), exists_ok=True)
 
     @property
     def loads_table_id(self) -> str:
@@ -195,8 +214,7 @@ class BigQueryWarehouse(WarehouseResource):
         """Replace the (color, source_month) slice with the rows of the lake file, and its row of
         `loads`, in one multi-statement transaction. With no `origin`, the slice's `loads` row has
         a null source and sha256."""
-        if lake_file.protocol != "gs":
-            raise ValueError(f"BigQuery loads lake files from gs:// only, got {lake_file}")
+        uri = literal_uri(lake_file)
         predicate = slice_predicate(color, source_month)
         # A lake file of an older schema version lacks the newest columns: they load as null.
         file_columns = lake_file_columns(lake_file)
@@ -206,7 +224,7 @@ class BigQueryWarehouse(WarehouseResource):
             staging_id = self._create_staging_table(client, color, source_month, file_columns)
             try:
                 load_job = client.load_table_from_uri(
-                    str(lake_file),
+                    uri,
                     staging_id,
                     job_config=bigquery.LoadJobConfig(
                         source_format=bigquery.SourceFormat.PARQUET,
@@ -262,7 +280,7 @@ class BigQueryWarehouse(WarehouseResource):
     def slice_counts(self) -> list[tuple[str, date, int]]:
         """(color, source_month, rows) for every slice in the table, in order."""
         with self._client() as client:
-            self._ensure_table(client)
+            self._ensure_table(client, conform=False)
             rows = client.query(
                 f"SELECT color, source_month, COUNT(*) AS n FROM `{self.table_id}` "
                 "GROUP BY color, source_month ORDER BY color, source_month"
@@ -272,7 +290,7 @@ class BigQueryWarehouse(WarehouseResource):
     def slice_origins(self) -> dict[tuple[str, date], RecordedOrigin]:
         """{(color, source_month): (source, sha256, loaded_at)} of every slice `loads` records."""
         with self._client() as client:
-            self._ensure_table(client)
+            self._ensure_table(client, conform=False)
             rows = client.query(
                 f"SELECT color, source_month, source, sha256, loaded_at FROM `{self.loads_table_id}`"
             ).result()
@@ -286,13 +304,12 @@ class BigQueryWarehouse(WarehouseResource):
         """Replace the whole `zones` table with the lake's gs:// zone file: the file is checked
         first, then one load job with WRITE_TRUNCATE, which BigQuery commits atomically (the
         previous table stays if the job fails; no bad record is allowed)."""
-        if csv_file.protocol != "gs":
-            raise ValueError(f"BigQuery loads lake files from gs:// only, got {csv_file}")
+        uri = literal_uri(csv_file)
         zones = read_zone_file(csv_file)
         with self._client() as client:
             self._ensure_dataset(client)
             load_job = client.load_table_from_uri(
-                str(csv_file),
+                uri,
                 self.zones_table_id,
                 job_config=bigquery.LoadJobConfig(
                     source_format=bigquery.SourceFormat.CSV,

@@ -91,6 +91,24 @@ def loads_table_ddl(table: str = LOADS_TABLE) -> str:
     )
 
 
+def literal_database_config(database: str) -> dict[str, str]:
+    """DuckDB settings under which it keeps the database file `database` at exactly that path.
+
+    DuckDB takes a `?` in a database path for the start of URL parameters: it puts the WAL and
+    the spill folder at the path with `.wal` / `.tmp` put before the `?` (`a?/w.duckdb` logs to
+    `a.wal?/w.duckdb`, and the commit fails). For such a path every commit is checkpointed into
+    the file itself, never logged (both thresholds 0; a commit DuckDB cannot checkpoint then
+    fails rather than logging elsewhere), and the spill folder is named in full. `* [ ]` need
+    nothing: DuckDB opens a database path literally."""
+    if "?" not in database:
+        return {}
+    return {
+        "checkpoint_threshold": "0b",
+        "auto_checkpoint_skip_wal_threshold": "0",
+        "temp_directory": f"{Path(database).expanduser().absolute()}.tmp",
+    }
+
+
 @contextmanager
 def literal_path(path: Path) -> Iterator[str]:
     """A name by which DuckDB reads exactly the file at `path`: the file opened here and named by
@@ -162,7 +180,11 @@ class DuckDBWarehouse(WarehouseResource):
         then `WarehouseLockedError`. Replaces DuckDBResource's own connect, whose backoff waited
         ~102 s in silence, four times over with the step's retries."""
         database = self.duckdb_resource.database
-        config = {"custom_user_agent": "dagster", **self.duckdb_resource.connection_config}
+        config = {
+            "custom_user_agent": "dagster",
+            **literal_database_config(database),
+            **self.duckdb_resource.connection_config,
+        }
         log = dg.get_dagster_logger()
         started = time.monotonic()
         logged_at, delay = None, 0.01
@@ -196,10 +218,13 @@ class DuckDBWarehouse(WarehouseResource):
     def _warehouse(self) -> str:
         return f"the DuckDB file {Path(self.duckdb_resource.database).absolute()}"
 
-    def _prepare(self, conn) -> None:
+    def _prepare(self, conn, conform: bool = True) -> None:
+        """The tables created where missing; `trips` conformed (`conform_trips_table`) for a load,
+        not for a read, which a column of another type does not mislead."""
         conn.execute(trips_table_ddl())
         conn.execute(loads_table_ddl())
-        conform_trips_table(conn, self._warehouse)
+        if conform:
+            conform_trips_table(conn, self._warehouse)
 
     def load_slice(
         self, lake_file: UPath, color: str, source_month: date, origin: SliceOrigin | None = None
@@ -251,7 +276,7 @@ class DuckDBWarehouse(WarehouseResource):
     def slice_counts(self) -> list[tuple[str, date, int]]:
         """(color, source_month, rows) for every slice in the table, in order."""
         with self._connection() as conn:
-            self._prepare(conn)
+            self._prepare(conn, conform=False)
             return conn.execute(
                 f"SELECT color, source_month, count(*) FROM {TRIPS_TABLE} GROUP BY ALL ORDER BY ALL"
             ).fetchall()
@@ -259,7 +284,7 @@ class DuckDBWarehouse(WarehouseResource):
     def slice_origins(self) -> dict[tuple[str, date], RecordedOrigin]:
         """{(color, source_month): (source, sha256, loaded_at)} of every slice `loads` records."""
         with self._connection() as conn:
-            self._prepare(conn)
+            self._prepare(conn, conform=False)
             rows = conn.execute(f"SELECT color, source_month, source, sha256, loaded_at FROM {LOADS_TABLE}").fetchall()
         return {(color, month): RecordedOrigin(source, sha, at) for color, month, source, sha, at in rows}
 

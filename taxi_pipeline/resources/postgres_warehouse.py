@@ -186,6 +186,19 @@ _SETTING_PHRASES = (
 )
 
 
+def rows_table(names: list[str], rows: list[tuple]) -> pa.Table:
+    """Rows as psycopg returns them, as an Arrow table; a column whose Python values Arrow cannot
+    type (mixed JSON values, say) is held as their text."""
+    columns = {}
+    for i, name in enumerate(names):
+        values = [row[i] for row in rows]
+        try:
+            columns[name] = pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            columns[name] = pa.array([None if v is None else str(v) for v in values], pa.string())
+    return pa.table(columns) if columns else pa.table({})
+
+
 class WarehouseUnavailableError(Exception):
     """The Postgres server could not be reached or dropped the connection (refused, reset,
     closed, restarting, timed out): it may pass, so the load is retried."""
@@ -297,11 +310,15 @@ class PostgresWarehouse(WarehouseResource):
         with conn:
             yield conn
 
-    def _ensure_table(self, conn: "psycopg.Connection", source_month: date | None = None) -> list[tuple[str, str]]:
-        """The table `trips` (and the month's partition, and `loads`) created where missing and
-        checked (`check_trips_shape`), each attempt waiting at most `ddl_lock_timeout_seconds`
-        for its locks; after `ddl_lock_attempts` timed out, `WarehouseLockedError` naming the
-        sessions that held them. Returns the table's (column, type) as the catalog has them."""
+    def _ensure_table(
+        self, conn: "psycopg.Connection", source_month: date | None = None, conform: bool = True
+    ) -> list[tuple[str, str]]:
+        """The table `trips` (and the month's partition, and `loads`) created where missing and,
+        for a load (`conform`), checked (`check_trips_shape`) and given the columns it lacks; a
+        read skips that, as a column of another type does not mislead it. Each attempt waits at
+        most `ddl_lock_timeout_seconds` for its locks; after `ddl_lock_attempts` timed out,
+        `WarehouseLockedError` names the sessions that held them. Returns the table's (column,
+        type) as the catalog has them (none when not conformed)."""
         import psycopg
 
         log = dg.get_dagster_logger()
@@ -312,7 +329,7 @@ class PostgresWarehouse(WarehouseResource):
             )
             try:
                 with watch:
-                    return self._create_table(conn, source_month)
+                    return self._create_table(conn, source_month, conform)
             except psycopg.errors.LockNotAvailable:
                 held_by = ", ".join(b.describe() for b in watch.sessions) or "a session that ended before it was named"
             if attempt < self.ddl_lock_attempts:
@@ -336,7 +353,9 @@ class PostgresWarehouse(WarehouseResource):
 
         return psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS)
 
-    def _create_table(self, conn: "psycopg.Connection", source_month: date | None) -> list[tuple[str, str]]:
+    def _create_table(
+        self, conn: "psycopg.Connection", source_month: date | None, conform: bool
+    ) -> list[tuple[str, str]]:
         # Its own short transaction, before the load: creating a partition takes a lock on
         # `trips` that conflicts with every running load (measured: it waits for a DELETE in
         # flight), and a load transaction would hold it for its whole length. The advisory lock
@@ -349,13 +368,16 @@ class PostgresWarehouse(WarehouseResource):
                 conn.execute(f"SET LOCAL lock_timeout = {timeout_ms}")
                 conn.execute("SELECT pg_advisory_xact_lock(hashtext('taxi_pipeline trips ddl'))")
                 conn.execute(trips_table_ddl())
-                catalog_rows = conn.execute(TABLE_CATALOG_SQL, (TRIPS_TABLE,)).fetchall()
-                columns = check_trips_shape(_describe(self.url), catalog_rows)
-                # Only the columns missing: an ALTER TABLE, even one with nothing to do, would
-                # wait for every load in flight.
-                present = {name for name, _ in columns}
-                for statement in add_missing_columns_ddl(present):
-                    conn.execute(statement)
+                columns = []
+                if conform:
+                    catalog_rows = conn.execute(TABLE_CATALOG_SQL, (TRIPS_TABLE,)).fetchall()
+                    columns = check_trips_shape(_describe(self.url), catalog_rows)
+                    # Only the columns missing: an ALTER TABLE, even one with nothing to do, would
+                    # wait for every load in flight.
+                    present = {name for name, _ in columns}
+                    for statement in add_missing_columns_ddl(present):
+                        conn.execute(statement)
+                    columns += [(name, kind) for name, kind in canonical_catalog_columns() if name not in present]
                 conn.execute(loads_table_ddl())
                 if source_month is not None:
                     conn.execute(partition_ddl(source_month))
@@ -364,8 +386,7 @@ class PostgresWarehouse(WarehouseResource):
                 f"the role of {URL_SETTING} may not create the table {TRIPS_TABLE} or its partitions "
                 f"({e.diag.message_primary}): it needs USAGE and CREATE on the schema"
             ) from None
-        added = [(name, kind) for name, kind in canonical_catalog_columns() if name not in present]
-        return columns + added
+        return columns
 
     def load_slice(
         self, lake_file: UPath, color: str, source_month: date, origin: SliceOrigin | None = None
@@ -439,14 +460,14 @@ class PostgresWarehouse(WarehouseResource):
             replaced,
             slice_rows,
             column_types=tuple(column_types),
-            preview=pa.Table.from_pylist([dict(zip(names, row, strict=True)) for row in rows]),
+            preview=rows_table(names, rows),
             previous_source=previous[0] if previous else None,
         )
 
     def slice_counts(self) -> list[tuple[str, date, int]]:
         """(color, source_month, rows) for every slice in the table, in order."""
         with self._connection() as conn:
-            self._ensure_table(conn)
+            self._ensure_table(conn, conform=False)
             return [
                 tuple(row)
                 for row in conn.execute(
@@ -457,7 +478,7 @@ class PostgresWarehouse(WarehouseResource):
     def slice_origins(self) -> dict[tuple[str, date], RecordedOrigin]:
         """{(color, source_month): (source, sha256, loaded_at)} of every slice `loads` records."""
         with self._connection() as conn:
-            self._ensure_table(conn)
+            self._ensure_table(conn, conform=False)
             rows = conn.execute(f"SELECT color, source_month, source, sha256, loaded_at FROM {LOADS_TABLE}").fetchall()
         return {(color, month): RecordedOrigin(source, sha, at) for color, month, source, sha, at in rows}
 

@@ -12,6 +12,7 @@ from taxi_pipeline.resources.bigquery_warehouse import BigQueryWarehouse, slice_
 from taxi_pipeline.resources.warehouse import SliceMismatchError
 from taxi_pipeline.schema import CANONICAL_SCHEMA
 from taxi_pipeline.settings import SettingError
+from taxi_pipeline.transforms.lake_file import lake_file_columns, parquet_row_count
 from taxi_pipeline_tests.support.files import write_parquet
 from taxi_pipeline_tests.support.trips import cleaned_sample
 
@@ -107,3 +108,32 @@ def test_only_gs_lake_files_load():
 
     with pytest.raises(ValueError, match="gs:// only"):
         warehouse.load_slice(UPath("/tmp/x.parquet"), "green", APRIL)
+
+
+@pytest.mark.gcp
+@pytest.mark.parametrize("folder", ["a*", "a?", "a[b]"])
+def test_pyarrow_reads_a_gs_lake_file_under_a_glob_named_folder_as_named(gcp_names, folder):
+    # What the load reads with pyarrow through gcsfs (the file's columns) is the named object,
+    # not the sibling `ab` the name would match as a pattern. (The load job itself is BigQuery's:
+    # bqemulator reads the object with DuckDB, which globs, so the job is not tested here.)
+    bucket = gcp_names["GCS_BUCKET"]
+    green = cleaned_sample("green", "2020-04", APRIL)
+    write_parquet(green.select(green.column_names[:25]).slice(0, 1_000), f"gs://{bucket}/ab/g.parquet")
+    lake = write_parquet(green, f"gs://{bucket}/{folder}/g.parquet")
+
+    assert lake_file_columns(lake) == CANONICAL_SCHEMA.names
+    assert parquet_row_count(lake) == 35_612
+
+
+@pytest.mark.gcp
+def test_a_lake_path_a_load_job_would_read_as_a_wildcard_is_refused(warehouse, gcp_names):
+    bucket = gcp_names["GCS_BUCKET"]
+    write_parquet(cleaned_sample("green", "2020-04", APRIL).slice(0, 1_000), f"gs://{bucket}/ab/g.parquet")
+    lake = write_parquet(cleaned_sample("green", "2020-04", APRIL), f"gs://{bucket}/a*/g.parquet")
+
+    with pytest.raises(
+        ValueError, match=r"a\*/g\.parquet: a BigQuery load job reads '\*' in a gs:// URI as a wildcard"
+    ):
+        warehouse.load_slice(lake, "green", APRIL)
+
+    assert warehouse.slice_counts() == []

@@ -8,7 +8,9 @@ from dagster_duckdb import DuckDBResource
 from upath import UPath
 
 from taxi_pipeline.resources.duckdb_warehouse import DuckDBWarehouse
+from taxi_pipeline.resources.warehouse import WarehouseSchemaError
 from taxi_pipeline_tests.support.files import write_parquet
+from taxi_pipeline_tests.support.samples import ZONES_ROWS, release_zones
 from taxi_pipeline_tests.support.trips import cleaned_sample
 from taxi_pipeline_tests.support.warehouse_rows import warehouse_rows
 
@@ -51,3 +53,64 @@ def test_an_unreadable_lake_file_leaves_the_old_slice(warehouse, duckdb_path, tm
         warehouse.load_slice(UPath(broken), "green", APRIL)
 
     assert warehouse_rows(duckdb_path) == {("green", "2020-04"): 35_612}
+
+
+# Folder names holding a glob character, each beside a sibling folder `ab` that the name read as a
+# pattern matches: `a*` and `a?` match both folders, `a[b]` only the sibling.
+GLOB_FOLDERS = ["a*", "a?", "a[b]"]
+
+
+@pytest.mark.parametrize("folder", GLOB_FOLDERS)
+def test_a_lake_file_and_a_duckdb_file_under_a_glob_named_folder_are_read_as_named(tmp_path, folder):
+    named, sibling = tmp_path / folder, tmp_path / "ab"
+    named.mkdir()
+    sibling.mkdir()
+    # The sibling holds files of the same names: another 1,000-row green April and its own DuckDB.
+    write_parquet(cleaned_sample("green", "2020-04", APRIL).slice(0, 1_000), sibling / "green.parquet")
+    DuckDBWarehouse(duckdb_resource=DuckDBResource(database=str(sibling / "warehouse.duckdb"))).load_slice(
+        UPath(sibling / "green.parquet"), "green", APRIL
+    )
+    lake = write_lake_file(named / "green.parquet", "green", "2020-04", APRIL)
+    warehouse = DuckDBWarehouse(duckdb_resource=DuckDBResource(database=str(named / "warehouse.duckdb")))
+
+    load = warehouse.load_slice(lake, "green", APRIL)
+
+    assert (load.rows_loaded, load.slice_rows) == (35_612, 35_612)
+    assert warehouse_rows(named / "warehouse.duckdb") == {("green", "2020-04"): 35_612}
+    assert warehouse_rows(sibling / "warehouse.duckdb") == {("green", "2020-04"): 1_000}
+    # Nothing beside them: no WAL or spill folder at a path DuckDB made up from the name.
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([folder, "ab"])
+    assert sorted(p.name for p in named.iterdir()) == ["green.parquet", "warehouse.duckdb"]
+
+
+@pytest.mark.parametrize("folder", GLOB_FOLDERS)
+def test_a_zone_file_under_a_glob_named_folder_is_read_as_named(tmp_path, folder):
+    named, sibling = tmp_path / folder, tmp_path / "ab"
+    sibling.mkdir()
+    (sibling / "taxi_zone_lookup.csv").write_bytes(
+        b'"LocationID","Borough","Zone","service_zone"\r\n1,"EWR","Newark Airport","EWR"\r\n'
+    )
+    named.mkdir()
+    (named / "taxi_zone_lookup.csv").write_bytes(release_zones().read_bytes())
+    warehouse = DuckDBWarehouse(duckdb_resource=DuckDBResource(database=str(tmp_path / "warehouse.duckdb")))
+
+    assert warehouse.replace_zones(UPath(named / "taxi_zone_lookup.csv")) == ZONES_ROWS
+
+
+def test_a_non_canonical_table_is_refused_before_any_change(warehouse, duckdb_path, tmp_path):
+    # A `trips` someone made by hand: pickup times as dates, and missing every column after them.
+    with duckdb.connect(str(duckdb_path)) as conn:
+        conn.execute("CREATE TABLE trips (color VARCHAR, source_month DATE, vendor_id INTEGER, pickup_datetime DATE)")
+    lake = write_lake_file(tmp_path / "g.parquet", "green", "2020-04", APRIL)
+
+    with pytest.raises(WarehouseSchemaError, match="column pickup_datetime is DATE, expected TIMESTAMP"):
+        warehouse.load_slice(lake, "green", APRIL)
+
+    # The missing columns are not added either: nothing changed.
+    with duckdb.connect(str(duckdb_path), read_only=True) as conn:
+        assert [name for (name,) in conn.execute("SELECT column_name FROM (DESCRIBE trips)").fetchall()] == [
+            "color",
+            "source_month",
+            "vendor_id",
+            "pickup_datetime",
+        ]

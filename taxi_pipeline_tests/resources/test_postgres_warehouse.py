@@ -14,6 +14,7 @@ import pytest
 from upath import UPath
 
 from taxi_pipeline.resources.postgres_warehouse import PostgresWarehouse, WarehouseUnavailableError, partition_ddl
+from taxi_pipeline.resources.warehouse import WarehouseSchemaError
 from taxi_pipeline.schema import CANONICAL_SCHEMA
 from taxi_pipeline.settings import SettingError
 from taxi_pipeline_tests.support.files import write_parquet
@@ -262,3 +263,41 @@ def test_a_role_that_may_not_create_the_table_is_told_which_grant_it_lacks(postg
         "the role of TAXI_POSTGRES_URL may not create the table trips or its partitions "
         "(permission denied for schema public): it needs USAGE and CREATE on the schema"
     )
+
+
+@pytest.mark.parametrize(
+    "ddl, what",
+    [
+        ("CREATE TABLE trips (color text, source_month date)", "not a partitioned table"),
+        ("CREATE TABLE trips (color text, source_month date) PARTITION BY LIST (color)", "partitioned by LIST (color)"),
+    ],
+    ids=["plain", "by-color"],
+)
+def test_a_trips_table_not_range_partitioned_on_source_month_is_refused(postgres_url, tmp_path, ddl, what):
+    with psycopg.connect(postgres_url) as conn:
+        conn.execute(ddl)
+    lake = write_parquet(cleaned_sample("green", "2020-04", APRIL), tmp_path / "g.parquet")
+
+    with pytest.raises(WarehouseSchemaError) as raised:
+        PostgresWarehouse(url=postgres_url).load_slice(lake, "green", APRIL)
+
+    message = str(raised.value)
+    assert f"the table public.trips is {what}, expected PARTITION BY RANGE (source_month)" in message
+    assert "ALTER TABLE public.trips RENAME TO trips_old" in message and "load again" in message
+    # Nothing written: no columns added, no partition, no table of origins.
+    assert query(postgres_url, "SELECT count(*) FROM information_schema.columns WHERE table_name = 'trips'") == [(2,)]
+    tables = "SELECT relname::text FROM pg_class WHERE relkind IN ('r', 'p') AND relnamespace = 'public'::regnamespace"
+    assert query(postgres_url, tables) == [("trips",)]
+
+
+@pytest.mark.parametrize("folder", ["a*", "a?", "a[b]"])
+def test_a_lake_file_under_a_glob_named_folder_is_read_as_named(postgres_url, tmp_path, folder):
+    # pyarrow opens a local path literally (no glob), beside a sibling `ab` the name would match.
+    (tmp_path / folder).mkdir()
+    (tmp_path / "ab").mkdir()
+    write_parquet(cleaned_sample("green", "2020-04", APRIL).slice(0, 1_000), tmp_path / "ab" / "g.parquet")
+    lake = write_parquet(cleaned_sample("green", "2020-04", APRIL), tmp_path / folder / "g.parquet")
+
+    load = PostgresWarehouse(url=postgres_url).load_slice(lake, "green", APRIL)
+
+    assert (load.rows_loaded, load.slice_rows) == (35_612, 35_612)

@@ -9,13 +9,20 @@ backend's own file.
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pyarrow as pa
 import pytest
 from upath import UPath
 
-from taxi_pipeline.resources.warehouse import PREVIEW_ROWS, SliceMismatchError, WarehouseResource
+from taxi_pipeline.assets.metadata import table_preview, warehouse_table_schema
+from taxi_pipeline.resources.warehouse import (
+    PREVIEW_ROWS,
+    SliceMismatchError,
+    SliceOrigin,
+    WarehouseResource,
+    WarehouseSchemaError,
+)
 from taxi_pipeline.schema import CANONICAL_SCHEMA
 from taxi_pipeline.transforms.clean import clean_trips
 from taxi_pipeline.transforms.zones import ZoneFileError
@@ -33,10 +40,14 @@ class Backend:
     column_names: Callable[[], list[str]]  # of the trips table, in order
     put_zone_file: Callable[[bytes, str], UPath]  # (CSV bytes, name) -> where the backend reads it
     zones: Callable[[], list[tuple]]  # the zones table's rows, ordered by location_id
+    dialect: str  # the SQL of `sql`: duckdb, postgres or bigquery
+    sql: Callable[[str], list[tuple]]  # runs a statement, `{trips}` and `{loads}` naming the tables
+    where: str  # what a WarehouseSchemaError names as the warehouse
 
 
 COLUMNS_SQL = "SELECT column_name FROM information_schema.columns WHERE table_name = 'trips' ORDER BY ordinal_position"
 ZONES_SQL = "SELECT location_id, borough, zone, service_zone FROM zones ORDER BY location_id"
+LOADS_SQL = "SELECT color, source_month, source, sha256, rows FROM {loads} ORDER BY color, source_month"
 
 
 def local_lake_files(folder) -> Callable[[pa.Table, str], UPath]:
@@ -71,12 +82,20 @@ def duckdb_backend(request, tmp_path) -> Backend:
         with duckdb.connect(str(database), read_only=True) as conn:
             return conn.execute(ZONES_SQL).fetchall()
 
+    def sql(statement: str) -> list[tuple]:
+        with duckdb.connect(str(database)) as conn:
+            result = conn.execute(statement.format(trips="trips", loads="loads"))
+            return result.fetchall() if result.description else []
+
     return Backend(
         DuckDBWarehouse(duckdb_resource=DuckDBResource(database=str(database))),
         local_lake_files(tmp_path),
         columns,
         local_zone_files(tmp_path),
         zones,
+        "duckdb",
+        sql,
+        str(database),
     )
 
 
@@ -111,7 +130,13 @@ def bigquery_backend(request, tmp_path) -> Backend:
         )
         return [tuple(row.values()) for row in rows.result()]
 
-    return Backend(warehouse, put, columns, put_zones, zones)
+    def sql(statement: str) -> list[tuple]:
+        tables = {"trips": f"`{warehouse.table_id}`", "loads": f"`{warehouse.loads_table_id}`"}
+        rows = bigquery.Client(project=names["GCP_PROJECT"]).query(statement.format(**tables)).result()
+        return [tuple(row.values()) for row in rows]
+
+    where = f"{names['GCP_PROJECT']}.{names['BQ_DATASET']}"
+    return Backend(warehouse, put, columns, put_zones, zones, "bigquery", sql, where)
 
 
 def postgres_backend(request, tmp_path) -> Backend:
@@ -129,7 +154,22 @@ def postgres_backend(request, tmp_path) -> Backend:
         with psycopg.connect(url) as conn:
             return [tuple(row) for row in conn.execute(ZONES_SQL).fetchall()]
 
-    return Backend(PostgresWarehouse(url=url), local_lake_files(tmp_path), columns, local_zone_files(tmp_path), zones)
+    def sql(statement: str) -> list[tuple]:
+        with psycopg.connect(url) as conn:
+            cursor = conn.execute(statement.format(trips="trips", loads="loads"))
+            return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
+
+    database = url.rsplit("/", 1)[1].split("?")[0]
+    return Backend(
+        PostgresWarehouse(url=url),
+        local_lake_files(tmp_path),
+        columns,
+        local_zone_files(tmp_path),
+        zones,
+        "postgres",
+        sql,
+        database,
+    )
 
 
 @pytest.fixture(
@@ -276,3 +316,108 @@ def test_a_bad_zone_file_is_refused_and_the_old_table_stays(backend, content, pr
 
     assert str(bad) in str(raised.value)
     assert len(backend.zones()) == ZONES_ROWS
+
+
+# How each warehouse changes a column's type in place, and names the types: a timestamp turned
+# date, a double turned integer. BigQuery narrows no column in place: the table is made again.
+RETYPE_SQL = {
+    "duckdb": "ALTER TABLE {{trips}} ALTER COLUMN {column} TYPE {kind}",
+    "postgres": "ALTER TABLE {{trips}} ALTER COLUMN {column} TYPE {kind}",
+    "bigquery": (
+        "CREATE OR REPLACE TABLE {{trips}} PARTITION BY DATE_TRUNC(source_month, MONTH) CLUSTER BY color AS "
+        "SELECT * REPLACE (CAST({column} AS {kind}) AS {column}) FROM {{trips}}"
+    ),
+}
+RETYPED = {
+    "duckdb": {"pickup_datetime": ("DATE", "TIMESTAMP"), "fare_amount": ("INTEGER", "DOUBLE")},
+    "postgres": {
+        "pickup_datetime": ("date", "timestamp without time zone"),
+        "fare_amount": ("integer", "double precision"),
+    },
+    "bigquery": {"pickup_datetime": ("DATE", "DATETIME"), "fare_amount": ("INT64", "FLOAT64")},
+}
+
+
+@pytest.mark.parametrize("column", ["pickup_datetime", "fare_amount"])
+def test_a_column_of_another_type_is_refused_naming_it_and_nothing_is_written(backend, column):
+    backend.warehouse.load_slice(
+        backend.put_lake_file(cleaned_sample("green", "2020-04", APRIL), "green"),
+        "green",
+        APRIL,
+        SliceOrigin("course", "a" * 64),
+    )
+    kind, expected = RETYPED[backend.dialect][column]
+    backend.sql(RETYPE_SQL[backend.dialect].format(column=column, kind=kind))
+    before = backend.sql(f"SELECT count(*), count(DISTINCT {column}) FROM {{trips}}")
+    yellow = backend.put_lake_file(cleaned_sample("yellow", "2021-01", JAN_2021), "yellow")
+
+    with pytest.raises(WarehouseSchemaError) as raised:
+        backend.warehouse.load_slice(yellow, "yellow", JAN_2021, SliceOrigin("course", "b" * 64))
+
+    message = str(raised.value)
+    assert f"column {column} is {kind}, expected {expected}" in message
+    assert backend.where in message and "trips" in message and "load again" in message
+    # Nothing written: no slice, no origin, the old rows as they were.
+    assert backend.warehouse.slice_counts() == [("green", APRIL, 35_612)]
+    assert backend.sql(f"SELECT count(*), count(DISTINCT {column}) FROM {{trips}}") == before
+    assert backend.sql(LOADS_SQL) == [("green", APRIL, "course", "a" * 64, 35_612)]
+
+
+def test_each_slice_records_its_origin_replaced_with_the_slice(backend):
+    green = backend.put_lake_file(cleaned_sample("green", "2020-04", APRIL), "green")
+    fhv = backend.put_lake_file(cleaned_sample("fhv", "2019-01", APRIL), "fhv")
+    started = datetime.now(UTC)
+
+    first = backend.warehouse.load_slice(green, "green", APRIL, SliceOrigin("course", "a" * 64))
+    backend.warehouse.load_slice(fhv, "fhv", APRIL)  # no origin: recorded with a null source
+    again = backend.warehouse.load_slice(green, "green", APRIL, SliceOrigin("tlc", "b" * 64))
+
+    assert (first.previous_source, again.previous_source) == (None, "course")
+    assert backend.sql(LOADS_SQL) == [("fhv", APRIL, None, None, 18), ("green", APRIL, "tlc", "b" * 64, 35_612)]
+    origins = backend.warehouse.slice_origins()
+    assert sorted(origins) == [("fhv", APRIL), ("green", APRIL)]
+    assert origins[("green", APRIL)][:2] == ("tlc", "b" * 64)
+    assert origins[("fhv", APRIL)][:2] == (None, None)
+    assert started - timedelta(seconds=1) <= origins[("green", APRIL)].loaded_at <= datetime.now(UTC)
+    assert origins[("fhv", APRIL)].loaded_at <= origins[("green", APRIL)].loaded_at
+
+
+def test_a_refused_load_leaves_the_slice_origin(backend):
+    green = backend.put_lake_file(cleaned_sample("green", "2020-04", APRIL), "green")
+    backend.warehouse.load_slice(green, "green", APRIL, SliceOrigin("course", "a" * 64))
+    recorded = backend.warehouse.slice_origins()
+    wrong = backend.put_lake_file(cleaned_sample("yellow", "2021-01", JAN_2021), "yellow")
+
+    with pytest.raises(SliceMismatchError):
+        backend.warehouse.load_slice(wrong, "green", APRIL, SliceOrigin("tlc", "b" * 64))
+
+    assert backend.warehouse.slice_origins() == recorded
+    assert backend.sql(LOADS_SQL) == [("green", APRIL, "course", "a" * 64, 35_612)]
+
+
+# A column the canonical schema does not have, of a type the metadata code does not expect.
+EXTRA_COLUMN_SQL = {
+    "duckdb": ("ALTER TABLE {trips} ADD COLUMN fare_exact DECIMAL(10, 2) DEFAULT 12.50", "DECIMAL(10,2)"),
+    "postgres": ("ALTER TABLE {trips} ADD COLUMN fare_exact numeric(10, 2) DEFAULT 12.50", "numeric(10,2)"),
+    "bigquery": ("ALTER TABLE {trips} ADD COLUMN fare_exact NUMERIC", "NUMERIC"),
+}
+
+
+def test_the_metadata_is_read_back_from_the_table_as_it_is(backend):
+    green = backend.put_lake_file(cleaned_sample("green", "2020-04", APRIL), "green")
+    backend.warehouse.load_slice(green, "green", APRIL)
+    statement, kind = EXTRA_COLUMN_SQL[backend.dialect]
+    backend.sql(statement)
+
+    load = backend.warehouse.load_slice(green, "green", APRIL)
+
+    assert [name for name, _ in load.column_types] == [*CANONICAL_SCHEMA.names, "fare_exact"]
+    assert dict(load.column_types)["fare_exact"] == kind
+    assert load.preview.column_names == [*CANONICAL_SCHEMA.names, "fare_exact"]
+    # What the asset shows of it: the column with its type, its values as text.
+    schema = warehouse_table_schema(load.column_types)
+    assert (schema.columns[-1].name, schema.columns[-1].type) == ("fare_exact", kind)
+    preview = table_preview(load.preview)
+    assert [c.name for c in preview.schema.columns][-1] == "fare_exact"
+    expected = None if backend.dialect == "bigquery" else "12.50"  # a default BigQuery's ALTER cannot set
+    assert {record.data["fare_exact"] for record in preview.records} == {expected}
