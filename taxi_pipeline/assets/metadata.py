@@ -1,11 +1,13 @@
 """Metadata values shared by the trip assets: schema and preview as the UI shows them."""
 
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 
 import dagster as dg
 import pyarrow as pa
 
 from taxi_pipeline.schema import CANONICAL_COLUMNS
+
+_DESCRIPTIONS = {c.name: c.description for c in CANONICAL_COLUMNS}
 
 
 def canonical_table_schema() -> dg.TableSchema:
@@ -16,26 +18,39 @@ def canonical_table_schema() -> dg.TableSchema:
 
 
 def warehouse_table_schema(column_types: tuple[tuple[str, str], ...]) -> dg.TableSchema:
-    """A warehouse table's columns with their SQL types (in the warehouse's dialect) and the
-    canonical column descriptions."""
-    descriptions = {c.name: c.description for c in CANONICAL_COLUMNS}
+    """A warehouse table's columns as the table has them, with their SQL types (in the
+    warehouse's dialect) and, for the canonical ones, their descriptions."""
     return dg.TableSchema(
-        columns=[dg.TableColumn(name, kind, description=descriptions.get(name)) for name, kind in column_types]
+        columns=[
+            dg.TableColumn(str(name), str(kind), description=_DESCRIPTIONS.get(name)) for name, kind in column_types
+        ]
     )
 
 
-def _cell(value):
-    # Table records hold str, int, float, bool or None; dates and times show as ISO text.
-    return (
-        value.isoformat(sep=" ")
-        if isinstance(value, datetime)
-        else value.isoformat()
-        if isinstance(value, date)
-        else value
-    )
+def metadata_cell(value) -> str | int | float | bool | None:
+    """A value as a table record holds it (str, int, float, bool or None): dates and times as ISO
+    text, durations in seconds, decimals as their exact text, bytes as hex, anything else as its
+    text."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, date | time):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).hex()
+    return str(value)
 
 
 def table_preview(table: pa.Table, rows: int = 10) -> dg.MetadataValue:
-    """The first rows of a canonical table, shown by the UI as a table with the schema's columns."""
-    records = [dg.TableRecord({name: _cell(v) for name, v in row.items()}) for row in table.slice(0, rows).to_pylist()]
-    return dg.MetadataValue.table(records=records, schema=canonical_table_schema())
+    """The first rows of a table, shown by the UI as a table of the columns it has (with the
+    canonical descriptions where the column is canonical), whatever their types."""
+    schema = dg.TableSchema(
+        columns=[dg.TableColumn(f.name, str(f.type), description=_DESCRIPTIONS.get(f.name)) for f in table.schema]
+    )
+    records = [
+        dg.TableRecord({name: metadata_cell(v) for name, v in row.items()}) for row in table.slice(0, rows).to_pylist()
+    ]
+    return dg.MetadataValue.table(records=records, schema=schema)
