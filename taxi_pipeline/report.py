@@ -19,13 +19,13 @@ def format_slice_counts(counts: list[tuple]) -> str:
     return "\n".join(lines)
 
 
-def write_chart(counts: list[tuple], path: Path) -> None:
-    """The chart of `counts` (rows per month, one line per color) written to `path` as a PNG; an
-    unwritable path raises OSError."""
+def write_chart(counts: list[tuple], path: Path, sources: dict[tuple, str | None] | None = None) -> None:
+    """The chart of `counts` (rows per month, one line per color, each month marked by its source
+    in `sources`) written to `path` as a PNG; an unwritable path raises OSError."""
     # Imported here: only a report asked for a chart pays for matplotlib.
     from taxi_pipeline.charts import trips_per_month_png
 
-    path.write_bytes(trips_per_month_png(counts))
+    path.write_bytes(trips_per_month_png(counts, sources))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -46,12 +46,13 @@ def main(argv: list[str] | None = None) -> None:
         warehouse = warehouse_resource(Settings.from_environment())
         with dg.build_resources({"warehouse": warehouse}) as resources:
             counts = resources.warehouse.slice_counts()
+            sources = {key: origin.source for key, origin in resources.warehouse.slice_origins().items()}
     except SettingError as e:
         sys.exit(f"taxi_pipeline: {e}")
     print(format_slice_counts(counts))
     if args.chart is not None:
         try:
-            write_chart(counts, args.chart)
+            write_chart(counts, args.chart, sources)
         except OSError as e:
             sys.exit(f"taxi_pipeline: cannot write the chart to {args.chart}: {e.strerror or e}")
         print(f"chart written to {args.chart}")

@@ -9,6 +9,7 @@ from taxi_pipeline.charts import (
     WIDTH_PX,
     needs_log_scale,
     series_by_color,
+    trips_per_month_figure,
     trips_per_month_png,
     with_gaps,
 )
@@ -52,3 +53,30 @@ def test_a_line_breaks_over_months_never_loaded():
 
     assert [r for r in rows if not math.isnan(r)] == [18, 20, 16]
     assert math.isnan(rows[2]) and len(months) == 4
+
+
+def test_the_title_and_legend_name_each_slices_source_and_the_points_are_marked_by_it():
+    sources = {(color, month): "course" for color, month, _ in BUNDLED_COUNTS}
+    sources[("green", date(2020, 4, 1))] = "tlc"  # re-loaded from the TLC's own release
+    del sources[("fhv", date(2020, 1, 1))]  # loaded before origins were recorded
+
+    figure = trips_per_month_figure(BUNDLED_COUNTS, sources)
+
+    [axes] = figure.axes
+    assert axes.get_title(loc="left") == (
+        "NYC taxi trips per month in the warehouse\nloaded from course \u25cf, tlc \u25a0, unrecorded \u00d7"
+    )
+    assert [text.get_text() for text in axes.get_legend().get_texts()] == [
+        "fhv (34 trips; course, unrecorded)",
+        "green (35,612 trips; tlc)",
+        "yellow (22,792 trips; course)",
+    ]
+    markers = {line.get_marker() for line in axes.get_lines() if line.get_linestyle() == "None"}
+    assert markers == {"o", "s", "x"}
+    assert png_size(trips_per_month_png(BUNDLED_COUNTS, sources)) == (900, 450)
+
+
+def test_a_chart_without_sources_says_they_are_unrecorded():
+    figure = trips_per_month_figure([("green", date(2020, 4, 1), 35_612)])
+
+    assert figure.axes[0].get_title(loc="left").endswith("loaded from unrecorded \u00d7")

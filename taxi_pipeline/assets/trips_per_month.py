@@ -6,12 +6,13 @@ automation materializes it once after loads (`AFTER_ANY_LOAD`), evaluated by the
 """
 
 import base64
-from datetime import date
+from collections import Counter
+from datetime import UTC, date
 
 import dagster as dg
 
 from taxi_pipeline.assets.ingest import GROUP
-from taxi_pipeline.resources.warehouse import WarehouseResource
+from taxi_pipeline.resources.warehouse import RecordedOrigin, WarehouseResource
 
 WAREHOUSE_TRIPS = dg.AssetKey("warehouse_trips")
 
@@ -34,6 +35,11 @@ SLICES_SCHEMA = dg.TableSchema(
         dg.TableColumn("color", "string", description="The service: yellow, green, fhv, fhvhv"),
         dg.TableColumn("month", "string", description="The source file's month, YYYY-MM"),
         dg.TableColumn("rows", "int", description="Rows of the slice in the table `trips`"),
+        dg.TableColumn(
+            "source", "string", description="The release the slice was loaded from (course, tlc); empty if unrecorded"
+        ),
+        dg.TableColumn("sha256", "string", description="The loaded lake file's sha256, as the `loads` table records"),
+        dg.TableColumn("loaded_at", "string", description="When the slice's load committed (UTC, ISO 8601)"),
     ]
 )
 
@@ -43,17 +49,36 @@ def chart_markdown(png: bytes) -> dg.MetadataValue:
     return dg.MetadataValue.md(f"![trips per month](data:image/png;base64,{base64.b64encode(png).decode('ascii')})")
 
 
-def report_metadata(counts: list[tuple[str, date, int]], png: bytes) -> dict[str, object]:
-    """The report's metadata from (color, source_month, rows) slices and their chart: the chart,
-    the table of slices, the total rows and the number of slices; `dagster/row_count` is the
-    total, the trips the warehouse holds."""
+def report_metadata(
+    counts: list[tuple[str, date, int]], png: bytes, origins: dict[tuple[str, date], RecordedOrigin] | None = None
+) -> dict[str, object]:
+    """The report's metadata from (color, source_month, rows) slices, the origin the `loads` table
+    records for each, and their chart: the chart, the table of slices with their sources, the
+    slices per source, the total rows and the number of slices; `dagster/row_count` is the total,
+    the trips the warehouse holds."""
+    origins = origins or {}
     total = sum(rows for *_, rows in counts)
-    records = [
-        dg.TableRecord({"color": color, "month": f"{month:%Y-%m}", "rows": rows}) for color, month, rows in counts
-    ]
+    records = []
+    for color, month, rows in counts:
+        origin = origins.get((color, month), RecordedOrigin(None, None, None))
+        loaded_at = origin.loaded_at and origin.loaded_at.astimezone(UTC).isoformat(sep=" ", timespec="seconds")
+        records.append(
+            dg.TableRecord(
+                {
+                    "color": color,
+                    "month": f"{month:%Y-%m}",
+                    "rows": rows,
+                    "source": origin.source,
+                    "sha256": origin.sha256,
+                    "loaded_at": loaded_at,
+                }
+            )
+        )
+    per_source = Counter(record.data["source"] or "unrecorded" for record in records)
     return {
         "chart": chart_markdown(png),
         "slices": dg.MetadataValue.table(records=records, schema=SLICES_SCHEMA),
+        "slices_by_source": ", ".join(f"{source}: {n}" for source, n in sorted(per_source.items())),
         "total_rows": total,
         "slice_count": len(counts),
         "dagster/row_count": total,
@@ -71,14 +96,17 @@ def report_metadata(counts: list[tuple[str, date, int]], png: bytes) -> dict[str
 )
 def trips_per_month(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Rows per (color, month) of the warehouse table `trips`: a chart (one line per color over
-    the months) and the table of slices, with the total; an empty warehouse gives a chart saying
-    no trips are loaded yet."""
+    the months, each month marked by the source it was loaded from) and the table of slices with
+    each one's source, file hash and load time, with the total; an empty warehouse gives a chart
+    saying no trips are loaded yet."""
     # Imported here: matplotlib costs ~1 s, which loading the definitions must not pay.
     from taxi_pipeline.charts import trips_per_month_png
 
     counts = warehouse.slice_counts()
+    origins = warehouse.slice_origins()
     if counts:
         context.log.info(f"{len(counts)} slices, {sum(r for *_, r in counts):,} rows in the warehouse")
     else:
         context.log.warning("the warehouse holds no trips yet: the report says so")
-    return dg.MaterializeResult(metadata=report_metadata(counts, trips_per_month_png(counts)))
+    sources = {key: origin.source for key, origin in origins.items()}
+    return dg.MaterializeResult(metadata=report_metadata(counts, trips_per_month_png(counts, sources), origins))

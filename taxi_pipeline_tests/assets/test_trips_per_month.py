@@ -1,14 +1,19 @@
 """The report asset over real loads: bundled months loaded into DuckDB, then `trips_per_month`
 materialized by hand and requested by its automation condition on a real instance."""
 
+from datetime import UTC, date
+
 import dagster as dg
 import pytest
 from dagster_duckdb import DuckDBResource
 
 from taxi_pipeline.assets.trips_per_month import trips_per_month
 from taxi_pipeline.resources.duckdb_warehouse import DuckDBWarehouse
+from taxi_pipeline.resources.warehouse import SliceOrigin
+from taxi_pipeline_tests.support.files import write_parquet
 from taxi_pipeline_tests.support.png import inline_png, png_size
 from taxi_pipeline_tests.support.runs import TRIP_ASSETS, TRIP_CHECKS, materialize, metadata_of
+from taxi_pipeline_tests.support.trips import cleaned_sample
 
 REPORT = trips_per_month.key
 
@@ -26,12 +31,20 @@ def test_the_report_of_three_loaded_months(release_url, make_resources):
 
     assert result.success
     metadata = metadata_of(result, "trips_per_month")
-    assert slice_table(metadata) == [
+    # Each slice's origin is the load's to record (test_the_report_shows_where_each_slice_came_from).
+    assert [{k: record[k] for k in ("color", "month", "rows")} for record in slice_table(metadata)] == [
         {"color": "fhv", "month": "2019-01", "rows": 18},
         {"color": "green", "month": "2020-04", "rows": 35_612},
         {"color": "yellow", "month": "2021-01", "rows": 22_792},
     ]
-    assert [c.name for c in metadata["slices"].schema.columns] == ["color", "month", "rows"]
+    assert [c.name for c in metadata["slices"].schema.columns] == [
+        "color",
+        "month",
+        "rows",
+        "source",
+        "sha256",
+        "loaded_at",
+    ]
     assert metadata["total_rows"] == metadata["dagster/row_count"] == 18 + 35_612 + 22_792
     assert metadata["slice_count"] == 3
     assert png_size(inline_png(metadata["chart"])) == (900, 450)
@@ -46,6 +59,47 @@ def test_an_empty_warehouse_gives_an_empty_report_and_a_chart_saying_so(duckdb_p
     metadata = metadata_of(result, "trips_per_month")
     assert slice_table(metadata) == []
     assert (metadata["total_rows"], metadata["slice_count"], metadata["dagster/row_count"]) == (0, 0, 0)
+    assert png_size(inline_png(metadata["chart"])) == (900, 450)
+
+
+def test_the_report_shows_where_each_slice_came_from(duckdb_path, tmp_path):
+    warehouse = DuckDBWarehouse(duckdb_resource=DuckDBResource(database=str(duckdb_path)))
+    for color, sample, origin in (
+        ("green", "2020-04", SliceOrigin("course", "a" * 64)),
+        ("yellow", "2021-01", SliceOrigin("tlc", "b" * 64)),
+        ("fhv", "2019-01", None),
+    ):
+        month = date.fromisoformat(f"{sample}-01")
+        lake = write_parquet(cleaned_sample(color, sample), tmp_path / f"{color}.parquet")
+        warehouse.load_slice(lake, color, month, origin)
+    loaded_at = {
+        color: origin.loaded_at.astimezone(UTC).isoformat(sep=" ", timespec="seconds")
+        for (color, _), origin in warehouse.slice_origins().items()
+    }
+
+    result = dg.materialize([trips_per_month], resources={"warehouse": warehouse})
+
+    metadata = metadata_of(result, "trips_per_month")
+    assert slice_table(metadata) == [
+        {"color": "fhv", "month": "2019-01", "rows": 18, "source": None, "sha256": None, "loaded_at": loaded_at["fhv"]},
+        {
+            "color": "green",
+            "month": "2020-04",
+            "rows": 35_612,
+            "source": "course",
+            "sha256": "a" * 64,
+            "loaded_at": loaded_at["green"],
+        },
+        {
+            "color": "yellow",
+            "month": "2021-01",
+            "rows": 22_792,
+            "source": "tlc",
+            "sha256": "b" * 64,
+            "loaded_at": loaded_at["yellow"],
+        },
+    ]
+    assert metadata["slices_by_source"] == "course: 1, tlc: 1, unrecorded: 1"
     assert png_size(inline_png(metadata["chart"])) == (900, 450)
 
 
