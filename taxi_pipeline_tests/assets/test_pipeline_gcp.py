@@ -1,5 +1,7 @@
 """The four assets end to end on the gcp target: the same asset code, GCS and BigQuery servers."""
 
+import hashlib
+
 import dagster as dg
 import pyarrow.parquet as pq
 import pytest
@@ -62,8 +64,13 @@ def test_green_lands_in_the_bucket_and_bigquery(gcp_target, gcp_names, gcp_serve
     assert warehouse["table"].value == f"{gcp_names['GCP_PROJECT']}.{gcp_names['BQ_DATASET']}.trips"
     assert warehouse["rows_loaded"].value == 35_612 and warehouse["job_id"].value
     assert "bytes_processed" in warehouse
-    [check] = result.get_asset_check_evaluations()
+    [check] = [e for e in result.get_asset_check_evaluations() if e.check_name == "slice_matches_lake_file"]
     assert check.passed
+    # The bucket's lake object is the audited staged content, and the load read those bytes.
+    with lake_object(gcp_names, "green", "2020-04").open("rb") as f:
+        published = hashlib.sha256(f.read()).hexdigest()
+    staged = result.asset_materializations_for_node("cleaned_trips")[0].metadata["staged_sha256"].value
+    assert lake["sha256"].value == warehouse["sha256"].value == staged == published
 
 
 def test_rematerializing_and_a_second_color_of_the_month(gcp_target, gcp_names):
