@@ -37,7 +37,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     assets = [a.with_hooks({remember_step_failure}) if isinstance(a, dg.AssetsDefinition) else a for a in assets]
     return dg.Definitions(
         assets=assets,
-        asset_checks=trips.checks,
+        asset_checks=[check.with_hooks({remember_step_failure}) for check in trips.checks],
         jobs=[trips_job, zones_job],
         schedules=[monthly_trips_schedule],
         sensors=[build_new_month_sensor(trips.partitions_def, release), run_failure_webhook, report_automation_sensor],

@@ -94,6 +94,17 @@ def test_a_real_month_and_a_bad_copy_run_at_once_end_with_the_audited_publicatio
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     published, slice_rows = hashlib.sha256(lake.read_bytes()).hexdigest(), warehouse_rows(database)
     assert slice_rows == {("green", "2020-04"): 35_612}
+    # Alone, the bad copy is blocked by its audit, and the command line ends saying so.
+    blocked = run_cli(command, bad)
+    assert blocked.returncode == 1
+    assert (
+        blocked.stderr.strip()
+        .splitlines()[-1]
+        .startswith(
+            "taxi_pipeline: audit_cleaned_trips failed: green 2020-04 not published: rows_near_previous_publication: "
+            "1,000 rows, 97.2% fewer than the 35,612 last published"
+        )
+    ), blocked.stderr[-3000:]
 
     for offset in (0.0, 0.3, 0.8, 1.5):
         runs = [start_cli(command, bad)]
