@@ -27,6 +27,7 @@ from taxi_pipeline_tests.support.postgres_server import POSTGRES_LOADER, start_c
 from taxi_pipeline_tests.support.runs import (
     MONTHLY_CHAIN,
     TRIP_ASSETS,
+    TRIP_CHECKS,
     cli_env,
     error_chain,
     materialize_command,
@@ -54,7 +55,7 @@ def postgres_env(monkeypatch, release_url, lake_dir):
 
 def materialize() -> dg.ExecuteInProcessResult:
     resources = build_definitions(Settings.from_environment()).resources
-    return dg.materialize(TRIP_ASSETS, partition_key=PARTITION, resources=resources, raise_on_error=False)
+    return dg.materialize(TRIP_ASSETS + TRIP_CHECKS, partition_key=PARTITION, resources=resources, raise_on_error=False)
 
 
 def with_port(url: str, port: int) -> str:
