@@ -10,6 +10,7 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pyarrow.parquet as pq
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 from upath import UPath
@@ -26,10 +27,11 @@ from taxi_pipeline.resources.warehouse import (
     SliceOrigin,
     WarehouseLockedError,
     WarehouseResource,
+    WarehouseSchemaError,
     schema_error,
     type_mismatches,
 )
-from taxi_pipeline.schema import ZONES_SCHEMA, sql_columns
+from taxi_pipeline.schema import CANONICAL_SCHEMA, ZONES_SCHEMA, sql_columns
 from taxi_pipeline.settings import DEFAULT_DUCKDB_LOCK_WAIT_SECONDS, check_duckdb_file
 from taxi_pipeline.transforms.lake_file import lake_file_columns
 from taxi_pipeline.transforms.zones import ZoneFileError, read_zone_file
@@ -119,6 +121,24 @@ def literal_path(path: Path) -> Iterator[str]:
         yield f"{FD_FOLDER}/{fd}"
     finally:
         os.close(fd)
+
+
+def check_lake_file_types(parquet: str, lake_file: UPath) -> None:
+    """Raise `WarehouseSchemaError` when a canonical column of the parquet file (read at
+    `parquet`, shown as `lake_file`) has another type than the canonical one: DuckDB's INSERT
+    would cast it implicitly, a double into an integer column rounded."""
+    schema = pq.read_schema(parquet)
+    other = [
+        (f.name, f.type, CANONICAL_SCHEMA.field(f.name).type)
+        for f in schema
+        if f.name in CANONICAL_SCHEMA.names and f.type != CANONICAL_SCHEMA.field(f.name).type
+    ]
+    if other:
+        columns = "; ".join(f"column {name} is {kind}, expected {wanted}" for name, kind, wanted in other)
+        raise WarehouseSchemaError(
+            f"{lake_file}: the lake file's columns are not of the canonical types ({columns}); nothing was loaded. "
+            "Write the lake file again (materialize lake_trips_parquet for the partition), then load"
+        )
 
 
 def zones_table_ddl(table: str = ZONES_TABLE) -> str:
@@ -238,6 +258,7 @@ class DuckDBWarehouse(WarehouseResource):
         columns = ", ".join(lake_file_columns(lake_file))
         where = "color = ? AND source_month = ?"
         with self._connection() as conn, literal_path(to_local_path(lake_file)) as parquet:
+            check_lake_file_types(parquet, lake_file)
             self._prepare(conn)
             with transaction(conn):
                 replaced = conn.execute(f"DELETE FROM {TRIPS_TABLE} WHERE {where}", [color, source_month]).fetchone()[0]

@@ -9,8 +9,6 @@ import dagster as dg
 import pyarrow as pa
 from upath import UPath
 
-from taxi_pipeline.schema import CANONICAL_SCHEMA
-
 TRIPS_TABLE = "trips"
 ZONES_TABLE = "zones"
 # One row per slice of `trips`: where its rows came from (color, source_month, source, sha256,
@@ -51,11 +49,6 @@ class RecordedOrigin(NamedTuple):
     loaded_at: datetime
 
 
-def preview_columns(present: set[str] | None = None) -> list[str]:
-    """The canonical columns in order (those in `present`, if given), as a slice preview selects them."""
-    return [name for name in CANONICAL_SCHEMA.names if present is None or name in present]
-
-
 class SliceMismatchError(ValueError):
     """A lake file holds rows of another (color, source_month) than the slice it should load."""
 
@@ -68,8 +61,10 @@ class WarehouseLockedError(Exception):
 
 class WarehouseSchemaError(Exception):
     """The warehouse table is not of the canonical shape (a column of another type, a Postgres
-    `trips` that is not partitioned): nothing is written, and a retry would meet the same table.
-    The message names the warehouse, the table, the column, both types and what to do."""
+    `trips` that is not partitioned), or the lake file's columns are not of the canonical types (a
+    load would cast them implicitly): nothing is written, and a retry would meet the same table
+    or file. The message names the warehouse or file, the table, the column, both types and what
+    to do."""
 
 
 def type_mismatches(present: list[tuple[str, str]], expected: list[tuple[str, str]]) -> list[tuple[str, str, str]]:

@@ -3,6 +3,7 @@
 from datetime import date
 
 import duckdb
+import pyarrow as pa
 import pytest
 from dagster_duckdb import DuckDBResource
 from upath import UPath
@@ -114,3 +115,21 @@ def test_a_non_canonical_table_is_refused_before_any_change(warehouse, duckdb_pa
             "vendor_id",
             "pickup_datetime",
         ]
+
+
+def test_a_lake_file_of_other_column_types_is_refused_not_cast(warehouse, duckdb_path, tmp_path):
+    # Fares as integers and pickup times as dates: DuckDB's INSERT would round and truncate them
+    # into the table's DOUBLE and TIMESTAMP columns.
+    green = cleaned_sample("green", "2020-04", APRIL)
+    warehouse.load_slice(write_lake_file(tmp_path / "g.parquet", "green", "2020-04", APRIL), "green", APRIL)
+    fare, pickup = green.schema.get_field_index("fare_amount"), green.schema.get_field_index("pickup_datetime")
+    other = green.set_column(fare, "fare_amount", green["fare_amount"].cast(pa.int64(), safe=False))
+    other = other.set_column(pickup, "pickup_datetime", other["pickup_datetime"].cast(pa.date32()))
+    lake = write_parquet(other, tmp_path / "other.parquet")
+
+    with pytest.raises(WarehouseSchemaError) as raised:
+        warehouse.load_slice(lake, "green", APRIL)
+
+    assert "column pickup_datetime is date32[day], expected timestamp[us]" in str(raised.value)
+    assert "column fare_amount is int64, expected double" in str(raised.value)
+    assert warehouse_rows(duckdb_path) == {("green", "2020-04"): 35_612}
