@@ -44,11 +44,11 @@ def convert_to_lake_parquet(
     """The month's file as a lake parquet file at the local path `destination`: every row in the
     canonical schema, cleaned as `clean_trips` does, in memory bounded by a few blocks.
 
-    Raises `TripFileError` naming the file when it cannot be read or holds more malformed rows
-    than `max_malformed_share`; `destination` is then left incomplete and is the caller's to
-    discard.
+    Raises `TripFileError` naming the file when it cannot be read, its columns are another
+    service's or collide, or it holds more malformed rows than `max_malformed_share`;
+    `destination` is then left incomplete and is the caller's to discard.
     """
-    trips = open_trip_csv(source, color)
+    trips = open_trip_csv(source, color, source_month)
 
     def write(batches) -> tuple[int, list[CleaningReport], list[pa.Table]]:
         reports, preview = [], []

@@ -151,9 +151,10 @@ def convert_parquet_to_lake(
     a time (`color` is the TLC service: yellow, green, fhv or fhvhv).
 
     Columns no layout knows are ignored and listed in `extra_columns`. Raises `TripFileError`
-    naming the file when it is not parquet, lacks a required column, holds a column of a type
-    with no safe conversion, or holds more malformed rows than `max_malformed_share`;
-    `destination` is then left incomplete and is the caller's to discard.
+    naming the file when it is not parquet, its columns are another service's or collide, it
+    lacks a required column, holds a column of a type with no safe conversion, or holds more
+    malformed rows than `max_malformed_share`; `destination` is then left incomplete and is the
+    caller's to discard.
     """
     if color not in TLC_LAYOUTS:
         raise TripFileError(f"{source}: unknown TLC service {color!r}; expected one of {', '.join(TLC_LAYOUTS)}")
@@ -162,7 +163,7 @@ def convert_parquet_to_lake(
     except (OSError, pa.ArrowInvalid) as e:
         raise TripFileError(f"{source}: cannot read as parquet: {e}") from e
     try:
-        renames, extra = match_columns(source, parquet.schema_arrow.names, TLC_LAYOUTS[color])
+        renames, extra = match_columns(source, parquet.schema_arrow.names, TLC_LAYOUTS[color], source_month)
         malformed = MalformedRows()
         reports: list[CleaningReport] = []
         preview: list[pa.Table] = []

@@ -6,6 +6,7 @@ Files are streamed in record batches, so a month of any size is read in bounded 
 import gzip
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import IO, Protocol, TypeVar
 
@@ -27,6 +28,9 @@ CSV_BLOCK_BYTES = 4 << 20
 # A small share of malformed rows (wrong field count, values that do not parse) is dropped and
 # reported; above it the file is refused.
 DEFAULT_MAX_MALFORMED_SHARE = 0.001
+# Arrow's null spellings but NaN's: a float column's `nan` stays NaN for the audit to see (the
+# course's pandas writers leave missing values empty), an integer column's is null.
+CSV_NULL_VALUES = [v for v in pacsv.ConvertOptions().null_values if "nan" not in v.lower()]
 
 T = TypeVar("T")
 
@@ -83,16 +87,49 @@ def read_header(path: TripFilePath) -> list[str]:
     return [name.strip().strip('"') for name in header.split(",")]
 
 
-def match_columns(path: TripFilePath, header: list[str], layout: Layout) -> tuple[dict[str, str], list[str]]:
-    """Map the file's own header names to canonical names; list the names that are not known."""
-    by_lower = {}
+def service_marks(header: list[str]) -> dict[str, list[str]]:
+    """The services whose column signature the header has, with the names that show it: yellow's
+    `tpep_` times, green's `lpep_` times, fhvhv's `hvfhs_license_num`, and fhv's
+    `dispatching_base_num` with a plain `pickup_datetime` but no `hvfhs_license_num`."""
+    lower = {name.lower(): name for name in header}
+    marks = {
+        "yellow": [name for name in header if name.lower().startswith("tpep_")],
+        "green": [name for name in header if name.lower().startswith("lpep_")],
+        "fhvhv": [lower[n] for n in ("hvfhs_license_num",) if n in lower],
+    }
+    if not marks["fhvhv"] and {"dispatching_base_num", "pickup_datetime"} <= lower.keys():
+        marks["fhv"] = [lower["dispatching_base_num"], lower["pickup_datetime"]]
+    return {service: names for service, names in marks.items() if names}
+
+
+def match_columns(
+    path: TripFilePath, header: list[str], layout: Layout, month: date | None = None
+) -> tuple[dict[str, str], list[str]]:
+    """Map the file's own header names to canonical names; list the names that are not known.
+
+    Raises `TripFileError` for a file whose columns are another service's, whose names collide
+    (two read as one column: `Airport_fee` and `airport_fee`), or that lacks a required column.
+    """
+    offered = f"{layout.color} {month:%Y-%m}" if month else layout.color
+    others = {service: names for service, names in service_marks(header).items() if service != layout.color}
+    if others:
+        signatures = " and ".join(f"{service} ({', '.join(names)})" for service, names in others.items())
+        raise TripFileError(f"{path}: {offered}: the file's columns are those of {signatures}, not {layout.color}")
+    by_canonical: dict[str, list[str]] = {}
     extra = []
     for name in header:
         lower = name.lower()
-        if lower in layout.columns and lower not in by_lower:
-            by_lower[lower] = name
+        if lower in layout.columns:
+            by_canonical.setdefault(layout.columns[lower], []).append(name)
         else:
             extra.append(name)
+    collisions = [names for names in by_canonical.values() if len(names) > 1]
+    if collisions:
+        both = "; ".join(
+            f"{' and '.join(names)} both read as {layout.columns[names[0].lower()]}" for names in collisions
+        )
+        raise TripFileError(f"{path}: {offered}: columns collide: {both}; the file cannot be read unambiguously")
+    by_lower = {names[0].lower(): names[0] for names in by_canonical.values()}
     missing = [name for name in layout.required if name not in by_lower]
     if missing:
         raise TripFileError(
@@ -102,13 +139,14 @@ def match_columns(path: TripFilePath, header: list[str], layout: Layout) -> tupl
     return {by_lower[lower]: layout.columns[lower] for lower in by_lower}, extra
 
 
-def open_trip_csv(path: TripFilePath, color: str) -> TripCsv:
-    """The file with its header matched to the color's layout (case-insensitively; optional
-    columns may be absent), or `TripFileError` naming the file and what is missing."""
+def open_trip_csv(path: TripFilePath, color: str, month: date | None = None) -> TripCsv:
+    """The file (of `month`, when given, for messages) with its header matched to the color's
+    layout (case-insensitively; optional columns may be absent), or `TripFileError` naming the
+    file and what is missing, colliding or of another service."""
     if color not in LAYOUTS:
         raise TripFileError(f"{path}: unknown color {color!r}; expected one of {', '.join(LAYOUTS)}")
     header = read_header(path)
-    renames, extra = match_columns(path, header, LAYOUTS[color])
+    renames, extra = match_columns(path, header, LAYOUTS[color], month)
     return TripCsv(path, color, header, renames, extra)
 
 
@@ -120,9 +158,12 @@ def _parse_type(canonical: pa.DataType) -> pa.DataType:
 
 def _typed(batch: pa.RecordBatch, trips: TripCsv) -> pa.Table:
     names = [trips.renames[name] for name in batch.schema.names]
-    columns = [
-        pc.cast(column, CANONICAL_SCHEMA.field(name).type) for column, name in zip(batch.columns, names, strict=True)
-    ]
+    columns = []
+    for column, name in zip(batch.columns, names, strict=True):
+        target = CANONICAL_SCHEMA.field(name).type
+        if pa.types.is_integer(target) and pa.types.is_floating(column.type):
+            column = pc.if_else(pc.is_nan(column), pa.scalar(None, column.type), column)
+        columns.append(pc.cast(column, target))
     return pa.table(columns, names=names)
 
 
@@ -161,6 +202,7 @@ def iter_trip_batches(
         column_types=types,
         strings_can_be_null=True,
         quoted_strings_can_be_null=True,
+        null_values=CSV_NULL_VALUES,
     )
     for number, chunk in enumerate(in_background(_text_chunks(trips.path, CSV_CHUNK_BYTES))):
         read_options = pacsv.ReadOptions(

@@ -291,3 +291,34 @@ def test_an_empty_file_converts_to_an_empty_lake_file(tmp_path):
 
     assert converted.rows == 0 and converted.report.rows == 0
     assert pq.read_schema(tmp_path / "out") == CANONICAL_SCHEMA
+
+
+@pytest.mark.parametrize(
+    "offered, served, signature",
+    [
+        ("fhv", "fhvhv", "fhvhv (hvfhs_license_num)"),
+        ("fhvhv", "fhv", "fhv (dispatching_base_num, pickup_datetime)"),
+        ("yellow", "green", "green (lpep_pickup_datetime, lpep_dropoff_datetime)"),
+        ("green", "yellow", "yellow (tpep_pickup_datetime, tpep_dropoff_datetime)"),
+    ],
+)
+def test_another_services_file_is_refused_naming_both(offered, served, signature, tmp_path):
+    path = sample_as_parquet(served, "2023", tmp_path / f"{offered}_tripdata_2020-04.parquet")
+
+    with pytest.raises(TripFileError) as raised:
+        convert_parquet_to_lake(path, offered, date(2020, 4, 1), tmp_path / "out")
+
+    assert str(raised.value) == f"{path}: {offered} 2020-04: the file's columns are those of {signature}, not {offered}"
+
+
+def test_airport_fee_in_two_casings_is_refused_naming_both(tmp_path):
+    table = pq.read_table(tlc_file("yellow", date(2025, 1, 1)))
+    pq.write_table(table.append_column("airport_fee", table["Airport_fee"]), tmp_path / "y.parquet")
+
+    with pytest.raises(TripFileError) as raised:
+        convert_parquet_to_lake(tmp_path / "y.parquet", "yellow", date(2025, 1, 1), tmp_path / "out")
+
+    assert str(raised.value) == (
+        f"{tmp_path / 'y.parquet'}: yellow 2025-01: columns collide: Airport_fee and airport_fee both read as "
+        "airport_fee; the file cannot be read unambiguously"
+    )

@@ -183,3 +183,45 @@ def test_malformed_values_are_dropped_and_counted_by_column(tmp_path):
         "dropoff_location_id does not parse": 1,
     }
     assert parsed.table.column("pickup_location_id").to_pylist() == [26] * 996
+
+
+def test_a_yellow_file_offered_as_green_is_refused_naming_both(tmp_path):
+    from datetime import date
+
+    from taxi_pipeline.transforms.convert import convert_to_lake_parquet
+
+    with pytest.raises(TripFileError) as raised:
+        convert_to_lake_parquet(release_file("yellow", "2021-01"), "green", date(2021, 1, 1), tmp_path / "out")
+
+    assert str(raised.value) == (
+        f"{release_file('yellow', '2021-01')}: green 2021-01: the file's columns are those of yellow "
+        "(tpep_pickup_datetime, tpep_dropoff_datetime), not green"
+    )
+
+
+def test_column_names_that_read_as_one_column_are_refused_naming_them(tmp_path):
+    with gzip.open(release_file("green", "2020-04"), "rt") as f:
+        lines = [next(f).rstrip("\n"), next(f).rstrip("\n")]
+    path = write_gz(tmp_path / "green.csv.gz", f"{lines[0]},PUlocationID\n{lines[1]},7\n")
+
+    with pytest.raises(TripFileError) as raised:
+        read_trips_csv(path, "green")
+
+    assert str(raised.value) == (
+        f"{path}: green: columns collide: PULocationID and PUlocationID both read as pickup_location_id; "
+        "the file cannot be read unambiguously"
+    )
+
+
+def test_nan_text_is_nan_in_a_float_column_and_null_in_an_integer_column(tmp_path):
+    header = "VendorID,lpep_pickup_datetime,lpep_dropoff_datetime,store_and_fwd_flag,RatecodeID,PULocationID"
+    header += ",DOLocationID,passenger_count,trip_distance,fare_amount,extra,mta_tax,tip_amount,tolls_amount"
+    header += ",ehail_fee,improvement_surcharge,total_amount,payment_type,trip_type,congestion_surcharge"
+    row = "2,2020-04-01 00:00:00,2020-04-01 00:10:00,N,nan,7,8,nan,1.5,nan,0,0.5,inf,-inf,,0.3,NaN,1,1,0"
+    path = write_gz(tmp_path / "green.csv.gz", f"{header}\n{row}\n")
+
+    parsed = read_trips_csv(path, "green").table.to_pylist()[0]
+
+    assert (parsed["ratecode_id"], parsed["passenger_count"], parsed["ehail_fee"]) == (None, None, None)
+    assert str(parsed["fare_amount"]) == str(parsed["total_amount"]) == "nan"
+    assert (parsed["tip_amount"], parsed["tolls_amount"]) == (float("inf"), float("-inf"))
