@@ -7,7 +7,7 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -186,14 +186,25 @@ def _changed(path, expected: str, actual: str) -> LakeFileChangedError:
     return LakeFileChangedError(f"{path} holds sha256 {actual[:12]}…, not the {expected[:12]}… expected")
 
 
+@dataclass(frozen=True)
+class PinnedFile:
+    """A lake file held as exactly the bytes of one publication: `path` to read them from, and
+    `check_still_published()` (call it just before committing what was read) which raises
+    `LakeFileChangedError` once the lake's file is no longer those bytes."""
+
+    path: UPath
+    check_still_published: Callable[[], None]
+
+
 @contextmanager
-def pinned(path: UPath, sha256: str) -> Iterator[UPath]:
+def pinned(path: UPath, sha256: str) -> Iterator[PinnedFile]:
     """The lake file at `path`, held for the block as exactly the bytes `sha256` names.
 
     Local: a hidden hard link beside it (a lake file is only ever replaced by rename, so the link
-    keeps these bytes whatever is published meanwhile), checked and yielded, removed after. Object
-    store: the object is read and checked, and its generation must be the same after the block
-    (a generation's bytes never change). Raises `LakeFileChangedError` when the bytes differ.
+    keeps these bytes whatever is published meanwhile), checked and yielded, removed after; the
+    lake's file is still them while it is the same inode. Object store: the object is read and
+    checked; it is still them while its generation is the same (a generation's bytes never
+    change). Raises `LakeFileChangedError` when the bytes differ.
     """
     if is_local(path):
         local = to_local_path(path)
@@ -203,7 +214,17 @@ def pinned(path: UPath, sha256: str) -> Iterator[UPath]:
             actual = file_sha256(link)
             if actual != sha256:
                 raise _changed(path, sha256, actual)
-            yield UPath(link)
+            held = link.stat()
+
+            def check_still_published() -> None:
+                try:
+                    now = local.stat()
+                except FileNotFoundError:
+                    now = None
+                if now is None or (now.st_dev, now.st_ino) != (held.st_dev, held.st_ino):
+                    raise LakeFileChangedError(f"{path} was published again while it was loaded: load it again")
+
+            yield PinnedFile(UPath(link), check_still_published)
         finally:
             link.unlink(missing_ok=True)
         return
@@ -211,9 +232,13 @@ def pinned(path: UPath, sha256: str) -> Iterator[UPath]:
     actual = file_sha256(path)
     if actual != sha256:
         raise _changed(path, sha256, actual)
-    yield path
-    if path.fs.info(path.path, refresh=True).get("generation") != generation:
-        raise LakeFileChangedError(f"{path} was replaced while it was read (its generation changed)")
+
+    def check_generation() -> None:
+        if path.fs.info(path.path, refresh=True).get("generation") != generation:
+            raise LakeFileChangedError(f"{path} was published again while it was loaded: load it again")
+
+    yield PinnedFile(path, check_generation)
+    check_generation()
 
 
 def publish_verified(source: UPath, path: UPath, sha256: str) -> None:

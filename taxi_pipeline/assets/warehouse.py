@@ -64,8 +64,8 @@ def load_month(
     context.log.info(f"loading {lake_trips_parquet} ({source}, sha256 {sha256[:12]}…) into {color} {month:%Y-%m}")
     try:
         with pinned(lake_trips_parquet, sha256) as exact:
-            lake_rows = lake_file_rows(exact, context.partition_key)
-            load = warehouse.load_slice(exact, color, month, SliceOrigin(source, sha256))
+            lake_rows = lake_file_rows(exact.path, context.partition_key)
+            load = warehouse.load_slice(exact.path, color, month, SliceOrigin(source, sha256))
     except FileNotFoundError:
         raise _republish(f"the lake file {lake_trips_parquet} is missing", context.partition_key) from None
     except LakeFileChangedError as e:
