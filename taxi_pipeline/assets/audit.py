@@ -1,8 +1,9 @@
 """The audit of write-audit-publish: data-quality checks of the staged month (`cleaned_trips`),
-partitioned like it. The schema, rows, timestamps and zones checks block: a month that fails
-them is never published to the lake nor loaded into the warehouse. Two checks warn on a small
-deviation and block on a large one: the month's rows against its previous publication, and the
-share of pickups outside the month."""
+partitioned like it. The schema, rows, timestamps, zones, duplicates, finite floats, required
+columns and possible trips checks block: a month that fails them is never published to the lake
+nor loaded into the warehouse. Two checks warn on a small deviation and block on a large one: the
+month's rows against its previous publication (fewer or more), and the share of pickups outside
+the month."""
 
 import dagster as dg
 import pyarrow as pa
@@ -18,13 +19,15 @@ from taxi_pipeline.transforms.quality import (
     DEFAULT_ROW_DROP,
     FIRST_ZONE,
     LAST_ZONE,
-    LOCATION_COLUMNS,
-    MONEY_COLUMNS,
-    TIMESTAMP_COLUMNS,
+    REQUIRED_COLUMNS,
+    MonthMeasures,
     RowDropThresholds,
+    audit_columns,
+    duplicate_rows,
     measure_month,
     row_drop_share,
     row_drop_verdict,
+    row_growth_share,
     schema_differences,
 )
 from taxi_pipeline.transforms.zones import read_zone_file
@@ -37,10 +40,23 @@ BLOCK_SHARE_OUTSIDE_MONTH = 0.5
 # Published months have up to ~5% zero-distance trips (green 2020-04: 4.9%) and under 1%
 # negative fares (refunds): well above that, the file is broken.
 MAX_SHARE_IMPLAUSIBLE = {"negative_fare_amount": 0.02, "negative_total_amount": 0.02, "zero_trip_distance": 0.10}
-# The staged file is read a batch at a time: a whole 7 M-row month of these columns is ~0.4 GiB.
+# Shares of a month's rows that block. Measured on every real month bundled or in ../shared/data
+# (`python -m benchmarks.audit_shares`; course CSV: green 2020-04, yellow 2021-01 head, fhv 2019-01
+# and 2020-01 heads; TLC parquet: green 2022-01, 2023-02, 2025-11, yellow 2025-01 head, the four
+# services' 2020-04 samples): no row repeats another exactly (24 green 2020-04 trips, 0.07%, share
+# their key columns), no NaN or infinity, at most 0.0064% drop-offs before the pickup (green
+# 2025-11: 3 of 46,912), no negative passenger count. fhv writes minute-rounded times and often
+# no zone, so distinct trips of one base can be equal rows (unmeasured beyond the heads): it gets
+# more room. Every row twice is 50%.
+MAX_SHARE_DUPLICATE_ROWS = {"yellow": 0.01, "green": 0.01, "fhv": 0.10, "fhvhv": 0.01}
+MAX_SHARE_IMPOSSIBLE = {"dropoff_before_pickup": 0.01, "negative_passenger_count": 0.01}
+IMPOSSIBLE_WORDS = {
+    "dropoff_before_pickup": "end before they start",
+    "negative_passenger_count": "carry negative passengers",
+}
+# The staged file is read a batch at a time: a whole 7 M-row yellow month of its audit_columns is ~0.8 GiB.
 AUDIT_BATCH_ROWS = 256 * 1024
 AUDIT_READ_BUFFER_BYTES = 8 << 20
-CHECKED_COLUMNS = [*TIMESTAMP_COLUMNS, *LOCATION_COLUMNS, *MONEY_COLUMNS, "trip_distance"]
 
 
 CLEANED_TRIPS = dg.AssetKey("cleaned_trips")
@@ -54,7 +70,13 @@ AUDIT_CHECKS = [
     (
         "rows_near_previous_publication",
         "The month keeps most of the rows of its previous publication to the lake (warns on a drop "
-        "above TAXI_ROW_DROP_WARN, 10% by default; blocks above TAXI_ROW_DROP_BLOCK, 50%)",
+        "above TAXI_ROW_DROP_WARN, 10% by default; blocks above TAXI_ROW_DROP_BLOCK, 50%) and does not "
+        "grow far beyond them (warns above 10% more, blocks above 50% more: every row twice)",
+        True,
+    ),
+    (
+        "rows_are_not_duplicated",
+        "At most 1% of the rows (fhv 10%) repeat an earlier row exactly (the real months measured hold none)",
         True,
     ),
     ("pickup_and_dropoff_times_present", "No trip lacks its pickup or drop-off time", True),
@@ -62,6 +84,18 @@ AUDIT_CHECKS = [
         "location_ids_are_taxi_zones",
         "Pickup and drop-off locations are zones of the zone table in the lake (raw/misc/taxi_zone_lookup.csv), "
         "or TLC zones 1..265 when none is loaded (fhv may leave them empty)",
+        True,
+    ),
+    ("floats_are_finite", "No floating point column holds NaN or infinity", True),
+    (
+        "required_columns_filled",
+        "The service's required columns are filled: pickup and drop-off times always; location ids "
+        "(yellow, green, fhvhv; fhv on some trips at least); fare and total (yellow, green) but for 0.1%",
+        True,
+    ),
+    (
+        "trips_are_possible",
+        "At most 1% of trips end before they start or carry a negative passenger count",
         True,
     ),
     (
@@ -129,9 +163,9 @@ def previous_published_rows(instance: dg.DagsterInstance, partition_key: str) ->
 
 def row_drop_result(previous: int | None, rows: int, thresholds: RowDropThresholds) -> dg.AssetCheckResult:
     """`rows_near_previous_publication`: passes without a previous publication, warns or blocks
-    (severity ERROR) on a drop above the thresholds."""
-    share = row_drop_share(previous, rows)
-    verdict = row_drop_verdict(share, thresholds)
+    (severity ERROR) on a drop or a growth above the thresholds."""
+    share, growth = row_drop_share(previous, rows), row_growth_share(previous, rows)
+    verdict = row_drop_verdict(share, thresholds, growth)
     severity = dg.AssetCheckSeverity.ERROR if verdict == "block" else dg.AssetCheckSeverity.WARN
     metadata = {
         "rows": rows,
@@ -139,13 +173,104 @@ def row_drop_result(previous: int | None, rows: int, thresholds: RowDropThreshol
         "drop_share": round(share, 6),
         "warn_above": thresholds.warn_share,
         "block_above": thresholds.block_share,
+        "growth_share": round(growth, 6),
+        "warn_growth_above": thresholds.warn_growth,
+        "block_growth_above": thresholds.block_growth,
     }
     description = None
-    if verdict != "pass":
+    if verdict != "pass" and growth:
+        description = f"{rows:,} rows, {growth:.1%} more than the {previous:,} last published" + (
+            "; not published: every row twice?" if verdict == "block" else ""
+        )
+    elif verdict != "pass":
         description = f"{rows:,} rows, {share:.1%} fewer than the {previous:,} last published" + (
             "; not published: if the source really shrank, raise TAXI_ROW_DROP_BLOCK" if verdict == "block" else ""
         )
     return _result("rows_near_previous_publication", verdict == "pass", severity, metadata, description)
+
+
+def _share(count: int, rows: int) -> float:
+    return count / rows if rows else 0.0
+
+
+def _parquet(f) -> pq.ParquetFile:
+    # Buffered reads, not whole column chunks: a row group of the staged file can hold millions of rows.
+    return pq.ParquetFile(f, buffer_size=AUDIT_READ_BUFFER_BYTES, pre_buffer=False)
+
+
+def duplicates_result(measured: MonthMeasures, staged: UPath, color: str) -> dg.AssetCheckResult:
+    """`rows_are_not_duplicated`: blocks when more than the service's `MAX_SHARE_DUPLICATE_ROWS`
+    of the rows repeat an earlier row exactly. Whole rows are compared (a second read of
+    `staged`) only when that many repeat an earlier row's key columns, as every exact duplicate does."""
+    rows, keys, limit = measured.rows, measured.duplicate_keys, MAX_SHARE_DUPLICATE_ROWS[color]
+    metadata = {"rows_repeating_key_columns": keys, "block_above": limit}
+    duplicates = keys
+    if _share(keys, rows) > limit:
+        with staged.open("rb") as f:
+            duplicates = metadata["duplicate_rows"] = duplicate_rows(_parquet(f).iter_batches(AUDIT_BATCH_ROWS))
+    share = _share(duplicates, rows)
+    passed = share <= limit
+    description = None
+    if not passed:
+        description = (
+            f"{duplicates:,} of {rows:,} rows ({share:.1%}) repeat an earlier row exactly, "
+            f"more than {limit:.0%}; not published"
+        )
+    return _result("rows_are_not_duplicated", passed, dg.AssetCheckSeverity.ERROR, metadata, description)
+
+
+def finite_floats_result(measured: MonthMeasures) -> dg.AssetCheckResult:
+    """`floats_are_finite`: blocks on any NaN or infinity in a floating point column."""
+    bad = {name: count for name, count in measured.non_finite.items() if count}
+    description = None
+    if bad:
+        counts = ", ".join(f"{name} {count:,}" for name, count in bad.items())
+        description = f"NaN or infinite values in {counts} of {measured.rows:,} rows; not published"
+    metadata = {"non_finite": dg.MetadataValue.json(measured.non_finite)}
+    return _result("floats_are_finite", not bad, dg.AssetCheckSeverity.ERROR, metadata, description)
+
+
+def required_columns_result(measured: MonthMeasures, color: str) -> dg.AssetCheckResult:
+    """`required_columns_filled`: blocks when a column the service requires holds more nulls
+    than `REQUIRED_COLUMNS` allows it (fhv: when no trip has a location id)."""
+    limits, rows = REQUIRED_COLUMNS[color], measured.rows
+    shares = {name: _share(measured.nulls[name], rows) for name in limits}
+    over = [name for name, share in shares.items() if share > limits[name]]
+    description = None
+    if over:
+        description = "; ".join(
+            f"{name} null in {measured.nulls[name]:,} of {rows:,} rows ({shares[name]:.1%}), "
+            f"more than the {limits[name]:.1%} allowed for {color}"
+            for name in over
+        )
+        description += "; not published"
+    metadata = {
+        "null_rows": dg.MetadataValue.json({name: measured.nulls[name] for name in limits}),
+        "max_null_share": dg.MetadataValue.json(limits),
+    }
+    return _result("required_columns_filled", not over, dg.AssetCheckSeverity.ERROR, metadata, description)
+
+
+def possible_trips_result(measured: MonthMeasures) -> dg.AssetCheckResult:
+    """`trips_are_possible`: blocks when more than `MAX_SHARE_IMPOSSIBLE` of the trips end
+    before they start or carry a negative passenger count."""
+    counts, rows = measured.impossible, measured.rows
+    shares = {name: _share(count, rows) for name, count in counts.items()}
+    over = [name for name, share in shares.items() if share > MAX_SHARE_IMPOSSIBLE[name]]
+    description = None
+    if over:
+        description = "; ".join(
+            f"{counts[name]:,} of {rows:,} trips ({shares[name]:.1%}) {IMPOSSIBLE_WORDS[name]}, "
+            f"more than {MAX_SHARE_IMPOSSIBLE[name]:.0%}"
+            for name in over
+        )
+        description += "; not published"
+    metadata = {
+        **counts,
+        **{f"share_{name}": round(share, 6) for name, share in shares.items()},
+        "block_above": dg.MetadataValue.json(MAX_SHARE_IMPOSSIBLE),
+    }
+    return _result("trips_are_possible", not over, dg.AssetCheckSeverity.ERROR, metadata, description)
 
 
 def audit_results(
@@ -178,15 +303,15 @@ def audit_results(
 
     zone_ids, zone_ids_from = lake_zone_ids(lake)
     with cleaned_trips.open("rb") as f:
-        # Buffered reads, not whole column chunks: a row group of the staged file can hold millions of rows.
-        staged = pq.ParquetFile(f, buffer_size=AUDIT_READ_BUFFER_BYTES, pre_buffer=False)
-        batches = staged.iter_batches(batch_size=AUDIT_BATCH_ROWS, columns=CHECKED_COLUMNS)
+        staged = _parquet(f)
+        batches = staged.iter_batches(batch_size=AUDIT_BATCH_ROWS, columns=audit_columns(staged.metadata))
         measured = measure_month(batches, color, month, zone_ids)
     # The load runs next in this process: give back the batches' buffers Arrow's allocator keeps.
     pa.default_memory_pool().release_unused()
     yield _result("month_has_rows", measured.rows > 0, error, {"rows": measured.rows})
     previous = previous_published_rows(context.instance, context.partition_key)
     yield row_drop_result(previous, measured.rows, row_drop)
+    yield duplicates_result(measured, cleaned_trips, color)
 
     yield _result(
         "pickup_and_dropoff_times_present",
@@ -202,6 +327,9 @@ def audit_results(
         error,
         {"problems": dg.MetadataValue.json(problems), "zone_ids_from": zone_ids_from},
     )
+    yield finite_floats_result(measured)
+    yield required_columns_result(measured, color)
+    yield possible_trips_result(measured)
 
     share = measured.share_outside_month
     yield _result(

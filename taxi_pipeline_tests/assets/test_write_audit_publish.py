@@ -52,16 +52,20 @@ def run(resources, key=GREEN_APRIL, instance=None) -> dg.ExecuteInProcessResult:
     )
 
 
-def test_the_blocking_checks_are_schema_rows_times_zones_row_drop_and_month():
-    # The row drop and the pickups outside the month block only when they fail with severity
+def test_the_blocking_checks_are_schema_rows_duplicates_times_zones_floats_required_possible_and_month():
+    # The row change and the pickups outside the month block only when they fail with severity
     # ERROR (a large deviation); a small one warns (faults/test_loss_faults.py).
     assert BLOCKING == [
+        "floats_are_finite",
         "location_ids_are_taxi_zones",
         "month_has_rows",
         "pickup_and_dropoff_times_present",
         "pickups_within_the_month",
+        "required_columns_filled",
+        "rows_are_not_duplicated",
         "rows_near_previous_publication",
         "schema_is_canonical",
+        "trips_are_possible",
     ]
 
 
