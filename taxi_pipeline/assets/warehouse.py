@@ -65,7 +65,9 @@ def load_month(
     try:
         with pinned(lake_trips_parquet, sha256) as exact:
             lake_rows = lake_file_rows(exact.path, context.partition_key)
-            load = warehouse.load_slice(exact.path, color, month, SliceOrigin(source, sha256))
+            load = warehouse.load_slice(
+                exact.path, color, month, SliceOrigin(source, sha256, exact.check_still_published)
+            )
     except FileNotFoundError:
         raise _republish(f"the lake file {lake_trips_parquet} is missing", context.partition_key) from None
     except LakeFileChangedError as e:

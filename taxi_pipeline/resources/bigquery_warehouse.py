@@ -244,6 +244,8 @@ class BigQueryWarehouse(WarehouseResource):
                     f"SELECT (SELECT COUNT(*) FROM `{self.table_id}` WHERE {predicate}) AS n, "
                     f"(SELECT ANY_VALUE(source) FROM `{self.loads_table_id}` WHERE {predicate}) AS source"
                 ).result()
+                if origin and origin.check_still_published:
+                    origin.check_still_published()
                 # One transaction: if any statement fails, BigQuery rolls the whole script back.
                 swap = client.query(
                     "BEGIN TRANSACTION;\n"

@@ -279,6 +279,8 @@ class DuckDBWarehouse(WarehouseResource):
                     f"INSERT INTO {LOADS_TABLE} VALUES (?, ?, ?, ?, ?, now())",
                     [color, source_month, origin and origin.source, origin and origin.sha256, slice_rows],
                 )
+                if origin and origin.check_still_published:
+                    origin.check_still_published()
             column_types = conn.execute(f"SELECT column_name, column_type FROM (DESCRIBE {TRIPS_TABLE})").fetchall()
             preview = conn.execute(
                 f"SELECT * FROM {TRIPS_TABLE} WHERE {where} LIMIT ?", [color, source_month, PREVIEW_ROWS]

@@ -448,6 +448,8 @@ class PostgresWarehouse(WarehouseResource):
                     "loaded_at = EXCLUDED.loaded_at",
                     (color, source_month, origin and origin.source, origin and origin.sha256, slice_rows),
                 )
+                if origin and origin.check_still_published:
+                    origin.check_still_published()
             cursor = conn.execute(
                 f"SELECT * FROM {TRIPS_TABLE} WHERE {slice_where} LIMIT %s", (color, source_month, PREVIEW_ROWS)
             )

@@ -1,7 +1,8 @@
 """What every warehouse backend offers the `warehouse_trips` asset."""
 
 from abc import abstractmethod
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import NamedTuple
 
@@ -23,6 +24,9 @@ class SliceOrigin:
 
     source: str  # the release: course or tlc
     sha256: str  # of the lake file loaded
+    # Called just before the load commits; raises when the lake no longer publishes the bytes
+    # loaded (a newer publication landed meanwhile), which rolls the load back.
+    check_still_published: Callable[[], None] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import pytest
 from upath import UPath
 
 from taxi_pipeline.assets.metadata import table_preview, warehouse_table_schema
+from taxi_pipeline.lake import LakeFileChangedError, file_sha256, pinned
 from taxi_pipeline.resources.warehouse import (
     PREVIEW_ROWS,
     SliceMismatchError,
@@ -421,3 +422,22 @@ def test_the_metadata_is_read_back_from_the_table_as_it_is(backend):
     assert [c.name for c in preview.schema.columns][-1] == "fare_exact"
     expected = None if backend.dialect == "bigquery" else "12.50"  # a default BigQuery's ALTER cannot set
     assert {record.data["fare_exact"] for record in preview.records} == {expected}
+
+
+def test_a_publication_that_lands_during_a_load_rolls_the_load_back(backend):
+    green = cleaned_sample("green", "2020-04", APRIL)
+    lake = backend.put_lake_file(green, "green")
+    backend.warehouse.load_slice(lake, "green", APRIL, SliceOrigin("course", file_sha256(lake)))
+    shrunk = backend.put_lake_file(green.slice(0, 1_000), "green-next")
+
+    with pytest.raises(LakeFileChangedError, match="was published again while it was loaded"):
+        with pinned(lake, file_sha256(lake)) as exact:
+            # The next publication replaces the lake file while this load is under way (by rename,
+            # as every publication does): the load reads its pinned bytes, then must not commit them.
+            lake.fs.mv(shrunk.path, lake.path)
+            backend.warehouse.load_slice(
+                exact.path, "green", APRIL, SliceOrigin("course", "b" * 64, exact.check_still_published)
+            )
+
+    assert backend.warehouse.slice_counts() == [("green", APRIL, 35_612)]
+    assert backend.sql(LOADS_SQL)[0][3] != "b" * 64
