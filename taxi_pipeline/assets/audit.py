@@ -297,7 +297,8 @@ def audit_results(
         )
         yield _result("schema_is_canonical", False, warn, metadata, description)
     else:
-        yield _result("schema_is_canonical", not differences, error, metadata)
+        description = f"{len(differences)} differences from the canonical schema: {'; '.join(differences)}"
+        yield _result("schema_is_canonical", not differences, error, metadata, description if differences else None)
     if version is None:  # the other checks need the canonical columns
         return
 
@@ -308,24 +309,35 @@ def audit_results(
         measured = measure_month(batches, color, month, zone_ids)
     # The load runs next in this process: give back the batches' buffers Arrow's allocator keeps.
     pa.default_memory_pool().release_unused()
-    yield _result("month_has_rows", measured.rows > 0, error, {"rows": measured.rows})
+    empty = "0 rows: the file holds no trip; not published" if not measured.rows else None
+    yield _result("month_has_rows", measured.rows > 0, error, {"rows": measured.rows}, empty)
     previous = previous_published_rows(context.instance, context.partition_key)
     yield row_drop_result(previous, measured.rows, row_drop)
     yield duplicates_result(measured, cleaned_trips, color)
 
+    missing = {name: count for name, count in measured.null_times.items() if count}
     yield _result(
         "pickup_and_dropoff_times_present",
-        not any(measured.null_times.values()),
+        not missing,
         error,
         {f"null_{name}": count for name, count in measured.null_times.items()},
+        "; ".join(f"{name} null in {n:,} of {measured.rows:,} rows" for name, n in missing.items()) + "; not published"
+        if missing
+        else None,
     )
 
     problems = measured.location_problems
+    found = [
+        f"{name}: {counts['outside_zone_range']:,} ids no zone of {zone_ids_from}, {counts['null']:,} null"
+        for name, counts in problems.items()
+        if any(counts.values())
+    ]
     yield _result(
         "location_ids_are_taxi_zones",
-        not any(n for counts in problems.values() for n in counts.values()),
+        not found,
         error,
         {"problems": dg.MetadataValue.json(problems), "zone_ids_from": zone_ids_from},
+        "; ".join(found) + "; not published" if found else None,
     )
     yield finite_floats_result(measured)
     yield required_columns_result(measured, color)

@@ -208,8 +208,10 @@ class MonthMeasures:
     implausible: dict[str, int] = field(
         default_factory=lambda: {**{f"negative_{name}": 0 for name in MONEY_COLUMNS}, "zero_trip_distance": 0}
     )
-    non_finite: dict[str, int] = field(default_factory=dict)
-    nulls: dict[str, int] = field(default_factory=dict)
+    non_finite: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FLOAT_COLUMNS, 0))
+    nulls: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys((*TIMESTAMP_COLUMNS, *LOCATION_COLUMNS, *MONEY_COLUMNS, NO_LOCATION), 0)
+    )
     impossible: dict[str, int] = field(
         default_factory=lambda: {"dropoff_before_pickup": 0, "negative_passenger_count": 0}
     )

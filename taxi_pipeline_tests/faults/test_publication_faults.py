@@ -188,6 +188,32 @@ def test_an_fhv_month_without_any_location_is_not_published(tmp_path, make_resou
     assert_not_published(lake_dir, duckdb_path, "fhv", "2020-01")
 
 
+def test_missing_times_and_ids_outside_the_zones_are_named_with_their_numbers(
+    tmp_path, make_resources, lake_dir, duckdb_path
+):
+    lines = with_column(real_lines("green", "2020-04"), "lpep_dropoff_datetime", "", every=12_000)
+    lines = with_column(lines, "PULocationID", "999", every=20_000)
+
+    result = run(make_resources(mirror(tmp_path, "green", "2020-04", lines)))
+
+    assert_blocked(
+        result, "pickup_and_dropoff_times_present", "dropoff_datetime null in 3 of 35,612 rows; not published"
+    )
+    assert_blocked(
+        result,
+        "location_ids_are_taxi_zones",
+        "pickup_location_id: 2 ids no zone of 1..265 (no zone table loaded), 0 null; not published",
+    )
+    assert_not_published(lake_dir, duckdb_path, "green", "2020-04")
+
+
+def test_a_header_only_file_is_named_empty(tmp_path, make_resources, lake_dir, duckdb_path):
+    result = run(make_resources(mirror(tmp_path, "green", "2020-04", real_lines("green", "2020-04")[:1])))
+
+    assert_blocked(result, "month_has_rows", "0 rows: the file holds no trip; not published")
+    assert_not_published(lake_dir, duckdb_path, "green", "2020-04")
+
+
 # --- impossible trips --------------------------------------------------------------------------
 
 
