@@ -297,7 +297,7 @@ def audit_results(
         )
         yield _result("schema_is_canonical", False, warn, metadata, description)
     else:
-        description = f"{len(differences)} differences from the canonical schema: {'; '.join(differences)}"
+        description = f"the schema differs from the canonical one: {'; '.join(differences)}; not published"
         yield _result("schema_is_canonical", not differences, error, metadata, description if differences else None)
     if version is None:  # the other checks need the canonical columns
         return
