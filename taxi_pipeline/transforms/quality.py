@@ -278,7 +278,7 @@ class RowDropThresholds:
     block_share: float = 0.50
     # Real re-publications change a month's rows by a few percent at most: the course mirror and
     # the TLC's files differ by 3.3% for green 2019-2020 and under 0.05% for fhv 2019, yellow 2020
-    # and green 2020, and the TLC's 439 files listed in two years' metadata kept their counts.
+    # and green 2020, and none of the TLC's 439 files listed twice in its file metadata changed.
     warn_growth: float = 0.10
     block_growth: float = 0.50
 
