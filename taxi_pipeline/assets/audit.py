@@ -180,11 +180,11 @@ def row_drop_result(previous: int | None, rows: int, thresholds: RowDropThreshol
     description = None
     if verdict != "pass" and growth:
         description = f"{rows:,} rows, {growth:.1%} more than the {previous:,} last published" + (
-            "; not published: every row twice?" if verdict == "block" else ""
+            "; every row twice?" if verdict == "block" else ""
         )
     elif verdict != "pass":
         description = f"{rows:,} rows, {share:.1%} fewer than the {previous:,} last published" + (
-            "; not published: if the source really shrank, raise TAXI_ROW_DROP_BLOCK" if verdict == "block" else ""
+            "; if the source really shrank, raise TAXI_ROW_DROP_BLOCK" if verdict == "block" else ""
         )
     return _result("rows_near_previous_publication", verdict == "pass", severity, metadata, description)
 
@@ -213,8 +213,7 @@ def duplicates_result(measured: MonthMeasures, staged: UPath, color: str) -> dg.
     description = None
     if not passed:
         description = (
-            f"{duplicates:,} of {rows:,} rows ({share:.1%}) repeat an earlier row exactly, "
-            f"more than {limit:.0%}; not published"
+            f"{duplicates:,} of {rows:,} rows ({share:.1%}) repeat an earlier row exactly, more than {limit:.0%}"
         )
     return _result("rows_are_not_duplicated", passed, dg.AssetCheckSeverity.ERROR, metadata, description)
 
@@ -225,7 +224,7 @@ def finite_floats_result(measured: MonthMeasures) -> dg.AssetCheckResult:
     description = None
     if bad:
         counts = ", ".join(f"{name} {count:,}" for name, count in bad.items())
-        description = f"NaN or infinite values in {counts} of {measured.rows:,} rows; not published"
+        description = f"NaN or infinite values in {counts} of {measured.rows:,} rows"
     metadata = {"non_finite": dg.MetadataValue.json(measured.non_finite)}
     return _result("floats_are_finite", not bad, dg.AssetCheckSeverity.ERROR, metadata, description)
 
@@ -243,7 +242,6 @@ def required_columns_result(measured: MonthMeasures, color: str) -> dg.AssetChec
             f"more than the {limits[name]:.1%} allowed for {color}"
             for name in over
         )
-        description += "; not published"
     metadata = {
         "null_rows": dg.MetadataValue.json({name: measured.nulls[name] for name in limits}),
         "max_null_share": dg.MetadataValue.json(limits),
@@ -264,7 +262,6 @@ def possible_trips_result(measured: MonthMeasures) -> dg.AssetCheckResult:
             f"more than {MAX_SHARE_IMPOSSIBLE[name]:.0%}"
             for name in over
         )
-        description += "; not published"
     metadata = {
         **counts,
         **{f"share_{name}": round(share, 6) for name, share in shares.items()},
@@ -297,7 +294,7 @@ def audit_results(
         )
         yield _result("schema_is_canonical", False, warn, metadata, description)
     else:
-        description = f"the schema differs from the canonical one: {'; '.join(differences)}; not published"
+        description = f"the schema differs from the canonical one: {'; '.join(differences)}"
         yield _result("schema_is_canonical", not differences, error, metadata, description if differences else None)
     if version is None:  # the other checks need the canonical columns
         return
@@ -309,7 +306,7 @@ def audit_results(
         measured = measure_month(batches, color, month, zone_ids)
     # The load runs next in this process: give back the batches' buffers Arrow's allocator keeps.
     pa.default_memory_pool().release_unused()
-    empty = "0 rows: the file holds no trip; not published" if not measured.rows else None
+    empty = "0 rows: the file holds no trip" if not measured.rows else None
     yield _result("month_has_rows", measured.rows > 0, error, {"rows": measured.rows}, empty)
     previous = previous_published_rows(context.instance, context.partition_key)
     yield row_drop_result(previous, measured.rows, row_drop)
@@ -321,7 +318,7 @@ def audit_results(
         not missing,
         error,
         {f"null_{name}": count for name, count in measured.null_times.items()},
-        "; ".join(f"{name} null in {n:,} of {measured.rows:,} rows" for name, n in missing.items()) + "; not published"
+        "; ".join(f"{name} null in {n:,} of {measured.rows:,} rows" for name, n in missing.items())
         if missing
         else None,
     )
@@ -337,7 +334,7 @@ def audit_results(
         not found,
         error,
         {"problems": dg.MetadataValue.json(problems), "zone_ids_from": zone_ids_from},
-        "; ".join(found) + "; not published" if found else None,
+        "; ".join(found) if found else None,
     )
     yield finite_floats_result(measured)
     yield required_columns_result(measured, color)
@@ -354,7 +351,7 @@ def audit_results(
             "block_above": BLOCK_SHARE_OUTSIDE_MONTH,
         },
         (
-            f"{share:.1%} of pickups fall outside {month:%Y-%m}: another month's file under this name? not published"
+            f"{share:.1%} of pickups fall outside {month:%Y-%m}: another month's file under this name?"
             if share > BLOCK_SHARE_OUTSIDE_MONTH
             else None
         ),

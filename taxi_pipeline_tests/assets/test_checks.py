@@ -62,9 +62,7 @@ def test_wrong_schema_fails_with_error_and_lists_the_difference(make_resources, 
 
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
     assert check.metadata["differences"].value == ["column vendor_id is int64, expected int32"]
-    assert check.description == (
-        "the schema differs from the canonical one: column vendor_id is int64, expected int32; not published"
-    )
+    assert check.description == ("the schema differs from the canonical one: column vendor_id is int64, expected int32")
 
 
 def test_empty_file_fails_month_has_rows(make_resources, release_url, lake_dir):
@@ -94,7 +92,7 @@ def test_null_dropoff_and_bad_zone_fail_with_counts(make_resources, release_url,
     times, zones_check = checks["pickup_and_dropoff_times_present"], checks["location_ids_are_taxi_zones"]
     assert not times.passed and times.severity == dg.AssetCheckSeverity.ERROR
     assert times.metadata["null_dropoff_datetime"].value == 3
-    assert times.description == "dropoff_datetime null in 3 of 35,612 rows; not published"
+    assert times.description == "dropoff_datetime null in 3 of 35,612 rows"
     assert not zones_check.passed and zones_check.severity == dg.AssetCheckSeverity.ERROR
     assert zones_check.metadata["problems"].value["pickup_location_id"] == {"outside_zone_range": 1, "null": 0}
 
