@@ -204,3 +204,36 @@ def test_a_download_that_is_not_a_whole_parquet_file_fails_at_once_naming_it(
     }
     assert not [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY]
     assert not (lake_dir / "raw/green/green_tripdata_2022-01.parquet").exists() and not duckdb_path.exists()
+
+
+def test_a_month_reloaded_from_the_other_source_says_so(trip_data, monkeypatch, tmp_path, release_url):
+    """green 2020-04 from the course's mirror (35,612 trips), then from the TLC's (its 1,000-trip
+    sample; the drop allowed by TAXI_ROW_DROP_BLOCK=1): the slice, its `loads` row and the
+    load's metadata say it came from the TLC now, and from the course before."""
+    for name, value in {
+        "TAXI_LAKE_DIR": str(tmp_path / "lake"),
+        "TAXI_DUCKDB_PATH": str(tmp_path / "warehouse.duckdb"),
+        "TAXI_ROW_DROP_BLOCK": "1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("TAXI_SOURCE_URL", release_url)
+    key = "green|2020-04-01"
+
+    with dg.instance_for_test() as instance:
+        # Each code location reads its settings when its runs start (dg.EnvVar): one after the other.
+        course = build_definitions(Settings.from_environment())
+        first = course.resolve_job_def("trips_job").execute_in_process(partition_key=key, instance=instance)
+        tlc = tlc_definitions(monkeypatch, trip_data.as_uri())
+        again = tlc.resolve_job_def("trips_job").execute_in_process(partition_key=key, instance=instance)
+
+    loaded, reloaded = metadata_of(first, "warehouse_trips"), metadata_of(again, "warehouse_trips")
+    assert (loaded["source"], loaded["slice_rows"], "reloaded_from_another_source" in loaded) == (
+        "course",
+        35_612,
+        False,
+    )
+    assert (reloaded["source"], reloaded["slice_rows"]) == ("tlc", 1_000)
+    assert reloaded["reloaded_from_another_source"] == "tlc, was course"
+    with dg.build_resources({"warehouse": tlc.resources["warehouse"]}) as resources:
+        [(month, origin)] = resources.warehouse.slice_origins().items()
+    assert month == split_partition_key(key) and origin.source == "tlc" and origin.sha256 == reloaded["sha256"]
