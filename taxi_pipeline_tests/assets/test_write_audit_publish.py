@@ -19,7 +19,7 @@ from taxi_pipeline.lake import STAGING_FILE_TEMPLATE, StagedFile, zone_path
 from taxi_pipeline.partitions import split_partition_key
 from taxi_pipeline.schema import CANONICAL_SCHEMA
 from taxi_pipeline_tests.support.runs import COURSE_TRIPS, TRIP_ASSETS, TRIP_CHECKS, step_failures
-from taxi_pipeline_tests.support.samples import lake_file, release_file
+from taxi_pipeline_tests.support.samples import lake_file, mirror_of_lines, release_file, release_lines
 from taxi_pipeline_tests.support.warehouse_rows import slice_checksums
 
 GREEN_APRIL = "green|2020-04-01"
@@ -181,15 +181,16 @@ def test_a_month_staged_by_the_previous_release_still_publishes_and_loads_with_a
 PUBLISH_AND_LOAD = ["lake_trips_parquet", "warehouse_trips"]
 
 
-def mirror_with_the_first_rows(tmp_path, rows: int) -> str:
-    """A file:// mirror whose green 2020-04 is the real file cut to its first `rows` trips: a
-    re-publication that lost most of the month."""
-    with gzip.open(release_file("green", "2020-04"), "rt", newline="") as f:
-        lines = f.readlines()[: rows + 1]
-    path = tmp_path / "shrunk" / "green" / "green_tripdata_2020-04.csv.gz"
-    path.parent.mkdir(parents=True)
-    path.write_bytes(gzip.compress("".join(lines).encode()))
-    return (tmp_path / "shrunk").as_uri()
+def run_selected(selection: list[str], resources: dict, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+    """Green 2020-04 of only the `selection` (what a click on Materialize runs), in `instance`."""
+    return dg.materialize(
+        TRIP_ASSETS + TRIP_CHECKS,
+        selection=selection,
+        partition_key=GREEN_APRIL,
+        resources=resources,
+        instance=instance,
+        raise_on_error=False,
+    )
 
 
 def error_lines(instance: dg.DagsterInstance, run_id: str) -> list[str]:
@@ -208,7 +209,9 @@ def test_publishing_alone_after_a_blocked_audit_never_publishes_the_blocked_file
     with dg.instance_for_test() as instance:
         assert run(make_resources(release_url), instance=instance).success
         published, slice_before = sha256(lake_file(lake_dir, "green", "2020-04")), slice_checksums(duckdb_path)
-        shrunk = make_resources(mirror_with_the_first_rows(tmp_path, 1_000))
+        shrunk = make_resources(
+            mirror_of_lines(tmp_path / "shrunk", "green", "2020-04", release_lines("green", "2020-04", 1_000))
+        )
         blocked = run(shrunk, instance=instance)
         assert not blocked.success
         [(step, message)] = step_failures(blocked).items()
@@ -217,14 +220,7 @@ def test_publishing_alone_after_a_blocked_audit_never_publishes_the_blocked_file
 
         # What a click on Materialize does with the two assets, or with the lake asset alone.
         for selection in (PUBLISH_AND_LOAD, ["lake_trips_parquet"]):
-            alone = dg.materialize(
-                TRIP_ASSETS + TRIP_CHECKS,
-                selection=selection,
-                partition_key=GREEN_APRIL,
-                resources=shrunk,
-                instance=instance,
-                raise_on_error=False,
-            )
+            alone = run_selected(selection, shrunk, instance)
             assert not alone.success
             assert list(step_failures(alone)) == ["lake_trips_parquet"]
             assert BLOCKED_LINE in step_failures(alone)["lake_trips_parquet"]
@@ -253,14 +249,7 @@ def test_a_staged_file_changed_after_its_audit_is_not_published(
         staged.unlink()
         pq.write_table(table.slice(0, 17_806), staged)
 
-        result = dg.materialize(
-            TRIP_ASSETS + TRIP_CHECKS,
-            selection=PUBLISH_AND_LOAD,
-            partition_key=GREEN_APRIL,
-            resources=make_resources(release_url),
-            instance=instance,
-            raise_on_error=False,
-        )
+        result = run_selected(PUBLISH_AND_LOAD, make_resources(release_url), instance)
 
         assert not result.success
         message = step_failures(result)["lake_trips_parquet"]
@@ -280,14 +269,7 @@ def test_a_lake_file_replaced_behind_the_publication_is_not_loaded(
         lake.unlink()
         pq.write_table(table.slice(0, 1_000), lake)
 
-        result = dg.materialize(
-            TRIP_ASSETS + TRIP_CHECKS,
-            selection=["warehouse_trips"],
-            partition_key=GREEN_APRIL,
-            resources=make_resources(release_url),
-            instance=instance,
-            raise_on_error=False,
-        )
+        result = run_selected(["warehouse_trips"], make_resources(release_url), instance)
 
         assert not result.success
         message = step_failures(result)["warehouse_trips"]

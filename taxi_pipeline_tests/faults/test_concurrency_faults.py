@@ -1,16 +1,11 @@
 """Runs at the same time on one DuckDB file: real processes contending for its single writer lock."""
 
-import gzip
 import hashlib
-import shutil
 import time
 
-import dagster as dg
 import duckdb
 import pytest
 
-from taxi_pipeline.definitions import build_definitions
-from taxi_pipeline.settings import Settings
 from taxi_pipeline_tests.support.runs import (
     MONTHLY_CHAIN,
     cli_env,
@@ -20,7 +15,7 @@ from taxi_pipeline_tests.support.runs import (
     start_child,
     start_cli,
 )
-from taxi_pipeline_tests.support.samples import copy_release, lake_file, release_file
+from taxi_pipeline_tests.support.samples import lake_file, mirror_of_lines, release_file, release_lines
 from taxi_pipeline_tests.support.warehouse_rows import parquet_checksum, slice_checksums, warehouse_rows
 
 pytestmark = pytest.mark.faults
@@ -75,23 +70,18 @@ def test_cli_runs_at_once_wait_for_the_warehouse_lock_and_leave_one_copy(tmp_pat
         assert not [e for e in events if e.dagster_event and e.dagster_event.event_type_value == "STEP_UP_FOR_RETRY"]
 
 
-def shrunk_mirror(folder, rows: int) -> str:
-    """A file:// mirror whose green 2020-04 is the real file cut to its first `rows` trips."""
-    with gzip.open(release_file("green", "2020-04"), "rt", newline="") as f:
-        lines = f.readlines()[: rows + 1]
-    path = folder / "green" / "green_tripdata_2020-04.csv.gz"
-    path.parent.mkdir(parents=True)
-    path.write_bytes(gzip.compress("".join(lines).encode()))
-    return folder.as_uri()
-
-
 @pytest.mark.cli
 def test_a_real_month_and_a_bad_copy_run_at_once_end_with_the_audited_publication(tmp_path, release_url):
     """Two runs of one month a fraction of a second apart, one from the real file, one from a copy
     that lost most of it (its audit blocks it), at several offsets: each ends with the lake file
     and the slice of the real month, never the bad copy and never a mix."""
     good = cli_env(tmp_path, release_url)
-    bad = {**good, "TAXI_SOURCE_URL": shrunk_mirror(tmp_path / "shrunk", 1_000)}
+    bad = {
+        **good,
+        "TAXI_SOURCE_URL": mirror_of_lines(
+            tmp_path / "shrunk", "green", "2020-04", release_lines("green", "2020-04", 1_000)
+        ),
+    }
     lake, database = lake_file(tmp_path / "lake", "green", "2020-04"), tmp_path / "warehouse.duckdb"
     command = materialize_command("green|2020-04-01", select=MONTHLY_CHAIN)
     first = run_cli(command, good)
@@ -121,49 +111,3 @@ def test_a_real_month_and_a_bad_copy_run_at_once_end_with_the_audited_publicatio
         assert hashlib.sha256(lake.read_bytes()).hexdigest() == published, (offset, outputs[1][-3000:])
         assert warehouse_rows(database) == slice_rows
         assert parquet_checksum(lake) == slice_checksums(database)[("green", "2020-04")]
-
-
-def trips_job():
-    """The local target's trips_job, rebuilt from the environment in any process."""
-    return build_definitions(Settings.from_environment()).resolve_job_def("trips_job")
-
-
-def test_a_run_resumed_after_another_staged_a_bad_copy_publishes_its_own_audited_file(tmp_path, monkeypatch):
-    """Run A stages and audits the real month, and fails to publish (a folder is in the lake
-    file's way); run B stages a bad copy of the same month, which its audit blocks; A re-executed from
-    failure then publishes and loads A's audited bytes, not B's."""
-    mirror = copy_release(tmp_path / "mirror")
-    for name, value in {
-        "DAGSTER_HOME": str(tmp_path / "home"),
-        "TAXI_SOURCE_URL": mirror.as_uri(),
-        "TAXI_LAKE_DIR": str(tmp_path / "lake"),
-        "TAXI_DUCKDB_PATH": str(tmp_path / "warehouse.duckdb"),
-    }.items():
-        monkeypatch.setenv(name, value)
-    (tmp_path / "home").mkdir()
-    job = dg.build_reconstructable_job("taxi_pipeline_tests.faults.test_concurrency_faults", "trips_job")
-    green = release_file("green", "2020-04", mirror)
-    tags = {"dagster/partition": "green|2020-04-01"}
-    blocking_the_lake = lake_file(tmp_path / "lake", "green", "2020-04") / "a folder where the lake file goes"
-    blocking_the_lake.mkdir(parents=True)
-
-    with dg.DagsterInstance.get() as instance:
-        with dg.execute_job(job, instance, tags=tags) as first:
-            assert not first.success
-            failed = {e.step_key for e in first.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE}
-            assert failed == {"lake_trips_parquet"}
-        with gzip.open(green, "rt", newline="") as f:
-            lines = f.readlines()[:1_001]
-        green.write_bytes(gzip.compress("".join(lines).encode()))
-        with dg.execute_job(job, instance, tags=tags) as second:  # B: the same month, cut to 1,000 trips
-            assert not second.success
-            assert second.get_asset_check_evaluations()  # audited, and blocked: the zone's first publication
-        shutil.rmtree(blocking_the_lake.parent)
-
-        options = dg.ReexecutionOptions.from_failure(first.run_id, instance)
-        with dg.execute_job(job, instance, tags=first.dagster_run.tags, reexecution_options=options) as resumed:
-            assert resumed.success
-
-    lake = lake_file(tmp_path / "lake", "green", "2020-04")
-    assert warehouse_rows(tmp_path / "warehouse.duckdb") == {("green", "2020-04"): 35_612}
-    assert parquet_checksum(lake) == slice_checksums(tmp_path / "warehouse.duckdb")[("green", "2020-04")]

@@ -6,7 +6,6 @@ Each test runs the real assets on the bundled green 2020-04 file (35,612 rows) i
 """
 
 import errno
-import gzip
 import hashlib
 import os
 import subprocess
@@ -28,7 +27,7 @@ from taxi_pipeline.settings import SettingError, Settings
 from taxi_pipeline.transforms.lake_file import write_lake_parquet
 from taxi_pipeline.transforms.quality import RowDropThresholds
 from taxi_pipeline_tests.support.runs import TRIP_ASSETS, materialize, metadata_of, only_step_failure, retried_steps
-from taxi_pipeline_tests.support.samples import lake_file, release_file
+from taxi_pipeline_tests.support.samples import lake_file, mirror_of_lines, release_file, release_lines
 from taxi_pipeline_tests.support.trips import cleaned_sample
 from taxi_pipeline_tests.support.warehouse_rows import warehouse_rows
 
@@ -112,22 +111,6 @@ def test_a_damaged_lake_file_fails_the_load_at_once_naming_it(damage, make_resou
 # --- a re-published month that lost most of its rows, another month's file ------------------
 
 
-def mirror_of(tmp_path, color: str, month: str, lines: list[str]) -> str:
-    """A release mirror holding one (color, month) file made of `lines`; returns its file:// URL."""
-    path = release_file(color, month, tmp_path / "release")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with gzip.open(path, "wt", encoding="utf-8", newline="") as f:
-        f.write("\n".join(lines) + "\n")
-    return (tmp_path / "release").as_uri()
-
-
-def green_april_lines(rows: int | None = None) -> list[str]:
-    """The header and the first `rows` trips (default all) of the real green 2020-04 file."""
-    with gzip.open(release_file("green", "2020-04"), "rt", encoding="latin-1") as f:
-        lines = f.read().splitlines()
-    return lines if rows is None else lines[: rows + 1]
-
-
 def check_evaluations(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
     return {e.check_name: e for e in result.get_asset_check_evaluations()}
 
@@ -149,7 +132,7 @@ def test_a_republished_month_with_fewer_rows_is_compared_with_the_last_publicati
     assert first.success
     assert check_evaluations(first)["rows_near_previous_publication"].passed
 
-    smaller = mirror_of(tmp_path, "green", "2020-04", green_april_lines(rows))
+    smaller = mirror_of_lines(tmp_path / "release", "green", "2020-04", release_lines("green", "2020-04", rows))
     result = materialize(make_resources(smaller), GREEN_APRIL, instance=instance)
 
     check = check_evaluations(result)["rows_near_previous_publication"]
@@ -163,7 +146,7 @@ def test_a_republished_month_with_fewer_rows_is_compared_with_the_last_publicati
 
 
 def test_another_months_file_under_this_months_name_is_not_published(tmp_path, make_resources, lake_dir, duckdb_path):
-    may = mirror_of(tmp_path, "green", "2020-05", green_april_lines())
+    may = mirror_of_lines(tmp_path / "release", "green", "2020-05", release_lines("green", "2020-04"))
 
     result = materialize(make_resources(may), "green|2020-05-01")
 
@@ -254,7 +237,7 @@ def test_the_raw_files_data_version_is_its_sha256_and_changes_only_with_its_byte
 
     first = dg.materialize(TRIP_ASSETS, resources=make_resources(release_url), **raw_only)
     again = dg.materialize(TRIP_ASSETS, resources=make_resources(release_url), **raw_only)
-    changed = mirror_of(tmp_path, "green", "2020-04", green_april_lines(1_000))
+    changed = mirror_of_lines(tmp_path / "release", "green", "2020-04", release_lines("green", "2020-04", 1_000))
     other = dg.materialize(TRIP_ASSETS, resources=make_resources(changed), **raw_only)
 
     sha256 = hashlib.sha256(release_file("green", "2020-04").read_bytes()).hexdigest()

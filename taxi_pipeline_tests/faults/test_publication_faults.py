@@ -8,8 +8,6 @@ Each test builds the bad file from a real one, serves it from a file:// mirror a
 assets and their checks into DuckDB.
 """
 
-import gzip
-
 import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -19,7 +17,7 @@ import pytest
 from taxi_pipeline.definitions import build_definitions
 from taxi_pipeline.settings import Settings
 from taxi_pipeline_tests.support.runs import TRIP_ASSETS, TRIP_CHECKS, step_failures
-from taxi_pipeline_tests.support.samples import lake_file, release_file
+from taxi_pipeline_tests.support.samples import lake_file, mirror_of_lines, release_lines
 from taxi_pipeline_tests.support.tlc import TLC_ZONES, sample_as_parquet, tlc_file
 from taxi_pipeline_tests.support.warehouse_rows import warehouse_rows
 
@@ -28,21 +26,6 @@ pytestmark = pytest.mark.faults
 GREEN_APRIL = "green|2020-04-01"
 GREEN_ROWS = 35_612
 ERROR = dg.AssetCheckSeverity.ERROR
-
-
-def real_lines(color: str, month: str) -> list[str]:
-    """The header and every row of a bundled real course file."""
-    with gzip.open(release_file(color, month), "rt", encoding="latin-1") as f:
-        return f.read().splitlines()
-
-
-def mirror(tmp_path, color: str, month: str, lines: list[str]) -> str:
-    """A course release mirror holding one file made of `lines`; returns its file:// URL."""
-    path = release_file(color, month, tmp_path / "release")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with gzip.open(path, "wt", encoding="utf-8", newline="") as f:
-        f.write("\n".join(lines) + "\n")
-    return (tmp_path / "release").as_uri()
 
 
 def with_column(lines: list[str], name: str, value, every: int = 1) -> list[str]:
@@ -87,9 +70,11 @@ def test_a_month_republished_with_every_row_twice_is_not_published(
 ):
     instance = dg.DagsterInstance.ephemeral()
     assert run(make_resources(release_url), instance=instance).success
-    lines = real_lines("green", "2020-04")
+    lines = release_lines("green", "2020-04")
 
-    result = run(make_resources(mirror(tmp_path, "green", "2020-04", lines + lines[1:])), instance=instance)
+    result = run(
+        make_resources(mirror_of_lines(tmp_path / "release", "green", "2020-04", lines + lines[1:])), instance=instance
+    )
 
     rows = assert_blocked(
         result,
@@ -108,9 +93,9 @@ def test_a_month_republished_with_every_row_twice_is_not_published(
 
 
 def test_a_first_publication_with_every_row_twice_is_not_published(tmp_path, make_resources, lake_dir, duckdb_path):
-    lines = real_lines("green", "2020-04")
+    lines = release_lines("green", "2020-04")
 
-    result = run(make_resources(mirror(tmp_path, "green", "2020-04", lines + lines[1:])))
+    result = run(make_resources(mirror_of_lines(tmp_path / "release", "green", "2020-04", lines + lines[1:])))
 
     assert checks(result)["rows_near_previous_publication"].passed  # nothing to compare with
     assert_blocked(
@@ -125,7 +110,7 @@ def test_a_month_republished_with_somewhat_more_rows_warns_and_is_published(
     tmp_path, make_resources, release_url, lake_dir, duckdb_path
 ):
     instance = dg.DagsterInstance.ephemeral()
-    first = mirror(tmp_path / "first", "green", "2020-04", real_lines("green", "2020-04")[:30_001])
+    first = mirror_of_lines(tmp_path / "first", "green", "2020-04", release_lines("green", "2020-04")[:30_001])
     assert run(make_resources(first), instance=instance).success
 
     result = run(make_resources(release_url), instance=instance)
@@ -141,11 +126,11 @@ def test_a_month_republished_with_somewhat_more_rows_warns_and_is_published(
 
 
 def test_nan_and_infinite_fares_in_a_course_csv_are_not_published(tmp_path, make_resources, lake_dir, duckdb_path):
-    lines = with_column(real_lines("green", "2020-04"), "fare_amount", "nan", every=100)
+    lines = with_column(release_lines("green", "2020-04"), "fare_amount", "nan", every=100)
     lines = with_column(lines, "total_amount", "inf", every=1_000)
     lines = with_column(lines, "tip_amount", "-inf", every=10_000)
 
-    result = run(make_resources(mirror(tmp_path, "green", "2020-04", lines)))
+    result = run(make_resources(mirror_of_lines(tmp_path / "release", "green", "2020-04", lines)))
 
     check = assert_blocked(
         result,
@@ -160,9 +145,9 @@ def test_nan_and_infinite_fares_in_a_course_csv_are_not_published(tmp_path, make
 
 
 def test_a_month_without_fares_is_not_published(tmp_path, make_resources, lake_dir, duckdb_path):
-    lines = with_column(real_lines("green", "2020-04"), "fare_amount", "")
+    lines = with_column(release_lines("green", "2020-04"), "fare_amount", "")
 
-    result = run(make_resources(mirror(tmp_path, "green", "2020-04", lines)))
+    result = run(make_resources(mirror_of_lines(tmp_path / "release", "green", "2020-04", lines)))
 
     check = assert_blocked(
         result,
@@ -174,10 +159,10 @@ def test_a_month_without_fares_is_not_published(tmp_path, make_resources, lake_d
 
 
 def test_an_fhv_month_without_any_location_is_not_published(tmp_path, make_resources, lake_dir, duckdb_path):
-    lines = real_lines("fhv", "2020-01")
+    lines = release_lines("fhv", "2020-01")
     lines = with_column(with_column(lines, "PULocationID", ""), "DOLocationID", "")
 
-    result = run(make_resources(mirror(tmp_path, "fhv", "2020-01", lines)), key="fhv|2020-01-01")
+    result = run(make_resources(mirror_of_lines(tmp_path / "release", "fhv", "2020-01", lines)), key="fhv|2020-01-01")
 
     assert_blocked(
         result,
@@ -190,10 +175,10 @@ def test_an_fhv_month_without_any_location_is_not_published(tmp_path, make_resou
 def test_missing_times_and_ids_outside_the_zones_are_named_with_their_numbers(
     tmp_path, make_resources, lake_dir, duckdb_path
 ):
-    lines = with_column(real_lines("green", "2020-04"), "lpep_dropoff_datetime", "", every=12_000)
+    lines = with_column(release_lines("green", "2020-04"), "lpep_dropoff_datetime", "", every=12_000)
     lines = with_column(lines, "PULocationID", "999", every=20_000)
 
-    result = run(make_resources(mirror(tmp_path, "green", "2020-04", lines)))
+    result = run(make_resources(mirror_of_lines(tmp_path / "release", "green", "2020-04", lines)))
 
     assert_blocked(result, "pickup_and_dropoff_times_present", "dropoff_datetime null in 3 of 35,612 rows")
     assert_blocked(
@@ -205,7 +190,9 @@ def test_missing_times_and_ids_outside_the_zones_are_named_with_their_numbers(
 
 
 def test_a_header_only_file_is_named_empty(tmp_path, make_resources, lake_dir, duckdb_path):
-    result = run(make_resources(mirror(tmp_path, "green", "2020-04", real_lines("green", "2020-04")[:1])))
+    result = run(
+        make_resources(mirror_of_lines(tmp_path / "release", "green", "2020-04", release_lines("green", "2020-04")[:1]))
+    )
 
     assert_blocked(result, "month_has_rows", "0 rows: the file holds no trip")
     assert_not_published(lake_dir, duckdb_path, "green", "2020-04")
@@ -217,7 +204,7 @@ def test_a_header_only_file_is_named_empty(tmp_path, make_resources, lake_dir, d
 def test_trips_ending_before_they_start_and_negative_passengers_are_not_published(
     tmp_path, make_resources, lake_dir, duckdb_path
 ):
-    lines = real_lines("green", "2020-04")
+    lines = release_lines("green", "2020-04")
     header = lines[0].split(",")
     pickup, dropoff = header.index("lpep_pickup_datetime"), header.index("lpep_dropoff_datetime")
 
@@ -228,7 +215,7 @@ def test_trips_ending_before_they_start_and_negative_passengers_are_not_publishe
     lines = with_column(lines, "lpep_dropoff_datetime", swapped, every=5)
     lines = with_column(lines, "passenger_count", "-1", every=50)
 
-    result = run(make_resources(mirror(tmp_path, "green", "2020-04", lines)))
+    result = run(make_resources(mirror_of_lines(tmp_path / "release", "green", "2020-04", lines)))
 
     # Of the 7,123 trips swapped, 10 lasted no time at all and still end as they start.
     check = assert_blocked(

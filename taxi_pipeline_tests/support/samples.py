@@ -37,6 +37,23 @@ def release_file(color: str, month: str, mirror: Path = RELEASE_DIR) -> Path:
     return mirror / color / f"{color}_tripdata_{month}.csv.gz"
 
 
+def release_lines(color: str, month: str, rows: int | None = None) -> list[str]:
+    """The header and the first `rows` trips (default all) of a bundled real file."""
+    with gzip.open(release_file(color, month), "rt", encoding="latin-1") as f:
+        lines = f.read().splitlines()
+    return lines if rows is None else lines[: rows + 1]
+
+
+def mirror_of_lines(folder: Path, color: str, month: str, lines: list[str]) -> str:
+    """A release mirror in `folder` holding one (color, month) file made of `lines` (a real
+    file changed as a test needs); returns its file:// URL."""
+    path = release_file(color, month, folder)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(path, "wt", encoding="utf-8", newline="") as f:
+        f.write("\n".join(lines) + "\n")
+    return folder.as_uri()
+
+
 def copy_release(folder: Path) -> Path:
     """A copy of the bundled release mirror in `folder`, for a test to change; returns `folder`."""
     shutil.copytree(RELEASE_DIR, folder)
