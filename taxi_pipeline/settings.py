@@ -214,17 +214,41 @@ def _share(name: str, value: str) -> float:
     return share
 
 
-def _row_drop(warn: str | None, block: str | None) -> RowDropThresholds:
-    """The row-drop thresholds TAXI_ROW_DROP_WARN and TAXI_ROW_DROP_BLOCK give (defaults 10%, 50%)."""
+# A month may be set to grow up to this many times its previous rows before it blocks.
+MAX_ROW_GROWTH = 100
+
+
+def _growth(name: str, value: str) -> float:
+    try:
+        share = float(value.rstrip("%")) / (100 if value.endswith("%") else 1)
+    except ValueError:
+        share = -1.0
+    if not 0 <= share <= MAX_ROW_GROWTH:
+        raise SettingError(f"{name}={value!r} is not a share between 0 and {MAX_ROW_GROWTH:g} (e.g. 0.5 or 50%)")
+    return share
+
+
+def _row_drop(env_get) -> RowDropThresholds:
+    """The thresholds TAXI_ROW_DROP_WARN / _BLOCK (shares lost, defaults 10%, 50%) and
+    TAXI_ROW_GROWTH_WARN / _BLOCK (shares gained, defaults 10%, 50%) give."""
     default = DEFAULT_ROW_DROP
-    warn_share = default.warn_share if warn is None else _share("TAXI_ROW_DROP_WARN", warn)
-    block_share = default.block_share if block is None else _share("TAXI_ROW_DROP_BLOCK", block)
-    if warn_share > block_share:
-        raise SettingError(
-            f"TAXI_ROW_DROP_WARN ({warn_share:g}) is above TAXI_ROW_DROP_BLOCK ({block_share:g}): "
-            "a drop should warn before it blocks"
-        )
-    return RowDropThresholds(warn_share=warn_share, block_share=block_share)
+    given = {
+        "warn_share": ("TAXI_ROW_DROP_WARN", _share),
+        "block_share": ("TAXI_ROW_DROP_BLOCK", _share),
+        "warn_growth": ("TAXI_ROW_GROWTH_WARN", _growth),
+        "block_growth": ("TAXI_ROW_GROWTH_BLOCK", _growth),
+    }
+    values = {
+        field: getattr(default, field) if env_get(name) is None else parse(name, env_get(name))
+        for field, (name, parse) in given.items()
+    }
+    for warn, block in (("warn_share", "block_share"), ("warn_growth", "block_growth")):
+        if values[warn] > values[block]:
+            raise SettingError(
+                f"{given[warn][0]} ({values[warn]:g}) is above {given[block][0]} ({values[block]:g}): "
+                "a change should warn before it blocks"
+            )
+    return RowDropThresholds(**values)
 
 
 @dataclass(frozen=True)
@@ -247,7 +271,8 @@ class Settings:
     gcp_project: str | None = None
     bq_dataset: str = DEFAULT_BQ_DATASET
     bq_location: str | None = None
-    # TAXI_ROW_DROP_WARN / TAXI_ROW_DROP_BLOCK: a re-published month this much smaller warns / blocks.
+    # TAXI_ROW_DROP_WARN / _BLOCK, TAXI_ROW_GROWTH_WARN / _BLOCK: a re-published month this much
+    # smaller, or larger, warns / blocks.
     row_drop: RowDropThresholds = DEFAULT_ROW_DROP
     given: frozenset[str] = field(default_factory=frozenset)  # names of the variables that were set
 
@@ -304,7 +329,7 @@ class Settings:
             gcp_project=get("GCP_PROJECT"),
             bq_dataset=get("BQ_DATASET", DEFAULT_BQ_DATASET),
             bq_location=get("BQ_LOCATION"),
-            row_drop=_row_drop(get("TAXI_ROW_DROP_WARN"), get("TAXI_ROW_DROP_BLOCK")),
+            row_drop=_row_drop(get),
             given=given,
         )
         settings._check(env)

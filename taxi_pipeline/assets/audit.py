@@ -180,7 +180,7 @@ def row_drop_result(previous: int | None, rows: int, thresholds: RowDropThreshol
     description = None
     if verdict != "pass" and growth:
         description = f"{rows:,} rows, {growth:.1%} more than the {previous:,} last published" + (
-            "; every row twice?" if verdict == "block" else ""
+            "; every row twice? If the source really grew, raise TAXI_ROW_GROWTH_BLOCK" if verdict == "block" else ""
         )
     elif verdict != "pass":
         description = f"{rows:,} rows, {share:.1%} fewer than the {previous:,} last published" + (

@@ -20,6 +20,7 @@ import pytest
 from dagster_duckdb import DuckDBResource
 from upath import UPath
 
+from taxi_pipeline.assets import build_trip_assets
 from taxi_pipeline.assets.downloads import local_part_file
 from taxi_pipeline.resources.duckdb_warehouse import DuckDBWarehouse
 from taxi_pipeline.resources.source import TripSourceResource
@@ -163,11 +164,17 @@ def test_a_small_share_of_pickups_outside_the_month_still_only_warns(release_url
     assert result.success and check.severity == dg.AssetCheckSeverity.WARN
 
 
-def test_the_row_drop_thresholds_are_settings(tmp_path):
+def test_the_row_drop_and_growth_thresholds_are_settings(tmp_path):
     base = {"TAXI_LAKE_DIR": str(tmp_path)}
-    assert Settings.from_environment(base).row_drop == RowDropThresholds(0.10, 0.50)
+    assert Settings.from_environment(base).row_drop == RowDropThresholds(0.10, 0.50, 0.10, 0.50)
     given = Settings.from_environment({**base, "TAXI_ROW_DROP_WARN": "5%", "TAXI_ROW_DROP_BLOCK": "0.9"})
     assert given.row_drop == RowDropThresholds(0.05, 0.90)
+    grown = Settings.from_environment({**base, "TAXI_ROW_GROWTH_WARN": "25%", "TAXI_ROW_GROWTH_BLOCK": "3"})
+    assert grown.row_drop == RowDropThresholds(0.10, 0.50, 0.25, 3.0)
+    with pytest.raises(SettingError, match=r"^TAXI_ROW_GROWTH_BLOCK='-1' is not a share between 0 and 100"):
+        Settings.from_environment({**base, "TAXI_ROW_GROWTH_BLOCK": "-1"})
+    with pytest.raises(SettingError, match=r"^TAXI_ROW_GROWTH_WARN \(0.6\) is above TAXI_ROW_GROWTH_BLOCK \(0.5\)"):
+        Settings.from_environment({**base, "TAXI_ROW_GROWTH_WARN": "0.6"})
     with pytest.raises(SettingError, match="^TAXI_ROW_DROP_BLOCK='lots' is not a share between 0 and 1"):
         Settings.from_environment({**base, "TAXI_ROW_DROP_BLOCK": "lots"})
     with pytest.raises(SettingError, match=r"^TAXI_ROW_DROP_WARN \(0.6\) is above TAXI_ROW_DROP_BLOCK \(0.5\)"):
@@ -243,3 +250,31 @@ def test_the_raw_files_data_version_is_its_sha256_and_changes_only_with_its_byte
     sha256 = hashlib.sha256(release_file("green", "2020-04").read_bytes()).hexdigest()
     assert raw_data_version(first) == raw_data_version(again) == sha256 == metadata_of(first, "raw_trips")["sha256"]
     assert raw_data_version(other) == metadata_of(other, "raw_trips")["sha256"] != sha256
+
+
+def test_a_month_that_really_grew_publishes_once_the_growth_allowed_is_raised(
+    tmp_path, make_resources, release_url, lake_dir
+):
+    instance = dg.DagsterInstance.ephemeral()
+    first = mirror_of_lines(tmp_path / "first", "green", "2020-04", release_lines("green", "2020-04", 10_000))
+    assert materialize(make_resources(first), GREEN_APRIL, instance=instance).success
+
+    blocked = materialize(make_resources(release_url), GREEN_APRIL, instance=instance)
+    assert not blocked.success
+    assert check_evaluations(blocked)["rows_near_previous_publication"].description == (
+        "35,612 rows, 256.1% more than the 10,000 last published; every row twice? "
+        "If the source really grew, raise TAXI_ROW_GROWTH_BLOCK"
+    )
+
+    allowing = build_trip_assets(
+        row_drop=Settings.from_environment({"TAXI_LAKE_DIR": str(tmp_path), "TAXI_ROW_GROWTH_BLOCK": "3"}).row_drop
+    )
+    result = dg.materialize(
+        allowing.assets + allowing.checks,
+        partition_key=GREEN_APRIL,
+        resources=make_resources(release_url),
+        instance=instance,
+    )
+    check = check_evaluations(result)["rows_near_previous_publication"]
+    assert result.success and not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    assert pq.ParquetFile(lake_file(lake_dir, "green", "2020-04")).metadata.num_rows == 35_612
