@@ -71,7 +71,8 @@ AUDIT_CHECKS = [
         "rows_near_previous_publication",
         "The month keeps most of the rows of its previous publication to the lake (warns on a drop "
         "above TAXI_ROW_DROP_WARN, 10% by default; blocks above TAXI_ROW_DROP_BLOCK, 50%) and does not "
-        "grow far beyond them (warns above 10% more, blocks above 50% more: every row twice)",
+        "grow far beyond them (warns above TAXI_ROW_GROWTH_WARN, 10% more; blocks above "
+        "TAXI_ROW_GROWTH_BLOCK, 50% more: every row twice is 100%)",
         True,
     ),
     (
