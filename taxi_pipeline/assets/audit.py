@@ -230,12 +230,17 @@ def finite_floats_result(measured: MonthMeasures) -> dg.AssetCheckResult:
     return _result("floats_are_finite", not bad, dg.AssetCheckSeverity.ERROR, metadata, description)
 
 
+def _over_limits(counts: dict[str, int], rows: int, limits: dict[str, float]) -> tuple[dict[str, float], list[str]]:
+    """The share of `rows` each count is, and the names whose share is above its limit."""
+    shares = {name: _share(count, rows) for name, count in counts.items()}
+    return shares, [name for name, share in shares.items() if share > limits[name]]
+
+
 def required_columns_result(measured: MonthMeasures, color: str) -> dg.AssetCheckResult:
     """`required_columns_filled`: blocks when a column the service requires holds more nulls
     than `REQUIRED_COLUMNS` allows it (fhv: when no trip has a location id)."""
     limits, rows = REQUIRED_COLUMNS[color], measured.rows
-    shares = {name: _share(measured.nulls[name], rows) for name in limits}
-    over = [name for name, share in shares.items() if share > limits[name]]
+    shares, over = _over_limits({name: measured.nulls[name] for name in limits}, rows, limits)
     description = None
     if over:
         description = "; ".join(
@@ -254,8 +259,7 @@ def possible_trips_result(measured: MonthMeasures) -> dg.AssetCheckResult:
     """`trips_are_possible`: blocks when more than `MAX_SHARE_IMPOSSIBLE` of the trips end
     before they start or carry a negative passenger count."""
     counts, rows = measured.impossible, measured.rows
-    shares = {name: _share(count, rows) for name, count in counts.items()}
-    over = [name for name, share in shares.items() if share > MAX_SHARE_IMPOSSIBLE[name]]
+    shares, over = _over_limits(counts, rows, MAX_SHARE_IMPOSSIBLE)
     description = None
     if over:
         description = "; ".join(
