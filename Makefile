@@ -63,7 +63,7 @@ postgres-server:
 	  else echo "the postgres tests need PostgreSQL's server: sudo apt-get install postgresql" >&2; exit 1; fi; \
 	fi
 
-# The docker tests (taxi_pipeline_tests/docker/) build a Debian base with debootstrap, the image
+# The docker tests (taxi_pipeline_tests/deploy/test_docker_deployment.py) build a Debian base with debootstrap, the image
 # on it, and run deploy/docker-compose.yaml on Debian's Docker engine; they start `dockerd` when
 # none answers and stop it after. Installed when missing (as root), else the command is printed.
 DOCKER_TOOLS := dockerd debootstrap docker-compose
@@ -99,7 +99,7 @@ demo: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
 	@TAXI_SOURCE_URL=$(DEMO_SOURCE) $(BIN)/python deploy/demo.py --log $(DEMO_LOG) $(DEMO_PARTITIONS) \
 	  || { tail -n 30 $(DEMO_LOG); exit 1; }
 	@echo "rows per (color, month) in the warehouse:"
-	@$(BIN)/python -m taxi_pipeline.report
+	@$(BIN)/python -m taxi_pipeline.defs.report
 
 # The linter and the formatter, configured in pyproject.toml, over the whole tree; and `dg check
 # defs`, which loads the code location as the UI would.

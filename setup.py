@@ -11,7 +11,9 @@ setup(
     name="taxi_pipeline",
     version="0.1.0",
     description="NYC-taxi trip data ELT as Dagster software-defined assets",
-    packages=find_packages(exclude=["taxi_pipeline_tests", "taxi_pipeline_tests.*", "benchmarks", "benchmarks.*"]),
+    packages=find_packages(include=["taxi_pipeline", "taxi_pipeline.*"]) + ["taxi_pipeline_deploy"],
+    # The deployments' workarounds of Dagster bugs live in deploy/, importable as taxi_pipeline_deploy.
+    package_dir={"taxi_pipeline_deploy": "deploy/workarounds"},
     python_requires=">=3.11,<3.14",
     install_requires=[
         # Core and integrations move together: newer core releases conflict with 0.29.27.

@@ -15,9 +15,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from taxi_pipeline.transforms.convert import convert_to_lake_parquet
-from taxi_pipeline.transforms.convert_parquet import convert_parquet_to_lake
-from taxi_pipeline.transforms.quality import REQUIRED_COLUMNS, audit_columns, duplicate_rows, measure_month
+from taxi_pipeline.lib.convert import convert_parquet_to_lake, convert_to_lake_parquet
+from taxi_pipeline.lib.quality import REQUIRED_COLUMNS, audit_columns, duplicate_rows, measure_month
 from taxi_pipeline_tests.support.samples import SAMPLE_ROWS, release_file
 from taxi_pipeline_tests.support.tlc import TLC_FILES, sample_as_parquet, tlc_file
 

@@ -23,7 +23,7 @@ def read(source: str) -> int:
 
 def convert(source: str, destination: str) -> int:
     """The project's conversion of a TLC fhvhv file to a lake parquet file."""
-    from taxi_pipeline.transforms.convert_parquet import convert_parquet_to_lake
+    from taxi_pipeline.lib.convert import convert_parquet_to_lake
 
     return convert_parquet_to_lake(source, "fhvhv", MONTH, destination).rows
 

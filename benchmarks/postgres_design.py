@@ -23,8 +23,8 @@ import pyarrow.parquet as pq
 from upath import UPath
 
 from benchmarks.postgres_load import lake_file
-from taxi_pipeline.resources.postgres_warehouse import PostgresWarehouse, trips_table_ddl
-from taxi_pipeline.resources.warehouse import TRIPS_TABLE
+from taxi_pipeline.defs.warehouse.contract import TRIPS_TABLE
+from taxi_pipeline.defs.warehouse.postgres import PostgresWarehouse, trips_table_ddl
 from taxi_pipeline_tests.support.postgres_server import start_cluster
 
 MONTH = date(2021, 1, 1)

@@ -66,7 +66,7 @@ def load_slice(lake: str, url: str, color: str = "yellow", month: str = MONTH) -
     """The project's load of one slice."""
     from upath import UPath
 
-    from taxi_pipeline.resources.postgres_warehouse import PostgresWarehouse
+    from taxi_pipeline.defs.warehouse.postgres import PostgresWarehouse
 
     load = PostgresWarehouse(url=url).load_slice(UPath(lake), color, date.fromisoformat(f"{month}-01"))
     print(f"rows: {load.rows_loaded}")

@@ -6,7 +6,7 @@ python -m benchmarks.project_path yellow 2021-01 in.csv.gz out.parquet
 import sys
 from datetime import date
 
-from taxi_pipeline.transforms.convert import convert_to_lake_parquet
+from taxi_pipeline.lib.convert import convert_to_lake_parquet
 
 
 def main(color: str, month: str, source: str, destination: str) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_shared.check import CheckError
 
-from taxi_pipeline.lake import LakeWriteError
+from taxi_pipeline.defs.lake.files import LakeWriteError
 from taxi_pipeline.settings import SettingError
 
 # How the loaded code location's partition keys read; set once its partitions are known.

@@ -1,37 +1,160 @@
-"""The code location: trip assets wired to the resources of the target the settings select,
-built when Dagster loads it (`dagster ... -m taxi_pipeline.definitions`, `dg`, workspace.yaml)."""
+"""The code location: the trip assets, partitioned by the source's services and months, wired to
+the resources of the target the settings select. Built when Dagster loads it (`dg`,
+`dagster ... -m taxi_pipeline.definitions`, workspace.yaml); the settings are read once, here."""
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
 
 import dagster as dg
+from dagster_duckdb import DuckDBResource
 
 from taxi_pipeline.cli_errors import describe_partitions, install_one_line_errors, remember_step_failure
-from taxi_pipeline.partitions import build_trip_partitions, partition_key_hint
+from taxi_pipeline.partitions import build_trip_partitions, course_partitions, partition_key_hint
 from taxi_pipeline.settings import Settings
+
+
+@contextmanager
+def _known_notices_silenced() -> Iterator[None]:
+    """While definitions are built, and nowhere else: no notice of the Dagster features this
+    project relies on on purpose, `backfill_policy` (beta) and partitioned asset checks (preview)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        yield
+
+
+@dataclass(frozen=True)
+class TripAssets:
+    """The monthly chain over one partitions definition, and the audit checks of its staged files."""
+
+    partitions_def: dg.MultiPartitionsDefinition
+    assets: list[dg.AssetsDefinition]
+    checks: list[dg.AssetChecksDefinition]
+
+
+def build_trip_assets(
+    partitions_def: dg.MultiPartitionsDefinition = course_partitions,
+    raw_file_format: str = "csv.gz",
+    row_drop=None,
+) -> TripAssets:
+    """`raw_trips` -> `cleaned_trips` (audited, its rows held to `row_drop` against the previous
+    publication) -> `lake_trips_parquet` -> `warehouse_trips` over `partitions_def`, for a
+    source publishing `raw_file_format` files (the course's by default)."""
+    from taxi_pipeline.defs.lake.assets import build_lake_asset
+    from taxi_pipeline.defs.quality.checks import build_audit_checks
+    from taxi_pipeline.defs.source.assets import build_ingest_assets
+    from taxi_pipeline.defs.warehouse.assets import build_warehouse_asset
+    from taxi_pipeline.lib.quality import DEFAULT_ROW_DROP
+
+    with _known_notices_silenced():
+        raw_trips, cleaned_trips = build_ingest_assets(partitions_def, raw_file_format)
+        return TripAssets(
+            partitions_def=partitions_def,
+            assets=[raw_trips, cleaned_trips, build_lake_asset(partitions_def), build_warehouse_asset(partitions_def)],
+            checks=[build_audit_checks(partitions_def, row_drop or DEFAULT_ROW_DROP)],
+        )
+
+
+def lake_io_managers(lake, raw_file_format: str = "csv.gz") -> dict[str, Any]:
+    """The raw-zone, staging and published-parquet IO managers of one lake; the raw zone keeps
+    files of `raw_file_format`, the source's (csv.gz for the course's mirror, parquet for the TLC)."""
+    from taxi_pipeline.defs.lake.files import LAKE_FILE_TEMPLATE, STAGING_FILE_TEMPLATE, raw_file_template
+    from taxi_pipeline.defs.lake.io_managers import (
+        RawFileIOManagerFactory,
+        StagingIOManagerFactory,
+        TripsParquetIOManagerFactory,
+    )
+
+    return {
+        "raw_io_manager": RawFileIOManagerFactory(lake=lake, path_template=raw_file_template(raw_file_format)),
+        "staging_io_manager": StagingIOManagerFactory(lake=lake, path_template=STAGING_FILE_TEMPLATE),
+        "lake_io_manager": TripsParquetIOManagerFactory(lake=lake, path_template=LAKE_FILE_TEMPLATE, keep_source=True),
+    }
+
+
+def lake_resource(settings: Settings):
+    """The lake of the target: the folder `TAXI_LAKE_DIR`, or the bucket `GCS_BUCKET`."""
+    from taxi_pipeline.defs.lake.resources import GCSLake, LocalLake
+
+    if settings.target == "gcp":
+        return GCSLake(bucket=dg.EnvVar("GCS_BUCKET"), gcp_credentials=settings.secret("GCP_CREDENTIALS_B64"))
+    return LocalLake(base_path=settings.shown("TAXI_LAKE_DIR", settings.lake_dir))
+
+
+def warehouse_resource(settings: Settings):
+    """The warehouse `TAXI_WAREHOUSE` selects: DuckDB, BigQuery or Postgres. Each is imported only
+    when selected: the Google client libraries alone take ~1.5 s to import."""
+    if settings.warehouse == "postgres":
+        from taxi_pipeline.defs.warehouse.postgres import PostgresWarehouse
+
+        return PostgresWarehouse(url=dg.EnvVar("TAXI_POSTGRES_URL"))
+    if settings.warehouse == "bigquery":
+        from dagster_gcp import BigQueryResource
+
+        from taxi_pipeline.defs.warehouse.bigquery import BigQueryWarehouse
+
+        return BigQueryWarehouse(
+            bigquery_resource=BigQueryResource(
+                project=dg.EnvVar("GCP_PROJECT"),
+                location=settings.shown("BQ_LOCATION", None),
+                gcp_credentials=settings.secret("GCP_CREDENTIALS_B64"),
+            ),
+            dataset=settings.shown("BQ_DATASET", settings.bq_dataset),
+        )
+    from taxi_pipeline.defs.warehouse.duckdb import DuckDBWarehouse
+
+    return DuckDBWarehouse(
+        duckdb_resource=DuckDBResource(database=settings.shown("TAXI_DUCKDB_PATH", settings.duckdb_path)),
+        lock_wait_seconds=settings.duckdb_lock_wait_seconds,
+    )
+
+
+def build_resources(settings: Settings) -> dict[str, Any]:
+    """Every resource and IO manager the assets, sensors and report use, for the settings' target.
+    Google credentials: Application Default Credentials, or a base64 service-account key in
+    `GCP_CREDENTIALS_B64`, handed to the lake and BigQuery alike."""
+    from taxi_pipeline.defs.alerts.webhook import WebhookResource
+    from taxi_pipeline.defs.source.resources import TripSourceResource
+
+    lake = lake_resource(settings)
+    return {
+        "source": TripSourceResource(
+            release=settings.shown("TAXI_SOURCE", settings.source),
+            base_url=settings.shown("TAXI_SOURCE_URL", settings.source_url),
+            retry_delay_seconds=settings.source_retry_delay_seconds,
+            min_bytes=settings.source_min_bytes,
+            rate_window_seconds=settings.source_rate_window_seconds,
+        ),
+        "webhook": WebhookResource(url=settings.secret("TAXI_WEBHOOK_URL")),
+        # The lake itself, for the zone table and the audit's zone ids, beside its IO managers.
+        "lake": lake,
+        **lake_io_managers(lake, settings.release.file_format),
+        "warehouse": warehouse_resource(settings),
+    }
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     """Definitions for one set of settings: the trip assets partitioned by the source's services
     and months (`TAXI_SOURCE`, `TAXI_FIRST_MONTH`), the target's resources; the warehouse
-    assets' kind tag (`warehouse_trips`, `taxi_zones`, and the report `trips_per_month` that reads
-    it) names the warehouse `TAXI_WAREHOUSE` chose (duckdb, bigquery, postgres)."""
-    # Imported here, after `defs` set the warning filters: the asset decorators warn when run.
-    from taxi_pipeline.assets import REPORT_ASSETS, ZONE_ASSETS, build_trip_assets
-    from taxi_pipeline.assets.trips_per_month import trips_per_month
-    from taxi_pipeline.assets.zones import taxi_zones
-    from taxi_pipeline.jobs import trips_job, zones_job
-    from taxi_pipeline.schedules import monthly_trips_schedule
-    from taxi_pipeline.sensors import build_new_month_sensor, report_automation_sensor, run_failure_webhook
-    from taxi_pipeline.targets import build_resources
+    assets' kind tag names the warehouse `TAXI_WAREHOUSE` chose."""
+    with _known_notices_silenced():
+        from taxi_pipeline.defs.alerts.sensors import run_failure_webhook
+        from taxi_pipeline.defs.jobs import monthly_trips_schedule, trips_job, zones_job
+        from taxi_pipeline.defs.report.assets import report_automation_sensor, trips_per_month
+        from taxi_pipeline.defs.source.sensors import build_new_month_sensor
+        from taxi_pipeline.defs.warehouse.assets import taxi_zones
 
-    release = settings.release
-    trips = build_trip_assets(
-        build_trip_partitions(release, settings.first_month), release.file_format, settings.row_drop
-    )
+        release = settings.release
+        trips = build_trip_assets(
+            build_trip_partitions(release, settings.first_month), release.file_format, settings.row_drop
+        )
     uses_warehouse = {dg.AssetKey("warehouse_trips"), taxi_zones.key, trips_per_month.key}
     assets = dg.map_asset_specs(
         lambda spec: spec.merge_attributes(kinds={settings.warehouse}) if spec.key in uses_warehouse else spec,
-        [*trips.assets, *ZONE_ASSETS, *REPORT_ASSETS],
+        [*trips.assets, taxi_zones, trips_per_month],
     )
     # Every step notes why it failed, so that a command line ends with the reason (cli_errors).
     assets = [a.with_hooks({remember_step_failure}) if isinstance(a, dg.AssetsDefinition) else a for a in assets]
@@ -48,20 +171,11 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     )
 
 
-def filter_known_warnings() -> None:
-    """Silence, once for the process, the notices of Dagster features this project relies on on
-    purpose: `backfill_policy` (beta) and partitioned asset checks (preview)."""
-    warnings.filterwarnings("ignore", category=dg.BetaWarning)
-    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
-
-
 @dg.definitions
 def defs() -> dg.Definitions:
     """The code location. The settings are read and checked here, once: a wrong one ends a
     command-line process with one line naming it."""
-    filter_known_warnings()
     install_one_line_errors()
     settings = Settings.from_environment()
-    # The same partitions the assets get: cheap to build, and no job needs resolving for them.
     describe_partitions(partition_key_hint(build_trip_partitions(settings.release, settings.first_month)))
     return build_definitions(settings)

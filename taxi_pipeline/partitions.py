@@ -6,7 +6,7 @@ from datetime import date
 import dagster as dg
 from dateutil.relativedelta import relativedelta
 
-from taxi_pipeline.sources import COURSE, TLC_PUBLICATION_LAG_MONTHS, TripRelease
+from taxi_pipeline.defs.source.releases import COURSE, TLC_PUBLICATION_LAG_MONTHS, TripRelease
 
 # Each run takes one (color, month): a backfill of years becomes many small runs that the run
 # queue executes in parallel, and the IO managers store exactly one partition per output.

@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 
 import dagster as dg
 
-from taxi_pipeline.sources import RELEASES, TLC_EARLIEST_MONTH, TripRelease
-from taxi_pipeline.transforms.quality import DEFAULT_ROW_DROP, RowDropThresholds
+from taxi_pipeline.defs.source.releases import RELEASES, TLC_EARLIEST_MONTH, TripRelease
+from taxi_pipeline.lib.quality import DEFAULT_ROW_DROP, RowDropThresholds
 
 TARGETS = ("local", "gcp")
 # The warehouses each target can load into, its default first: DuckDB reads only local lake

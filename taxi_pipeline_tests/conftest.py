@@ -15,10 +15,10 @@ os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
 
 from dagster_duckdb import DuckDBResource
 
-from taxi_pipeline.resources.duckdb_warehouse import DuckDBWarehouse
-from taxi_pipeline.resources.lake import LocalLake
-from taxi_pipeline.resources.source import TripSourceResource
-from taxi_pipeline.targets import lake_io_managers
+from taxi_pipeline.definitions import lake_io_managers
+from taxi_pipeline.defs.lake.resources import LocalLake
+from taxi_pipeline.defs.source.resources import TripSourceResource
+from taxi_pipeline.defs.warehouse.duckdb import DuckDBWarehouse
 from taxi_pipeline_tests.support.gcp_servers import (
     TEST_PROJECT,
     GCPServers,

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from benchmarks.generate_trips import HEADERS, generate_month, write_month
-from taxi_pipeline.transforms.clean import clean_trips
+from taxi_pipeline.lib.clean import clean_trips
 from taxi_pipeline_tests.support.runs import PROJECT_DIR
 from taxi_pipeline_tests.support.trips import read_trips_csv
 

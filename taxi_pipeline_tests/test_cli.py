@@ -30,7 +30,7 @@ def test_asset_materialize_one_partition_is_recorded_in_the_instance(user_env, m
         assert event.asset_materialization.partition == "green|2020-04-01"
         assert event.asset_materialization.metadata["slice_rows"].value == 35_612
 
-    report = run_cli([sys.executable, "-m", "taxi_pipeline.report"], user_env)
+    report = run_cli([sys.executable, "-m", "taxi_pipeline.defs.report"], user_env)
     assert report.returncode == 0, report.stderr
     assert "green    2020-04        35,612" in report.stdout
 
@@ -41,7 +41,7 @@ def test_the_report_writes_the_chart_it_is_asked_for(user_env, release_url, make
     assert materialize(make_resources(release_url), "green|2020-04-01").success
     chart = tmp_path / "trips.png"
 
-    report = run_cli([sys.executable, "-m", "taxi_pipeline.report", "--chart", str(chart)], user_env)
+    report = run_cli([sys.executable, "-m", "taxi_pipeline.defs.report", "--chart", str(chart)], user_env)
 
     assert report.returncode == 0, report.stderr
     assert report.stdout.splitlines() == [
@@ -57,7 +57,7 @@ def test_the_report_writes_the_chart_it_is_asked_for(user_env, release_url, make
 def test_a_chart_that_cannot_be_written_fails_in_one_line_naming_it(user_env, tmp_path):
     chart = tmp_path / "no-such-folder" / "trips.png"
 
-    done = run_cli([sys.executable, "-m", "taxi_pipeline.report", "--chart", str(chart)], user_env)
+    done = run_cli([sys.executable, "-m", "taxi_pipeline.defs.report", "--chart", str(chart)], user_env)
 
     assert done.returncode != 0
     assert done.stderr.strip().splitlines() == [
@@ -68,7 +68,9 @@ def test_a_chart_that_cannot_be_written_fails_in_one_line_naming_it(user_env, tm
 
 @pytest.mark.cli
 def test_unknown_target_fails_with_one_clear_line(user_env):
-    done = run_cli([sys.executable, "-m", "taxi_pipeline.report"], {**user_env, "TAXI_PIPELINE_TARGET": "mainframe"})
+    done = run_cli(
+        [sys.executable, "-m", "taxi_pipeline.defs.report"], {**user_env, "TAXI_PIPELINE_TARGET": "mainframe"}
+    )
 
     assert done.returncode != 0
     assert done.stderr.strip().splitlines() == [
@@ -84,7 +86,7 @@ def test_the_readmes_tlc_command_loads_an_fhvhv_month_from_a_mirror(tmp_path):
     done = run_cli(materialize_command("fhvhv|2020-04-01"), env)
 
     assert done.returncode == 0, done.stderr[-3000:]
-    report = run_cli([sys.executable, "-m", "taxi_pipeline.report"], env)
+    report = run_cli([sys.executable, "-m", "taxi_pipeline.defs.report"], env)
     assert report.returncode == 0, report.stderr
     assert report.stdout.splitlines()[1:] == [
         f"fhvhv    2020-04  {TLC_MIRROR_ROWS['fhvhv|2020-04-01']:>12,}",

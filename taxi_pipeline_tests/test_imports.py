@@ -77,5 +77,5 @@ def test_loading_the_definitions_imports_no_matplotlib():
 
     assert done.returncode == 0, done.stderr[-3000:]
     loaded = json.loads(done.stdout)
-    assert "taxi_pipeline.assets.trips_per_month" in loaded  # the report asset itself is loaded
-    assert [m for m in loaded if m.startswith("matplotlib") or m == "taxi_pipeline.charts"] == []
+    assert "taxi_pipeline.defs.report.assets" in loaded  # the report asset itself is loaded
+    assert [m for m in loaded if m.startswith("matplotlib") or m == "taxi_pipeline.defs.report.chart"] == []

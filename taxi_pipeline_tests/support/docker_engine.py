@@ -1,7 +1,7 @@
 """A Docker engine and the images the deployment tests need, on a machine that reaches no
 container registry: `dockerd` started when none answers (and stopped after), a Debian bookworm
 base made by debootstrap and `docker import`, the project's image built on it by
-deploy/build-image.sh, and a Postgres stand-in (taxi_pipeline_tests/docker/postgres/). Every
+deploy/build-image.sh, and a Postgres stand-in (taxi_pipeline_tests/support/postgres_image/). Every
 image is tagged by a hash of what it is made from, so a second session reuses it at once."""
 
 import hashlib
@@ -23,7 +23,7 @@ SUITE = "bookworm"
 # postgres image. One base for both: one debootstrap (~1 min).
 BASE_PACKAGES = ("python3", "python3-venv", "postgresql")
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
-POSTGRES_STANDIN = PROJECT_DIR / "taxi_pipeline_tests" / "docker" / "postgres"
+POSTGRES_STANDIN = PROJECT_DIR / "taxi_pipeline_tests" / "support" / "postgres_image"
 INSTALL_HINT = (
     "the docker tests need a Docker engine, debootstrap and compose: as root, "
     "apt-get install docker.io debootstrap docker-compose && dockerd &"

@@ -8,28 +8,19 @@ import os
 import shutil
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 
 import dagster as dg
 
-from taxi_pipeline.assets import build_trip_assets
-from taxi_pipeline.definitions import filter_known_warnings
+from taxi_pipeline.definitions import build_trip_assets
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 CHILDREN = "taxi_pipeline_tests.support.children"
 
 
-def _course_trips():
-    # The decorators' beta and preview notices, silenced as the code location does, but only here.
-    with warnings.catch_warnings():
-        filter_known_warnings()
-        return build_trip_assets()
-
-
 # The monthly chain over the course's partitions, as the default settings build it.
-COURSE_TRIPS = _course_trips()
+COURSE_TRIPS = build_trip_assets()
 TRIP_ASSETS, TRIP_CHECKS = COURSE_TRIPS.assets, COURSE_TRIPS.checks
 
 

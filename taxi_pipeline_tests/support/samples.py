@@ -11,7 +11,7 @@ import io
 import shutil
 from pathlib import Path
 
-from taxi_pipeline.lake import LAKE_FILE_TEMPLATE, ZONES_FILE, raw_file_template
+from taxi_pipeline.defs.lake.files import LAKE_FILE_TEMPLATE, ZONES_FILE, raw_file_template
 
 RELEASE_DIR = Path(__file__).resolve().parents[1] / "data" / "release"
 

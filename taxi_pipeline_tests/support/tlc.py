@@ -15,8 +15,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from taxi_pipeline.lib.layouts import TLC_LAYOUTS
 from taxi_pipeline.schema import CANONICAL_SCHEMA
-from taxi_pipeline.transforms.tlc_layouts import TLC_LAYOUTS
 from taxi_pipeline_tests.support.http_server import QuietHandler
 
 TLC_DIR = Path(__file__).resolve().parents[1] / "data" / "tlc"

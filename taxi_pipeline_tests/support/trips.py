@@ -1,6 +1,6 @@
 """Whole trip files as Arrow tables, for tests: read at once, and cleaned into lake tables.
 
-The pipeline itself streams files in blocks (`taxi_pipeline.transforms.convert`); reading a
+The pipeline itself streams files in blocks (`taxi_pipeline.lib.convert`); reading a
 whole file into one table is only for the small files the tests use, and for comparing the
 streamed result against.
 """
@@ -11,16 +11,16 @@ from functools import cache
 
 import pyarrow as pa
 
-from taxi_pipeline.schema import CANONICAL_SCHEMA
-from taxi_pipeline.transforms.clean import clean_trips
-from taxi_pipeline.transforms.malformed import MalformedRows
-from taxi_pipeline.transforms.parse import (
+from taxi_pipeline.lib.clean import clean_trips
+from taxi_pipeline.lib.malformed import MalformedRows
+from taxi_pipeline.lib.parse import (
     DEFAULT_MAX_MALFORMED_SHARE,
     TripFilePath,
     check_malformed_share,
     open_trip_csv,
     read_with_fallbacks,
 )
+from taxi_pipeline.schema import CANONICAL_SCHEMA
 from taxi_pipeline_tests.support.samples import release_file
 
 

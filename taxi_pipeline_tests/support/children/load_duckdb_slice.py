@@ -12,7 +12,7 @@ from datetime import date
 from dagster_duckdb import DuckDBResource
 from upath import UPath
 
-from taxi_pipeline.resources.duckdb_warehouse import DuckDBWarehouse
+from taxi_pipeline.defs.warehouse.duckdb import DuckDBWarehouse
 
 
 def main() -> None:

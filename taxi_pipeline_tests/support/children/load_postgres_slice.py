@@ -11,7 +11,7 @@ from datetime import date
 
 from upath import UPath
 
-from taxi_pipeline.resources.postgres_warehouse import PostgresWarehouse
+from taxi_pipeline.defs.warehouse.postgres import PostgresWarehouse
 
 
 def main() -> None:

@@ -12,8 +12,8 @@ from datetime import date
 from dagster_duckdb import DuckDBResource
 from upath import UPath
 
-from taxi_pipeline.resources.duckdb_warehouse import DuckDBWarehouse
-from taxi_pipeline.transforms.lake_file import write_lake_parquet
+from taxi_pipeline.defs.warehouse.duckdb import DuckDBWarehouse
+from taxi_pipeline.lib.parquet import write_lake_parquet
 from taxi_pipeline_tests.support.trips import cleaned_file
 
 

@@ -9,7 +9,7 @@ import sys
 import pyarrow.parquet as pq
 from upath import UPath
 
-from taxi_pipeline.lake import atomic_writer
+from taxi_pipeline.defs.lake.files import atomic_writer
 
 
 def main() -> None:

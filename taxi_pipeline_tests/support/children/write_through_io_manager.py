@@ -17,9 +17,9 @@ import dagster as dg
 import pandas as pd
 import pyarrow.parquet as pq
 
-from taxi_pipeline.io_managers.parquet import TripsParquetIOManagerFactory
+from taxi_pipeline.defs.lake.io_managers import TripsParquetIOManagerFactory
+from taxi_pipeline.defs.lake.resources import LocalLake
 from taxi_pipeline.partitions import course_partitions
-from taxi_pipeline.resources.lake import LocalLake
 from taxi_pipeline_tests.support.runs import error_chain, only_step_failure
 
 

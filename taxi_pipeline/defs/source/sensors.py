@@ -1,0 +1,75 @@
+"""The new-month sensor: asks the source, per color, whether the months after the latest loaded
+one are published yet, and requests a run for each one that is."""
+
+import json
+from datetime import date
+
+import dagster as dg
+
+from taxi_pipeline.defs.jobs import trips_job
+from taxi_pipeline.defs.source.releases import TripRelease
+from taxi_pipeline.defs.source.resources import SourceRejectedError, SourceUnavailableError, TripSourceResource
+from taxi_pipeline.partitions import next_month, split_partition_key, trip_partition_key
+
+MAX_MONTHS_CHECKED_PER_COLOR = 3  # HEAD requests per color and tick: cheap, and catches up in steps
+WAREHOUSE_TRIPS = dg.AssetKey("warehouse_trips")
+
+
+def _latest_loaded_months(instance: dg.DagsterInstance) -> dict[str, date]:
+    latest: dict[str, date] = {}
+    for key in instance.get_materialized_partitions(WAREHOUSE_TRIPS):
+        color, month = split_partition_key(key)
+        latest[color] = max(month, latest.get(color, month))
+    return latest
+
+
+def _published(context: dg.SensorEvaluationContext, source: TripSourceResource, color: str, month: date) -> bool:
+    """Whether the source has published `color`'s `month`; False, with a warning on the tick's
+    log, when the source could not tell (a 5xx or other failed request): the month is asked
+    about again on the next tick."""
+    try:
+        return source.is_published(color, month)
+    except (SourceUnavailableError, SourceRejectedError) as e:
+        context.log.warning(f"{color} {month:%Y-%m} not checked, asked again next tick: {e}")
+        return False
+
+
+def build_new_month_sensor(partitions_def: dg.MultiPartitionsDefinition, release: TripRelease) -> dg.SensorDefinition:
+    """A sensor that requests each service's next months of `partitions_def` once `release`
+    has published them."""
+    months = partitions_def.get_partitions_def_for_dimension("month")
+
+    @dg.sensor(
+        name="new_month_sensor",
+        job=trips_job,
+        minimum_interval_seconds=6 * 3600,
+        default_status=dg.DefaultSensorStatus.STOPPED,
+        description="Requests each color's next months once the source publishes them.",
+    )
+    def new_month_sensor(context: dg.SensorEvaluationContext, source: TripSourceResource) -> dg.SensorResult:
+        """Per color, looks (HEAD) at the months after the latest one loaded or requested (from
+        the partitions' first month, or the service's if it began later) and asks for those the
+        source has published; the cursor remembers what it requested. A color whose check fails
+        (a 5xx, a refused connection) is logged on the tick and looked at again next tick; the
+        other colors are still requested."""
+        requested = {color: date.fromisoformat(month) for color, month in json.loads(context.cursor or "{}").items()}
+        loaded = _latest_loaded_months(context.instance)
+        keys = months.get_partition_keys()
+        if not keys:
+            return dg.SensorResult(run_requests=[], cursor=context.cursor)
+        first_month, last_month = date.fromisoformat(keys[0]), date.fromisoformat(keys[-1])
+        run_requests = []
+        for color in release.services:
+            known = [m for m in (loaded.get(color), requested.get(color)) if m is not None]
+            month = next_month(max(known)) if known else max(first_month, release.service_start[color])
+            for _ in range(MAX_MONTHS_CHECKED_PER_COLOR):
+                if month > last_month or not _published(context, source, color, month):
+                    break
+                key = trip_partition_key(color, month)
+                run_requests.append(dg.RunRequest(run_key=key, partition_key=key))
+                requested[color] = month
+                month = next_month(month)
+        cursor = json.dumps({color: month.isoformat() for color, month in sorted(requested.items())})
+        return dg.SensorResult(run_requests=run_requests, cursor=cursor)
+
+    return new_month_sensor

@@ -1,0 +1,206 @@
+"""Warehouse stage: each lake file loaded as one slice of the `trips` table."""
+
+import dagster as dg
+import pyarrow as pa
+from upath import UPath
+
+from taxi_pipeline.defs.lake.files import ZONES_FILE, LakeFileChangedError, make_folder, pinned, publish
+from taxi_pipeline.defs.lake.io_managers import run_materialization
+from taxi_pipeline.defs.lake.resources import LakeResource
+from taxi_pipeline.defs.metadata import table_preview, warehouse_table_schema
+from taxi_pipeline.defs.retries import retried_on_error
+from taxi_pipeline.defs.source.assets import GROUP, PERMANENT_SOURCE_ERRORS, download_failures, local_part_file
+from taxi_pipeline.defs.source.resources import TripSourceResource
+from taxi_pipeline.defs.warehouse.contract import (
+    ZONES_TABLE,
+    SliceMismatchError,
+    SliceOrigin,
+    WarehouseLockedError,
+    WarehouseResource,
+    WarehouseSchemaError,
+)
+from taxi_pipeline.lib.parquet import parquet_row_count
+from taxi_pipeline.lib.zones import ZONE_COLUMNS, ZoneFileError, ZoneTable, read_zone_file
+from taxi_pipeline.partitions import one_partition_per_run, split_partition_key
+from taxi_pipeline.settings import SettingError
+
+SLICE_MATCHES_LAKE_FILE = "slice_matches_lake_file"
+LAKE_TRIPS = dg.AssetKey("lake_trips_parquet")
+LOAD_MAX_RETRIES = 3
+LOAD_RETRY_DELAY_SECONDS = 5.0
+
+
+def lake_file_rows(lake_file: UPath, partition_key: str) -> int:
+    """The rows of the partition's lake file, from its footer; a missing file or one that is not
+    readable parquet (cut short, overwritten) fails the step at once, naming the file and the
+    way out: a retry would read the same bytes."""
+    try:
+        return parquet_row_count(lake_file)
+    except (FileNotFoundError, pa.ArrowInvalid) as e:
+        what = "is missing" if isinstance(e, FileNotFoundError) else f"is not a readable parquet file ({e})"
+        raise _republish(f"the lake file {lake_file} {what}", partition_key) from None
+
+
+def _republish(reason: str, partition_key: str) -> dg.Failure:
+    return dg.Failure(
+        description=f"{reason}: materialize lake_trips_parquet for {partition_key} again to rewrite it, then load",
+        allow_retries=False,
+    )
+
+
+def published(context: dg.AssetExecutionContext) -> dg.AssetMaterialization:
+    """The publication of the partition this run loads: its own (or that of the run it
+    re-executes), else the latest; none, or one without a sha256 (an older release's), fails."""
+    publication = run_materialization(context.instance, context.run, LAKE_TRIPS, context.partition_key)
+    if publication is None or "sha256" not in publication.metadata:
+        raise _republish(f"no publication of {context.partition_key} with a sha256 is recorded", context.partition_key)
+    return publication
+
+
+def load_month(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, lake_trips_parquet: UPath
+) -> dg.MaterializeResult:
+    """The load of the partition's lake file into its warehouse slice, with its check result:
+    only the bytes of the publication this run means (their sha256), held for the load."""
+    color, month = split_partition_key(context.partition_key)
+    publication = published(context)
+    sha256, source = publication.metadata["sha256"].value, publication.metadata["source"].value
+    context.log.info(f"loading {lake_trips_parquet} ({source}, sha256 {sha256[:12]}…) into {color} {month:%Y-%m}")
+    try:
+        with pinned(lake_trips_parquet, sha256) as exact:
+            lake_rows = lake_file_rows(exact.path, context.partition_key)
+            load = warehouse.load_slice(
+                exact.path, color, month, SliceOrigin(source, sha256, exact.check_still_published)
+            )
+    except FileNotFoundError:
+        raise _republish(f"the lake file {lake_trips_parquet} is missing", context.partition_key) from None
+    except LakeFileChangedError as e:
+        raise _republish(f"the lake file is not the one published: {e}", context.partition_key) from None
+    except (SettingError, SliceMismatchError, WarehouseLockedError, WarehouseSchemaError) as e:
+        # A lock held past the bounded wait is not retried: each retry would wait as long again.
+        raise dg.Failure(description=str(e), allow_retries=False) from None
+    context.log.info(
+        f"{load.table}: slice {color} {month:%Y-%m} holds {load.slice_rows:,} rows "
+        f"({load.rows_loaded:,} loaded, {load.rows_replaced:,} replaced)"
+    )
+    metadata = {
+        # Dagster's table keys: the UI shows the table's name, its columns and the slice's rows.
+        "dagster/table_name": load.table,
+        "dagster/column_schema": warehouse_table_schema(load.column_types),
+        "dagster/row_count": load.slice_rows,
+        "table": load.table,
+        "rows_loaded": load.rows_loaded,
+        "rows_replaced": load.rows_replaced,
+        "slice_rows": load.slice_rows,
+        "source": source,
+        "sha256": sha256,
+    }
+    if load.previous_source not in (None, source):
+        metadata["reloaded_from_another_source"] = f"{source}, was {load.previous_source}"
+        context.log.warning(
+            f"{color} {month:%Y-%m} re-loaded from {source}; the slice was loaded from {load.previous_source}"
+        )
+    if load.preview is not None:
+        metadata["preview"] = table_preview(load.preview)
+    if load.job_id is not None:
+        metadata["job_id"] = load.job_id
+    if load.bytes_processed is not None:
+        metadata["bytes_processed"] = load.bytes_processed
+    return dg.MaterializeResult(
+        metadata=metadata,
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=SLICE_MATCHES_LAKE_FILE,
+                passed=load.slice_rows == lake_rows,
+                severity=dg.AssetCheckSeverity.ERROR,
+                metadata={"slice_rows": load.slice_rows, "lake_file_rows": lake_rows},
+            )
+        ],
+    )
+
+
+def build_warehouse_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    """`warehouse_trips` over `partitions_def`."""
+
+    @dg.asset(
+        partitions_def=partitions_def,
+        backfill_policy=one_partition_per_run,
+        group_name=GROUP,
+        kinds={"sql"},
+        # Loads share one pool; deploy/dagster.yaml limits it to 1 for the single-writer DuckDB file.
+        pool="warehouse",
+        check_specs=[
+            dg.AssetCheckSpec(
+                SLICE_MATCHES_LAKE_FILE,
+                asset="warehouse_trips",
+                description="The (color, source_month) slice holds exactly the lake file's rows",
+            )
+        ],
+    )
+    def warehouse_trips(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource, lake_trips_parquet: UPath
+    ) -> dg.MaterializeResult:
+        """The month's (color, source_month) slice of the warehouse table `trips`, replaced as a
+        whole from the lake file: re-running never duplicates rows."""
+        # Loads can meet transient conflicts (a concurrent transaction on the table, a 5xx):
+        # retried with backoff (about 5, 15, 35 s) and delays rounded, as a
+        # retry_policy with jitter would print them unrounded; a wrong setting or a wrong file
+        # (dg.Failure) fails at once instead, as does a lock another session held past the
+        # warehouse's own bounded wait (WarehouseLockedError).
+        with retried_on_error(context, base_seconds=LOAD_RETRY_DELAY_SECONDS, max_retries=LOAD_MAX_RETRIES):
+            return load_month(context, warehouse, lake_trips_parquet)
+
+    return warehouse_trips
+
+
+PREVIEW_ROWS = 10
+
+
+def zones_preview(zones: ZoneTable, rows: int = PREVIEW_ROWS) -> dg.MetadataValue:
+    """The first zones, shown by the UI as a table with the warehouse table's columns."""
+    schema = dg.TableSchema(
+        columns=[dg.TableColumn(name, "int" if name == "location_id" else "string") for name in ZONE_COLUMNS]
+    )
+    records = [dg.TableRecord(dict(zip(ZONE_COLUMNS, row, strict=True))) for row in zones.rows[:rows]]
+    return dg.MetadataValue.table(records=records, schema=schema)
+
+
+# The lake comes in as the `lake` resource (the same `LakeResource` the IO managers are built
+# from), not through an IO manager: the file must be in the lake before the warehouse loads it
+# (BigQuery's load job reads it from gs://), and an IO manager stores an output only after the
+# step's body has returned. The audit of `cleaned_trips` reads the file through the same resource.
+@dg.asset(group_name=GROUP, kinds={"csv"}, pool="warehouse")
+def taxi_zones(
+    context: dg.AssetExecutionContext, source: TripSourceResource, lake: LakeResource, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """The TLC's taxi zone lookup table (`misc/taxi_zone_lookup.csv`): checked (header
+    `LocationID,Borough,Zone,service_zone`, integer ids, none twice), kept as published in the
+    lake at `raw/misc/taxi_zone_lookup.csv`, and loaded whole into the warehouse table `zones`
+    (location_id, borough, zone, service_zone). A bad file changes neither."""
+
+    def describe(error: Exception) -> str:
+        return f"{error}; the lake's {ZONES_FILE} and the warehouse table {ZONES_TABLE} are left as they were"
+
+    lake_path = lake.root() / ZONES_FILE
+    with local_part_file("taxi_zone_lookup.", ".csv.part") as local:
+        with download_failures(context, source, (*PERMANENT_SOURCE_ERRORS, ZoneFileError), describe):
+            downloaded = source.download_zones(local)
+            zones = read_zone_file(local, name=downloaded.url)
+        make_folder(lake_path.parent)
+        publish(local, lake_path, keep_source=False)
+    context.log.info(f"loading {len(zones.rows)} zones from {lake_path} into the warehouse table {ZONES_TABLE}")
+    try:
+        rows = warehouse.replace_zones(lake_path)
+    except (SettingError, ZoneFileError) as e:
+        raise dg.Failure(description=str(e), allow_retries=False) from None
+    return dg.MaterializeResult(
+        metadata={
+            "rows": rows,
+            "dagster/row_count": rows,
+            "source_url": dg.MetadataValue.url(downloaded.url),
+            "sha256": downloaded.sha256,
+            "path": str(lake_path),
+            "table": ZONES_TABLE,
+            "preview": zones_preview(zones),
+        }
+    )

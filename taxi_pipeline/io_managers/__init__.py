@@ -1,1 +1,0 @@
-"""IO managers of the lake: the raw zone's files and the canonical parquet of staging and data."""

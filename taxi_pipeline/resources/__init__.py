@@ -1,1 +1,0 @@
-"""Resources: the trip source, the lake's location, warehouse backends, notifications."""

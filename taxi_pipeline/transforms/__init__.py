@@ -1,1 +1,0 @@
-"""Pure transforms of trip files: no Dagster here, so each is testable on its own."""

@@ -1,0 +1,127 @@
+"""`dagster dev` killed (SIGKILL of its process group) in the middle of a backfill and started
+again on the same DAGSTER_HOME, with the shipped deploy/dagster.yaml: the instance recovers by
+itself. The dead runs are failed by run monitoring, the `warehouse` pool's slot they held is
+freed, run retries launch their partitions again, and every partition ends loaded exactly once."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from dagster._core.instance.ref import InstanceRef  # opens another process's DAGSTER_HOME
+from taxi_pipeline_deploy.run_launcher import process_alive, run_worker_pid
+
+from taxi_pipeline_tests.support.dagster_server import start_dagster_dev, stop_dagster_dev
+from taxi_pipeline_tests.support.runs import deployed_env, start_child
+from taxi_pipeline_tests.support.warehouse_rows import warehouse_rows
+
+pytestmark = [pytest.mark.faults, pytest.mark.ui]
+
+PARTITIONS = ["green|2020-04-01", "yellow|2021-01-01", "fhv|2019-01-01", "fhv|2020-01-01"]
+ROWS = {("green", "2020-04"): 35_612, ("yellow", "2021-01"): 22_792, ("fhv", "2019-01"): 18, ("fhv", "2020-01"): 16}
+# After the restart: monitoring's poll (10 s) fails the dead runs, the slot is freed 10 s after,
+# and the four partitions' runs (two of them retries) take ~15 s each, two at a time.
+RECOVERY_SECONDS = 150
+
+
+def instance_of(env) -> dg.DagsterInstance:
+    return dg.DagsterInstance.from_ref(InstanceRef.from_dir(env["DAGSTER_HOME"]))
+
+
+def wait_for(what: str, condition, timeout: float, log: Path):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(1)
+    raise TimeoutError(f"{what} not after {timeout} s; see {log}")
+
+
+def partition_statuses(instance: dg.DagsterInstance) -> dict[str, list[str]]:
+    statuses: dict[str, list[str]] = {}
+    for run in instance.get_runs():
+        statuses.setdefault(run.tags.get("dagster/partition", "?"), []).append(run.status.value)
+    return statuses
+
+
+def claimed_warehouse_slots(instance: dg.DagsterInstance) -> list:
+    return list(instance.event_log_storage.get_concurrency_info("warehouse").claimed_slots)
+
+
+def kill_dagster_dev_during_a_load(env, log: Path) -> tuple[list, list]:
+    """Start dagster dev, launch the backfill, SIGKILL dagster dev's process group once a load
+    holds the warehouse slot; the runs STARTED then, and their workers' (pid, logged at)."""
+    server = start_dagster_dev(env, log)
+    try:
+        launched = server.launch_backfill(PARTITIONS, "killed mid-backfill")
+        assert launched["__typename"] == "LaunchBackfillSuccess", launched
+        with instance_of(env) as instance:
+            wait_for("a load holding the warehouse slot", lambda: claimed_warehouse_slots(instance), 120, log)
+            started = [r for r in instance.get_runs() if r.status == dg.DagsterRunStatus.STARTED]
+            workers = [run_worker_pid(instance, r.run_id) for r in started]
+        assert started and all(workers), started
+        os.killpg(server.proc.pid, signal.SIGKILL)
+        server.proc.wait()
+    finally:
+        if server.proc.poll() is None:
+            stop_dagster_dev(server)
+    return started, workers
+
+
+def test_dagster_dev_killed_mid_backfill_recovers_on_restart(tmp_path, release_url):
+    env = deployed_env(tmp_path, release_url)
+    log = tmp_path / "dagster-dev.log"
+    # A reader holding the DuckDB file (a notebook left open) keeps the first load waiting for
+    # the lock with the pool's one slot claimed, and the second run's load waiting for the slot:
+    # the kill lands there.
+    holder = start_child("hold_duckdb_for_writing", env["TAXI_DUCKDB_PATH"])
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        started, workers = kill_dagster_dev_during_a_load(env, log)
+    finally:
+        holder.kill()
+        holder.wait()
+    # The kill took the run workers with it: nothing but the daemon's monitoring can finish them.
+    time.sleep(1)
+    assert not any(process_alive(pid, logged) for pid, logged in workers)
+    with instance_of(env) as instance:
+        # What a restart finds: the dead runs STARTED, one of them holding the slot.
+        assert all(instance.get_run_by_id(r.run_id).status == dg.DagsterRunStatus.STARTED for r in started)
+        assert claimed_warehouse_slots(instance)
+
+    restarted = start_dagster_dev(env, log)
+    try:
+        with instance_of(env) as instance:
+
+            def recovered():
+                statuses = partition_statuses(instance)
+                done = all("SUCCESS" in statuses.get(p, []) for p in PARTITIONS)
+                unfinished = [r for r in instance.get_runs() if not r.is_finished]
+                return done and not unfinished and not claimed_warehouse_slots(instance) and statuses
+
+            statuses = wait_for("every partition loaded, no slot claimed", recovered, RECOVERY_SECONDS, log)
+            dead = [instance.get_run_by_id(r.run_id) for r in started]
+            assert all(r.status == dg.DagsterRunStatus.FAILURE for r in dead), dead
+            assert sorted(p for p in statuses if p != "?") == sorted(PARTITIONS), statuses
+            assert all(len(s) <= 3 for s in statuses.values()), statuses  # the run and at most 2 retries
+    finally:
+        stop_dagster_dev(restarted)
+    assert warehouse_rows(env["TAXI_DUCKDB_PATH"]) == ROWS
+
+
+def test_a_run_worker_is_alive_while_its_process_is_the_one_that_logged():
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        time.sleep(0.2)
+        assert process_alive(child.pid, time.time())
+        # The same pid, logged before this process started: a later process reusing a dead pid.
+        assert not process_alive(child.pid, time.time() - 3600)
+    finally:
+        child.kill()
+        child.wait()
+    assert not process_alive(child.pid, time.time())
