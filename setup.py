@@ -14,6 +14,8 @@ setup(
     packages=find_packages(include=["taxi_pipeline", "taxi_pipeline.*"]) + ["taxi_pipeline_deploy"],
     # The deployments' workarounds of Dagster bugs live in deploy/, importable as taxi_pipeline_deploy.
     package_dir={"taxi_pipeline_deploy": "deploy/workarounds"},
+    # `dg`, ending a failed command with one line that says why (taxi_pipeline/cli.py).
+    entry_points={"console_scripts": ["taxi-pipeline = taxi_pipeline.cli:main"]},
     python_requires=">=3.11,<3.14",
     install_requires=[
         # Core and integrations move together: newer core releases conflict with 0.29.27.

@@ -11,8 +11,8 @@ from typing import Any
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from taxi_pipeline.cli_errors import describe_partitions, install_one_line_errors, remember_step_failure
-from taxi_pipeline.partitions import build_trip_partitions, course_partitions, partition_key_hint
+from taxi_pipeline.cli import remember_step_failure
+from taxi_pipeline.partitions import build_trip_partitions, course_partitions
 from taxi_pipeline.settings import Settings
 
 
@@ -156,7 +156,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         lambda spec: spec.merge_attributes(kinds={settings.warehouse}) if spec.key in uses_warehouse else spec,
         [*trips.assets, taxi_zones, trips_per_month],
     )
-    # Every step notes why it failed, so that a command line ends with the reason (cli_errors).
+    # Every step notes why it failed, for the last line of `taxi-pipeline` (cli.py).
     assets = [a.with_hooks({remember_step_failure}) if isinstance(a, dg.AssetsDefinition) else a for a in assets]
     return dg.Definitions(
         assets=assets,
@@ -173,9 +173,5 @@ def build_definitions(settings: Settings) -> dg.Definitions:
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    """The code location. The settings are read and checked here, once: a wrong one ends a
-    command-line process with one line naming it."""
-    install_one_line_errors()
-    settings = Settings.from_environment()
-    describe_partitions(partition_key_hint(build_trip_partitions(settings.release, settings.first_month)))
-    return build_definitions(settings)
+    """The code location, for the settings of the environment (read and checked here, once)."""
+    return build_definitions(Settings.from_environment())

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import dagster as dg
 
+from taxi_pipeline.errors import SettingError
 from taxi_pipeline.defs.source.releases import RELEASES, TLC_EARLIEST_MONTH, TripRelease
 from taxi_pipeline.lib.quality import DEFAULT_ROW_DROP, RowDropThresholds
 
@@ -32,10 +33,6 @@ DEFAULT_SOURCE_RATE_WINDOW_SECONDS = 60.0
 # How long a load waits for the DuckDB file's lock that another process holds before failing.
 DEFAULT_DUCKDB_LOCK_WAIT_SECONDS = 60.0
 SOURCE_URL_SCHEMES = ("http", "https", "file")
-
-
-class SettingError(ValueError):
-    """A setting with a value the pipeline cannot use; the message names the variable."""
 
 
 # A URL's scheme and `//`, then its user:password@ up to the last `@` before a space or quote.

@@ -135,17 +135,16 @@ MONTHLY_CHAIN = "raw_trips*"
 
 
 def materialize_command(partition_key: str, select: str = "*") -> list[str]:
-    """The README's `dagster asset materialize` of every asset (or of `select`) for one partition."""
+    """The README's `taxi-pipeline launch` (`dg launch`, ending a failure with one line naming
+    why) of every asset (or of `select`) for one partition."""
+    return [str(BIN / "taxi-pipeline"), "launch", "--assets", select, "--partition", partition_key]
+
+
+def dagster_materialize_command(partition_key: str, select: str = "*") -> list[str]:
+    """Dagster's own `dagster asset materialize` of every asset (or of `select`) for one partition."""
     return [
         str(BIN / "dagster"),
-        "asset",
-        "materialize",
-        "-m",
-        "taxi_pipeline.definitions",
-        "--select",
-        select,
-        "--partition",
-        partition_key,
+        *("asset", "materialize", "-m", "taxi_pipeline.definitions", "--select", select, "--partition", partition_key),
     ]
 
 
@@ -154,19 +153,28 @@ def dg_command(*args: str) -> list[str]:
     return [str(BIN / "dg"), *args]
 
 
+def taxi_pipeline_command(*args: str) -> list[str]:
+    """The project's `taxi-pipeline` command line (`dg`, ending a failure with one line) with `args`."""
+    return [str(BIN / "taxi-pipeline"), *args]
+
+
 def dg_env(env: dict[str, str]) -> dict[str, str]:
     """`env` with the project's venv active, as after `source .venv/bin/activate` (dg warns otherwise)."""
     return {**env, "VIRTUAL_ENV": str(BIN.parent), "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}"}
 
 
 def run_cli(args: list[str], env: dict, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run a command from the project folder to its end, capturing its output as text."""
-    return subprocess.run(args, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=timeout)
+    """Run a command from the project folder to its end, capturing its output as text, with the
+    project's venv active (as `dg` expects)."""
+    return subprocess.run(args, cwd=PROJECT_DIR, env=dg_env(env), capture_output=True, text=True, timeout=timeout)
 
 
 def start_cli(args: list[str], env: dict) -> subprocess.Popen:
-    """Start a command from the project folder, its stderr merged into its stdout (a pipe)."""
-    return subprocess.Popen(args, cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    """Start a command from the project folder with the project's venv active, its stderr merged
+    into its stdout (a pipe)."""
+    return subprocess.Popen(
+        args, cwd=PROJECT_DIR, env=dg_env(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
 
 
 def child_command(name: str, *args: str) -> list[str]:

@@ -1,0 +1,148 @@
+"""`taxi-pipeline`: the `dg` command line, ending a failed command with one line that says why.
+
+`taxi-pipeline launch --assets '*' --partition 'green|2020-04-01'` runs `dg launch ...` in this
+process. When it fails for a reason the pipeline describes (a setting, a partition key, a step's
+`dg.Failure`, a lake file that cannot be written, a source given up on), its last line names that
+reason instead of a traceback or Dagster's `Run ... resulted in failure.`; any other error keeps
+its traceback. The steps' reasons come from `remember_step_failure`, a failure hook on every
+asset and check; nothing is installed process-wide.
+"""
+
+import sys
+import warnings
+
+import click
+import dagster as dg
+from dagster_shared.check import CheckError
+
+from taxi_pipeline.defs.lake.files import LakeWriteError
+from taxi_pipeline.errors import SettingError
+
+# Why steps of this process failed: {one-line reason: [step keys]}, in the order they failed.
+_step_failures: dict[str, list[str]] = {}
+# The tags of a run that has a partition or a range of them.
+_PARTITION_TAGS = ("dagster/partition", "dagster/asset_partition_range_start")
+
+
+def _first_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[0] if lines else ""
+
+
+def _partition_hint() -> str:
+    """How the partition keys of the code location the settings select read."""
+    from taxi_pipeline.partitions import build_trip_partitions, partition_key_hint
+    from taxi_pipeline.settings import Settings
+
+    settings = Settings.from_environment()
+    return partition_key_hint(build_trip_partitions(settings.release, settings.first_month))
+
+
+def _no_partition_line() -> str:
+    return (
+        "--partition: no partition key given (an empty key is none), and the selected assets are partitioned. "
+        f"Partition {_partition_hint()}."
+    )
+
+
+def _causes(error: BaseException | None):
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        yield error
+        error = error.__cause__ or error.__context__
+
+
+def _partition_refusal(error: BaseException) -> str | None:
+    """How dagster 1.13.27 refused a `--partition`, the only place that reads Dagster's text:
+    "missing" for partitioned assets given no key (an empty key counts as none; a bare
+    `CheckError`), "unknown" for a key the assets do not have; else None."""
+    if isinstance(error, CheckError) and "'--partition'" in str(error):
+        return "missing"
+    if isinstance(error, dg.DagsterUnknownPartitionError) or (
+        isinstance(error, dg.DagsterInvalidSubsetError) and "partition key" in str(error)
+    ):
+        return "unknown"
+    return None
+
+
+def step_failure_reason(error: BaseException | None) -> str | None:
+    """Why a step failed, on one line, for the errors the pipeline describes: a `dg.Failure`'s
+    description, a lake file that cannot be written, or the cause of a step's last retry with the
+    number of attempts. None for any other error."""
+    if isinstance(error, dg.Failure) and error.description:
+        return _first_line(error.description)
+    if lake_error := next((e for e in _causes(error) if isinstance(e, LakeWriteError)), None):
+        return _first_line(lake_error.strerror or str(lake_error))
+    if isinstance(error, dg.RetryRequested) and error.__cause__ is not None:
+        cause = error.__cause__
+        reason = getattr(cause, "reason", None) or _first_line(str(cause)) or type(cause).__name__
+        return f"{reason} (gave up after {error.max_retries + 1} attempts)"
+    return None
+
+
+def one_line_error(error: BaseException | None) -> str | None:
+    """The line for an error a user fixes by a setting or an argument, or for a step's failure
+    the pipeline describes, found anywhere in `error`'s causes; else None."""
+    for cause in _causes(error):
+        if isinstance(cause, SettingError):
+            return f"taxi_pipeline: {cause}"
+        refusal = _partition_refusal(cause)
+        if refusal == "unknown":
+            return f"taxi_pipeline: --partition: {cause} Partition {_partition_hint()}."
+        if refusal == "missing":
+            return f"taxi_pipeline: {_no_partition_line()}"
+        if reason := step_failure_reason(cause):
+            return f"taxi_pipeline: {reason}"
+    return None
+
+
+@dg.failure_hook(name="one_line_failure")
+def remember_step_failure(context: dg.HookContext) -> None:
+    """Note why a step failed, for `taxi-pipeline`'s last line. A partitioned step of a run
+    without a partition (`--job trips_job --partition ''` starts one) fails reading its partition
+    key: that is said as a missing --partition."""
+    reason = step_failure_reason(context.op_exception)
+    if reason is None and isinstance(context.op_exception, dg.DagsterInvariantViolationError):
+        tags = context.instance.get_run_by_id(context.run_id).tags
+        if not any(tag in tags for tag in _PARTITION_TAGS):
+            reason = _no_partition_line()
+    if reason is not None:
+        _step_failures.setdefault(reason, []).append(context.step_key)
+
+
+def step_failure_lines() -> list[str]:
+    """One line per reason steps of this process failed for, naming the steps."""
+    return [f"taxi_pipeline: {', '.join(steps)} failed: {reason}" for reason, steps in _step_failures.items()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run `dg` with `argv`; end a failure the pipeline describes with one line naming it."""
+    from dagster_dg_cli.cli import ENV_PREFIX, cli
+
+    _step_failures.clear()
+    try:
+        # Dagster 1.13.27's notices of its own beta and preview features, which the project relies
+        # on on purpose (some raised inside Dagster itself), are not shown while the command runs.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", dg.BetaWarning)
+            warnings.simplefilter("ignore", dg.PreviewWarning)
+            cli.main(args=argv, prog_name="taxi-pipeline", auto_envvar_prefix=ENV_PREFIX, standalone_mode=False)
+    except click.exceptions.Exit as e:
+        return e.exit_code
+    except click.ClickException as e:  # Dagster's "Materialization failed." or "Run ... resulted in failure."
+        e.show()
+        for line in step_failure_lines():
+            print(line, file=sys.stderr)
+        return e.exit_code
+    except Exception as e:
+        line = one_line_error(e)
+        if line is None:
+            raise
+        print(line, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
