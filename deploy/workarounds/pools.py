@@ -1,11 +1,11 @@
-"""`python -m taxi_pipeline_deploy.pools`: gives every pool the project's assets use its default limit
-in the instance, before a daemon on a Postgres instance starts runs (deploy/docker-compose.yaml).
+"""`python -m taxi_pipeline_deploy.pools`: gives every pool the project's assets use its default
+limit in the instance, before a daemon on a Postgres instance starts runs (deploy/docker-compose.yaml).
 
-Why: Dagster 1.13.27 creates a pool's limit row on the first claim of a slot, and when two runs
-make that first claim at once on Postgres, the loser's INSERT fails on the unique key and aborts
-its transaction, so the UPDATE that should follow fails too and the run fails with
-"current transaction is aborted" (SQLite does not abort, so one machine never sees it). With the
-rows in place before any run starts, no claim creates one.
+Works around dagster-io/dagster#33552 (open; seen with dagster 1.13.27 and dagster-postgres
+0.29.27): a pool's limit row is created on the first claim of a slot, and when two runs make that
+claim at once on Postgres the loser's INSERT aborts its transaction, so the run fails with
+"current transaction is aborted". With the rows in place before any run starts, no claim creates
+one. Remove this module once the pinned Dagster creates the row with INSERT ... ON CONFLICT.
 """
 
 import dagster as dg

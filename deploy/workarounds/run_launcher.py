@@ -1,15 +1,14 @@
 """The run launcher of the one-machine deployment (deploy/dagster.yaml): Dagster's
-`DefaultRunLauncher`, plus a health check of its run workers that the run monitoring daemon can
-call, so that a run whose worker died (`dagster dev` killed with its process group, the machine
-rebooted) is marked failed instead of staying STARTED for ever.
+`DefaultRunLauncher` plus a health check of its run workers for the run monitoring daemon, so that
+a run whose worker died (`dagster dev` killed with its process group, the machine rebooted) is
+failed (and retried) instead of staying STARTED for ever.
 
-`DefaultRunLauncher` starts each run in a subprocess of the code server and has no health check
-(`supports_check_run_worker_health` is False in dagster 1.13.27): the monitoring daemon then
-only looks at runs stuck STARTING or CANCELING, and the code server notices a dead worker only
-while that code server itself lives. Here the check reads the worker's process id from the
-run's own "Started process for run (pid: N)." event and asks the operating system whether that
-process still exists, which holds only when the daemon runs on the machine that runs the
-workers, as `dagster dev` does.
+Works around dagster-io/dagster#4319 (open; dagster 1.13.27): `DefaultRunLauncher` has no worker
+health check (`supports_check_run_worker_health` is False), so run monitoring never looks at its
+STARTED runs. The check reads the worker's pid from the run's "Started process for run (pid: N)."
+event and asks the operating system whether that process still lives: valid only when the daemon
+runs on the machine that runs the workers, as `dagster dev` does. Remove it once the pinned
+Dagster checks its own workers.
 """
 
 import os
