@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 
 import dagster as dg
 
-from taxi_pipeline.errors import SettingError
 from taxi_pipeline.defs.source.releases import RELEASES, TLC_EARLIEST_MONTH, TripRelease
+from taxi_pipeline.errors import SettingError
 from taxi_pipeline.lib.quality import DEFAULT_ROW_DROP, RowDropThresholds
 
 TARGETS = ("local", "gcp")
@@ -42,9 +42,8 @@ SOURCE_URL_FORM = "http(s)://[user:password@]host/path or file:///folder"
 
 
 def redact_url(url: str) -> str:
-    """`url` with everything between the scheme's `//` and the last `@` replaced by `***`: safe
-    for logs and metadata whatever the password holds (an unencoded `/`, `#`, `?` or `@`
-    included). A URL without `@` is returned as it is."""
+    """`url` with everything between the scheme's `//` and the last `@` replaced by `***`, whatever
+    the password holds (an unencoded `/`, `#`, `?` or `@` included)."""
     head, sep, rest = url.partition("//")
     if not sep or "@" not in rest:
         return url
@@ -52,15 +51,13 @@ def redact_url(url: str) -> str:
 
 
 def redact_urls_in(text: str) -> str:
-    """`text` with the user:password part of every URL in it replaced by `***` (see `redact_url`);
-    nothing else in the text changes."""
+    """`text` with the user:password part of every URL in it replaced by `***`."""
     return _CREDENTIALS_IN_TEXT.sub(r"\1***@", text)
 
 
 def check_url_authority(setting: str, url: str, form: str) -> None:
     """Raise `SettingError` naming `setting` when `url`'s user:password part does not parse one
-    way only: more than one `@`, or a `/`, `?` or `#` before the last `@` (an unencoded password
-    would be read as a host and a path, and shown in full). The message holds no part of the URL."""
+    way only (an unencoded `@`, `/`, `?` or `#` in it would be read as host and path, and shown)."""
     _, sep, rest = url.partition("//")
     if not sep or "@" not in rest:
         return
@@ -97,8 +94,7 @@ def decode_service_account_key(encoded: str, setting: str = "GCP_CREDENTIALS_B64
 
 def check_writable_location(setting: str, path: str, *, folder: bool) -> None:
     """Raise `SettingError` naming `setting` when `path` (a folder, or a file's folder) cannot be
-    created or written: an existing part of it is a file, or the nearest existing folder is not
-    writable. Creates nothing."""
+    created or written. Creates nothing."""
     target = Path(path).expanduser().absolute()
     if target.exists() and folder != target.is_dir():
         kind = "a file" if target.is_file() else "a folder"
@@ -112,41 +108,27 @@ def check_writable_location(setting: str, path: str, *, folder: bool) -> None:
         raise SettingError(f"{setting}={path!r} is not writable: no write permission on {existing}")
 
 
-# What an existing TAXI_DUCKDB_PATH file holds, by its first bytes: a DuckDB file has its magic
-# "DUCK" at offset 8 (after its checksum); DuckDB opens anything else as an empty in-memory
-# database, so a run would "load" into nothing.
-DUCKDB_MAGIC_OFFSET, DUCKDB_MAGIC = 8, b"DUCK"
-
-
-def file_kind(path: Path) -> str:
-    """What the file at `path` holds, from its first bytes: "a DuckDB database", "a parquet
-    file", "empty" or "not a DuckDB database"."""
-    with path.open("rb") as f:
-        head = f.read(DUCKDB_MAGIC_OFFSET + len(DUCKDB_MAGIC))
-    if not head:
-        return "empty"
-    if head[DUCKDB_MAGIC_OFFSET:] == DUCKDB_MAGIC:
-        return "a DuckDB database"
-    if head[:4] == b"PAR1":
-        return "a parquet file"
-    return "not a DuckDB database"
-
-
-def check_duckdb_file(path: str, setting: str = "TAXI_DUCKDB_PATH") -> None:
-    """Raise `SettingError` naming `setting` when `path` is an existing file that is not a DuckDB
-    database (a parquet or CSV file, an empty file): DuckDB would not store the load in it, or
-    would refuse it only after its connect retries. A missing file is fine (DuckDB creates it)."""
+def check_duckdb_file(path: str) -> None:
+    """Raise `SettingError` when TAXI_DUCKDB_PATH is an existing file that is not a DuckDB database
+    ("DUCK" at byte 8): DuckDB would open it as an empty in-memory database and a load would go
+    nowhere. A missing file is fine (DuckDB creates it)."""
     target = Path(path).expanduser()
     if not target.is_file():
         return
-    kind = file_kind(target)
-    if kind == "a DuckDB database":
+    with target.open("rb") as f:
+        head = f.read(12)
+    if head[8:] == b"DUCK":
         return
-    shown = {
-        "a parquet file": "a parquet file",
-        "empty": "an empty file, not a DuckDB database",
-    }.get(kind, "not a DuckDB database (no DUCK magic at byte 8)")
-    raise SettingError(f"{setting}={path!r} is {shown}: point it at a DuckDB file (or a path where one can be created)")
+    shown = (
+        "an empty file, not a DuckDB database"
+        if not head
+        else "a parquet file"
+        if head[:4] == b"PAR1"
+        else "not a DuckDB database (no DUCK magic at byte 8)"
+    )
+    raise SettingError(
+        f"TAXI_DUCKDB_PATH={path!r} is {shown}: point it at a DuckDB file (or a path where one can be created)"
+    )
 
 
 def _first_month(value: str | None, release: TripRelease, today: date) -> date | None:
@@ -177,16 +159,6 @@ def _first_month(value: str | None, release: TripRelease, today: date) -> date |
     return month
 
 
-def _retry_delay(value: str) -> float:
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = -1.0
-    if not 0 <= seconds <= 3600:
-        raise SettingError(f"TAXI_SOURCE_RETRY_DELAY={value!r} is not a number of seconds between 0 and 3600")
-    return seconds
-
-
 def _number(name: str, value: str, low: float, high: float, unit: str, *, above_low: bool = False) -> float:
     """`value` of the setting `name` as a number in [low, high] (or (low, high]), or a
     `SettingError` naming the setting and the range."""
@@ -201,28 +173,23 @@ def _number(name: str, value: str, low: float, high: float, unit: str, *, above_
     return number
 
 
-def _share(name: str, value: str) -> float:
-    try:
-        share = float(value.rstrip("%")) / (100 if value.endswith("%") else 1)
-    except ValueError:
-        share = -1.0
-    if not 0 <= share <= 1:
-        raise SettingError(f"{name}={value!r} is not a share between 0 and 1 (e.g. 0.1 or 10%)")
-    return share
-
-
 # A month may be set to grow up to this many times its previous rows before it blocks.
 MAX_ROW_GROWTH = 100
 
 
-def _growth(name: str, value: str) -> float:
+def _share(name: str, value: str, high: float = 1, example: str = "0.1 or 10%") -> float:
+    """`value` of the setting `name` as a share (0.1 or 10%) between 0 and `high`."""
     try:
         share = float(value.rstrip("%")) / (100 if value.endswith("%") else 1)
     except ValueError:
         share = -1.0
-    if not 0 <= share <= MAX_ROW_GROWTH:
-        raise SettingError(f"{name}={value!r} is not a share between 0 and {MAX_ROW_GROWTH:g} (e.g. 0.5 or 50%)")
+    if not 0 <= share <= high:
+        raise SettingError(f"{name}={value!r} is not a share between 0 and {high:g} (e.g. {example})")
     return share
+
+
+def _growth(name: str, value: str) -> float:
+    return _share(name, value, MAX_ROW_GROWTH, "0.5 or 50%")
 
 
 def _row_drop(env_get) -> RowDropThresholds:
@@ -310,8 +277,8 @@ class Settings:
             source=source,
             first_month=_first_month(get("TAXI_FIRST_MONTH"), release, today),
             source_url=get("TAXI_SOURCE_URL", release.default_url),
-            source_retry_delay_seconds=_retry_delay(
-                get("TAXI_SOURCE_RETRY_DELAY", str(DEFAULT_SOURCE_RETRY_DELAY_SECONDS))
+            source_retry_delay_seconds=number(
+                "TAXI_SOURCE_RETRY_DELAY", DEFAULT_SOURCE_RETRY_DELAY_SECONDS, 3600, "seconds"
             ),
             source_min_bytes=int(number("TAXI_SOURCE_MIN_BYTES", DEFAULT_SOURCE_MIN_BYTES, 1 << 30, "bytes")),
             source_rate_window_seconds=number(
@@ -370,11 +337,8 @@ class Settings:
         return dg.EnvVar(name) if self.is_set(name) else None
 
 
+GOOGLE_SETTINGS = ("GCS_BUCKET", "GCP_PROJECT", "BQ_DATASET", "BQ_LOCATION", "GCP_CREDENTIALS_B64")
+
+
 def _is_ours(name: str) -> bool:
-    return name.startswith("TAXI_") or name in (
-        "GCS_BUCKET",
-        "GCP_PROJECT",
-        "BQ_DATASET",
-        "BQ_LOCATION",
-        "GCP_CREDENTIALS_B64",
-    )
+    return name.startswith("TAXI_") or name in GOOGLE_SETTINGS
