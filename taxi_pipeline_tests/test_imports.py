@@ -1,5 +1,6 @@
-"""Nothing happens at import: no module of taxi_pipeline reads the environment or changes
-process-wide state (the excepthook, warning filters) until Dagster loads the definitions."""
+"""Nothing happens at import: no module of taxi_pipeline reads the environment until Dagster loads
+the definitions, and neither importing every module nor loading the definitions changes
+process-wide state (the excepthook, atexit handlers, warning filters, logger filters)."""
 
 import json
 import os
@@ -26,9 +27,9 @@ POISONED = {
 }
 
 
-def test_importing_every_module_reads_no_setting_and_changes_no_process_state():
+def test_importing_every_module_reads_no_setting_and_nothing_changes_process_state(tmp_path):
     done = subprocess.run(
-        [sys.executable, "-m", "taxi_pipeline_tests.support.children.import_probe"],
+        [sys.executable, "-m", "taxi_pipeline_tests.support.children.import_probe", str(tmp_path / "lake")],
         env={**os.environ, **POISONED},
         capture_output=True,
         text=True,
@@ -41,13 +42,14 @@ def test_importing_every_module_reads_no_setting_and_changes_no_process_state():
     assert report["environment_read"] == []
     assert report["excepthook_replaced"] is False
     assert report["warning_filters_added"] == []
+    assert report["atexit_handlers_added"] == 0
+    assert report["logging_added"] == {}
 
 
 def test_the_settings_are_read_when_dagster_loads_the_definitions(monkeypatch):
     from taxi_pipeline.definitions import defs
     from taxi_pipeline.settings import SettingError
 
-    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # loading installs the one-line errors
     monkeypatch.setenv("TAXI_SOURCE_RETRY_DELAY", "poisoned")
     with pytest.raises(SettingError, match="TAXI_SOURCE_RETRY_DELAY='poisoned'"):
         defs()

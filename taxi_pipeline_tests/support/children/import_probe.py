@@ -1,9 +1,13 @@
 """`python -m taxi_pipeline_tests.support.children.import_probe`: imports every module of `taxi_pipeline`
-and prints, as JSON, what the imports did to the process: environment variables read from
-`taxi_pipeline` code, whether `sys.excepthook` changed, and warning filters added."""
+(and the deployments' `taxi_pipeline_deploy`), then loads the definitions, and prints, as JSON,
+what that did to the process: environment variables read from `taxi_pipeline` code during the
+imports, and for imports and loading together whether `sys.excepthook` changed, and the atexit
+handlers, warning filters, logger filters and handlers added."""
 
+import atexit
 import importlib
 import json
+import logging
 import os
 import pkgutil
 import sys
@@ -31,6 +35,7 @@ DEPENDENCIES = [
     "requests",
     "upath",
     "dateutil.relativedelta",
+    "matplotlib.pyplot",  # the report's chart; registers its own atexit handlers (and PIL's)
 ]
 
 
@@ -83,18 +88,44 @@ def sentinel_excepthook(kind, value, traceback):
     sys.__excepthook__(kind, value, traceback)
 
 
+def logging_state() -> dict[str, list[str]]:
+    """Every logger's filters and handlers, by logger name."""
+    loggers = {"": logging.getLogger(), **logging.Logger.manager.loggerDict}
+    return {
+        name: [repr(f) for f in logger.filters] + [repr(h) for h in logger.handlers]
+        for name, logger in loggers.items()
+        if isinstance(logger, logging.Logger)
+    }
+
+
 def main() -> None:
-    """Import everything and print the report."""
+    """Import everything, load the definitions, and print the report."""
     for name in DEPENDENCIES:
         importlib.import_module(name)
     filters_before = list(warnings.filters)
+    logging_before = logging_state()
+    atexit_before = atexit._ncallbacks()
     sys.excepthook = sentinel_excepthook
+    real_environ = os.environ
     environ = os.environ = WatchedEnviron(os.environ)
 
     modules = [m.name for m in pkgutil.walk_packages(taxi_pipeline.__path__, "taxi_pipeline.")]
+    modules += ["taxi_pipeline_deploy.pools", "taxi_pipeline_deploy.run_launcher"]
     for name in modules:
         importlib.import_module(name)
 
+    # Then the code location, loaded as Dagster loads it, with settings it accepts.
+    os.environ = real_environ  # noqa: B003 (puts back the real mapping the watch stood in for)
+    for name in [n for n in os.environ if n.startswith(("TAXI_", "GCS_", "GCP_", "BQ_"))]:
+        del os.environ[name]
+    os.environ["TAXI_LAKE_DIR"] = sys.argv[1]
+    import dagster as dg
+
+    from taxi_pipeline.definitions import defs
+
+    dg.Definitions.validate_loadable(defs())
+
+    logging_after = logging_state()
     print(
         json.dumps(
             {
@@ -102,6 +133,12 @@ def main() -> None:
                 "environment_read": sorted(environ.read),
                 "excepthook_replaced": sys.excepthook is not sentinel_excepthook,
                 "warning_filters_added": [str(f) for f in warnings.filters if f not in filters_before],
+                "atexit_handlers_added": atexit._ncallbacks() - atexit_before,
+                "logging_added": {
+                    name: added
+                    for name, state in logging_after.items()
+                    if (added := [x for x in state if x not in logging_before.get(name, [])])
+                },
             }
         )
     )
