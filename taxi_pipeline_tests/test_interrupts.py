@@ -5,7 +5,7 @@ also when a library turned the interrupt into an ordinary error."""
 import dagster as dg
 import pytest
 
-from taxi_pipeline.defs.retries import retried_on_error, stops_when_interrupted
+from taxi_pipeline.defs.retries import not_retried, retried_on_error
 from taxi_pipeline.defs.source.assets import download_failures
 from taxi_pipeline.defs.source.resources import TripSourceResource
 
@@ -45,7 +45,7 @@ def run_with_interrupt(wrap, error: BaseException):
 WRAPS = {
     "load": lambda context: retried_on_error(context, base_seconds=0.1, max_retries=3),
     "download": lambda context: download_failures(context, TripSourceResource(retry_delay_seconds=0.1)),
-    "conversion": stops_when_interrupted,
+    "conversion": not_retried,
 }
 
 

@@ -1,99 +1,89 @@
-"""Retries of a step that met a transient error, as Dagster `RetryRequested`s with exponential
-backoff and jitter, their delays rounded to 0.1 s, and one warning line per failed attempt
-naming the cause (instead of the cause's traceback on every attempt).
+"""How a step's errors end it: a `PermanentError` fails it at once, an interrupt (Ctrl-C,
+SIGTERM, Terminate) stops the run for good, any other error is retried with Dagster's
+exponential backoff and jitter, its delay rounded to 0.1 s and each failed attempt one warning
+naming its cause.
 
-An interrupt (Ctrl-C, SIGTERM, Terminate) is never retried: not by the step, even when a library
-turned it into an ordinary error (DuckDB raises `RuntimeError('Query interrupted')` caused by
-it), nor as a whole run by the instance's run retries (deploy/dagster.yaml)."""
+The step raises `dg.RetryRequested` itself rather than carrying a `dg.RetryPolicy`: under a
+policy dagster 1.13.27 prints the jittered delay unrounded, puts the cause's traceback on every
+retry and retries interrupts too (see docs/failure-behaviour.md)."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager, contextmanager
 from typing import NoReturn
 
 import dagster as dg
 from dagster._core.storage.tags import MAX_RETRIES_TAG
 
+from taxi_pipeline.errors import PermanentError
+
 INTERRUPTS = (KeyboardInterrupt, dg.DagsterExecutionInterruptedError)
 
 
-def retry_delay(base_seconds: float, retry_number: int) -> float:
-    """Seconds to wait before retry `retry_number` (1 for the first): about 1, 3 and 7 times
-    `base_seconds` (exponential, ± `base_seconds` of jitter), rounded to 0.1 s."""
-    policy = dg.RetryPolicy(delay=base_seconds, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
-    return round(max(0.0, policy.calculate_delay(retry_number)), 1)
-
-
-def one_line(error: BaseException) -> str:
-    """An error's message on one line (its first), or its type's name when it has none."""
+def _first_line(error: BaseException) -> str:
     lines = str(error).strip().splitlines()
     return lines[0] if lines else type(error).__name__
 
 
-def interrupt_behind(error: BaseException) -> BaseException | None:
-    """The interrupt that `error` is or was raised from (its causes and contexts), if any."""
+def _interrupt_behind(error: BaseException | None) -> BaseException | None:
+    """The interrupt `error` is or was raised from (a library may turn one into its own error:
+    DuckDB raises `RuntimeError('Query interrupted')`)."""
     seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        if isinstance(current, INTERRUPTS):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
+    while error is not None and id(error) not in seen:
+        if isinstance(error, INTERRUPTS):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
     return None
 
 
-def stop_interrupted_run(context: dg.AssetExecutionContext, interrupt: BaseException) -> NoReturn:
-    """End the step with `interrupt`, and tag the run so the instance's run retries do not
-    launch it again (an interrupted run fails as UNEXPECTED_TERMINATION, which they retry)."""
-    context.log.warning("interrupted: the run stops here and is not retried")
-    try:
-        context.instance.add_run_tags(context.run.run_id, {MAX_RETRIES_TAG: "0"})
-    except Exception as e:  # a run without an instance's storage (in-process tests) still stops
-        context.log.warning(f"could not tag the run {MAX_RETRIES_TAG}=0: {one_line(e)}")
-    raise interrupt
-
-
-def retry_later(context: dg.AssetExecutionContext, error: Exception, base_seconds: float, max_retries: int) -> NoReturn:
-    """Raise a request to run the step again after `retry_delay`, logging the attempt, the
-    cause and the delay at WARNING. The attempts before the last drop the cause from the
-    request (it is in the warning); the last keeps it, so the step's failure names it. An error
-    raised from an interrupt stops the run instead (`stop_interrupted_run`)."""
-    interrupt = interrupt_behind(error)
-    if interrupt is not None:
-        stop_interrupted_run(context, interrupt)
-    attempt, attempts = context.retry_number + 1, max_retries + 1
-    seconds = retry_delay(base_seconds, attempt)
-    if context.retry_number < max_retries:
-        context.log.warning(f"attempt {attempt} of {attempts} failed: {one_line(error)}; retrying in {seconds:g} s")
-        raise dg.RetryRequested(max_retries=max_retries, seconds_to_wait=seconds) from None
-    context.log.warning(f"attempt {attempt} of {attempts} failed: {one_line(error)}; no retries left")
-    raise dg.RetryRequested(max_retries=max_retries, seconds_to_wait=seconds) from error
-
-
 @contextmanager
-def stops_when_interrupted(context: dg.AssetExecutionContext) -> Iterator[None]:
-    """Around a step's body that is not retried: an interrupt, as it is or turned into an
-    ordinary error by a library, stops the run without a run retry (`stop_interrupted_run`)."""
-    try:
-        yield
-    except INTERRUPTS as e:
-        stop_interrupted_run(context, e)
-    except Exception as e:
-        interrupt = interrupt_behind(e)
-        if interrupt is None:
-            raise
-        stop_interrupted_run(context, interrupt)
-
-
-@contextmanager
-def retried_on_error(context: dg.AssetExecutionContext, base_seconds: float, max_retries: int) -> Iterator[None]:
-    """Around a step's body: a `dg.Failure` (a permanent error the body told apart) fails the
-    step as it is; an interrupt stops the run; any other error is transient and retried
-    (`retry_later`)."""
+def _ended(context: dg.AssetExecutionContext, describe, retry: Callable[[Exception], NoReturn] | None):
     try:
         yield
     except dg.Failure:
         raise
-    except INTERRUPTS as e:
-        stop_interrupted_run(context, e)
-    except Exception as e:
-        retry_later(context, e, base_seconds, max_retries)
+    except PermanentError as e:
+        raise dg.Failure(description=describe(e), allow_retries=False) from None
+    except (*INTERRUPTS, Exception) as e:
+        interrupt = _interrupt_behind(e)
+        if interrupt is not None:
+            context.log.warning("interrupted: the run stops here and is not retried")
+            # An interrupted run fails as UNEXPECTED_TERMINATION, which the instance's run retries launch again.
+            context.instance.add_run_tags(context.run.run_id, {MAX_RETRIES_TAG: "0"})
+            raise interrupt from None
+        if retry is None:
+            raise
+        retry(e)
+
+
+def not_retried(
+    context: dg.AssetExecutionContext, describe: Callable[[Exception], str] = str
+) -> AbstractContextManager:
+    """Around a step's body: a `PermanentError` fails the step with `describe(error)` as its
+    description, an interrupt stops the run, any other error fails the step as it is."""
+    return _ended(context, describe, None)
+
+
+def retried_on_error(
+    context: dg.AssetExecutionContext,
+    base_seconds: float,
+    max_retries: int,
+    describe: Callable[[Exception], str] = str,
+) -> AbstractContextManager:
+    """As `not_retried`, but any other error is retried after about 1, 3 and 7 times
+    `base_seconds` (± `base_seconds`), with a warning per failed attempt naming its cause."""
+
+    def retry(error: Exception) -> NoReturn:
+        attempt, attempts = context.retry_number + 1, max_retries + 1
+        policy = dg.RetryPolicy(delay=base_seconds, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+        seconds = round(max(0.0, policy.calculate_delay(attempt)), 1)
+        if attempt <= max_retries:
+            context.log.warning(
+                f"attempt {attempt} of {attempts} failed: {_first_line(error)}; retrying in {seconds:g} s"
+            )
+            raise dg.RetryRequested(max_retries=max_retries, seconds_to_wait=seconds) from None
+        context.log.warning(f"attempt {attempt} of {attempts} failed: {_first_line(error)}; no retries left")
+        # The last request keeps its cause: the step's failure and the command line's last line name it.
+        raise dg.RetryRequested(max_retries=max_retries, seconds_to_wait=seconds) from error
+
+    return _ended(context, describe, retry)

@@ -7,12 +7,8 @@ from functools import partial
 
 import pytest
 
-from taxi_pipeline.defs.source.resources import (
-    MonthNotPublishedError,
-    SourceRejectedError,
-    SourceUnavailableError,
-    TripSourceResource,
-)
+from taxi_pipeline.defs.source.resources import TripSourceResource
+from taxi_pipeline.errors import PermanentError, TransientError
 from taxi_pipeline_tests.support.http_server import QuietHandler, serving
 from taxi_pipeline_tests.support.runs import cli_env, materialize_command, run_cli
 from taxi_pipeline_tests.support.samples import RELEASE_DIR, copy_release, release_file
@@ -45,7 +41,7 @@ def failure_of(source: TripSourceResource, tmp_path, expected: type[Exception]) 
 def test_an_unresolvable_host_says_so_and_what_to_do(tmp_path):
     source = TripSourceResource(base_url=f"{UNRESOLVABLE_URL}/release")
 
-    download, head = failure_of(source, tmp_path, SourceUnavailableError)
+    download, head = failure_of(source, tmp_path, TransientError)
 
     reason = (
         "cannot resolve host no-such-host.invalid: no network, or a wrong TAXI_SOURCE_URL? "
@@ -59,7 +55,7 @@ def test_a_refused_connection_names_host_and_port_and_keeps_credentials_out(tmp_
     port = refused_port()
     source = TripSourceResource(base_url=f"http://user:hunter2@127.0.0.1:{port}")
 
-    download, head = failure_of(source, tmp_path, SourceUnavailableError)
+    download, head = failure_of(source, tmp_path, TransientError)
 
     assert download == (
         f"http://***@127.0.0.1:{port}{GREEN_PATH}: 127.0.0.1:{port} refused the connection: "
@@ -71,7 +67,7 @@ def test_a_refused_connection_names_host_and_port_and_keeps_credentials_out(tmp_
 def test_https_to_a_plain_http_server_is_a_wrong_version_number_and_fails_at_once(tmp_path):
     with serving(partial(QuietHandler, directory=str(RELEASE_DIR))) as url:
         https_url = url.replace("http://", "https://")
-        download, head = failure_of(TripSourceResource(base_url=https_url), tmp_path, SourceRejectedError)
+        download, head = failure_of(TripSourceResource(base_url=https_url), tmp_path, PermanentError)
 
     port = https_url.rsplit(":", 1)[1]
     assert download == (
@@ -87,7 +83,7 @@ def test_an_untrusted_certificate_fails_at_once_and_its_ca_bundle_fixes_it(tmp_p
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
     with serving_tls(partial(QuietHandler, directory=str(RELEASE_DIR)), cert, key) as url:
         source = TripSourceResource(base_url=url)
-        download, head = failure_of(source, tmp_path, SourceRejectedError)
+        download, head = failure_of(source, tmp_path, PermanentError)
 
         port = url.rsplit(":", 1)[1]
         assert download == (
@@ -105,7 +101,7 @@ def test_an_untrusted_certificate_fails_at_once_and_its_ca_bundle_fixes_it(tmp_p
 def test_a_host_that_never_accepts_is_a_connect_timeout(tmp_path):
     with full_listener() as port:
         source = TripSourceResource(base_url=f"http://127.0.0.1:{port}", connect_timeout_seconds=0.5)
-        download, head = failure_of(source, tmp_path, SourceUnavailableError)
+        download, head = failure_of(source, tmp_path, TransientError)
 
     assert download == (
         f"http://127.0.0.1:{port}{GREEN_PATH}: no answer from 127.0.0.1 within 0.5 s (connect timeout): is the "
@@ -118,7 +114,7 @@ def test_a_host_that_never_accepts_is_a_connect_timeout(tmp_path):
 def test_a_server_that_accepts_and_never_answers_is_a_read_timeout(tmp_path):
     with silent_listener() as port:
         source = TripSourceResource(base_url=f"http://127.0.0.1:{port}", read_timeout_seconds=0.5)
-        download, head = failure_of(source, tmp_path, SourceUnavailableError)
+        download, head = failure_of(source, tmp_path, TransientError)
 
     assert download == (
         f"http://127.0.0.1:{port}{GREEN_PATH}: no data for 0.5 s (read timeout): 127.0.0.1 accepted the "
@@ -132,7 +128,7 @@ def test_a_file_missing_from_a_file_mirror_names_the_folder_and_the_file(tmp_pat
     release_file("green", "2020-04", mirror).unlink()
     source = TripSourceResource(base_url=mirror.as_uri())
 
-    with pytest.raises(MonthNotPublishedError) as raised:
+    with pytest.raises(PermanentError) as raised:
         source.download("green", APRIL, tmp_path / "x")
 
     assert str(raised.value) == (

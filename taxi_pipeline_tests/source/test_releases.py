@@ -8,11 +8,12 @@ import dagster as dg
 import pytest
 
 from taxi_pipeline.definitions import build_definitions
-from taxi_pipeline.defs.source.releases import COURSE, TLC, MonthNotOfferedError
+from taxi_pipeline.defs.source.releases import COURSE, TLC
 from taxi_pipeline.defs.source.resources import TripSourceResource
 from taxi_pipeline.defs.source.sensors import build_new_month_sensor
+from taxi_pipeline.errors import PermanentError, SettingError
 from taxi_pipeline.partitions import build_trip_partitions, course_partitions
-from taxi_pipeline.settings import SettingError, Settings
+from taxi_pipeline.settings import Settings
 from taxi_pipeline_tests.support.tlc import tlc_file
 
 DECEMBER_2026 = date(2026, 12, 1)
@@ -118,7 +119,7 @@ def test_the_tlc_partitions_list_four_services_and_grow_with_the_clock():
     ],
 )
 def test_a_month_the_tlc_cannot_have_says_which_reason(color, month, why):
-    with pytest.raises(MonthNotOfferedError, match=why):
+    with pytest.raises(PermanentError, match=why):
         TLC.check_offered(color, month, DECEMBER_2026)
 
 
@@ -130,7 +131,7 @@ def test_the_first_months_of_each_service_are_offered():
 
 def test_a_month_outside_the_course_mirror_says_so():
     with pytest.raises(
-        MonthNotOfferedError, match="green 2021-08 is not in the course's CSV mirror: it holds 2019-01 to 2021-07"
+        PermanentError, match="green 2021-08 is not in the course's CSV mirror: it holds 2019-01 to 2021-07"
     ):
         COURSE.check_offered("green", date(2021, 8, 1), DECEMBER_2026)
     with pytest.raises(ValueError, match="unknown course service 'fhvhv'"):

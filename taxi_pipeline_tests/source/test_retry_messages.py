@@ -109,7 +109,7 @@ def test_no_asset_keeps_a_retry_policy_whose_jittered_delay_dagster_prints_unrou
 
 
 def test_only_the_errors_the_project_tells_apart_become_one_line():
-    from taxi_pipeline.cli_errors import step_failure_reason
+    from taxi_pipeline.cli import step_failure_reason
 
     try:
         try:

@@ -12,12 +12,8 @@ from functools import partial
 import dagster as dg
 import pytest
 
-from taxi_pipeline.defs.source.resources import (
-    MonthNotPublishedError,
-    SourceRejectedError,
-    SourceUnavailableError,
-    TripSourceResource,
-)
+from taxi_pipeline.defs.source.resources import TripSourceResource
+from taxi_pipeline.errors import PermanentError, TransientError
 from taxi_pipeline_tests.support.http_server import QuietHandler, QuietRequestHandler
 from taxi_pipeline_tests.support.runs import (
     cli_env,
@@ -144,7 +140,7 @@ class ResetOnce(QuietHandler):
 def test_reset_mid_file_is_a_transient_failure_naming_the_url(server, tmp_path):
     url = server(partial(type("R", (ResetOnce,), {"resets_left": 1}), directory=str(RELEASE_DIR)))
 
-    with pytest.raises(SourceUnavailableError) as raised:
+    with pytest.raises(TransientError) as raised:
         TripSourceResource(base_url=url).download("green", APRIL, tmp_path / "x")
 
     assert str(raised.value).startswith(f"{url}{GREEN_PATH}: ")
@@ -194,7 +190,7 @@ class CloseAtOnce(QuietRequestHandler):
 def test_reset_before_any_answer_is_transient(server, tmp_path):
     url = server(CloseAtOnce)
 
-    with pytest.raises(SourceUnavailableError, match="connection failed or was reset"):
+    with pytest.raises(TransientError, match="connection failed or was reset"):
         TripSourceResource(base_url=url).download("green", APRIL, tmp_path / "x")
 
 
@@ -224,7 +220,7 @@ def test_a_stalled_server_times_out_instead_of_hanging(handler, server, tmp_path
     source = TripSourceResource(base_url=url, read_timeout_seconds=1)
     started = time.monotonic()
 
-    with pytest.raises(SourceUnavailableError) as raised:
+    with pytest.raises(TransientError) as raised:
         source.download("green", APRIL, tmp_path / "x")
 
     assert time.monotonic() - started < 10
@@ -285,7 +281,7 @@ class RedirectLoop(QuietRequestHandler):
 def test_a_redirect_loop_fails_at_once(server, tmp_path):
     url = server(RedirectLoop)
 
-    with pytest.raises(SourceRejectedError, match="too many redirects"):
+    with pytest.raises(PermanentError, match="too many redirects"):
         TripSourceResource(base_url=url).download("green", APRIL, tmp_path / "x")
 
 
@@ -425,7 +421,7 @@ def test_a_403_access_denied_is_a_month_not_published(forbidden_server, tmp_path
     url, seen = forbidden_server("s3")
     source = TripSourceResource(release="tlc", base_url=url)
 
-    with pytest.raises(MonthNotPublishedError, match=r"green 2024-06 is not published: .* HTTP 403 AccessDenied"):
+    with pytest.raises(PermanentError, match=r"green 2024-06 is not published: .* HTTP 403 AccessDenied"):
         source.download("green", date(2024, 6, 1), tmp_path / "x")
     assert source.is_published("green", date(2024, 6, 1)) is False
     assert seen == ["taxi_pipeline/0.1 (NYC TLC trip-data loader)"] * 2
@@ -435,9 +431,9 @@ def test_a_403_from_the_firewall_is_transient_and_says_what_to_do(forbidden_serv
     url, _ = forbidden_server("waf")
     source = TripSourceResource(base_url=url)
 
-    with pytest.raises(SourceUnavailableError, match=r"HTTP 403 from the CDN's firewall \(x-amzn-waf-action: block\)"):
+    with pytest.raises(TransientError, match=r"HTTP 403 from the CDN's firewall \(x-amzn-waf-action: block\)"):
         source.download("green", date(2020, 4, 1), tmp_path / "x")
-    with pytest.raises(SourceUnavailableError, match="set TAXI_SOURCE_URL to a mirror"):
+    with pytest.raises(TransientError, match="set TAXI_SOURCE_URL to a mirror"):
         source.is_published("green", date(2020, 4, 1))
 
 

@@ -1,6 +1,5 @@
-"""The two releases the monthly trip files come from, as `TAXI_SOURCE` names them: the course's
-CSV mirror and the TLC's own parquet files. Where each keeps a file, which services and months
-it offers, and why a month it does not have is missing."""
+"""The two releases of monthly trip files `TAXI_SOURCE` names, the course's CSV mirror and the
+TLC's parquet files: where each keeps a file, and which services and months it offers."""
 
 from dataclasses import dataclass
 from datetime import date
@@ -9,19 +8,15 @@ from urllib.parse import urlsplit, urlunsplit
 
 from dateutil.relativedelta import relativedelta
 
+from taxi_pipeline.errors import PermanentError
+
 COURSE_URL = "https://github.com/DataTalksClub/nyc-tlc-data/releases/download"
 TLC_URL = "https://d37ci6vzurychx.cloudfront.net/trip-data"
-# The TLC publishes a month 47 to 62 days after it ends, so the latest month it can have published
-# is the one before the last two whole months: on 2026-12-01, 2026-09 (October's file cannot be
-# out before mid-December). A partition list ending there grows by one month on each 1st by itself.
+# The TLC publishes a month 47 to 62 days after it ends: the latest it can have published is the
+# one before the last two whole months (on 2026-12-01, 2026-09).
 TLC_PUBLICATION_LAG_MONTHS = 2
 # Yellow 2009 and 2010 use another layout (longitudes and latitudes, no zone ids).
 TLC_EARLIEST_MONTH = date(2011, 1, 1)
-
-
-class MonthNotOfferedError(Exception):
-    """The source cannot have this (service, month): it is before the service began or after the
-    latest month the source can have published. A retry will not change it."""
 
 
 @dataclass(frozen=True)
@@ -43,12 +38,15 @@ class TripRelease:
         """The services (colors) the release publishes, in the order the UI lists them."""
         return tuple(self.service_start)
 
-    def file_name(self, color: str, month: date) -> str:
-        """The name of one service's monthly file, as published."""
-        return self.file_template.format(color=color, month=f"{month:%Y-%m}").rsplit("/", 1)[-1]
+    def _began(self, color: str) -> date:
+        if color not in self.service_start:
+            raise ValueError(f"unknown {self.name} service {color!r}; expected one of {', '.join(self.services)}")
+        return self.service_start[color]
 
     def file_url(self, base_url: str, color: str, month: date) -> str:
-        """The URL of one service's monthly file under `base_url`."""
+        """The URL of one service's monthly file under `base_url`, built only from a known
+        service and the month."""
+        self._began(color)
         return f"{base_url.rstrip('/')}/{self.file_template.format(color=color, month=f'{month:%Y-%m}')}"
 
     def zones_url(self, base_url: str) -> str:
@@ -64,22 +62,20 @@ class TripRelease:
         return today.replace(day=1) - relativedelta(months=TLC_PUBLICATION_LAG_MONTHS + 1)
 
     def check_offered(self, color: str, month: date, today: date) -> None:
-        """Raise `MonthNotOfferedError` saying why, when the release cannot have this file:
-        the service had not begun, or the month is later than the release can have published."""
-        if color not in self.service_start:
-            raise ValueError(f"unknown {self.name} service {color!r}; expected one of {', '.join(self.services)}")
-        began, latest = self.service_start[color], self.latest_month(today)
+        """Raise `PermanentError` saying why when the release cannot have this file: the service
+        had not begun, or the month is later than the release can have published."""
+        began, latest = self._began(color), self.latest_month(today)
         if self.last_month is not None and not began <= month <= latest:
-            raise MonthNotOfferedError(
+            raise PermanentError(
                 f"{color} {month:%Y-%m} is not in the {self.description}: it holds {began:%Y-%m} to {latest:%Y-%m}"
             )
         if month < began:
-            raise MonthNotOfferedError(
+            raise PermanentError(
                 f"{color} {month:%Y-%m} is before the service began: the {self.description} holds {color} "
                 f"trips from {began:%Y-%m}"
             )
         if month > latest:
-            raise MonthNotOfferedError(
+            raise PermanentError(
                 f"{color} {month:%Y-%m} is not published yet: the TLC publishes a month about two months after it "
                 f"ends (the latest it can have today is {latest:%Y-%m})"
             )

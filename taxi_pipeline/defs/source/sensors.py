@@ -8,7 +8,8 @@ import dagster as dg
 
 from taxi_pipeline.defs.jobs import trips_job
 from taxi_pipeline.defs.source.releases import TripRelease
-from taxi_pipeline.defs.source.resources import SourceRejectedError, SourceUnavailableError, TripSourceResource
+from taxi_pipeline.defs.source.resources import TripSourceResource
+from taxi_pipeline.errors import PermanentError, TransientError
 from taxi_pipeline.partitions import next_month, split_partition_key, trip_partition_key
 
 MAX_MONTHS_CHECKED_PER_COLOR = 3  # HEAD requests per color and tick: cheap, and catches up in steps
@@ -25,11 +26,10 @@ def _latest_loaded_months(instance: dg.DagsterInstance) -> dict[str, date]:
 
 def _published(context: dg.SensorEvaluationContext, source: TripSourceResource, color: str, month: date) -> bool:
     """Whether the source has published `color`'s `month`; False, with a warning on the tick's
-    log, when the source could not tell (a 5xx or other failed request): the month is asked
-    about again on the next tick."""
+    log, when the source could not tell: the month is asked about again on the next tick."""
     try:
         return source.is_published(color, month)
-    except (SourceUnavailableError, SourceRejectedError) as e:
+    except (TransientError, PermanentError) as e:
         context.log.warning(f"{color} {month:%Y-%m} not checked, asked again next tick: {e}")
         return False
 
@@ -47,11 +47,9 @@ def build_new_month_sensor(partitions_def: dg.MultiPartitionsDefinition, release
         description="Requests each color's next months once the source publishes them.",
     )
     def new_month_sensor(context: dg.SensorEvaluationContext, source: TripSourceResource) -> dg.SensorResult:
-        """Per color, looks (HEAD) at the months after the latest one loaded or requested (from
-        the partitions' first month, or the service's if it began later) and asks for those the
-        source has published; the cursor remembers what it requested. A color whose check fails
-        (a 5xx, a refused connection) is logged on the tick and looked at again next tick; the
-        other colors are still requested."""
+        """Per color, asks the source (HEAD) about the months after the latest one loaded or
+        requested (from the partitions' or the service's first month) and requests those it has
+        published; the cursor remembers what it requested."""
         requested = {color: date.fromisoformat(month) for color, month in json.loads(context.cursor or "{}").items()}
         loaded = _latest_loaded_months(context.instance)
         keys = months.get_partition_keys()
