@@ -13,8 +13,9 @@ import dagster as dg
 import pytest
 
 from taxi_pipeline.defs.alerts.sensors import run_failure_webhook
-from taxi_pipeline.defs.alerts.webhook import WebhookPostError, WebhookResource
+from taxi_pipeline.defs.alerts.webhook import WebhookResource
 from taxi_pipeline.defs.source.resources import TripSourceResource
+from taxi_pipeline.errors import PermanentError, TransientError
 from taxi_pipeline_tests.support.http_server import QuietRequestHandler, serving
 from taxi_pipeline_tests.support.ports import free_port
 from taxi_pipeline_tests.support.runs import TRIP_ASSETS, failure_sensor_context
@@ -58,7 +59,7 @@ def assert_no_secret(text: str) -> None:
 def test_a_refused_connection_is_retried_then_named_without_the_url(caplog):
     port = free_port()  # bound, noted and closed: nothing listens there
 
-    with caplog.at_level(logging.DEBUG), pytest.raises(WebhookPostError) as failure:
+    with caplog.at_level(logging.DEBUG), pytest.raises(TransientError) as failure:
         webhook(f"http://127.0.0.1:{port}").post("hello")
 
     assert str(failure.value) == (
@@ -75,7 +76,7 @@ def test_http_500_is_retried_max_retries_times_and_then_reported(http_server):
     handler = scripted_handler(500)
     url = http_server(handler)
 
-    with pytest.raises(WebhookPostError) as failure:
+    with pytest.raises(TransientError) as failure:
         webhook(url, max_retries=2).post("hello")
 
     assert len(handler.bodies) == 3  # max_retries + 1
@@ -87,7 +88,7 @@ def test_the_default_policy_makes_four_attempts_with_backoff(http_server):
     url = http_server(handler)
     started = time.monotonic()
 
-    with pytest.raises(WebhookPostError, match="after 4 attempts: HTTP 503 from 127.0.0.1:"):
+    with pytest.raises(TransientError, match="after 4 attempts: HTTP 503 from 127.0.0.1:"):
         WebhookResource(url=f"{url}{SECRET_PATH}").post("hello")
 
     assert len(handler.bodies) == 4
@@ -109,7 +110,7 @@ def test_a_400_is_not_retried(http_server):
     handler = scripted_handler(400)
     url = http_server(handler)
 
-    with pytest.raises(WebhookPostError) as failure:
+    with pytest.raises(PermanentError) as failure:
         webhook(url).post("hello")
 
     assert len(handler.bodies) == 1
@@ -131,7 +132,7 @@ def test_a_413_with_retry_after_is_not_retried(http_server):
     handler = scripted_handler(413, headers={"Retry-After": "1"})
     url = http_server(handler)
 
-    with pytest.raises(WebhookPostError, match="after 1 attempt: HTTP 413"):
+    with pytest.raises(PermanentError, match="after 1 attempt: HTTP 413"):
         webhook(url).post("hello")
 
     assert len(handler.bodies) == 1
@@ -141,7 +142,7 @@ def test_a_redirect_is_not_followed(http_server):
     handler = scripted_handler(302, headers={"Location": "/elsewhere"})
     url = http_server(handler)
 
-    with pytest.raises(WebhookPostError, match="after 1 attempt: HTTP 302 from 127.0.0.1:"):
+    with pytest.raises(PermanentError, match="after 1 attempt: HTTP 302 from 127.0.0.1:"):
         webhook(url).post("hello")
 
     assert [path for path, _ in handler.bodies] == [f"{SECRET_PATH}?{SECRET_QUERY}"]
@@ -158,7 +159,7 @@ def test_a_server_that_never_answers_times_out_within_the_bound(http_server):
     url = http_server(Stalled)
     started = time.monotonic()
 
-    with pytest.raises(WebhookPostError) as failure:
+    with pytest.raises(TransientError) as failure:
         webhook(url, max_retries=1, timeout_seconds=0.3).post("hello")
 
     assert str(failure.value) == (
@@ -226,7 +227,7 @@ def test_a_post_that_keeps_failing_fails_the_tick_once_and_says_so(http_server):
         # The daemon turns a reaction with an error into a FAILURE tick showing that error...
         [reaction] = data.dagster_run_reactions
         assert reaction.dagster_run.run_id == run_id and expected in reaction.error.message
-        assert "WebhookPostError" in reaction.error.to_string()
+        assert "TransientError" in reaction.error.to_string()
         # ... and the tick's log says which run was not posted, and why.
         warning = f"failed run {run_id[:8]} of broken_job was not posted: {expected}"
         assert ("WARNING", warning) in tick_log(instance, data)
@@ -311,7 +312,7 @@ def test_a_trickling_answer_cannot_hold_the_tick_past_the_posts_deadline(trickli
     # The abandoned post does not linger either: its connection is shut, its thread ends.
     assert handler.client_gone.wait(5)
     deadline_passed = time.monotonic()
-    while any(t.name == "taxi-pipeline-webhook-post" for t in threading.enumerate()):
+    while any(t.name.startswith("taxi-pipeline-webhook-post") for t in threading.enumerate()):
         assert time.monotonic() - deadline_passed < 10, "the post's thread is still running"
         time.sleep(0.05)
 

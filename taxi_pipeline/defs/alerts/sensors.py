@@ -1,8 +1,49 @@
 """The run-failure sensor: every failed run posted to the webhook in TAXI_WEBHOOK_URL."""
 
+import re
+
 import dagster as dg
 
-from taxi_pipeline.defs.alerts.webhook import WebhookPostError, WebhookResource, failure_message
+from taxi_pipeline.defs.alerts.webhook import WebhookResource
+from taxi_pipeline.errors import PermanentError, TransientError
+from taxi_pipeline.settings import redact_urls_in
+
+
+def run_partition(run: dg.DagsterRun) -> str | None:
+    """The partition (or partition range) a run worked on, from its tags."""
+    if "dagster/partition" in run.tags:
+        return run.tags["dagster/partition"]
+    start, end = run.tags.get("dagster/asset_partition_range_start"), run.tags.get("dagster/asset_partition_range_end")
+    if start is None:
+        return None
+    return start if start == end else f"{start}...{end}"
+
+
+def _error_text(error) -> str:
+    """The first line of a serialized error's message without its "package.Class: " prefix."""
+    lines = (error.message or "").strip().splitlines()
+    return re.sub(r"^[\w.]+: ?", "", lines[0]).strip() if lines else ""
+
+
+def step_failure_text(error) -> str:
+    """What failed a step, in one line, credentials in URLs redacted: the innermost message of the
+    error's cause chain (the last attempt's, under "Exceeded max_retries of 3"), then the outer
+    message when it differs."""
+    if error is None:
+        return "failed"
+    outer, inner, cause = _error_text(error) or "failed", "", error.cause
+    while cause is not None:
+        inner, cause = _error_text(cause) or inner, cause.cause
+    return redact_urls_in(outer if not inner or inner == outer else f"{inner} ({outer})")
+
+
+def failure_message(run: dg.DagsterRun, step_failures: list[dg.DagsterEvent]) -> str:
+    """One message about a failed run: job, partition, run id, and what failed each failed step."""
+    partition = run_partition(run)
+    where = f" for partition {partition}" if partition else ""
+    lines = [f"taxi_pipeline: run {run.run_id[:8]} of {run.job_name}{where} failed."]
+    lines += [f"- {e.step_key}: {step_failure_text(e.step_failure_data.error)}" for e in step_failures]
+    return "\n".join(lines)
 
 
 @dg.run_failure_sensor(
@@ -14,21 +55,9 @@ from taxi_pipeline.defs.alerts.webhook import WebhookPostError, WebhookResource,
     ),
 )
 def run_failure_webhook(context: dg.RunFailureSensorContext, webhook: WebhookResource) -> dg.SkipReason | None:
-    """Posts a Slack-style message naming the failed run, its partition and the error, and says
-    in the tick's log (`context.log`, what the UI shows for a tick) what became of it:
-
-    - posted: an INFO line naming the run, the host and the attempts; the tick succeeds.
-    - no TAXI_WEBHOOK_URL set: a `SkipReason` saying the run was not posted (the tick is skipped
-      with that reason). Dagster then stops the tick at this run; further failed runs are
-      handled by the next ticks.
-    - the post still fails after its bounded retries (`WebhookResource.post`): a WARNING line,
-      then `WebhookPostError` is raised. Dagster records the tick as failed with that error
-      (red in the UI, the message in the tick's error) but moves the cursor past the run anyway,
-      since a run status sensor's side effects are not to be repeated: the run is not posted
-      again on the next tick, so the retries stay bounded.
-
-    No message holds the URL: only TAXI_WEBHOOK_URL and the host.
-    """
+    """Posts the failed run and says in the tick's log what became of it. Without a URL the tick is
+    skipped with that reason; a post that still fails fails the tick, yet Dagster moves the cursor
+    past the run, so it is not posted again."""
     run = context.dagster_run
     which = f"run {run.run_id[:8]} of {run.job_name}"
     if not webhook.url:
@@ -37,7 +66,7 @@ def run_failure_webhook(context: dg.RunFailureSensorContext, webhook: WebhookRes
         return dg.SkipReason(reason)
     try:
         attempts = webhook.post(failure_message(run, context.get_step_failure_events()))
-    except WebhookPostError as e:
+    except (TransientError, PermanentError) as e:
         context.log.warning(f"failed {which} was not posted: {e}")
         raise
     context.log.info(f"posted failed {which} to TAXI_WEBHOOK_URL ({webhook.host}) in {attempts} attempt(s)")
