@@ -40,8 +40,6 @@ def _interrupt_behind(error: BaseException | None) -> BaseException | None:
 def _ended(context: dg.AssetExecutionContext, describe, retry: Callable[[Exception], NoReturn] | None):
     try:
         yield
-    except dg.Failure:
-        raise
     except PermanentError as e:
         raise dg.Failure(description=describe(e), allow_retries=False) from None
     except (*INTERRUPTS, Exception) as e:
@@ -51,7 +49,7 @@ def _ended(context: dg.AssetExecutionContext, describe, retry: Callable[[Excepti
             # An interrupted run fails as UNEXPECTED_TERMINATION, which the instance's run retries launch again.
             context.instance.add_run_tags(context.run.run_id, {MAX_RETRIES_TAG: "0"})
             raise interrupt from None
-        if retry is None:
+        if retry is None or isinstance(e, dg.Failure):
             raise
         retry(e)
 
@@ -77,13 +75,10 @@ def retried_on_error(
         attempt, attempts = context.retry_number + 1, max_retries + 1
         policy = dg.RetryPolicy(delay=base_seconds, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
         seconds = round(max(0.0, policy.calculate_delay(attempt)), 1)
-        if attempt <= max_retries:
-            context.log.warning(
-                f"attempt {attempt} of {attempts} failed: {_first_line(error)}; retrying in {seconds:g} s"
-            )
-            raise dg.RetryRequested(max_retries=max_retries, seconds_to_wait=seconds) from None
-        context.log.warning(f"attempt {attempt} of {attempts} failed: {_first_line(error)}; no retries left")
+        last = attempt > max_retries
+        then = "no retries left" if last else f"retrying in {seconds:g} s"
+        context.log.warning(f"attempt {attempt} of {attempts} failed: {_first_line(error)}; {then}")
         # The last request keeps its cause: the step's failure and the command line's last line name it.
-        raise dg.RetryRequested(max_retries=max_retries, seconds_to_wait=seconds) from error
+        raise dg.RetryRequested(max_retries=max_retries, seconds_to_wait=seconds) from (error if last else None)
 
     return _ended(context, describe, retry)

@@ -137,11 +137,7 @@ def download_month(context: dg.AssetExecutionContext, source: TripSourceResource
         "source_url": dg.MetadataValue.url(downloaded.url),
         "sha256": downloaded.sha256,
         "download_seconds": round(seconds, 2),
-        **{
-            key: value
-            for key, value in (("last_modified", downloaded.last_modified), ("etag", downloaded.etag))
-            if value
-        },
+        **downloaded.validators,
     }
     return dg.Output(local, metadata=metadata, data_version=dg.DataVersion(downloaded.sha256))
 

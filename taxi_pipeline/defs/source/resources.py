@@ -49,14 +49,13 @@ class SourceUnavailableError(TransientError):
 
 @dataclass(frozen=True)
 class DownloadedFile:
-    """A file copied from the source to local disk; `url` holds no user:password."""
+    """A file copied from the source; `url` holds no user:password, `validators` the server's
+    Last-Modified and ETag (a file's mtime for file://) as `last_modified` and `etag`."""
 
     url: str
-    path: Path
     bytes: int
     sha256: str
-    last_modified: str | None = None  # the server's Last-Modified (a file's mtime for file://)
-    etag: str | None = None
+    validators: dict[str, str]
 
 
 class TripSourceResource(dg.ConfigurableResource):
@@ -133,7 +132,7 @@ class TripSourceResource(dg.ConfigurableResource):
                 written += len(chunk)
                 if on_progress:
                     on_progress(written)
-        return DownloadedFile(redact_url(url), destination, written, digest.hexdigest(), **validators)
+        return DownloadedFile(redact_url(url), written, digest.hexdigest(), validators)
 
     def _chunks(self, url: str, label: str, validators: dict[str, str]) -> Iterator[bytes]:
         """The file's bytes; `validators` gets its Last-Modified and ETag where known."""
