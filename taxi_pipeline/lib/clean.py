@@ -12,10 +12,9 @@ from taxi_pipeline.schema import CANONICAL_SCHEMA
 
 @dataclass
 class CleaningReport:
-    """What cleaning found in one month's file."""
+    """What cleaning found in one month's file (passenger counts None where none are published)."""
 
     rows: int
-    # None where the service publishes no passenger count (fhv, fhvhv): nothing can be missing.
     missing_passenger_count_before: int | None
     missing_passenger_count_after: int | None
     pickups_outside_month: int
@@ -23,27 +22,22 @@ class CleaningReport:
 
     @property
     def has_passenger_count(self) -> bool:
-        """Whether the file publishes a passenger count at all."""
         return self.missing_passenger_count_before is not None
 
     def __add__(self, other: "CleaningReport") -> "CleaningReport":
         """The report of two parts of one file, read one after the other."""
+
+        def add(a: int | None, b: int | None) -> int | None:
+            return None if a is None and b is None else (a or 0) + (b or 0)
+
         names = self.null_counts.keys() | other.null_counts.keys()
         return CleaningReport(
-            rows=self.rows + other.rows,
-            missing_passenger_count_before=_add_counts(
-                self.missing_passenger_count_before, other.missing_passenger_count_before
-            ),
-            missing_passenger_count_after=_add_counts(
-                self.missing_passenger_count_after, other.missing_passenger_count_after
-            ),
-            pickups_outside_month=self.pickups_outside_month + other.pickups_outside_month,
-            null_counts={n: self.null_counts.get(n, 0) + other.null_counts.get(n, 0) for n in names},
+            self.rows + other.rows,
+            add(self.missing_passenger_count_before, other.missing_passenger_count_before),
+            add(self.missing_passenger_count_after, other.missing_passenger_count_after),
+            self.pickups_outside_month + other.pickups_outside_month,
+            {n: self.null_counts.get(n, 0) + other.null_counts.get(n, 0) for n in names},
         )
-
-
-def _add_counts(a: int | None, b: int | None) -> int | None:
-    return None if a is None and b is None else (a or 0) + (b or 0)
 
 
 def count_outside_month(pickups: pa.ChunkedArray, month: date) -> int:
@@ -55,15 +49,12 @@ def count_outside_month(pickups: pa.ChunkedArray, month: date) -> int:
 
 
 def clean_trips(parsed: pa.Table, color: str, source_month: date) -> tuple[pa.Table, CleaningReport]:
-    """The month's trips in the canonical schema (every row kept), and a report of what was found.
-
-    Adds `color` and `source_month`, fills missing `passenger_count` with 0 where the color
-    publishes it (fhv and fhvhv do not: it stays null), and leaves columns the color lacks null.
-    """
+    """The month's trips in the canonical schema, every row kept, and a report of what was found:
+    adds `color` and `source_month`, fills a missing `passenger_count` with 0 where the service
+    publishes it (fhv and fhvhv do not: it stays null), leaves the columns it lacks null."""
     rows = parsed.num_rows
     if source_month.day != 1:
         raise ValueError(f"source_month must be the first day of a month, got {source_month}")
-    # fhv and fhvhv publish no passenger count: nothing is missing, and the column stays null.
     publishes_passengers = "passenger_count" in parsed.column_names
     missing_before = parsed["passenger_count"].null_count if publishes_passengers else None
 

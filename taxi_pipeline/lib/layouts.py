@@ -1,19 +1,27 @@
-"""Source column layouts of the published files, per color, mapped onto canonical names.
+"""The published column layouts of every service, for the course's CSV files and the TLC's parquet
+files alike, and the matching of a file's header against them.
 
-Headers are matched by lower-cased name, so the casing changes between years
-(`dropOff_datetime` / `dropoff_datetime`, `PUlocationID` / `PULocationID`) map alike.
+Names are matched lower-cased, so the casings of different years (`dropOff_datetime`,
+`PUlocationID`, `Airport_fee`) map alike.
 """
 
 from dataclasses import dataclass
+from datetime import date
+
+from taxi_pipeline.errors import PermanentError
+
+
+class TripFileError(PermanentError):
+    """A trip file that cannot be read as its service's layout; the message names the file."""
 
 
 @dataclass(frozen=True)
 class Layout:
-    """A color's published columns: lower-cased source name -> canonical column name."""
+    """A service's published columns: lower-cased source name -> canonical column name."""
 
     color: str
     columns: dict[str, str]
-    optional: frozenset[str]
+    optional: frozenset[str]  # columns a file may lack (older months, fees that came later)
 
     @property
     def required(self) -> list[str]:
@@ -24,123 +32,85 @@ class Layout:
         return ", ".join(f"[{n}]" if n in self.optional else n for n in self.columns)
 
 
-_TAXI_MONEY = {
-    "fare_amount": "fare_amount",
-    "extra": "extra",
-    "mta_tax": "mta_tax",
-    "tip_amount": "tip_amount",
-    "tolls_amount": "tolls_amount",
-}
+def _layout(color: str, header: str) -> Layout:
+    """A layout written as its header: `source=canonical` where the names differ, `[optional]`."""
+    columns, optional = {}, set()
+    for word in header.split():
+        name, _, canonical = word.strip("[]").partition("=")
+        columns[name] = canonical or name
+        if word.startswith("["):
+            optional.add(name)
+    return Layout(color, columns, frozenset(optional))
 
+
+_ZONES = "pulocationid=pickup_location_id dolocationid=dropoff_location_id"
+_MONEY = "fare_amount extra mta_tax tip_amount tolls_amount"
+# congestion_surcharge came part-way through 2019, airport_fee in 2021, cbd_congestion_fee in 2025-01.
 LAYOUTS: dict[str, Layout] = {
-    "yellow": Layout(
-        color="yellow",
-        columns={
-            "vendorid": "vendor_id",
-            "tpep_pickup_datetime": "pickup_datetime",
-            "tpep_dropoff_datetime": "dropoff_datetime",
-            "passenger_count": "passenger_count",
-            "trip_distance": "trip_distance",
-            "ratecodeid": "ratecode_id",
-            "store_and_fwd_flag": "store_and_fwd_flag",
-            "pulocationid": "pickup_location_id",
-            "dolocationid": "dropoff_location_id",
-            "payment_type": "payment_type",
-            **_TAXI_MONEY,
-            "improvement_surcharge": "improvement_surcharge",
-            "total_amount": "total_amount",
-            "congestion_surcharge": "congestion_surcharge",
-        },
-        # congestion_surcharge first appears in 2019 files part-way through the year.
-        optional=frozenset({"congestion_surcharge"}),
-    ),
-    "green": Layout(
-        color="green",
-        columns={
-            "vendorid": "vendor_id",
-            "lpep_pickup_datetime": "pickup_datetime",
-            "lpep_dropoff_datetime": "dropoff_datetime",
-            "store_and_fwd_flag": "store_and_fwd_flag",
-            "ratecodeid": "ratecode_id",
-            "pulocationid": "pickup_location_id",
-            "dolocationid": "dropoff_location_id",
-            "passenger_count": "passenger_count",
-            "trip_distance": "trip_distance",
-            **_TAXI_MONEY,
-            "ehail_fee": "ehail_fee",
-            "improvement_surcharge": "improvement_surcharge",
-            "total_amount": "total_amount",
-            "payment_type": "payment_type",
-            "trip_type": "trip_type",
-            "congestion_surcharge": "congestion_surcharge",
-        },
-        optional=frozenset({"congestion_surcharge", "ehail_fee"}),
-    ),
-    "fhv": Layout(
-        color="fhv",
-        columns={
-            "dispatching_base_num": "dispatching_base_num",
-            "pickup_datetime": "pickup_datetime",
-            "dropoff_datetime": "dropoff_datetime",
-            "pulocationid": "pickup_location_id",
-            "dolocationid": "dropoff_location_id",
-            "sr_flag": "sr_flag",
-            "affiliated_base_number": "affiliated_base_number",
-        },
-        # TLC's older fhv header has no Affiliated_base_number; some files lack SR_Flag too.
-        optional=frozenset({"sr_flag", "affiliated_base_number"}),
-    ),
+    color: _layout(color, header)
+    for color, header in {
+        "yellow": f"""vendorid=vendor_id tpep_pickup_datetime=pickup_datetime tpep_dropoff_datetime=dropoff_datetime
+            passenger_count trip_distance ratecodeid=ratecode_id store_and_fwd_flag {_ZONES} payment_type {_MONEY}
+            improvement_surcharge total_amount [congestion_surcharge] [airport_fee] [cbd_congestion_fee]""",
+        "green": f"""vendorid=vendor_id lpep_pickup_datetime=pickup_datetime lpep_dropoff_datetime=dropoff_datetime
+            store_and_fwd_flag ratecodeid=ratecode_id {_ZONES} passenger_count trip_distance {_MONEY} [ehail_fee]
+            improvement_surcharge total_amount payment_type trip_type [congestion_surcharge] [cbd_congestion_fee]""",
+        # The TLC's older fhv header lacks Affiliated_base_number, some files SR_Flag too.
+        "fhv": f"dispatching_base_num pickup_datetime dropoff_datetime {_ZONES} [sr_flag] [affiliated_base_number]",
+        # The app's base fare is not the meter's fare_amount (docs/sources.md): a column of its own.
+        "fhvhv": f"""hvfhs_license_num dispatching_base_num originating_base_num request_datetime on_scene_datetime
+            pickup_datetime dropoff_datetime {_ZONES} trip_miles=trip_distance trip_time base_passenger_fare
+            tolls=tolls_amount bcf sales_tax [congestion_surcharge] [airport_fee] tips=tip_amount driver_pay
+            shared_request_flag shared_match_flag access_a_ride_flag wav_request_flag wav_match_flag
+            [cbd_congestion_fee]""",
+    }.items()
 }
 
 
-# Fees the TLC adds over the years; a file from before a fee's time may lack its column.
-# cbd_congestion_fee (the Manhattan congestion relief zone toll) appears in 2025-01.
-_FEES = {"congestion_surcharge": "congestion_surcharge", "airport_fee": "airport_fee"}
-_CBD = {"cbd_congestion_fee": "cbd_congestion_fee"}
+def service_marks(header: list[str]) -> dict[str, list[str]]:
+    """The services whose column signature the header has, with the names that show it: yellow's
+    `tpep_` times, green's `lpep_` times, fhvhv's `hvfhs_license_num`, and fhv's
+    `dispatching_base_num` with a plain `pickup_datetime` but no `hvfhs_license_num`."""
+    lower = {name.lower(): name for name in header}
+    marks = {
+        "yellow": [name for name in header if name.lower().startswith("tpep_")],
+        "green": [name for name in header if name.lower().startswith("lpep_")],
+        "fhvhv": [lower[n] for n in ("hvfhs_license_num",) if n in lower],
+    }
+    if not marks["fhvhv"] and {"dispatching_base_num", "pickup_datetime"} <= lower.keys():
+        marks["fhv"] = [lower["dispatching_base_num"], lower["pickup_datetime"]]
+    return {service: names for service, names in marks.items() if names}
 
-_FHVHV_COLUMNS = {
-    "hvfhs_license_num": "hvfhs_license_num",
-    "dispatching_base_num": "dispatching_base_num",
-    "originating_base_num": "originating_base_num",
-    "request_datetime": "request_datetime",
-    "on_scene_datetime": "on_scene_datetime",
-    "pickup_datetime": "pickup_datetime",
-    "dropoff_datetime": "dropoff_datetime",
-    "pulocationid": "pickup_location_id",
-    "dolocationid": "dropoff_location_id",
-    "trip_miles": "trip_distance",
-    "trip_time": "trip_time",
-    # base_passenger_fare is NOT fare_amount: the taxi meter's fare (time and distance at the
-    # TLC's rates) and the app's base fare (set by the company, surge included) are defined
-    # differently, so mapping both onto one column would make fare comparisons across services
-    # silently wrong. It keeps a column of its own and fhvhv's fare_amount stays null.
-    "base_passenger_fare": "base_passenger_fare",
-    "tolls": "tolls_amount",
-    "bcf": "bcf",
-    "sales_tax": "sales_tax",
-    **_FEES,
-    "tips": "tip_amount",
-    "driver_pay": "driver_pay",
-    "shared_request_flag": "shared_request_flag",
-    "shared_match_flag": "shared_match_flag",
-    "access_a_ride_flag": "access_a_ride_flag",
-    "wav_request_flag": "wav_request_flag",
-    "wav_match_flag": "wav_match_flag",
-    **_CBD,
-}
 
-TLC_LAYOUTS: dict[str, Layout] = {
-    "yellow": Layout(
-        color="yellow",
-        columns={**LAYOUTS["yellow"].columns, **_FEES, **_CBD},
-        optional=LAYOUTS["yellow"].optional | _FEES.keys() | _CBD.keys(),
-    ),
-    "green": Layout(
-        color="green",
-        columns={**LAYOUTS["green"].columns, **_CBD},
-        optional=LAYOUTS["green"].optional | _CBD.keys(),
-    ),
-    "fhv": LAYOUTS["fhv"],
-    "fhvhv": Layout(color="fhvhv", columns=_FHVHV_COLUMNS, optional=frozenset(_FEES.keys() | _CBD.keys())),
-}
-TLC_SERVICES = tuple(TLC_LAYOUTS)
+def match_columns(
+    path, header: list[str], color: str, month: date | None = None, noun: str = "color"
+) -> tuple[dict[str, str], list[str]]:
+    """(the file's header names -> canonical names, the names no layout knows), or `TripFileError`
+    for an unknown `color` (a `noun`), or a file whose columns are another service's, collide
+    (`Airport_fee` and `airport_fee`) or lack a required one."""
+    if color not in LAYOUTS:
+        raise TripFileError(f"{path}: unknown {noun} {color!r}; expected one of {', '.join(LAYOUTS)}")
+    layout = LAYOUTS[color]
+    offered = f"{color} {month:%Y-%m}" if month else color
+    others = {service: names for service, names in service_marks(header).items() if service != color}
+    if others:
+        signatures = " and ".join(f"{service} ({', '.join(names)})" for service, names in others.items())
+        raise TripFileError(f"{path}: {offered}: the file's columns are those of {signatures}, not {color}")
+    by_canonical: dict[str, list[str]] = {}
+    extra = []
+    for name in header:
+        if name.lower() in layout.columns:
+            by_canonical.setdefault(layout.columns[name.lower()], []).append(name)
+        else:
+            extra.append(name)
+    collisions = [names for names in by_canonical.values() if len(names) > 1]
+    if collisions:
+        both = "; ".join(f"{' and '.join(n)} both read as {layout.columns[n[0].lower()]}" for n in collisions)
+        raise TripFileError(f"{path}: {offered}: columns collide: {both}; the file cannot be read unambiguously")
+    by_lower = {names[0].lower(): names[0] for names in by_canonical.values()}
+    missing = [name for name in layout.required if name not in by_lower]
+    if missing:
+        raise TripFileError(
+            f"{path}: {color} file lacks required column(s) {', '.join(missing)}; expected layout: {layout.describe()}"
+        )
+    return {by_lower[lower]: layout.columns[lower] for lower in by_lower}, extra

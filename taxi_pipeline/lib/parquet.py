@@ -7,10 +7,8 @@ import pyarrow.parquet as pq
 
 from taxi_pipeline.schema import CANONICAL_SCHEMA
 
-PARQUET_COMPRESSION = "zstd"  # ~20% smaller than snappy at the same speed on these files
-# Large enough for good compression and for DuckDB/BigQuery to read in parallel, small enough
-# that a month is converted in a few hundred MiB: at 7 M rows 256 Ki-row groups peak ~160 MiB
-# below 512 Ki-row ones, for a file 4% larger (benchmarks/README.md).
+PARQUET_COMPRESSION = "zstd"
+# Large enough for DuckDB and BigQuery to read in parallel, small enough to write in bounded memory.
 ROW_GROUP_ROWS = 256 * 1024
 
 

@@ -1,11 +1,14 @@
-"""Read a published trip file (CSV, gzipped or not) as Arrow tables with canonical names.
+"""Read a trip file's rows as Arrow tables under canonical names and types, a block at a time.
 
-Files are streamed in record batches, so a month of any size is read in bounded memory.
+The course's CSV files (gzipped or not) are read here; the rows that cannot be read are dropped
+and counted as `MalformedRows`, which the parquet reader in `convert` shares.
 """
 
 import gzip
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import IO, Protocol, TypeVar
@@ -14,23 +17,25 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from taxi_pipeline.lib.background import in_background
-from taxi_pipeline.lib.layouts import LAYOUTS, Layout
-from taxi_pipeline.lib.malformed import MalformedRows, convert_leniently
+from taxi_pipeline.lib.layouts import TripFileError, match_columns
 from taxi_pipeline.lib.source_file import GZIP_MAGIC
 from taxi_pipeline.schema import CANONICAL_SCHEMA
 
-# The file is decompressed in a thread and parsed a chunk at a time, each chunk on all cores in
-# blocks: 8 MiB chunks of 4 MiB blocks keep both cores busy in ~0.35 GiB for a 7 M-row month
-# (16 MiB chunks took ~0.1 GiB more, no faster).
+# Chunks of the decompressed file parsed at a time, each in blocks on all cores.
 CSV_CHUNK_BYTES = 8 << 20
 CSV_BLOCK_BYTES = 4 << 20
-# A small share of malformed rows (wrong field count, values that do not parse) is dropped and
-# reported; above it the file is refused.
+# The share of a file's rows that may be malformed (dropped and reported) before it is refused.
 DEFAULT_MAX_MALFORMED_SHARE = 0.001
-# Arrow's null spellings but NaN's: a float column's `nan` stays NaN for the audit to see (the
-# course's pandas writers leave missing values empty), an integer column's is null.
+# Arrow's null spellings but NaN's: a float column's `nan` stays NaN for the audit to see, an
+# integer column's is null.
 CSV_NULL_VALUES = [v for v in pacsv.ConvertOptions().null_values if "nan" not in v.lower()]
+TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
+# A decimal number as the published files write them: "12", "-3.5", ".5", "1e3", with spaces.
+_NUMBER = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
+_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
+MAX_EXAMPLES = 5
+_EXAMPLE_CHARS = 120
+WRONG_FIELD_COUNT = "wrong number of fields"
 
 T = TypeVar("T")
 
@@ -42,8 +47,106 @@ class OpensBinary(Protocol):
 TripFilePath = str | Path | OpensBinary
 
 
-class TripFileError(ValueError):
-    """A trip file that cannot be read as its color's layout; the message names the file."""
+def in_background(items: Iterable[T], depth: int = 2) -> Iterator[T]:
+    """The items, produced by a thread at most `depth` ahead of the consumer, so that stages of a
+    stream (Arrow releases the GIL) overlap on the cores. The producer's exception is raised in
+    the consumer; closing this iterator stops the producer."""
+    buffer: queue.Queue = queue.Queue(maxsize=depth)
+    stop, end = threading.Event(), object()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                buffer.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+            put(end)
+        except BaseException as e:  # handed to the consumer
+            put(e)
+
+    thread = threading.Thread(target=produce, name="taxi-pipeline-stage", daemon=True)
+    thread.start()
+    try:
+        while (item := buffer.get()) is not end:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
+@dataclass
+class MalformedRows:
+    """Rows dropped from a file, by reason: a wrong number of fields, or a value its column's type
+    cannot hold (a row counts once, under its first bad column)."""
+
+    by_reason: dict[str, int] = field(default_factory=dict)
+    examples: list[str] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        return sum(self.by_reason.values())
+
+    def count(self, reason: str, rows: int, example: str | None = None) -> None:
+        self.by_reason[reason] = self.by_reason.get(reason, 0) + rows
+        if example is not None and len(self.examples) < MAX_EXAMPLES:
+            self.examples.append(example[:_EXAMPLE_CHARS])
+
+    def add_invalid_row(self, row) -> str:
+        """Arrow's `invalid_row_handler`: count a row with the wrong number of fields, skip it."""
+        line = f"line {row.number}: " if row.number is not None else ""
+        example = f"{line}{row.actual_columns} fields, expected {row.expected_columns}: {row.text!r}"
+        self.count(WRONG_FIELD_COUNT, 1, example)
+        return "skip"
+
+    def describe(self) -> str:
+        """One line: rows per reason, then the first examples."""
+        reasons = ", ".join(f"{reason}: {rows:,}" for reason, rows in self.by_reason.items())
+        return f"{reasons} (e.g. {'; '.join(self.examples)})" if self.examples else reasons
+
+
+def check_malformed_share(path: TripFilePath, malformed: MalformedRows, rows_kept: int, max_share: float) -> None:
+    """`TripFileError` naming the file when more than `max_share` of its rows were malformed."""
+    total = rows_kept + malformed.rows
+    if malformed.rows and malformed.rows > max_share * total:
+        raise TripFileError(
+            f"{path}: {malformed.rows:,} of {total:,} rows ({malformed.rows / total:.3%}) are malformed, "
+            f"more than the allowed {max_share:.3%}: {malformed.describe()}"
+        )
+
+
+def without_bad_rows(
+    batch: pa.RecordBatch,
+    renames: dict[str, str],
+    malformed: MalformedRows,
+    convert: Callable[[pa.Array, pa.DataType], tuple[pa.Array, pa.Array | None]],
+    describe: Callable[[str, str, pa.Array, int], tuple[str, str]],
+) -> pa.Table:
+    """The batch under canonical names, each column `convert`ed to its canonical type, without the
+    rows holding a value that type cannot hold; `describe(name, source_name, values, row)` gives
+    the reason and example under which they are counted in `malformed`."""
+    columns, bad_rows = [], None
+    for source_name, values in zip(batch.schema.names, batch.columns, strict=True):
+        name = renames[source_name]
+        converted, bad = convert(values, CANONICAL_SCHEMA.field(name).type)
+        if bad is not None and pc.any(bad).as_py():
+            newly_bad = bad if bad_rows is None else pc.and_(bad, pc.invert(bad_rows))
+            if dropped := pc.sum(newly_bad).as_py() or 0:
+                reason, example = describe(name, source_name, values, pc.index(newly_bad, True).as_py())
+                malformed.count(reason, dropped, example)
+            bad_rows = bad if bad_rows is None else pc.or_(bad_rows, bad)
+        columns.append(converted)
+    table = pa.table(columns, names=[renames[name] for name in batch.schema.names])
+    return table if bad_rows is None else table.filter(pc.invert(bad_rows))
 
 
 @dataclass(frozen=True)
@@ -66,110 +169,28 @@ def _is_gzip(path: TripFilePath) -> bool:
         return f.read(2) == GZIP_MAGIC
 
 
-def _input_stream(path: TripFilePath) -> pa.NativeFile:
-    compression = "gzip" if _is_gzip(path) else None
-    if isinstance(path, (str, Path)):  # local: Arrow reads the file natively
-        return pa.input_stream(str(path), compression=compression)
-    return pa.input_stream(pa.PythonFile(_open_binary(path), mode="r"), compression=compression)
-
-
 def read_header(path: TripFilePath) -> list[str]:
     """The column names of the file's first line, as written."""
-    try:
-        gzipped = _is_gzip(path)
-        with _open_binary(path) as raw, gzip.open(raw) if gzipped else raw as f:
-            line = f.readline()
-    except (OSError, EOFError) as e:
-        raise TripFileError(f"{path}: cannot read the header: {e}") from e
-    header = line.decode("latin-1").strip().lstrip("\ufeff")
+    gzipped = _is_gzip(path)  # before opening it again: a memory:// file shares its position
+    with _open_binary(path) as raw, gzip.open(raw) if gzipped else raw as f:
+        header = f.readline().decode("latin-1").strip().lstrip("\ufeff")
     if not header:
         raise TripFileError(f"{path}: the file is empty (no header line)")
     return [name.strip().strip('"') for name in header.split(",")]
 
 
-def service_marks(header: list[str]) -> dict[str, list[str]]:
-    """The services whose column signature the header has, with the names that show it: yellow's
-    `tpep_` times, green's `lpep_` times, fhvhv's `hvfhs_license_num`, and fhv's
-    `dispatching_base_num` with a plain `pickup_datetime` but no `hvfhs_license_num`."""
-    lower = {name.lower(): name for name in header}
-    marks = {
-        "yellow": [name for name in header if name.lower().startswith("tpep_")],
-        "green": [name for name in header if name.lower().startswith("lpep_")],
-        "fhvhv": [lower[n] for n in ("hvfhs_license_num",) if n in lower],
-    }
-    if not marks["fhvhv"] and {"dispatching_base_num", "pickup_datetime"} <= lower.keys():
-        marks["fhv"] = [lower["dispatching_base_num"], lower["pickup_datetime"]]
-    return {service: names for service, names in marks.items() if names}
-
-
-def match_columns(
-    path: TripFilePath, header: list[str], layout: Layout, month: date | None = None
-) -> tuple[dict[str, str], list[str]]:
-    """Map the file's own header names to canonical names; list the names that are not known.
-
-    Raises `TripFileError` for a file whose columns are another service's, whose names collide
-    (two read as one column: `Airport_fee` and `airport_fee`), or that lacks a required column.
-    """
-    offered = f"{layout.color} {month:%Y-%m}" if month else layout.color
-    others = {service: names for service, names in service_marks(header).items() if service != layout.color}
-    if others:
-        signatures = " and ".join(f"{service} ({', '.join(names)})" for service, names in others.items())
-        raise TripFileError(f"{path}: {offered}: the file's columns are those of {signatures}, not {layout.color}")
-    by_canonical: dict[str, list[str]] = {}
-    extra = []
-    for name in header:
-        lower = name.lower()
-        if lower in layout.columns:
-            by_canonical.setdefault(layout.columns[lower], []).append(name)
-        else:
-            extra.append(name)
-    collisions = [names for names in by_canonical.values() if len(names) > 1]
-    if collisions:
-        both = "; ".join(
-            f"{' and '.join(names)} both read as {layout.columns[names[0].lower()]}" for names in collisions
-        )
-        raise TripFileError(f"{path}: {offered}: columns collide: {both}; the file cannot be read unambiguously")
-    by_lower = {names[0].lower(): names[0] for names in by_canonical.values()}
-    missing = [name for name in layout.required if name not in by_lower]
-    if missing:
-        raise TripFileError(
-            f"{path}: {layout.color} file lacks required column(s) {', '.join(missing)}; "
-            f"expected layout: {layout.describe()}"
-        )
-    return {by_lower[lower]: layout.columns[lower] for lower in by_lower}, extra
-
-
 def open_trip_csv(path: TripFilePath, color: str, month: date | None = None) -> TripCsv:
-    """The file (of `month`, when given, for messages) with its header matched to the color's
-    layout (case-insensitively; optional columns may be absent), or `TripFileError` naming the
-    file and what is missing, colliding or of another service."""
-    if color not in LAYOUTS:
-        raise TripFileError(f"{path}: unknown color {color!r}; expected one of {', '.join(LAYOUTS)}")
+    """The file with its header matched to the color's layout (`month` names it in messages)."""
     header = read_header(path)
-    renames, extra = match_columns(path, header, LAYOUTS[color], month)
-    return TripCsv(path, color, header, renames, extra)
-
-
-def _parse_type(canonical: pa.DataType) -> pa.DataType:
-    # Integer columns come as "1.0" in files written from float columns (2020-2021); read
-    # them as float and cast back safely, which rejects real fractions.
-    return pa.float64() if pa.types.is_integer(canonical) else canonical
-
-
-def _typed(batch: pa.RecordBatch, trips: TripCsv) -> pa.Table:
-    names = [trips.renames[name] for name in batch.schema.names]
-    columns = []
-    for column, name in zip(batch.columns, names, strict=True):
-        target = CANONICAL_SCHEMA.field(name).type
-        if pa.types.is_integer(target) and pa.types.is_floating(column.type):
-            column = pc.if_else(pc.is_nan(column), pa.scalar(None, column.type), column)
-        columns.append(pc.cast(column, target))
-    return pa.table(columns, names=names)
+    return TripCsv(path, color, header, *match_columns(path, header, color, month))
 
 
 def _text_chunks(path: TripFilePath, size: int) -> Iterator[bytes]:
     """The file's (decompressed) bytes in chunks of about `size` that end at a line break."""
-    with _input_stream(path) as stream:
+    compression = "gzip" if _is_gzip(path) else None
+    local = isinstance(path, (str, Path))  # Arrow reads a local file natively
+    source = str(path) if local else pa.PythonFile(_open_binary(path), mode="r")
+    with pa.input_stream(source, compression=compression) as stream:
         rest = b""
         while data := stream.read(size):
             data = rest + data
@@ -183,19 +204,49 @@ def _text_chunks(path: TripFilePath, size: int) -> Iterator[bytes]:
             yield rest
 
 
+def _typed(values: pa.Array, target: pa.DataType) -> tuple[pa.Array, None]:
+    if pa.types.is_integer(target) and pa.types.is_floating(values.type):
+        values = pc.if_else(pc.is_nan(values), pa.scalar(None, values.type), values)
+    return pc.cast(values, target), None
+
+
+def _parsed_text(text: pa.Array, target: pa.DataType) -> tuple[pa.Array, pa.Array | None]:
+    """(the texts converted to `target`, mask of the non-empty texts that did not parse)."""
+    if pa.types.is_string(target):
+        return text, None
+    if pa.types.is_timestamp(target):
+        values = pc.strptime(text, format=TIMESTAMP_FORMAT, unit=target.unit, error_is_null=True)
+        return values, pc.and_(pc.is_valid(text), pc.is_null(values))
+    numbers = pc.cast(pc.if_else(pc.match_substring_regex(text, _NUMBER), text, None), pa.float64())
+    if pa.types.is_integer(target):
+        whole = pc.and_(
+            pc.equal(pc.floor(numbers), numbers),
+            pc.and_(pc.greater_equal(numbers, _INT32_MIN), pc.less_equal(numbers, _INT32_MAX)),
+        )
+        numbers = pc.if_else(whole, numbers, None)
+    values = pc.cast(numbers, target)
+    return values, pc.and_(pc.is_valid(text), pc.is_null(values))
+
+
+def _does_not_parse(name: str, source_name: str, text: pa.Array, row: int) -> tuple[str, str]:
+    return f"{name} does not parse", f"{name}={text[row].as_py()!r}"
+
+
 def iter_trip_batches(
     trips: TripCsv, encoding: str, malformed: MalformedRows, lenient: bool = False
 ) -> Iterator[pa.Table]:
-    """The file's rows as typed tables under canonical names, a block of the file at a time.
+    """The file's rows as typed tables under canonical names, a block at a time.
 
-    Rows with the wrong number of fields are dropped and counted in `malformed`. The strict
-    (fast) mode fails on the first value that does not parse; the lenient mode reads every
-    column as text, drops and counts the rows with such values, and converts the rest.
+    Rows with the wrong number of fields are dropped and counted in `malformed`. The strict (fast)
+    mode fails on the first value that does not parse; the lenient one reads every column as
+    text and drops and counts the rows holding such values.
     """
-    types = {
-        src: pa.string() if lenient else _parse_type(CANONICAL_SCHEMA.field(dst).type)
-        for src, dst in trips.renames.items()
-    }
+    types = {}
+    for src, dst in trips.renames.items():
+        target = CANONICAL_SCHEMA.field(dst).type
+        # Integers come as "1.0" in files written from float columns (2020-2021): read as float,
+        # cast back safely, which rejects real fractions.
+        types[src] = pa.string() if lenient else pa.float64() if pa.types.is_integer(target) else target
     parse_options = pacsv.ParseOptions(invalid_row_handler=malformed.add_invalid_row)
     convert_options = pacsv.ConvertOptions(
         include_columns=list(trips.renames),
@@ -204,6 +255,7 @@ def iter_trip_batches(
         quoted_strings_can_be_null=True,
         null_values=CSV_NULL_VALUES,
     )
+    convert, describe = (_parsed_text, _does_not_parse) if lenient else (_typed, None)
     for number, chunk in enumerate(in_background(_text_chunks(trips.path, CSV_CHUNK_BYTES))):
         read_options = pacsv.ReadOptions(
             encoding=encoding,
@@ -212,50 +264,34 @@ def iter_trip_batches(
             skip_rows=1 if number == 0 else 0,  # the header line
         )
         table = pacsv.read_csv(
-            pa.py_buffer(chunk),
-            read_options=read_options,
-            parse_options=parse_options,
-            convert_options=convert_options,
+            pa.py_buffer(chunk), read_options=read_options, parse_options=parse_options, convert_options=convert_options
         )
         for batch in table.to_batches():
-            yield convert_leniently(batch, trips.renames, malformed) if lenient else _typed(batch, trips)
+            yield without_bad_rows(batch, trips.renames, malformed, convert, describe)
 
 
-def _needs_lenient_mode(error: pa.ArrowInvalid) -> bool:
+def _fallback(error: pa.ArrowInvalid, encoding: str, lenient: bool) -> tuple[str, bool] | None:
+    """The (encoding, lenient) to read the file again with after `error`, or None. Reads the text
+    of pyarrow 26's CSV errors, which have no types of their own."""
     message = str(error)
-    return "conversion error" in message or "was truncated" in message or "would overflow" in message
+    if "invalid UTF8" in message and encoding == "utf8":
+        return "latin-1", lenient
+    if not lenient and any(s in message for s in ("conversion error", "was truncated", "would overflow")):
+        return encoding, True
+    return None
 
 
 def read_with_fallbacks(trips: TripCsv, consume: Callable[[Iterator[pa.Table]], T]) -> tuple[T, str, MalformedRows]:
-    """`consume(batches)` over the file's typed batches, restarted from the top when the file
-    turns out not to be UTF-8 (read as latin-1: fhv 2020-02 is) or to hold values that do not
-    parse (read leniently). Returns its result, the encoding used and the malformed rows.
-
-    Errors reading the file become `TripFileError` naming it.
-    """
+    """(`consume(batches)` over the file's typed batches, the encoding used, the malformed rows),
+    restarted from the top when the file turns out not to be UTF-8 (read as latin-1: fhv 2020-02
+    is) or to hold values that do not parse (read leniently). Read errors name the file."""
     encoding, lenient = "utf8", False
-    for _attempt in range(3):
+    while True:
         malformed = MalformedRows()
         try:
             return consume(iter_trip_batches(trips, encoding, malformed, lenient)), encoding, malformed
-        except pa.ArrowInvalid as e:
-            if "invalid UTF8" in str(e) and encoding == "utf8":
-                encoding = "latin-1"
-            elif _needs_lenient_mode(e) and not lenient:
-                lenient = True
-            else:
+        except (pa.ArrowInvalid, OSError) as e:
+            retry = _fallback(e, encoding, lenient) if isinstance(e, pa.ArrowInvalid) else None
+            if retry is None:
                 raise TripFileError(f"{trips.path}: {e}") from e
-        except (OSError, EOFError) as e:
-            raise TripFileError(f"{trips.path}: {e}") from e
-    raise AssertionError("unreachable: each fallback is taken at most once")
-
-
-def check_malformed_share(path: TripFilePath, malformed: MalformedRows, rows_kept: int, max_share: float) -> None:
-    """Raise `TripFileError` naming the file and the problems when more than `max_share` of the
-    file's rows were malformed."""
-    total = rows_kept + malformed.rows
-    if malformed.rows and malformed.rows > max_share * total:
-        raise TripFileError(
-            f"{path}: {malformed.rows:,} of {total:,} rows ({malformed.rows / total:.3%}) are malformed, "
-            f"more than the allowed {max_share:.3%}: {malformed.describe()}"
-        )
+            encoding, lenient = retry

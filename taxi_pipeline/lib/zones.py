@@ -8,17 +8,15 @@ from pathlib import Path
 
 from upath import UPath
 
+from taxi_pipeline.errors import PermanentError
 from taxi_pipeline.schema import ZONES_SCHEMA
 
 ZONE_HEADER = ("LocationID", "Borough", "Zone", "service_zone")
-# The warehouse table's columns, in the file's order, and their SQL types by warehouse.
-ZONE_COLUMNS = tuple(ZONES_SCHEMA.names)
-MAX_ZONE_FILE_BYTES = 1 << 20  # the published table is ~12 KB; anything much larger is not it
+ZONE_COLUMNS = tuple(ZONES_SCHEMA.names)  # the warehouse table's columns, in the file's order
 
 
-class ZoneFileError(ValueError):
-    """A zone table that is not `LocationID,Borough,Zone,service_zone` with unique integer ids;
-    the message names the file and the problem."""
+class ZoneFileError(PermanentError):
+    """A zone table that is not `LocationID,Borough,Zone,service_zone` with unique integer ids."""
 
 
 @dataclass(frozen=True)
@@ -33,28 +31,14 @@ class ZoneTable:
         return [row[0] for row in self.rows]
 
 
-def _read_bytes(path: Path | UPath, shown: str) -> bytes:
-    with path.open("rb") as f:
-        data = f.read(MAX_ZONE_FILE_BYTES + 1)
-    if len(data) > MAX_ZONE_FILE_BYTES:
-        raise ZoneFileError(f"{shown}: larger than {MAX_ZONE_FILE_BYTES:,} bytes, not a taxi zone table")
-    return data
-
-
 def read_zone_file(path: Path | UPath, name: str | None = None) -> ZoneTable:
     """The rows of the zone table at `path` (local or gs://), or `ZoneFileError` naming the file
-    (as `name`, e.g. the URL it came from, when given) and the first problem: the header must be
-    `LocationID,Borough,Zone,service_zone` (any case), every id an integer, no id twice, every
-    row four fields."""
+    (as `name`, e.g. its URL, when given) and its first problem: a header other than
+    `LocationID,Borough,Zone,service_zone` (any case), an id not an integer or twice, a row not
+    of four fields."""
     shown = name or str(path)
-    try:
-        text = _read_bytes(path, shown).decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise ZoneFileError(f"{shown}: not UTF-8 text (byte {e.start})") from None
-    records = csv.reader(io.StringIO(text, newline=""))
-    header = next(records, None)
-    if header is None:
-        raise ZoneFileError(f"{shown}: empty file, expected the header {','.join(ZONE_HEADER)}")
+    records = csv.reader(io.StringIO(path.read_bytes().decode("utf-8-sig"), newline=""))
+    header = next(records, [])
     if [name.strip().lower() for name in header] != [name.lower() for name in ZONE_HEADER]:
         raise ZoneFileError(f"{shown}: header is {','.join(header)}, expected {','.join(ZONE_HEADER)}")
     rows, seen = [], {}

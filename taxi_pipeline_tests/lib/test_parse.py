@@ -1,11 +1,15 @@
+"""Reading the course's CSV files as canonical tables, and the background stage they stream through."""
+
 import csv
 import gzip
+import threading
+import time
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
-from taxi_pipeline.lib.parse import TripFileError, read_header
+from taxi_pipeline.lib.parse import TripFileError, in_background, read_header
 from taxi_pipeline.schema import CANONICAL_SCHEMA
 from taxi_pipeline_tests.support.samples import SAMPLE_ROWS, release_file
 from taxi_pipeline_tests.support.trips import read_trips_csv
@@ -225,3 +229,40 @@ def test_nan_text_is_nan_in_a_float_column_and_null_in_an_integer_column(tmp_pat
     assert (parsed["ratecode_id"], parsed["passenger_count"], parsed["ehail_fee"]) == (None, None, None)
     assert str(parsed["fare_amount"]) == str(parsed["total_amount"]) == "nan"
     assert (parsed["tip_amount"], parsed["tolls_amount"]) == (float("inf"), float("-inf"))
+
+
+# --- the background stage: order, errors handed over, producer stopped on close ---------------------
+
+
+def test_items_arrive_in_order():
+    assert list(in_background(iter(range(100)), depth=3)) == list(range(100))
+
+
+def test_an_error_in_the_producer_is_raised_in_the_consumer():
+    def failing():
+        yield 1
+        raise ValueError("bad block")
+
+    items = in_background(failing())
+    assert next(items) == 1
+    with pytest.raises(ValueError, match="bad block"):
+        next(items)
+
+
+def test_closing_the_consumer_stops_the_producer():
+    produced = []
+
+    def endless():
+        n = 0
+        while True:
+            produced.append(n)
+            yield n
+            n += 1
+
+    items = in_background(endless(), depth=2)
+    assert next(items) == 0
+    items.close()
+    seen = len(produced)
+    time.sleep(0.3)
+    assert len(produced) == seen <= 4
+    assert not any(t.name == "taxi-pipeline-stage" for t in threading.enumerate())

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from taxi_pipeline.lib.layouts import TLC_LAYOUTS
+from taxi_pipeline.lib.layouts import LAYOUTS
 from taxi_pipeline.schema import CANONICAL_SCHEMA
 from taxi_pipeline_tests.support.http_server import QuietHandler
 
@@ -69,7 +69,7 @@ def sample_as_parquet(service: str, era: str, destination: Path) -> Path:
     physical type the TLC used in `era` ("2020" or "2023"); a column with no value at all is
     Arrow's `null` type in the 2020 era, as pandas wrote it."""
     header = pacsv.read_csv(sample_csv(service), read_options=pacsv.ReadOptions(skip_rows_after_names=10**9))
-    columns = TLC_LAYOUTS[service].columns
+    columns = LAYOUTS[service].columns
     types = {name: _era_type(columns[name.lower()], era) for name in header.column_names}
     table = pacsv.read_csv(
         sample_csv(service),

@@ -12,9 +12,9 @@ from functools import cache
 import pyarrow as pa
 
 from taxi_pipeline.lib.clean import clean_trips
-from taxi_pipeline.lib.malformed import MalformedRows
 from taxi_pipeline.lib.parse import (
     DEFAULT_MAX_MALFORMED_SHARE,
+    MalformedRows,
     TripFilePath,
     check_malformed_share,
     open_trip_csv,
