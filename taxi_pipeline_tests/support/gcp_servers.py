@@ -4,7 +4,8 @@
   filesystem backend: each object is a plain file at `<root>/<bucket>/<object>`.
 - bqemulator, from its own virtual environment (`make test` builds `.venv-bqemulator`, with
   duckdb 1.5.5 and the spatial extension it cannot download offline). `BQEMU_GCS_LOCAL_ROOT`
-  points at the fake-gcs root, so load jobs from gs:// URIs read the same objects.
+  points at the fake-gcs root, so load jobs from gs:// URIs read the same objects. It is reached
+  through the proxy of `bqemulator_quirks`, which rewrites the SQL it cannot run.
 - An OAuth token endpoint: the service-account key the tests hand to Application Default
   Credentials names it as `token_uri`, so the production code authenticates exactly as it does
   against Google, and the emulators, which ignore tokens, accept it.
@@ -21,6 +22,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from taxi_pipeline_tests.support.bqemulator_quirks import start_proxy
 from taxi_pipeline_tests.support.http_server import QuietRequestHandler, serve
 from taxi_pipeline_tests.support.ports import free_port
 from taxi_pipeline_tests.support.processes import log_tail, wait_until_ready
@@ -93,7 +95,9 @@ def start_fake_gcs(root: Path) -> tuple[subprocess.Popen, str]:
 
 
 def start_bqemulator(gcs_root: Path, workdir: Path) -> tuple[subprocess.Popen, str]:
-    """bqemulator (REST on 127.0.0.1, in memory) reading gs:// URIs from the fake-gcs root."""
+    """bqemulator (REST on 127.0.0.1, in memory) reading gs:// URIs from the fake-gcs root; the
+    endpoint returned is its rewriting proxy's (`bqemulator_quirks`), which lives as long as the
+    session."""
     executable = BQEMULATOR_VENV / "bin" / "bqemulator"
     if not executable.exists():
         raise RuntimeError(f"{executable} is missing: `make test` installs bqemulator into {BQEMULATOR_VENV}")
@@ -138,7 +142,8 @@ def start_bqemulator(gcs_root: Path, workdir: Path) -> tuple[subprocess.Popen, s
             start_new_session=True,
         )
     _wait_http(f"{endpoint}/readyz", proc, log, timeout=60)
-    return proc, endpoint
+    _, proxy = start_proxy(endpoint)
+    return proc, proxy
 
 
 class _TokenHandler(QuietRequestHandler):

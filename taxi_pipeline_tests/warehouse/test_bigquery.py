@@ -8,11 +8,10 @@ from dagster_gcp import BigQueryResource
 from google.cloud import bigquery
 from upath import UPath
 
-from taxi_pipeline.defs.warehouse.bigquery import BigQueryWarehouse, slice_predicate, trips_table_schema
-from taxi_pipeline.defs.warehouse.contract import SliceMismatchError
+from taxi_pipeline.defs.warehouse.bigquery import SLICE, BigQueryWarehouse, slice_parameters, trips_table_schema
+from taxi_pipeline.errors import PermanentError, SettingError
 from taxi_pipeline.lib.parquet import lake_file_columns, parquet_row_count
 from taxi_pipeline.schema import CANONICAL_SCHEMA
-from taxi_pipeline.settings import SettingError
 from taxi_pipeline_tests.support.files import write_parquet
 from taxi_pipeline_tests.support.trips import cleaned_sample
 
@@ -38,10 +37,16 @@ def test_bigquery_schema_is_the_canonical_schema():
     assert (schema["source_month"], schema["passenger_count"], schema["fare_amount"]) == ("DATE", "INT64", "FLOAT64")
 
 
-def test_slice_predicate_takes_only_known_colors():
-    assert slice_predicate("green", APRIL) == "color = 'green' AND source_month = DATE '2020-04-01'"
-    with pytest.raises(ValueError):
-        slice_predicate("green' OR '1'='1", APRIL)
+def test_the_slice_is_named_by_query_parameters_never_by_text():
+    hostile = "green' OR '1'='1"
+    parameters = slice_parameters(hostile, APRIL, rows=("INT64", 3)).query_parameters
+
+    assert SLICE == "color = @color AND source_month = @source_month"
+    assert [(p.name, p.type_, p.value) for p in parameters] == [
+        ("color", "STRING", hostile),
+        ("source_month", "DATE", APRIL),
+        ("rows", "INT64", 3),
+    ]
 
 
 @pytest.mark.gcp
@@ -60,7 +65,7 @@ def test_load_creates_a_month_partitioned_table_clustered_by_color(warehouse, gc
 def test_a_refused_file_leaves_no_staging_table(warehouse, gcp_names):
     wrong = upload_lake_file(gcp_names["GCS_BUCKET"], "yellow", "yellow", "2021-01", JAN_2021)
 
-    with pytest.raises(SliceMismatchError):
+    with pytest.raises(PermanentError, match="rows are not green 2020-04"):
         warehouse.load_slice(wrong, "green", APRIL)
 
     datasets = bigquery.Client(project=gcp_names["GCP_PROJECT"]).list_tables(gcp_names["BQ_DATASET"])

@@ -17,13 +17,8 @@ from upath import UPath
 
 from taxi_pipeline.defs.lake.files import LakeFileChangedError, file_sha256, pinned
 from taxi_pipeline.defs.metadata import table_preview, warehouse_table_schema
-from taxi_pipeline.defs.warehouse.contract import (
-    PREVIEW_ROWS,
-    SliceMismatchError,
-    SliceOrigin,
-    WarehouseResource,
-    WarehouseSchemaError,
-)
+from taxi_pipeline.defs.warehouse.contract import PREVIEW_ROWS, SliceOrigin, WarehouseResource
+from taxi_pipeline.errors import PermanentError
 from taxi_pipeline.lib.clean import clean_trips
 from taxi_pipeline.lib.zones import ZoneFileError
 from taxi_pipeline.schema import CANONICAL_SCHEMA
@@ -43,7 +38,7 @@ class Backend:
     zones: Callable[[], list[tuple]]  # the zones table's rows, ordered by location_id
     dialect: str  # the SQL of `sql`: duckdb, postgres or bigquery
     sql: Callable[[str], list[tuple]]  # runs a statement, `{trips}` and `{loads}` naming the tables
-    where: str  # what a WarehouseSchemaError names as the warehouse
+    where: str  # what a schema error names as the warehouse
 
 
 COLUMNS_SQL = "SELECT column_name FROM information_schema.columns WHERE table_name = 'trips' ORDER BY ordinal_position"
@@ -261,7 +256,7 @@ def test_a_file_of_another_slice_is_refused_and_the_old_slice_stays(backend):
     )
     wrong = backend.put_lake_file(cleaned_sample("yellow", "2021-01", JAN_2021), "yellow")
 
-    with pytest.raises(SliceMismatchError, match="22792 of 22792 rows are not green 2020-04"):
+    with pytest.raises(PermanentError, match="22792 of 22792 rows are not green 2020-04"):
         backend.warehouse.load_slice(wrong, "green", APRIL)
 
     assert backend.warehouse.slice_counts() == [("green", APRIL, 35_612)]
@@ -352,7 +347,7 @@ def test_a_column_of_another_type_is_refused_naming_it_and_nothing_is_written(ba
     before = backend.sql(f"SELECT count(*), count(DISTINCT {column}) FROM {{trips}}")
     yellow = backend.put_lake_file(cleaned_sample("yellow", "2021-01", JAN_2021), "yellow")
 
-    with pytest.raises(WarehouseSchemaError) as raised:
+    with pytest.raises(PermanentError) as raised:
         backend.warehouse.load_slice(yellow, "yellow", JAN_2021, SliceOrigin("course", "b" * 64))
 
     message = str(raised.value)
@@ -389,7 +384,7 @@ def test_a_refused_load_leaves_the_slice_origin(backend):
     recorded = backend.warehouse.slice_origins()
     wrong = backend.put_lake_file(cleaned_sample("yellow", "2021-01", JAN_2021), "yellow")
 
-    with pytest.raises(SliceMismatchError):
+    with pytest.raises(PermanentError, match="22792 of 22792 rows are not green 2020-04"):
         backend.warehouse.load_slice(wrong, "green", APRIL, SliceOrigin("tlc", "b" * 64))
 
     assert backend.warehouse.slice_origins() == recorded

@@ -8,8 +8,8 @@ import pytest
 from dagster_duckdb import DuckDBResource
 from upath import UPath
 
-from taxi_pipeline.defs.warehouse.contract import WarehouseSchemaError
 from taxi_pipeline.defs.warehouse.duckdb import DuckDBWarehouse
+from taxi_pipeline.errors import PermanentError
 from taxi_pipeline_tests.support.files import write_parquet
 from taxi_pipeline_tests.support.samples import ZONES_ROWS, release_zones
 from taxi_pipeline_tests.support.trips import cleaned_sample
@@ -104,7 +104,7 @@ def test_a_non_canonical_table_is_refused_before_any_change(warehouse, duckdb_pa
         conn.execute("CREATE TABLE trips (color VARCHAR, source_month DATE, vendor_id INTEGER, pickup_datetime DATE)")
     lake = write_lake_file(tmp_path / "g.parquet", "green", "2020-04", APRIL)
 
-    with pytest.raises(WarehouseSchemaError, match="column pickup_datetime is DATE, expected TIMESTAMP"):
+    with pytest.raises(PermanentError, match="column pickup_datetime is DATE, expected TIMESTAMP"):
         warehouse.load_slice(lake, "green", APRIL)
 
     # The missing columns are not added either: nothing changed.
@@ -127,7 +127,7 @@ def test_a_lake_file_of_other_column_types_is_refused_not_cast(warehouse, duckdb
     other = other.set_column(pickup, "pickup_datetime", other["pickup_datetime"].cast(pa.date32()))
     lake = write_parquet(other, tmp_path / "other.parquet")
 
-    with pytest.raises(WarehouseSchemaError) as raised:
+    with pytest.raises(PermanentError) as raised:
         warehouse.load_slice(lake, "green", APRIL)
 
     assert "column pickup_datetime is date32[day], expected timestamp[us]" in str(raised.value)

@@ -13,10 +13,9 @@ import pyarrow as pa
 import pytest
 from upath import UPath
 
-from taxi_pipeline.defs.warehouse.contract import WarehouseSchemaError
-from taxi_pipeline.defs.warehouse.postgres import PostgresWarehouse, WarehouseUnavailableError, partition_ddl
+from taxi_pipeline.defs.warehouse.postgres import PostgresWarehouse, partition_ddl
+from taxi_pipeline.errors import PermanentError, SettingError, TransientError
 from taxi_pipeline.schema import CANONICAL_SCHEMA
-from taxi_pipeline.settings import SettingError
 from taxi_pipeline_tests.support.files import write_parquet
 from taxi_pipeline_tests.support.ports import free_port
 from taxi_pipeline_tests.support.postgres_server import POSTGRES_LOADER
@@ -208,7 +207,7 @@ def test_an_unreachable_server_fails_fast_as_transient_not_as_a_wrong_setting(po
 
     started = time.monotonic()
     with pytest.raises(
-        WarehouseUnavailableError,
+        TransientError,
         match=rf"^cannot reach the Postgres warehouse taxi@127\.0\.0\.1:{port}/taxi: the server refused the connection",
     ) as raised:
         PostgresWarehouse(url=f"postgresql://taxi:{secret}@127.0.0.1:{port}/taxi").load_slice(
@@ -278,7 +277,7 @@ def test_a_trips_table_not_range_partitioned_on_source_month_is_refused(postgres
         conn.execute(ddl)
     lake = write_parquet(cleaned_sample("green", "2020-04", APRIL), tmp_path / "g.parquet")
 
-    with pytest.raises(WarehouseSchemaError) as raised:
+    with pytest.raises(PermanentError) as raised:
         PostgresWarehouse(url=postgres_url).load_slice(lake, "green", APRIL)
 
     message = str(raised.value)

@@ -15,13 +15,9 @@ import pytest
 
 from taxi_pipeline.definitions import build_definitions
 from taxi_pipeline.defs.warehouse import assets as warehouse
-from taxi_pipeline.defs.warehouse.postgres import (
-    PostgresWarehouse,
-    WarehouseUnavailableError,
-    partition_ddl,
-    partition_name,
-)
-from taxi_pipeline.settings import SettingError, Settings
+from taxi_pipeline.defs.warehouse.postgres import PostgresWarehouse, partition_ddl, partition_name
+from taxi_pipeline.errors import SettingError, TransientError
+from taxi_pipeline.settings import Settings
 from taxi_pipeline_tests.support.ports import free_port
 from taxi_pipeline_tests.support.postgres_server import POSTGRES_LOADER, start_cluster
 from taxi_pipeline_tests.support.runs import (
@@ -93,7 +89,7 @@ def test_a_missing_database_is_a_setting_error_and_a_closed_port_is_not(postgres
 
     with pytest.raises(SettingError, match=r'\(TAXI_POSTGRES_URL\): .*database "no_such_database" does not exist'):
         PostgresWarehouse(url=missing).slice_counts()
-    with pytest.raises(WarehouseUnavailableError, match="the server refused the connection") as raised:
+    with pytest.raises(TransientError, match="the server refused the connection") as raised:
         PostgresWarehouse(url=with_port(postgres_url, free_port())).slice_counts()
     assert not isinstance(raised.value, SettingError)
 

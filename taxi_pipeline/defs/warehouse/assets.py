@@ -11,18 +11,11 @@ from taxi_pipeline.defs.metadata import table_preview, warehouse_table_schema
 from taxi_pipeline.defs.retries import retried_on_error
 from taxi_pipeline.defs.source.assets import GROUP, PERMANENT_SOURCE_ERRORS, download_failures, local_part_file
 from taxi_pipeline.defs.source.resources import TripSourceResource
-from taxi_pipeline.defs.warehouse.contract import (
-    ZONES_TABLE,
-    SliceMismatchError,
-    SliceOrigin,
-    WarehouseLockedError,
-    WarehouseResource,
-    WarehouseSchemaError,
-)
+from taxi_pipeline.defs.warehouse.contract import ZONES_TABLE, SliceOrigin, WarehouseResource
+from taxi_pipeline.errors import PermanentError
 from taxi_pipeline.lib.parquet import parquet_row_count
 from taxi_pipeline.lib.zones import ZONE_COLUMNS, ZoneFileError, ZoneTable, read_zone_file
 from taxi_pipeline.partitions import one_partition_per_run, split_partition_key
-from taxi_pipeline.settings import SettingError
 
 SLICE_MATCHES_LAKE_FILE = "slice_matches_lake_file"
 LAKE_TRIPS = dg.AssetKey("lake_trips_parquet")
@@ -31,9 +24,8 @@ LOAD_RETRY_DELAY_SECONDS = 5.0
 
 
 def lake_file_rows(lake_file: UPath, partition_key: str) -> int:
-    """The rows of the partition's lake file, from its footer; a missing file or one that is not
-    readable parquet (cut short, overwritten) fails the step at once, naming the file and the
-    way out: a retry would read the same bytes."""
+    """The rows of the partition's lake file, from its footer; a missing or unreadable file fails
+    the step at once, naming the file and the way out."""
     try:
         return parquet_row_count(lake_file)
     except (FileNotFoundError, pa.ArrowInvalid) as e:
@@ -49,8 +41,8 @@ def _republish(reason: str, partition_key: str) -> dg.Failure:
 
 
 def published(context: dg.AssetExecutionContext) -> dg.AssetMaterialization:
-    """The publication of the partition this run loads: its own (or that of the run it
-    re-executes), else the latest; none, or one without a sha256 (an older release's), fails."""
+    """The publication of the partition this run loads: its own (or the re-executed run's), else
+    the latest; none, or one without a sha256 (an older release's), fails."""
     publication = run_materialization(context.instance, context.run, LAKE_TRIPS, context.partition_key)
     if publication is None or "sha256" not in publication.metadata:
         raise _republish(f"no publication of {context.partition_key} with a sha256 is recorded", context.partition_key)
@@ -60,8 +52,8 @@ def published(context: dg.AssetExecutionContext) -> dg.AssetMaterialization:
 def load_month(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, lake_trips_parquet: UPath
 ) -> dg.MaterializeResult:
-    """The load of the partition's lake file into its warehouse slice, with its check result:
-    only the bytes of the publication this run means (their sha256), held for the load."""
+    """Load the partition's lake file into its warehouse slice, with its check result: only the
+    bytes of the publication this run means (their sha256), held for the load."""
     color, month = split_partition_key(context.partition_key)
     publication = published(context)
     sha256, source = publication.metadata["sha256"].value, publication.metadata["source"].value
@@ -76,8 +68,7 @@ def load_month(
         raise _republish(f"the lake file {lake_trips_parquet} is missing", context.partition_key) from None
     except LakeFileChangedError as e:
         raise _republish(f"the lake file is not the one published: {e}", context.partition_key) from None
-    except (SettingError, SliceMismatchError, WarehouseLockedError, WarehouseSchemaError) as e:
-        # A lock held past the bounded wait is not retried: each retry would wait as long again.
+    except PermanentError as e:
         raise dg.Failure(description=str(e), allow_retries=False) from None
     context.log.info(
         f"{load.table}: slice {color} {month:%Y-%m} holds {load.slice_rows:,} rows "
@@ -142,21 +133,18 @@ def build_warehouse_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsD
     ) -> dg.MaterializeResult:
         """The month's (color, source_month) slice of the warehouse table `trips`, replaced as a
         whole from the lake file: re-running never duplicates rows."""
-        # Loads can meet transient conflicts (a concurrent transaction on the table, a 5xx):
-        # retried with backoff (about 5, 15, 35 s) and delays rounded, as a
-        # retry_policy with jitter would print them unrounded; a wrong setting or a wrong file
-        # (dg.Failure) fails at once instead, as does a lock another session held past the
-        # warehouse's own bounded wait (WarehouseLockedError).
+        # Transient errors (a concurrent transaction, a 5xx, a server restarting) are retried
+        # after about 5, 15, 35 s; a permanent one (dg.Failure) fails at once.
         with retried_on_error(context, base_seconds=LOAD_RETRY_DELAY_SECONDS, max_retries=LOAD_MAX_RETRIES):
             return load_month(context, warehouse, lake_trips_parquet)
 
     return warehouse_trips
 
 
-PREVIEW_ROWS = 10
+ZONES_PREVIEW_ROWS = 10
 
 
-def zones_preview(zones: ZoneTable, rows: int = PREVIEW_ROWS) -> dg.MetadataValue:
+def zones_preview(zones: ZoneTable, rows: int = ZONES_PREVIEW_ROWS) -> dg.MetadataValue:
     """The first zones, shown by the UI as a table with the warehouse table's columns."""
     schema = dg.TableSchema(
         columns=[dg.TableColumn(name, "int" if name == "location_id" else "string") for name in ZONE_COLUMNS]
@@ -191,7 +179,7 @@ def taxi_zones(
     context.log.info(f"loading {len(zones.rows)} zones from {lake_path} into the warehouse table {ZONES_TABLE}")
     try:
         rows = warehouse.replace_zones(lake_path)
-    except (SettingError, ZoneFileError) as e:
+    except (PermanentError, ZoneFileError) as e:
         raise dg.Failure(description=str(e), allow_retries=False) from None
     return dg.MaterializeResult(
         metadata={

@@ -1,4 +1,6 @@
-"""The production warehouse: a `trips` table in BigQuery, loaded from the lake's gs:// files."""
+"""The production warehouse: a `trips` table in BigQuery, partitioned by month on `source_month`
+and clustered by `color`. Each slice is load-job'ed from the lake's gs:// parquet into a staging
+table and swapped in with one multi-statement transaction."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,24 +18,22 @@ from taxi_pipeline.defs.warehouse.contract import (
     PREVIEW_ROWS,
     TRIPS_TABLE,
     ZONES_TABLE,
-    RecordedOrigin,
     SliceLoad,
-    SliceMismatchError,
     SliceOrigin,
     WarehouseResource,
-    schema_error,
-    type_mismatches,
+    check_still_published,
+    missing_columns,
+    slice_mismatch,
 )
+from taxi_pipeline.errors import SettingError
 from taxi_pipeline.lib.parquet import lake_file_columns
 from taxi_pipeline.lib.zones import ZoneFileError, read_zone_file
-from taxi_pipeline.schema import CANONICAL_COLUMNS, COLORS, SQL_TYPES, ZONES_SCHEMA, sql_columns
-from taxi_pipeline.settings import SettingError
+from taxi_pipeline.schema import CANONICAL_COLUMNS, SQL_TYPES, ZONES_SCHEMA, sql_columns
 
 STAGING_TABLE_HOURS = 24  # a staging table left by a killed run expires by itself
-
+SLICE = "color = @color AND source_month = @source_month"
 # The API's legacy names of standard SQL types, as table and query schemas report them.
 _STANDARD_TYPE_NAMES = {"INTEGER": "INT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL", "RECORD": "STRUCT"}
-
 CREDENTIALS_HINT = (
     "set GOOGLE_APPLICATION_CREDENTIALS to a service-account key file, GCP_CREDENTIALS_B64 to a "
     "base64 key, or run `gcloud auth application-default login`"
@@ -41,18 +41,12 @@ CREDENTIALS_HINT = (
 
 
 def trips_table_schema(names: list[str] | None = None) -> list[bigquery.SchemaField]:
-    """The canonical schema as BigQuery columns, names kept snake_case as they are (only `names`,
-    in canonical order, when given)."""
+    """The canonical columns as BigQuery columns (only `names`, in canonical order, when given)."""
     return [
         bigquery.SchemaField(c.name, SQL_TYPES["bigquery"][c.type], mode="NULLABLE", description=c.description)
         for c in CANONICAL_COLUMNS
         if names is None or c.name in names
     ]
-
-
-def column_types(schema: list[bigquery.SchemaField]) -> list[tuple[str, str]]:
-    """(name, standard SQL type) of a table's or a query's columns."""
-    return [(f.name, _STANDARD_TYPE_NAMES.get(f.field_type, f.field_type)) for f in schema]
 
 
 def loads_table_schema() -> list[bigquery.SchemaField]:
@@ -67,27 +61,31 @@ def loads_table_schema() -> list[bigquery.SchemaField]:
     ]
 
 
-def string_literal(value: str | None) -> str:
-    """A GoogleSQL string literal of `value` (NULL for None): backslashes, quotes and line breaks
-    escaped."""
-    if value is None:
-        return "NULL"
-    escaped = value.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n").replace("\r", "\\r")
-    return f"'{escaped}'"
-
-
 def zones_table_schema() -> list[bigquery.SchemaField]:
-    """The taxi zone table's columns in BigQuery; `location_id` is required."""
+    """The taxi zone table's columns; `location_id` is required."""
     return [
         bigquery.SchemaField(name, kind, mode="REQUIRED" if name == "location_id" else "NULLABLE")
         for name, kind in sql_columns("bigquery", ZONES_SCHEMA)
     ]
 
 
+def column_types(schema: list[bigquery.SchemaField]) -> list[tuple[str, str]]:
+    """(name, standard SQL type) of a table's or a query's columns."""
+    return [(f.name, _STANDARD_TYPE_NAMES.get(f.field_type, f.field_type)) for f in schema]
+
+
+def slice_parameters(color: str, source_month: date, **more) -> bigquery.QueryJobConfig:
+    """A query's configuration with the slice's `@color` and `@source_month` (`SLICE`) and `more`
+    (name: (type, value)) as query parameters."""
+    values = {"color": ("STRING", color), "source_month": ("DATE", source_month), **more}
+    return bigquery.QueryJobConfig(
+        query_parameters=[bigquery.ScalarQueryParameter(name, kind, value) for name, (kind, value) in values.items()]
+    )
+
+
 def literal_uri(lake_file: UPath) -> str:
-    """The gs:// URI of a lake file for a load job, which reads it as exactly that object: a `*`
-    in a load job's URI is a wildcard, with no escape, so a path holding one raises ValueError
-    (`?` and `[ ]` are taken literally)."""
+    """The gs:// URI of a lake file for a load job. A `*` in a load job's URI is a wildcard with
+    no escape, so a path holding one raises ValueError (`?` and `[ ]` are taken literally)."""
     if lake_file.protocol != "gs":
         raise ValueError(f"BigQuery loads lake files from gs:// only, got {lake_file}")
     if "*" in lake_file.path:
@@ -98,22 +96,8 @@ def literal_uri(lake_file: UPath) -> str:
     return str(lake_file)
 
 
-def slice_predicate(color: str, source_month: date) -> str:
-    """`color = '…' AND source_month = DATE '…'` for one slice.
-
-    Literals, not query parameters: the values come only from the fixed color list and a
-    `date`, and literals keep the statement valid inside a multi-statement transaction on
-    every BigQuery front end (the emulator the tests use rejects parameters there).
-    """
-    if color not in COLORS:
-        raise ValueError(f"unknown color {color!r}")
-    return f"color = '{color}' AND source_month = DATE '{source_month.isoformat()}'"
-
-
 class BigQueryWarehouse(WarehouseResource):
-    """`$GCP_PROJECT.$BQ_DATASET.trips`: partitioned by month on `source_month`, clustered by
-    `color`; each slice is load-job'ed from the lake's gs:// parquet into a staging table and
-    swapped in with one transaction."""
+    """`$GCP_PROJECT.$BQ_DATASET.trips`, loaded from the lake's gs:// files."""
 
     bigquery_resource: BigQueryResource = Field(
         description="Project (GCP_PROJECT), location (BQ_LOCATION) and credentials (GCP_CREDENTIALS_B64, or ADC)"
@@ -128,6 +112,14 @@ class BigQueryWarehouse(WarehouseResource):
     @property
     def table_id(self) -> str:
         return f"{self.project}.{self.dataset}.{TRIPS_TABLE}"
+
+    @property
+    def loads_table_id(self) -> str:
+        return f"{self.project}.{self.dataset}.{LOADS_TABLE}"
+
+    @property
+    def zones_table_id(self) -> str:
+        return f"{self.project}.{self.dataset}.{ZONES_TABLE}"
 
     @contextmanager
     def _client(self) -> Iterator[bigquery.Client]:
@@ -160,9 +152,8 @@ class BigQueryWarehouse(WarehouseResource):
             client.create_dataset(dataset, exists_ok=True)
 
     def _ensure_table(self, client: bigquery.Client, conform: bool = True) -> None:
-        """`trips` and `loads` created where missing; for a load (`conform`), `trips` checked
-        against the canonical column types (`WarehouseSchemaError`) and given the columns it
-        lacks. A read skips that: a column of another type does not mislead it."""
+        """`trips` and `loads` created where missing; for a load, `trips` checked against the
+        canonical column types and given the columns it lacks, in one ALTER TABLE."""
         self._ensure_dataset(client)
         table = bigquery.Table(self.table_id, schema=trips_table_schema())
         table.time_partitioning = bigquery.TimePartitioning(
@@ -174,31 +165,14 @@ class BigQueryWarehouse(WarehouseResource):
         client.create_table(bigquery.Table(self.loads_table_id, schema=loads_table_schema()), exists_ok=True)
         if not conform:
             return
-        if mismatches := type_mismatches(column_types(table.schema), sql_columns("bigquery")):
-            name, _, wanted = mismatches[0]
-            raise schema_error(
-                f"BigQuery dataset {self.project}.{self.dataset}",
-                self.table_id,
-                mismatches,
-                f"Rename the table (ALTER TABLE `{self.table_id}` RENAME TO {TRIPS_TABLE}_old) and load again: the "
-                f"load creates a canonical table (BigQuery cannot change {name} to {wanted} in place).",
-            )
-        # A table made by an older release: add the columns it lacks, in place (DDL that real
-        # BigQuery runs as a metadata change; the rows there read null in the new columns).
-        present = {field.name for field in table.schema}
-        missing = [field for field in trips_table_schema() if field.name not in present]
-        if missing:
-            # One statement per column, as one script: the emulator the tests use takes one ALTER
-            # command per statement, and real BigQuery takes either.
-            client.query(
-                "\n".join(
-                    f"ALTER TABLE `{self.table_id}` ADD COLUMN IF NOT EXISTS {f.name} {f.field_type};" for f in missing
-                )
-            ).result()
-
-    @property
-    def loads_table_id(self) -> str:
-        return f"{self.project}.{self.dataset}.{LOADS_TABLE}"
+        fix = (
+            "Rename the table (ALTER TABLE `{table}` RENAME TO {name}_old) and load again: the load creates a "
+            "canonical table (BigQuery cannot change {column} to {canonical} in place)."
+        )
+        where = f"BigQuery dataset {self.project}.{self.dataset}"
+        if missing := missing_columns(where, self.table_id, column_types(table.schema), sql_columns("bigquery"), fix):
+            adds = ", ".join(f"ADD COLUMN IF NOT EXISTS {name} {kind}" for name, kind in missing)
+            client.query(f"ALTER TABLE `{self.table_id}` {adds}").result()
 
     def _create_staging_table(self, client: bigquery.Client, color: str, source_month: date, columns: list[str]) -> str:
         staging_id = f"{self.project}.{self.dataset}._{TRIPS_TABLE}_load_{color}_{source_month:%Y%m}"
@@ -211,14 +185,13 @@ class BigQueryWarehouse(WarehouseResource):
     def load_slice(
         self, lake_file: UPath, color: str, source_month: date, origin: SliceOrigin | None = None
     ) -> SliceLoad:
-        """Replace the (color, source_month) slice with the rows of the lake file, and its row of
-        `loads`, in one multi-statement transaction. With no `origin`, the slice's `loads` row has
-        a null source and sha256."""
+        """Load the lake file into a staging table, then replace the slice and its row of `loads`
+        from it in one multi-statement transaction."""
         uri = literal_uri(lake_file)
-        predicate = slice_predicate(color, source_month)
         # A lake file of an older schema version lacks the newest columns: they load as null.
         file_columns = lake_file_columns(lake_file)
         columns = ", ".join(file_columns)
+        key = slice_parameters(color, source_month)
         with self._client() as client:
             self._ensure_table(client)
             staging_id = self._create_staging_table(client, color, source_month, file_columns)
@@ -233,38 +206,42 @@ class BigQueryWarehouse(WarehouseResource):
                     ),
                 )
                 load_job.result()
-                [staged] = client.query(
-                    f"SELECT COUNT(*) AS n, COUNTIF(NOT ({predicate})) AS stray FROM `{staging_id}`"
-                ).result()
+                count = f"SELECT COUNT(*) AS n, COUNTIF(NOT ({SLICE})) AS stray FROM `{staging_id}`"
+                [staged] = client.query(count, job_config=key).result()
                 if staged.stray:
-                    raise SliceMismatchError(
-                        f"{lake_file}: {staged.stray} of {staged.n} rows are not {color} {source_month:%Y-%m}"
-                    )
+                    raise slice_mismatch(lake_file, staged.stray, staged.n, color, source_month)
                 [before] = client.query(
-                    f"SELECT (SELECT COUNT(*) FROM `{self.table_id}` WHERE {predicate}) AS n, "
-                    f"(SELECT ANY_VALUE(source) FROM `{self.loads_table_id}` WHERE {predicate}) AS source"
+                    f"SELECT (SELECT COUNT(*) FROM `{self.table_id}` WHERE {SLICE}) AS n, "
+                    f"(SELECT ANY_VALUE(source) FROM `{self.loads_table_id}` WHERE {SLICE}) AS source",
+                    job_config=key,
                 ).result()
-                if origin and origin.check_still_published:
-                    origin.check_still_published()
+                check_still_published(origin)
                 # One transaction: if any statement fails, BigQuery rolls the whole script back.
                 swap = client.query(
                     "BEGIN TRANSACTION;\n"
-                    f"DELETE FROM `{self.table_id}` WHERE {predicate};\n"
+                    f"DELETE FROM `{self.table_id}` WHERE {SLICE};\n"
                     f"INSERT INTO `{self.table_id}` ({columns}) SELECT {columns} FROM `{staging_id}`;\n"
-                    f"DELETE FROM `{self.loads_table_id}` WHERE {predicate};\n"
+                    f"DELETE FROM `{self.loads_table_id}` WHERE {SLICE};\n"
                     f"INSERT INTO `{self.loads_table_id}` (color, source_month, source, sha256, `rows`, loaded_at) "
-                    f"VALUES ('{color}', DATE '{source_month.isoformat()}', "
-                    f"{string_literal(origin and origin.source)}, {string_literal(origin and origin.sha256)}, "
-                    f"{staged.n}, CURRENT_TIMESTAMP());\n"
-                    "COMMIT TRANSACTION;"
+                    "VALUES (@color, @source_month, @source, @sha256, @rows, CURRENT_TIMESTAMP());\n"
+                    "COMMIT TRANSACTION;",
+                    job_config=slice_parameters(
+                        color,
+                        source_month,
+                        source=("STRING", origin and origin.source),
+                        sha256=("STRING", origin and origin.sha256),
+                        rows=("INT64", staged.n),
+                    ),
                 )
                 swap.result()
             finally:
                 client.delete_table(staging_id, not_found_ok=True)
-            [after] = client.query(f"SELECT COUNT(*) AS n FROM `{self.table_id}` WHERE {predicate}").result()
+            [after] = client.query(
+                f"SELECT COUNT(*) AS n FROM `{self.table_id}` WHERE {SLICE}", job_config=key
+            ).result()
             # The slice as the table holds it now; the query's schema is the table's columns.
             preview_rows = client.query(
-                f"SELECT * FROM `{self.table_id}` WHERE {predicate} LIMIT {PREVIEW_ROWS}"
+                f"SELECT * FROM `{self.table_id}` WHERE {SLICE} LIMIT {PREVIEW_ROWS}", job_config=key
             ).result()
             preview = preview_rows.to_arrow(create_bqstorage_client=False)
         return SliceLoad(
@@ -279,38 +256,20 @@ class BigQueryWarehouse(WarehouseResource):
             previous_source=before.source,
         )
 
-    def slice_counts(self) -> list[tuple[str, date, int]]:
-        """(color, source_month, rows) for every slice in the table, in order."""
+    def _read(self, sql: str) -> list[tuple]:
         with self._client() as client:
             self._ensure_table(client, conform=False)
-            rows = client.query(
-                f"SELECT color, source_month, COUNT(*) AS n FROM `{self.table_id}` "
-                "GROUP BY color, source_month ORDER BY color, source_month"
-            ).result()
-            return [(r.color, r.source_month, r.n) for r in rows]
-
-    def slice_origins(self) -> dict[tuple[str, date], RecordedOrigin]:
-        """{(color, source_month): (source, sha256, loaded_at)} of every slice `loads` records."""
-        with self._client() as client:
-            self._ensure_table(client, conform=False)
-            rows = client.query(
-                f"SELECT color, source_month, source, sha256, loaded_at FROM `{self.loads_table_id}`"
-            ).result()
-            return {(r.color, r.source_month): RecordedOrigin(r.source, r.sha256, r.loaded_at) for r in rows}
-
-    @property
-    def zones_table_id(self) -> str:
-        return f"{self.project}.{self.dataset}.{ZONES_TABLE}"
+            tables = {"trips": f"`{self.table_id}`", "loads": f"`{self.loads_table_id}`"}
+            return [tuple(row.values()) for row in client.query(sql.format(**tables)).result()]
 
     def replace_zones(self, csv_file: UPath) -> int:
-        """Replace the whole `zones` table with the lake's gs:// zone file: the file is checked
-        first, then one load job with WRITE_TRUNCATE, which BigQuery commits atomically (the
-        previous table stays if the job fails; no bad record is allowed)."""
+        """Replace the whole `zones` table from the checked gs:// zone file with one load job
+        (WRITE_TRUNCATE, no bad record allowed), which BigQuery commits atomically."""
         uri = literal_uri(csv_file)
         zones = read_zone_file(csv_file)
         with self._client() as client:
             self._ensure_dataset(client)
-            load_job = client.load_table_from_uri(
+            client.load_table_from_uri(
                 uri,
                 self.zones_table_id,
                 job_config=bigquery.LoadJobConfig(
@@ -321,8 +280,7 @@ class BigQueryWarehouse(WarehouseResource):
                     create_disposition=bigquery.CreateDisposition.CREATE_IF_NEEDED,
                     max_bad_records=0,
                 ),
-            )
-            load_job.result()
+            ).result()
             loaded = client.get_table(self.zones_table_id).num_rows
         if loaded != len(zones.rows):
             raise ZoneFileError(f"{csv_file}: BigQuery holds {loaded} zones after the load, the file {len(zones.rows)}")

@@ -1,4 +1,4 @@
-"""What every warehouse backend offers the `warehouse_trips` asset."""
+"""What every warehouse backend offers the `warehouse_trips` and `taxi_zones` assets."""
 
 from abc import abstractmethod
 from collections.abc import Callable
@@ -10,12 +10,17 @@ import dagster as dg
 import pyarrow as pa
 from upath import UPath
 
+from taxi_pipeline.errors import PermanentError
+
 TRIPS_TABLE = "trips"
 ZONES_TABLE = "zones"
-# One row per slice of `trips`: where its rows came from (color, source_month, source, sha256,
-# rows, loaded_at), replaced in the transaction that replaces the slice.
-LOADS_TABLE = "loads"
+LOADS_TABLE = "loads"  # one row per slice of `trips`: its source, sha256, rows and load time
 PREVIEW_ROWS = 5  # rows of a loaded slice read back for the UI
+# The `loads` table's columns, in types DuckDB and Postgres both name so.
+LOADS_COLUMNS = (
+    "color text NOT NULL, source_month date NOT NULL, source text, sha256 text, rows bigint NOT NULL, "
+    "loaded_at timestamptz NOT NULL"
+)
 
 
 @dataclass(frozen=True)
@@ -29,11 +34,17 @@ class SliceOrigin:
     check_still_published: Callable[[], None] | None = field(default=None, compare=False)
 
 
+def check_still_published(origin: SliceOrigin | None) -> None:
+    """Raise, before a load commits, when the lake no longer publishes the bytes loaded."""
+    if origin and origin.check_still_published:
+        origin.check_still_published()
+
+
 @dataclass(frozen=True)
 class SliceLoad:
     """The outcome of replacing one (color, source_month) slice of the trips table."""
 
-    table: str  # fully qualified: catalog (DuckDB file, Postgres database, BigQuery project).schema.trips
+    table: str  # catalog (DuckDB file, Postgres database, BigQuery project).schema.trips
     rows_loaded: int
     rows_replaced: int
     slice_rows: int
@@ -45,48 +56,49 @@ class SliceLoad:
 
 
 class RecordedOrigin(NamedTuple):
-    """What the `loads` table says of one slice: its release (None when the load named none), the
-    lake file's sha256 (likewise) and when the load committed (time-zone aware)."""
+    """What `loads` says of one slice: its release and sha256 (None when the load named none) and
+    when the load committed (time-zone aware)."""
 
     source: str | None
     sha256: str | None
     loaded_at: datetime
 
 
-class SliceMismatchError(ValueError):
-    """A lake file holds rows of another (color, source_month) than the slice it should load."""
+def create_table_sql(table: str, columns: list[tuple[str, str]] | str, key: str | None = None) -> str:
+    """`CREATE TABLE IF NOT EXISTS table (columns[, PRIMARY KEY (key)])`."""
+    if not isinstance(columns, str):
+        columns = ", ".join(f"{name} {kind}" for name, kind in columns)
+    return f"CREATE TABLE IF NOT EXISTS {table} ({columns}{f', PRIMARY KEY ({key})' if key else ''})"
 
 
-class WarehouseLockedError(Exception):
-    """Another session kept what a load needs locked (the DuckDB file, a lock on the Postgres
-    table) past the bounded wait; the message names it and what to do. A step retry would only
-    wait again, so the load fails at once."""
+def slice_mismatch(lake_file: UPath, strays: int, rows: int, color: str, month: date) -> PermanentError:
+    """The error for a lake file holding rows of another slice than the one it should load."""
+    return PermanentError(f"{lake_file}: {strays} of {rows} rows are not {color} {month:%Y-%m}")
 
 
-class WarehouseSchemaError(Exception):
-    """The warehouse table is not of the canonical shape (a column of another type, a Postgres
-    `trips` that is not partitioned), or the lake file's columns are not of the canonical types (a
-    load would cast them implicitly): nothing is written, and a retry would meet the same table
-    or file. The message names the warehouse or file, the table, the column, both types and what
-    to do."""
+RETYPE_OR_RENAME = (
+    "Change the column back (ALTER TABLE {table} ALTER COLUMN {column} TYPE {canonical}) if its values allow it, "
+    "or rename the table (ALTER TABLE {table} RENAME TO {name}_old) and load again: the load creates a canonical table."
+)
 
 
-def type_mismatches(present: list[tuple[str, str]], expected: list[tuple[str, str]]) -> list[tuple[str, str, str]]:
-    """(column, its type, the expected type) of every column of `present` (name, type as the
-    warehouse's catalog names it) whose type is not the expected one; columns that only one side
-    has are not mismatches (a missing one is added, an extra one is left alone)."""
-    wanted = dict(expected)
-    return [(name, kind, wanted[name]) for name, kind in present if name in wanted and kind != wanted[name]]
-
-
-def schema_error(warehouse: str, table: str, mismatches: list[tuple[str, str, str]], fix: str) -> WarehouseSchemaError:
-    """The error for a table whose columns have other types than the canonical ones: each column
-    with both types, then what to do."""
-    columns = "; ".join(f"column {name} is {kind}, expected {wanted}" for name, kind, wanted in mismatches)
-    return WarehouseSchemaError(
-        f"{warehouse}: the table {table} does not have the canonical column types ({columns}); nothing was "
-        f"loaded. {fix}"
-    )
+def missing_columns(
+    warehouse: str, table: str, present: list[tuple[str, str]], expected: list[tuple[str, str]], fix=RETYPE_OR_RENAME
+) -> list[tuple[str, str]]:
+    """The `expected` (column, type) that `present` lacks, once no present column has another
+    type; else a `PermanentError` naming each column with both types, then what to do (`fix`,
+    formatted with the table, its name, the first such column and its canonical type)."""
+    types = dict(expected)
+    if mismatches := [(name, kind, types[name]) for name, kind in present if types.get(name, kind) != kind]:
+        column, _, canonical = mismatches[0]
+        fix = fix.format(table=table, name=table.rsplit(".", 1)[-1], column=column, canonical=canonical)
+        columns = "; ".join(f"column {name} is {kind}, expected {wanted}" for name, kind, wanted in mismatches)
+        raise PermanentError(
+            f"{warehouse}: the table {table} does not have the canonical column types ({columns}); nothing was "
+            f"loaded. {fix}"
+        )
+    names = {name for name, _ in present}
+    return [(name, kind) for name, kind in expected if name not in names]
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -96,26 +108,26 @@ class WarehouseResource(dg.ConfigurableResource):
     def load_slice(
         self, lake_file: UPath, color: str, source_month: date, origin: SliceOrigin | None = None
     ) -> SliceLoad:
-        """Replace the (color, source_month) slice with the lake file's rows, all or nothing, and
-        record `origin` (source, sha256, rows, load time) for the slice in the `loads` table in
-        the same transaction. With `origin` None the slice's row is replaced all the same, its
-        source and sha256 null: an earlier load's origin never describes rows it did not load.
-
-        A `trips` table whose columns have other types than the canonical ones (or of another
-        shape) raises `WarehouseSchemaError` before anything is written; missing columns are added
-        in place. The result's column types and preview are read back from the table."""
+        """Replace the (color, source_month) slice with the lake file's rows, and its row of
+        `loads` (source and sha256 null without `origin`), all or nothing. A `trips` of another
+        shape or column types raises `PermanentError` before anything is written; missing
+        columns are added in place."""
 
     @abstractmethod
+    def _read(self, sql: str) -> list[tuple]:
+        """The rows of a query in which `{trips}` and `{loads}` name the tables, made if missing."""
+
     def slice_counts(self) -> list[tuple[str, date, int]]:
         """(color, source_month, rows) for every slice in the table, in order."""
+        sql = "SELECT color, source_month, COUNT(*) FROM {trips} GROUP BY color, source_month ORDER BY 1, 2"
+        return [tuple(row) for row in self._read(sql)]
 
-    @abstractmethod
     def slice_origins(self) -> dict[tuple[str, date], RecordedOrigin]:
-        """{(color, source_month): (source, sha256, loaded_at)} of every slice the `loads` table
-        records."""
+        """{(color, source_month): RecordedOrigin} of every slice `loads` records."""
+        rows = self._read("SELECT color, source_month, source, sha256, loaded_at FROM {loads}")
+        return {(color, month): RecordedOrigin(source, sha, at) for color, month, source, sha, at in rows}
 
     @abstractmethod
     def replace_zones(self, csv_file: UPath) -> int:
-        """Replace the whole table `zones` (location_id, borough, zone, service_zone) with the rows
-        of the zone lookup file, all or nothing; returns the rows loaded. A file that
-        `read_zone_file` refuses raises its `ZoneFileError` and leaves the previous table."""
+        """Replace the whole table `zones` with the zone lookup file's rows, all or nothing;
+        returns the rows loaded. A file `read_zone_file` refuses raises its `ZoneFileError`."""
