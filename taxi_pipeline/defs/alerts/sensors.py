@@ -9,16 +9,6 @@ from taxi_pipeline.errors import PermanentError, TransientError
 from taxi_pipeline.settings import redact_urls_in
 
 
-def run_partition(run: dg.DagsterRun) -> str | None:
-    """The partition (or partition range) a run worked on, from its tags."""
-    if "dagster/partition" in run.tags:
-        return run.tags["dagster/partition"]
-    start, end = run.tags.get("dagster/asset_partition_range_start"), run.tags.get("dagster/asset_partition_range_end")
-    if start is None:
-        return None
-    return start if start == end else f"{start}...{end}"
-
-
 def _error_text(error) -> str:
     """The first line of a serialized error's message without its "package.Class: " prefix."""
     lines = (error.message or "").strip().splitlines()
@@ -38,8 +28,9 @@ def step_failure_text(error) -> str:
 
 
 def failure_message(run: dg.DagsterRun, step_failures: list[dg.DagsterEvent]) -> str:
-    """One message about a failed run: job, partition, run id, and what failed each failed step."""
-    partition = run_partition(run)
+    """One message about a failed run: job, partition (or range), run id, what failed each step."""
+    start, end = run.tags.get("dagster/asset_partition_range_start"), run.tags.get("dagster/asset_partition_range_end")
+    partition = run.tags.get("dagster/partition") or (start if start == end else f"{start}...{end}")
     where = f" for partition {partition}" if partition else ""
     lines = [f"taxi_pipeline: run {run.run_id[:8]} of {run.job_name}{where} failed."]
     lines += [f"- {e.step_key}: {step_failure_text(e.step_failure_data.error)}" for e in step_failures]
@@ -50,8 +41,9 @@ def failure_message(run: dg.DagsterRun, step_failures: list[dg.DagsterEvent]) ->
     name="run_failure_webhook",
     default_status=dg.DefaultSensorStatus.STOPPED,
     description=(
-        "Posts every failed run to the webhook in TAXI_WEBHOOK_URL (Slack-compatible JSON); "
-        "a post that still fails after its retries fails the tick, naming the host."
+        "Posts every failed run to the webhook in TAXI_WEBHOOK_URL (Slack-compatible JSON); without "
+        "a URL the tick is skipped saying so; a post that still fails after its retries fails the "
+        "tick, naming the host (the run is not posted again)."
     ),
 )
 def run_failure_webhook(context: dg.RunFailureSensorContext, webhook: WebhookResource) -> dg.SkipReason | None:

@@ -108,10 +108,6 @@ def _describe(error: BaseException, where: str, timeout: float) -> str:
     return f"{type(error).__name__} while posting to {where}"
 
 
-def _attempts(count: int) -> str:
-    return f"{count} attempt" if count == 1 else f"{count} attempts"
-
-
 class WebhookResource(dg.ConfigurableResource):
     """A webhook URL (TAXI_WEBHOOK_URL; a Slack incoming webhook works), a secret never logged or
     raised. A post makes at most `max_retries + 1` attempts (connection errors, timeouts, HTTP 429
@@ -119,25 +115,13 @@ class WebhookResource(dg.ConfigurableResource):
 
     url: str | None = Field(default=None, description="Webhook URL (TAXI_WEBHOOK_URL)")
     timeout_seconds: float = Field(default=5.0, gt=0, description="Connect and read timeout of each attempt")
-    max_retries: int = Field(
-        default=3, ge=0, le=10, description="Retries after the first attempt: connection errors, timeouts, HTTP 429/5xx"
-    )
-    backoff_seconds: float = Field(
-        default=0.25,
-        ge=0,
-        description="urllib3's backoff_factor: the second retry waits 2x this, the third 4x (the first is immediate)",
-    )
+    max_retries: int = Field(default=3, ge=0, le=10, description="Retries: connection errors, timeouts, HTTP 429/5xx")
+    backoff_seconds: float = Field(default=0.25, ge=0, description="urllib3's backoff_factor: waits of 0, 2x, 4x this")
     backoff_max_seconds: float = Field(default=5.0, ge=0, description="Longest wait between two attempts")
-    retry_after_max_seconds: int = Field(
-        default=5, ge=0, description="Longest Retry-After (of a 429 or 503) that is honoured"
-    )
-    # Above the default policy's worst case against a server that never answers (4 x 5 s plus
-    # 1.5 s of waits), within the 60 s Dagster gives one sensor evaluation.
-    deadline_seconds: float = Field(
-        default=30.0,
-        gt=0,
-        description="Longest a post takes in all, retries and waits included, however slowly the server answers",
-    )
+    retry_after_max_seconds: int = Field(default=5, ge=0, description="Longest Retry-After (429, 503) honoured")
+    # However slowly a server answers. Above the default policy's worst case against a server that
+    # never answers (4 x 5 s plus 1.5 s of waits), within the 60 s Dagster gives a sensor evaluation.
+    deadline_seconds: float = Field(default=30.0, gt=0, description="Longest a post takes, retries and waits included")
 
     @property
     def host(self) -> str:
@@ -188,7 +172,8 @@ class WebhookResource(dg.ConfigurableResource):
             response = posted.result()
         except requests.RequestException as e:
             exhausted = bool(e.args) and isinstance(e.args[0], u3.MaxRetryError)
-            tries = f"after {_attempts(self.max_retries + 1)}" if exhausted else "not retried"
+            n = self.max_retries + 1
+            tries = f"after {n} attempt{'s' * (n > 1)}" if exhausted else "not retried"
             raise (TransientError if exhausted else PermanentError)(
                 f"TAXI_WEBHOOK_URL post failed {tries}: {_describe(e, where, self.timeout_seconds)}"
             ) from None
@@ -196,7 +181,7 @@ class WebhookResource(dg.ConfigurableResource):
         if response.status_code >= 300:
             retried = response.status_code in RETRIED_STATUSES
             raise (TransientError if retried else PermanentError)(
-                f"TAXI_WEBHOOK_URL post failed after {_attempts(attempts)}: "
+                f"TAXI_WEBHOOK_URL post failed after {attempts} attempt{'s' * (attempts > 1)}: "
                 f"HTTP {response.status_code} from {where}{'' if retried else ' (not retried)'}"
             )
         return attempts
