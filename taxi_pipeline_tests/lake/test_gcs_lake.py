@@ -71,7 +71,7 @@ def test_upload_streams_a_local_file_and_reports_uri_and_console(gcp_names, tmp_
     local.write_bytes(b"z" * 1000)
     path = GCSLake(bucket=gcp_names["GCS_BUCKET"]).root() / "raw/green/green_tripdata_2020-04.csv.gz"
 
-    publish(local, path, keep_source=False)
+    publish(local, path)
 
     assert path.read_bytes() == b"z" * 1000 and not local.exists()
     metadata = written_file_metadata(path)

@@ -8,9 +8,10 @@ import pyarrow.parquet as pq
 import pytest
 from upath import UPath
 
-from taxi_pipeline.defs.lake.files import atomic_writer, publish
+from taxi_pipeline.defs.lake.files import StagedFile, atomic_writer, file_sha256, publish, publish_verified
 from taxi_pipeline.defs.lake.io_managers import (
     RawFileIOManagerFactory,
+    StagingIOManagerFactory,
     TripsParquetIOManagerFactory,
     check_canonical_parquet,
     to_canonical_table,
@@ -39,9 +40,7 @@ def test_parquet_io_manager_writes_the_course_layout_and_reads_back(tmp_path):
     def as_path(trips: UPath) -> None:
         seen["path"] = trips
 
-    io_manager = TripsParquetIOManagerFactory(
-        lake=LocalLake(base_path=str(tmp_path)), path_template=TEMPLATE, keep_source=False
-    )
+    io_manager = TripsParquetIOManagerFactory(lake=LocalLake(base_path=str(tmp_path)), path_template=TEMPLATE)
     result = dg.materialize([trips, as_frame, as_path], partition_key="fhv|2019-01-01", resources={"lake": io_manager})
 
     expected = tmp_path / "data/fhv/fhv_tripdata_2019-01.parquet"
@@ -111,7 +110,7 @@ def test_publish_by_move_replaces_the_file_whole(tmp_path):
     new = tmp_path / "new"
     new.write_bytes(b"new contents")
 
-    publish(new, target, keep_source=False)
+    publish(new, target)
 
     assert target.read_bytes() == b"new contents"
     assert leftovers(tmp_path) == []
@@ -139,14 +138,14 @@ def test_to_canonical_table_orders_columns_canonically():
     assert to_canonical_table(shuffled).equals(table)
 
 
-def test_publish_by_copy_keeps_the_source_and_shares_its_bytes(tmp_path):
+def test_a_verified_publication_keeps_the_source_and_shares_its_bytes(tmp_path):
     staged = tmp_path / "staging" / "f.parquet"
     staged.parent.mkdir()
     pq.write_table(cleaned_sample("fhv", "2019-01"), staged)
     target = UPath(tmp_path / "data" / "f.parquet")
     target.parent.mkdir()
 
-    publish(staged, target, keep_source=True)
+    publish_verified(UPath(staged), target, file_sha256(staged))
 
     assert target.read_bytes() == staged.read_bytes()
     assert staged.stat().st_ino == Path(target.path).stat().st_ino  # a hard link: no second copy on disk
@@ -159,11 +158,11 @@ def test_a_republished_staging_file_leaves_the_published_one_as_it_was(tmp_path)
     staged = tmp_path / "f.staged"
     staged.write_bytes(b"first")
     target = UPath(tmp_path / "f.published")
-    publish(staged, target, keep_source=True)
+    publish_verified(UPath(staged), target, file_sha256(staged))
 
     again = tmp_path / "again"
     again.write_bytes(b"second")
-    publish(again, UPath(staged), keep_source=False)
+    publish(again, UPath(staged))
 
     assert staged.read_bytes() == b"second" and target.read_bytes() == b"first"
 
@@ -176,42 +175,59 @@ def test_a_parquet_of_another_schema_is_refused_naming_the_difference(tmp_path):
         check_canonical_parquet(staged)
 
 
-@pytest.mark.parametrize("keep_source", [True, False])
-def test_the_parquet_io_manager_copies_or_moves_a_file_as_configured(keep_source, tmp_path):
-    staged = tmp_path / "staged.parquet"
-    pq.write_table(cleaned_sample("fhv", "2019-01"), staged)
+def staged_sample(tmp_path, table=None) -> StagedFile:
+    """A staged file of fhv 2019-01 (or `table`), as `cleaned_trips` hands it to its IO manager."""
+    path = tmp_path / "staged.parquet"
+    pq.write_table(cleaned_sample("fhv", "2019-01") if table is None else table, path)
+    return StagedFile(UPath(path), file_sha256(path), "course")
+
+
+def test_the_parquet_io_manager_publishes_a_staged_file_keeping_it(tmp_path):
+    staged = staged_sample(tmp_path)
 
     @dg.asset(partitions_def=course_partitions, io_manager_key="lake")
-    def published() -> Path:
+    def published() -> StagedFile:
         return staged
 
-    io_manager = TripsParquetIOManagerFactory(
-        lake=LocalLake(base_path=str(tmp_path / "lake")), path_template=TEMPLATE, keep_source=keep_source
-    )
+    io_manager = TripsParquetIOManagerFactory(lake=LocalLake(base_path=str(tmp_path / "lake")), path_template=TEMPLATE)
     assert dg.materialize([published], partition_key="fhv|2019-01-01", resources={"lake": io_manager}).success
 
     assert pq.read_table(tmp_path / "lake/data/fhv/fhv_tripdata_2019-01.parquet").num_rows == 18
-    assert staged.exists() == keep_source
+    assert staged.path.exists()
+
+
+def test_the_staging_io_manager_moves_a_staged_file_in_under_its_sha256(tmp_path):
+    staged = staged_sample(tmp_path)
+
+    @dg.asset(partitions_def=course_partitions, io_manager_key="staging")
+    def cleaned() -> StagedFile:
+        return staged
+
+    folder = "staging/{color}/{color}_tripdata_{month}"
+    io_manager = StagingIOManagerFactory(lake=LocalLake(base_path=str(tmp_path / "lake")), path_template=folder)
+    assert dg.materialize([cleaned], partition_key="fhv|2019-01-01", resources={"staging": io_manager}).success
+
+    stored = tmp_path / f"lake/staging/fhv/fhv_tripdata_2019-01/{staged.sha256}.parquet"
+    assert pq.read_table(stored).num_rows == 18
+    assert not staged.path.exists()
 
 
 def test_a_file_of_another_schema_never_reaches_the_lake(tmp_path):
-    staged = tmp_path / "staged.parquet"
-    pq.write_table(cleaned_sample("fhv", "2019-01").drop_columns(["sr_flag"]), staged)
+    staged = staged_sample(tmp_path, cleaned_sample("fhv", "2019-01").drop_columns(["sr_flag"]))
 
-    @dg.asset(partitions_def=course_partitions, io_manager_key="lake")
-    def published() -> Path:
+    @dg.asset(partitions_def=course_partitions, io_manager_key="staging")
+    def cleaned() -> StagedFile:
         return staged
 
-    io_manager = TripsParquetIOManagerFactory(
-        lake=LocalLake(base_path=str(tmp_path / "lake")), path_template=TEMPLATE, keep_source=False
-    )
+    folder = "staging/{color}/{color}_tripdata_{month}"
+    io_manager = StagingIOManagerFactory(lake=LocalLake(base_path=str(tmp_path / "lake")), path_template=folder)
     result = dg.materialize(
-        [published], partition_key="fhv|2019-01-01", resources={"lake": io_manager}, raise_on_error=False
+        [cleaned], partition_key="fhv|2019-01-01", resources={"staging": io_manager}, raise_on_error=False
     )
 
     assert not result.success
-    assert not (tmp_path / "lake/data/fhv").exists() or not any((tmp_path / "lake/data/fhv").iterdir())
-    assert staged.exists()
+    assert not (tmp_path / "lake/staging/fhv").exists() or not any((tmp_path / "lake/staging/fhv").rglob("*"))
+    assert staged.path.exists()
 
 
 def test_a_downstream_asset_loads_several_partitions_each_from_its_own_file(tmp_path):
@@ -232,9 +248,7 @@ def test_a_downstream_asset_loads_several_partitions_each_from_its_own_file(tmp_
     def both_months(trips: dict[str, UPath]) -> None:
         seen.update(trips)
 
-    io_manager = TripsParquetIOManagerFactory(
-        lake=LocalLake(base_path=str(tmp_path)), path_template=TEMPLATE, keep_source=False
-    )
+    io_manager = TripsParquetIOManagerFactory(lake=LocalLake(base_path=str(tmp_path)), path_template=TEMPLATE)
     resources = {"lake": io_manager, "mem": dg.InMemoryIOManager()}
     for key in months:
         assert dg.materialize([trips], partition_key=key, resources=resources).success

@@ -5,23 +5,16 @@ import dagster as dg
 from taxi_pipeline.defs.lake.files import StagedFile
 from taxi_pipeline.defs.metadata import canonical_table_schema
 from taxi_pipeline.defs.quality.checks import BLOCKING_CHECKS
-from taxi_pipeline.defs.quality.verdict import not_published_line, verdict_findings
+from taxi_pipeline.defs.quality.verdict import refuse_publication, verdict_findings
 from taxi_pipeline.defs.source.assets import GROUP
 from taxi_pipeline.lib.parquet import parquet_row_count
 from taxi_pipeline.partitions import one_partition_per_run
 
 
 def publish_month(context: dg.AssetExecutionContext, cleaned_trips: StagedFile) -> dg.Output[StagedFile]:
-    """The staged content to publish, with its row count, schema, sha256 and source, if the
-    latest audit of exactly these bytes let them through; else the step fails at once, naming
-    the month, the check and its numbers, and the lake keeps what it had."""
-    findings = verdict_findings(cleaned_trips, BLOCKING_CHECKS)
-    if findings:
-        line = not_published_line(context.partition_key, findings)
-        context.log.error(line)
-        raise dg.Failure(description=line, allow_retries=False)
-    # The lake IO manager copies the staged file (a hard link on local disk), checking on the
-    # way that its bytes are still the audited ones: no row is decoded or re-encoded.
+    """The staged content to publish, with its row count, schema, sha256 and source, if the latest
+    audit of exactly these bytes let them through; else the step fails at once saying why."""
+    refuse_publication(context.log, context.partition_key, verdict_findings(cleaned_trips, BLOCKING_CHECKS))
     context.add_output_metadata(
         {
             "dagster/row_count": parquet_row_count(cleaned_trips.path),
@@ -30,6 +23,7 @@ def publish_month(context: dg.AssetExecutionContext, cleaned_trips: StagedFile) 
             "source": cleaned_trips.source,
         }
     )
+    # The IO manager copies the staged file (a hard link on local disk), checking its bytes.
     return dg.Output(cleaned_trips, data_version=dg.DataVersion(cleaned_trips.sha256))
 
 
@@ -45,10 +39,9 @@ def build_lake_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefini
     )
     def lake_trips_parquet(context: dg.AssetExecutionContext, cleaned_trips: StagedFile) -> dg.Output[StagedFile]:
         """The month's audited trips published to the lake as
-        `data/{color}/{color}_tripdata_{YYYY-MM}.parquet`, byte for byte the staged file, with
-        the same parquet schema for every source, service and month. Publishes only bytes whose
-        latest audit passed every blocking check (their sha256, `sha256` here, names them),
-        whatever was selected and however runs overlap."""
+        `data/{color}/{color}_tripdata_{YYYY-MM}.parquet`, byte for byte the staged file, in one
+        parquet schema for every source, service and month. Publishes only bytes whose latest
+        audit passed every blocking check (their `sha256`), however runs overlap."""
         return publish_month(context, cleaned_trips)
 
     return lake_trips_parquet

@@ -1,8 +1,8 @@
-"""Parquet files of the canonical trip schema, one per (color, month), on local disk or gs://."""
+"""The lake's IO managers, one per zone, each keeping a partition as one file under the lake's root
+(a local folder or a `gs://` bucket): the raw file as downloaded, the staged parquet files by
+their sha256, and the published parquet file."""
 
-from datetime import date
-from pathlib import Path
-from typing import TYPE_CHECKING, get_args, get_origin
+from typing import TYPE_CHECKING, ClassVar, get_args, get_origin
 
 import dagster as dg
 import pyarrow as pa
@@ -21,38 +21,23 @@ from taxi_pipeline.defs.lake.files import (
     zone_path,
 )
 from taxi_pipeline.defs.lake.resources import LakeResource
-from taxi_pipeline.defs.quality.verdict import not_published_line
+from taxi_pipeline.defs.quality.verdict import refuse_publication
 from taxi_pipeline.lib.parquet import write_lake_parquet
 from taxi_pipeline.lib.quality import schema_differences
-from taxi_pipeline.schema import CANONICAL_SCHEMA, COLORS, schema_version
+from taxi_pipeline.partitions import split_partition_key
+from taxi_pipeline.schema import CANONICAL_SCHEMA, schema_version
 
 if TYPE_CHECKING:
     import pandas as pd
 
-
-RUN_LOOKBACK = 50
-
-
-def color_and_month(partition: str) -> tuple[str, date]:
-    """The (color, month) of a partition as `UPathIOManager` hands it to `get_path_for_partition`.
-
-    Dagster formats a multi-partition key it holds as a `MultiPartitionKey` with "/"
-    (`green/2020-04-01`), and passes one it holds as a plain string, as when loading through a
-    partition mapping, as is (`green|2020-04-01`); both order the dimensions by name.
-    """
-    color, _, month = partition.replace("|", "/").partition("/")
-    if color not in COLORS:
-        raise ValueError(f"partition {partition!r} names no known color ({', '.join(COLORS)})")
-    return color, date.fromisoformat(month)
+RUN_LOOKBACK = 50  # how many of a partition's latest materializations are searched for a run's own
 
 
 def run_materialization(
     instance: dg.DagsterInstance, run: dg.DagsterRun | None, asset_key: dg.AssetKey, partition_key: str
 ) -> dg.AssetMaterialization | None:
-    """The materialization of one partition of an asset that a run means: the one made in the run
-    or in the run it re-executes (its parent or root), else the latest (a run that did not
-    select the asset uses what is there now); None when there is none. Which run made a
-    materialization, not which finished last, decides: runs of the same month may overlap."""
+    """The materialization of an asset's partition that a run means: the one made in the run or in
+    the run it re-executes, else the latest; None when there is none."""
     records = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[partition_key]), limit=RUN_LOOKBACK
     ).records
@@ -64,7 +49,7 @@ def run_materialization(
 
 
 def written_file_metadata(path: UPath) -> dict[str, dg.MetadataValue]:
-    """Size (and, for object stores, the URI) of a written lake file; `UPathIOManager` adds `path`."""
+    """Size (and, in an object store, the URI) of a written lake file; `UPathIOManager` adds `path`."""
     metadata = {"bytes": dg.MetadataValue.int(path.stat().st_size)}
     if not is_local(path):
         metadata["uri"] = dg.MetadataValue.text(str(path))
@@ -72,23 +57,6 @@ def written_file_metadata(path: UPath) -> dict[str, dg.MetadataValue]:
         console = f"https://console.cloud.google.com/storage/browser/_details/{path.path}"
         metadata["console"] = dg.MetadataValue.url(console)
     return metadata
-
-
-class LakeFileIOManager(dg.UPathIOManager):
-    """Stores each partition of an asset as one lake file at `path_template` (with `{color}` and
-    `{month}`, YYYY-MM) under `lake_root`; subclasses say how an output becomes that file."""
-
-    def __init__(self, lake_root: UPath, path_template: str):
-        super().__init__(base_path=lake_root)
-        self.lake_root = lake_root
-        self.path_template = path_template
-
-    def get_path_for_partition(self, context, path: UPath, partition: str) -> UPath:
-        color, month = color_and_month(partition)
-        return self.lake_root / zone_path(self.path_template, color, month)
-
-    def make_directory(self, path: UPath) -> None:
-        make_folder(path)
 
 
 def to_canonical_table(obj: "pd.DataFrame | pa.Table") -> pa.Table:
@@ -104,9 +72,9 @@ def to_canonical_table(obj: "pd.DataFrame | pa.Table") -> pa.Table:
     return table.replace_schema_metadata(None).cast(CANONICAL_SCHEMA)
 
 
-def check_canonical_parquet(path: Path | UPath) -> None:
-    """Raise `ValueError` naming each difference unless the parquet file at `path` has exactly
-    the canonical schema, today's or an older version's (which still loads); reads the footer."""
+def check_canonical_parquet(path: UPath) -> None:
+    """A `ValueError` naming each difference unless the parquet file at `path` has the canonical
+    schema, today's or an older version's (which still loads)."""
     with path.open("rb") as f:
         schema = pq.read_schema(f)
     differences = schema_differences(schema)
@@ -114,133 +82,117 @@ def check_canonical_parquet(path: Path | UPath) -> None:
         raise ValueError(f"{path} is not a canonical trip file: {'; '.join(differences)}")
 
 
-def _wants_paths(context: dg.InputContext) -> bool:
-    """Whether the input is annotated `UPath`, or `dict[str, UPath]` for several partitions."""
+def _as_annotated(context: dg.InputContext, value: UPath | StagedFile, path: UPath):
+    """`value` for an input annotated with its type (or a dict of it, for several partitions),
+    else the parquet file at `path` as a pandas DataFrame with Arrow dtypes."""
     wanted = context.dagster_type.typing_type
     if get_origin(wanted) is dict:
         wanted = get_args(wanted)[1]
-    return wanted is UPath
-
-
-class TripsParquetIOManager(LakeFileIOManager):
-    """Stores a month of trips as one parquet file, atomically: a DataFrame or Arrow table is
-    written; a parquet file of the canonical schema (a `Path` or `UPath`) is published byte for
-    byte, copied or moved as `keep_source` says; a `StagedFile` is copied only if its bytes are
-    still those its sha256 names. Loads a pandas DataFrame with Arrow dtypes, or
-    the file's path for an input annotated `UPath`."""
-
-    def __init__(self, lake_root: UPath, path_template: str, keep_source: bool):
-        super().__init__(lake_root, path_template)
-        self.keep_source = keep_source
-
-    def dump_to_path(
-        self, context: dg.OutputContext, obj: "pd.DataFrame | pa.Table | StagedFile | Path | UPath", path: UPath
-    ) -> None:
-        if isinstance(obj, StagedFile):
-            try:
-                publish_verified(obj.path, path, obj.sha256)
-            except LakeFileChangedError as e:
-                # The audited bytes were changed under their name: nothing to retry, nothing published.
-                raise dg.Failure(
-                    description=not_published_line(context.asset_partition_key, [str(e)]), allow_retries=False
-                ) from None
-        elif isinstance(obj, Path | UPath):
-            check_canonical_parquet(obj)
-            publish(obj, path, keep_source=self.keep_source)
-        else:
-            table = to_canonical_table(obj)
-            with atomic_writer(path) as f:
-                write_lake_parquet(table, f)
-        context.add_output_metadata(written_file_metadata(path))
-
-    def load_from_path(self, context: dg.InputContext, path: UPath) -> "pd.DataFrame | UPath":
-        return path if _wants_paths(context) else _read_dataframe(path)
-
-
-def _run_of(context: dg.InputContext) -> dg.DagsterRun | None:
-    try:
-        return context.step_context.dagster_run
-    except dg.DagsterInvariantViolationError:  # loaded outside a run (`load_asset_value`)
-        return None
-
-
-def _read_dataframe(path: UPath) -> "pd.DataFrame":
+    if wanted in (UPath, StagedFile):
+        return value
     import pandas as pd  # only here: pandas adds ~0.7 s to every import of the definitions
 
     with path.open("rb") as f:
         return pq.read_table(f).to_pandas(types_mapper=pd.ArrowDtype)
 
 
+class LakeFileIOManager(dg.UPathIOManager):
+    """Keeps each partition of an asset as one lake file (or folder) at `path_template`, with
+    `{color}` and `{month}` (YYYY-MM), under `lake_root`."""
+
+    def __init__(self, lake_root: UPath, path_template: str):
+        super().__init__(base_path=lake_root)
+        self.lake_root, self.path_template = lake_root, path_template
+
+    def get_path_for_partition(self, context, path: UPath, partition: str) -> UPath:
+        # A key Dagster holds as a MultiPartitionKey comes as `green/2020-04-01`, one it holds as
+        # a string (loading through a partition mapping) as `green|2020-04-01`.
+        return self.lake_root / zone_path(self.path_template, *split_partition_key(partition.replace("/", "|")))
+
+    def make_directory(self, path: UPath) -> None:
+        make_folder(path)
+
+
+class RawFileIOManager(LakeFileIOManager):
+    """Moves a local file (the download) into the raw zone; loads as the stored file's path."""
+
+    def dump_to_path(self, context: dg.OutputContext, obj, path: UPath) -> None:
+        publish(obj, path)
+        context.add_output_metadata(written_file_metadata(path))
+
+    def load_from_path(self, context: dg.InputContext, path: UPath) -> UPath:
+        return path
+
+
 class StagingIOManager(LakeFileIOManager):
-    """The staging zone, content-addressed: each (color, month) is a folder (`path_template`)
-    holding every staged content as `{sha256}.parquet`. Stores a `StagedFile` (a local file the
-    step wrote, its sha256 and source) by moving it in; loads the content the run means (the
-    one it staged, else the latest staged, `run_materialization`) as a `StagedFile` for an input
-    annotated so, else as a pandas DataFrame with Arrow dtypes."""
+    """The content-addressed staging zone: a folder per (color, month) holding each staged content
+    as `{sha256}.parquet`. Moves a `StagedFile` of the canonical schema in; loads the content the
+    run means (`run_materialization`) as a `StagedFile`, or as a DataFrame."""
 
     def dump_to_path(self, context: dg.OutputContext, obj: StagedFile, path: UPath) -> None:
         check_canonical_parquet(obj.path)
         make_folder(path)
         staged = path / f"{obj.sha256}.parquet"
-        publish(obj.path, staged, keep_source=False)
+        publish(obj.path, staged)
         context.add_output_metadata(
             {"staged_sha256": obj.sha256, "source": obj.source, "staged_file": dg.MetadataValue.path(str(staged))}
         )
 
     def load_from_path(self, context: dg.InputContext, path: UPath) -> "StagedFile | pd.DataFrame":
-        staged = run_materialization(context.instance, _run_of(context), context.asset_key, context.asset_partition_key)
+        try:
+            run = context.step_context.dagster_run
+        except dg.DagsterInvariantViolationError:  # loaded outside a run (`load_asset_value`)
+            run = None
+        staged = run_materialization(context.instance, run, context.asset_key, context.asset_partition_key)
         if staged is None or "staged_sha256" not in staged.metadata:
             raise FileNotFoundError(f"{context.asset_partition_key}: nothing staged in {path}")
         sha256 = staged.metadata["staged_sha256"].value
         staged_file = StagedFile(path / f"{sha256}.parquet", sha256, staged.metadata["source"].value)
-        return staged_file if context.dagster_type.typing_type is StagedFile else _read_dataframe(staged_file.path)
+        return _as_annotated(context, staged_file, staged_file.path)
 
 
-class StagingIOManagerFactory(dg.ConfigurableIOManagerFactory):
-    """The content-addressed staging zone under the lake root (a folder or `gs://bucket`)."""
+class TripsParquetIOManager(LakeFileIOManager):
+    """The published parquet files. Stores a `StagedFile` by copying it (a hard link on local disk)
+    only if its bytes are still those its sha256 names, or writes a DataFrame or Arrow table of the
+    canonical schema; loads as the file's path for an input annotated `UPath`, else a DataFrame."""
 
-    lake: LakeResource = Field(description="Where the lake lives: a local folder or a GCS bucket")
-    path_template: str = Field(description="Folder under the root, with {color} and {month} (YYYY-MM)")
-
-    def create_io_manager(self, context) -> StagingIOManager:
-        return StagingIOManager(self.lake.root(), self.path_template)
-
-
-class TripsParquetIOManagerFactory(dg.ConfigurableIOManagerFactory):
-    """Trip parquet files under the lake root (a folder or `gs://bucket`), placed by a path template."""
-
-    lake: LakeResource = Field(description="Where the lake lives: a local folder or a GCS bucket")
-    path_template: str = Field(description="Path under the root, with {color} and {month} (YYYY-MM)")
-    keep_source: bool = Field(
-        description="Whether a file handed over stays where it was (copied: a lake file published from another "
-        "zone) or goes (moved: a file the step wrote for this output)",
-    )
-
-    def create_io_manager(self, context) -> TripsParquetIOManager:
-        return TripsParquetIOManager(self.lake.root(), self.path_template, self.keep_source)
-
-
-class RawFileIOManager(LakeFileIOManager):
-    """Stores an output given as a local file (the download) by moving or uploading it, all or
-    nothing, and gives downstream assets the stored file's path."""
-
-    def dump_to_path(self, context: dg.OutputContext, obj: Path, path: UPath) -> None:
-        publish(obj, path, keep_source=False)
+    def dump_to_path(self, context: dg.OutputContext, obj: "StagedFile | pd.DataFrame | pa.Table", path: UPath):
+        if isinstance(obj, StagedFile):
+            try:
+                publish_verified(obj.path, path, obj.sha256)
+            except LakeFileChangedError as e:  # the audited bytes were changed under their name
+                refuse_publication(context.log, context.asset_partition_key, [str(e)])
+        else:
+            with atomic_writer(path) as f:
+                write_lake_parquet(to_canonical_table(obj), f)
         context.add_output_metadata(written_file_metadata(path))
 
-    def load_from_path(self, context: dg.InputContext, path: UPath) -> UPath:
-        # The path, not the bytes: readers stream it (natively when it is local).
-        return path
+    def load_from_path(self, context: dg.InputContext, path: UPath) -> "pd.DataFrame | UPath":
+        return _as_annotated(context, path, path)
 
 
-class RawFileIOManagerFactory(dg.ConfigurableIOManagerFactory):
-    """The raw zone under the lake root (a folder or `gs://bucket`), placed by a path template."""
-
+class _LakeZoneFactory(dg.ConfigurableIOManagerFactory):
     lake: LakeResource = Field(description="Where the lake lives: a local folder or a GCS bucket")
     path_template: str = Field(description="Path under the root, with {color} and {month} (YYYY-MM)")
+    manager: ClassVar[type[LakeFileIOManager]]
 
-    def create_io_manager(self, context) -> RawFileIOManager:
-        return RawFileIOManager(self.lake.root(), self.path_template)
+    def create_io_manager(self, context) -> LakeFileIOManager:
+        return self.manager(self.lake.root(), self.path_template)
 
 
-# How many of a partition's latest materializations are searched for a run's own.
+class RawFileIOManagerFactory(_LakeZoneFactory):
+    """The raw zone under the lake root (a folder or `gs://bucket`): files as downloaded."""
+
+    manager = RawFileIOManager
+
+
+class StagingIOManagerFactory(_LakeZoneFactory):
+    """The content-addressed staging zone under the lake root (a folder or `gs://bucket`)."""
+
+    manager = StagingIOManager
+
+
+class TripsParquetIOManagerFactory(_LakeZoneFactory):
+    """The published trip parquet files under the lake root (a folder or `gs://bucket`)."""
+
+    manager = TripsParquetIOManager

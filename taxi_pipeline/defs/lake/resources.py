@@ -6,11 +6,12 @@ import dagster as dg
 from pydantic import Field
 from upath import UPath
 
-from taxi_pipeline.settings import SettingError, decode_service_account_key
+from taxi_pipeline.errors import SettingError
+from taxi_pipeline.settings import decode_service_account_key
 
 
 class LakeResource(dg.ConfigurableResource):
-    """The root of the lake that the IO managers place raw, staging and published files under."""
+    """The root that the IO managers place raw, staging and published files under."""
 
     @abstractmethod
     def root(self) -> UPath:
@@ -23,17 +24,14 @@ class LocalLake(LakeResource):
     base_path: str = Field(description="Lake folder (TAXI_LAKE_DIR)")
 
     def root(self) -> UPath:
-        # Absolute, so the paths in the metadata and logs say where the files are whatever the
-        # folder a reader of the UI started from (a relative TAXI_LAKE_DIR is the process's).
+        # Absolute, so the paths in the metadata say where the files are whatever the folder a
+        # reader of the UI started from.
         return UPath(self.base_path).absolute()
 
 
 class GCSLake(LakeResource):
-    """A lake in a Google Cloud Storage bucket, written through gcsfs.
-
-    Credentials: Application Default Credentials (`GOOGLE_APPLICATION_CREDENTIALS` or the
-    environment's), or a base64 service-account key in `gcp_credentials`.
-    """
+    """A lake in a Google Cloud Storage bucket, through gcsfs, with Application Default
+    Credentials or a base64 service-account key."""
 
     bucket: str = Field(description="Bucket name (GCS_BUCKET)")
     gcp_credentials: str | None = Field(
@@ -41,16 +39,13 @@ class GCSLake(LakeResource):
     )
 
     def root(self) -> UPath:
-        options = {}
-        if self.gcp_credentials:
-            options["token"] = decode_service_account_key(self.gcp_credentials)
+        options = {"token": decode_service_account_key(self.gcp_credentials)} if self.gcp_credentials else {}
         return UPath(f"gs://{self.bucket}", **options)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         # Fail before any work when the bucket or the credentials are wrong.
-        root = self.root()
         try:
-            root.fs.info(self.bucket)
+            self.root().fs.info(self.bucket)
         except FileNotFoundError:
             raise SettingError(f"GCS bucket {self.bucket!r} (GCS_BUCKET) does not exist") from None
         except Exception as e:  # auth errors come as several google-auth / gcsfs types

@@ -1,24 +1,22 @@
 """The audit of write-audit-publish: data-quality checks of the staged month (`cleaned_trips`),
-partitioned like it. The schema, rows, timestamps, zones, duplicates, finite floats, required
-columns and possible trips checks block: a month that fails them is never published to the lake
-nor loaded into the warehouse. Two checks warn on a small deviation and block on a large one: the
-month's rows against its previous publication (fewer or more), and the share of pickups outside
-the month."""
+run as one step that reads the file once. A month that fails a blocking check with severity
+ERROR is never published nor loaded; the month's rows against its previous publication, and the
+pickups outside the month, warn on a small deviation and block on a large one."""
+
+from collections.abc import Iterator
 
 import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
-from upath import UPath
 
 from taxi_pipeline.defs.lake.files import ZONES_FILE, StagedFile
 from taxi_pipeline.defs.lake.resources import LakeResource
-from taxi_pipeline.defs.quality.verdict import not_published_line, record_verdict
+from taxi_pipeline.defs.quality.verdict import record_verdict, refuse_publication
 from taxi_pipeline.lib.quality import (
     DEFAULT_ROW_DROP,
     FIRST_ZONE,
     LAST_ZONE,
     REQUIRED_COLUMNS,
-    MonthMeasures,
     RowDropThresholds,
     audit_columns,
     duplicate_rows,
@@ -32,38 +30,25 @@ from taxi_pipeline.lib.zones import read_zone_file
 from taxi_pipeline.partitions import split_partition_key
 from taxi_pipeline.schema import SCHEMA_VERSION, schema_version
 
-# The checks run as one step that reads the staged file's columns once: a step per check costs
-# more in Dagster's per-step overhead than the checks themselves.
+ERROR, WARN = dg.AssetCheckSeverity.ERROR, dg.AssetCheckSeverity.WARN
+# Shares of a month's rows above which a check fails (see notes on how they were measured).
 MAX_SHARE_OUTSIDE_MONTH = 0.01
-# Most pickups outside the month is another month's file under this month's name: it blocks.
-BLOCK_SHARE_OUTSIDE_MONTH = 0.5
-# Published months have up to ~5% zero-distance trips (green 2020-04: 4.9%) and under 1%
-# negative fares (refunds): well above that, the file is broken.
+BLOCK_SHARE_OUTSIDE_MONTH = 0.5  # most pickups outside the month: another month's file
 MAX_SHARE_IMPLAUSIBLE = {"negative_fare_amount": 0.02, "negative_total_amount": 0.02, "zero_trip_distance": 0.10}
-# Shares of a month's rows that block. Measured on every real month bundled or in ../shared/data
-# (`python -m benchmarks.audit_shares`; course CSV: green 2020-04, yellow 2021-01 head, fhv 2019-01
-# and 2020-01 heads; TLC parquet: green 2022-01, 2023-02, 2025-11, yellow 2025-01 head, the four
-# services' 2020-04 samples): no row repeats another exactly (24 green 2020-04 trips, 0.07%, share
-# their key columns), no NaN or infinity, at most 0.0064% drop-offs before the pickup (green
-# 2025-11: 3 of 46,912), no negative passenger count. fhv writes minute-rounded times and often
-# no zone, so distinct trips of one base can be equal rows (unmeasured beyond the heads): it gets
-# more room. Every row twice is 50%.
 MAX_SHARE_DUPLICATE_ROWS = {"yellow": 0.01, "green": 0.01, "fhv": 0.10, "fhvhv": 0.01}
 MAX_SHARE_IMPOSSIBLE = {"dropoff_before_pickup": 0.01, "negative_passenger_count": 0.01}
 IMPOSSIBLE_WORDS = {
     "dropoff_before_pickup": "end before they start",
     "negative_passenger_count": "carry negative passengers",
 }
-# The staged file is read a batch at a time: a whole 7 M-row yellow month of its audit_columns is ~0.8 GiB.
+# The staged file is read a batch at a time, through a buffer: a row group can hold millions of rows.
 AUDIT_BATCH_ROWS = 256 * 1024
 AUDIT_READ_BUFFER_BYTES = 8 << 20
-
+NO_ZONE_TABLE = f"{FIRST_ZONE}..{LAST_ZONE} (no zone table loaded)"
 
 CLEANED_TRIPS = dg.AssetKey("cleaned_trips")
-# The month as last published: its rows are what a re-published month is compared with.
-LAKE_TRIPS = dg.AssetKey("lake_trips_parquet")
-# (name, description, blocking) of each check; a blocking check that fails with severity WARN
-# does not block (Dagster blocks on ERROR only).
+LAKE_TRIPS = dg.AssetKey("lake_trips_parquet")  # the month as last published
+# (name, description shown in the UI, blocking) of each check.
 AUDIT_CHECKS = [
     ("schema_is_canonical", "The staged parquet schema equals the canonical schema, column for column", True),
     ("month_has_rows", "The month holds at least one trip", True),
@@ -94,11 +79,7 @@ AUDIT_CHECKS = [
         "(yellow, green, fhvhv; fhv on some trips at least); fare and total (yellow, green) but for 0.1%",
         True,
     ),
-    (
-        "trips_are_possible",
-        "At most 1% of trips end before they start or carry a negative passenger count",
-        True,
-    ),
+    ("trips_are_possible", "At most 1% of trips end before they start or carry a negative passenger count", True),
     (
         "pickups_within_the_month",
         "Few pickups fall outside the file's month (the source has some: above 1% warns; "
@@ -111,269 +92,172 @@ AUDIT_CHECKS = [
         False,
     ),
 ]
-AUDIT_CHECK_NAMES = [name for name, _, _ in AUDIT_CHECKS]
 BLOCKING_CHECKS = {name for name, _, blocking in AUDIT_CHECKS if blocking}
 
 
-def audit_check_specs(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetCheckSpec]:
-    """The audit's checks of `cleaned_trips`, partitioned like it."""
-    return [
-        dg.AssetCheckSpec(
-            name, asset=CLEANED_TRIPS, description=description, blocking=blocking, partitions_def=partitions_def
-        )
-        for name, description, blocking in AUDIT_CHECKS
-    ]
-
-
-def _result(
-    name: str, passed: bool, severity: dg.AssetCheckSeverity, metadata: dict, description: str | None = None
-) -> dg.AssetCheckResult:
-    return dg.AssetCheckResult(
-        asset_key=CLEANED_TRIPS,
-        check_name=name,
-        passed=passed,
-        severity=severity,
-        metadata=metadata,
-        description=description,
-    )
-
-
-NO_ZONE_TABLE = f"{FIRST_ZONE}..{LAST_ZONE} (no zone table loaded)"
-
-
-def lake_zone_ids(lake: LakeResource) -> tuple[list[int] | None, str]:
-    """The zone ids of the lake's zone table and where they came from, or (None, "1..265 (no
-    zone table loaded)") when `taxi_zones` has not put one there yet."""
-    path = lake.root() / ZONES_FILE
-    if not path.exists():
-        return None, NO_ZONE_TABLE
-    return read_zone_file(path).ids, str(path)
-
-
 def previous_published_rows(instance: dg.DagsterInstance, partition_key: str) -> int | None:
-    """The `dagster/row_count` of the partition's latest `lake_trips_parquet` materialization (the
-    month as last published), or None when it was never published."""
+    """The row count of the month as last published to the lake, or None when it never was."""
     records = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=LAKE_TRIPS, asset_partitions=[partition_key]), limit=1
     ).records
-    if not records or records[0].asset_materialization is None:
-        return None
-    value = records[0].asset_materialization.metadata.get("dagster/row_count")
+    value = records[0].asset_materialization.metadata.get("dagster/row_count") if records else None
     return None if value is None else int(value.value)
-
-
-def row_drop_result(previous: int | None, rows: int, thresholds: RowDropThresholds) -> dg.AssetCheckResult:
-    """`rows_near_previous_publication`: passes without a previous publication, warns or blocks
-    (severity ERROR) on a drop or a growth above the thresholds."""
-    share, growth = row_drop_share(previous, rows), row_growth_share(previous, rows)
-    verdict = row_drop_verdict(share, thresholds, growth)
-    severity = dg.AssetCheckSeverity.ERROR if verdict == "block" else dg.AssetCheckSeverity.WARN
-    metadata = {
-        "rows": rows,
-        "previous_rows": previous if previous is not None else "never published",
-        "drop_share": round(share, 6),
-        "warn_above": thresholds.warn_share,
-        "block_above": thresholds.block_share,
-        "growth_share": round(growth, 6),
-        "warn_growth_above": thresholds.warn_growth,
-        "block_growth_above": thresholds.block_growth,
-    }
-    description = None
-    if verdict != "pass" and growth:
-        description = f"{rows:,} rows, {growth:.1%} more than the {previous:,} last published" + (
-            "; every row twice? If the source really grew, raise TAXI_ROW_GROWTH_BLOCK" if verdict == "block" else ""
-        )
-    elif verdict != "pass":
-        description = f"{rows:,} rows, {share:.1%} fewer than the {previous:,} last published" + (
-            "; if the source really shrank, raise TAXI_ROW_DROP_BLOCK" if verdict == "block" else ""
-        )
-    return _result("rows_near_previous_publication", verdict == "pass", severity, metadata, description)
 
 
 def _share(count: int, rows: int) -> float:
     return count / rows if rows else 0.0
 
 
+def _shares(counts: dict[str, int], rows: int) -> dict[str, float]:
+    return {f"share_{name}": round(_share(count, rows), 6) for name, count in counts.items()}
+
+
+def _over(counts: dict[str, int], rows: int, limits: dict[str, float]) -> list[str]:
+    """The names whose count is a larger share of `rows` than their limit."""
+    return [name for name, count in counts.items() if _share(count, rows) > limits[name]]
+
+
 def _parquet(f) -> pq.ParquetFile:
-    # Buffered reads, not whole column chunks: a row group of the staged file can hold millions of rows.
     return pq.ParquetFile(f, buffer_size=AUDIT_READ_BUFFER_BYTES, pre_buffer=False)
-
-
-def duplicates_result(measured: MonthMeasures, staged: UPath, color: str) -> dg.AssetCheckResult:
-    """`rows_are_not_duplicated`: blocks when more than the service's `MAX_SHARE_DUPLICATE_ROWS`
-    of the rows repeat an earlier row exactly. Whole rows are compared (a second read of
-    `staged`) only when that many repeat an earlier row's key columns, as every exact duplicate does."""
-    rows, keys, limit = measured.rows, measured.duplicate_keys, MAX_SHARE_DUPLICATE_ROWS[color]
-    metadata = {"rows_repeating_key_columns": keys, "block_above": limit}
-    duplicates = keys
-    if _share(keys, rows) > limit:
-        with staged.open("rb") as f:
-            duplicates = metadata["duplicate_rows"] = duplicate_rows(_parquet(f).iter_batches(AUDIT_BATCH_ROWS))
-    share = _share(duplicates, rows)
-    passed = share <= limit
-    description = None
-    if not passed:
-        description = (
-            f"{duplicates:,} of {rows:,} rows ({share:.1%}) repeat an earlier row exactly, more than {limit:.0%}"
-        )
-    return _result("rows_are_not_duplicated", passed, dg.AssetCheckSeverity.ERROR, metadata, description)
-
-
-def finite_floats_result(measured: MonthMeasures) -> dg.AssetCheckResult:
-    """`floats_are_finite`: blocks on any NaN or infinity in a floating point column."""
-    bad = {name: count for name, count in measured.non_finite.items() if count}
-    description = None
-    if bad:
-        counts = ", ".join(f"{name} {count:,}" for name, count in bad.items())
-        description = f"NaN or infinite values in {counts} of {measured.rows:,} rows"
-    metadata = {"non_finite": dg.MetadataValue.json(measured.non_finite)}
-    return _result("floats_are_finite", not bad, dg.AssetCheckSeverity.ERROR, metadata, description)
-
-
-def _over_limits(counts: dict[str, int], rows: int, limits: dict[str, float]) -> tuple[dict[str, float], list[str]]:
-    """The share of `rows` each count is, and the names whose share is above its limit."""
-    shares = {name: _share(count, rows) for name, count in counts.items()}
-    return shares, [name for name, share in shares.items() if share > limits[name]]
-
-
-def required_columns_result(measured: MonthMeasures, color: str) -> dg.AssetCheckResult:
-    """`required_columns_filled`: blocks when a column the service requires holds more nulls
-    than `REQUIRED_COLUMNS` allows it (fhv: when no trip has a location id)."""
-    limits, rows = REQUIRED_COLUMNS[color], measured.rows
-    shares, over = _over_limits({name: measured.nulls[name] for name in limits}, rows, limits)
-    description = None
-    if over:
-        description = "; ".join(
-            f"{name} null in {measured.nulls[name]:,} of {rows:,} rows ({shares[name]:.1%}), "
-            f"more than the {limits[name]:.1%} allowed for {color}"
-            for name in over
-        )
-    metadata = {
-        "null_rows": dg.MetadataValue.json({name: measured.nulls[name] for name in limits}),
-        "max_null_share": dg.MetadataValue.json(limits),
-    }
-    return _result("required_columns_filled", not over, dg.AssetCheckSeverity.ERROR, metadata, description)
-
-
-def possible_trips_result(measured: MonthMeasures) -> dg.AssetCheckResult:
-    """`trips_are_possible`: blocks when more than `MAX_SHARE_IMPOSSIBLE` of the trips end
-    before they start or carry a negative passenger count."""
-    counts, rows = measured.impossible, measured.rows
-    shares, over = _over_limits(counts, rows, MAX_SHARE_IMPOSSIBLE)
-    description = None
-    if over:
-        description = "; ".join(
-            f"{counts[name]:,} of {rows:,} trips ({shares[name]:.1%}) {IMPOSSIBLE_WORDS[name]}, "
-            f"more than {MAX_SHARE_IMPOSSIBLE[name]:.0%}"
-            for name in over
-        )
-    metadata = {
-        **counts,
-        **{f"share_{name}": round(share, 6) for name, share in shares.items()},
-        "block_above": dg.MetadataValue.json(MAX_SHARE_IMPOSSIBLE),
-    }
-    return _result("trips_are_possible", not over, dg.AssetCheckSeverity.ERROR, metadata, description)
 
 
 def audit_results(
     context: dg.AssetCheckExecutionContext,
-    cleaned_trips: UPath,
+    staged: StagedFile,
     lake: LakeResource,
     row_drop: RowDropThresholds = DEFAULT_ROW_DROP,
-):
-    """The staged month's schema, rows, timestamps, zones, month and money, from one read of it,
-    and its rows against the month's previous publication; the zone ids come from the lake's
-    zone table (~12 KB) when there is one."""
-    error, warn = dg.AssetCheckSeverity.ERROR, dg.AssetCheckSeverity.WARN
+) -> Iterator[dg.AssetCheckResult]:
+    """Every check's result on the staged month, each naming the bytes it examined (`staged_sha256`)."""
     color, month = split_partition_key(context.partition_key)
-    with cleaned_trips.open("rb") as f:
+
+    def result(name, passed, metadata, description=None, severity=ERROR) -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(
+            asset_key=CLEANED_TRIPS,
+            check_name=name,
+            passed=bool(passed),
+            severity=severity,
+            metadata={**metadata, "staged_sha256": staged.sha256},
+            description=description or None,
+        )
+
+    with staged.path.open("rb") as f:
         schema = pq.read_schema(f)
     version, differences = schema_version(schema), schema_differences(schema)
     metadata = {"schema_version": version or "none", "differences": dg.MetadataValue.json(differences)}
     if version is not None and version < SCHEMA_VERSION:
-        # A file staged by an older release: it still publishes and loads (the newer columns
-        # read null), so it warns instead of blocking; re-materializing rewrites it.
-        description = (
-            f"schema version {version} of {SCHEMA_VERSION}: an older release wrote this file; "
-            "materialize cleaned_trips again to rewrite it"
+        # Staged by an older release: it still publishes and loads (the newer columns read null).
+        older = f"schema version {version} of {SCHEMA_VERSION}: an older release wrote this file"
+        yield result(
+            "schema_is_canonical", False, metadata, f"{older}; materialize cleaned_trips again to rewrite it", WARN
         )
-        yield _result("schema_is_canonical", False, warn, metadata, description)
     else:
-        description = f"the schema differs from the canonical one: {'; '.join(differences)}"
-        yield _result("schema_is_canonical", not differences, error, metadata, description if differences else None)
+        differ = differences and f"the schema differs from the canonical one: {'; '.join(differences)}"
+        yield result("schema_is_canonical", not differences, metadata, differ)
     if version is None:  # the other checks need the canonical columns
         return
 
-    zone_ids, zone_ids_from = lake_zone_ids(lake)
-    with cleaned_trips.open("rb") as f:
-        staged = _parquet(f)
-        batches = staged.iter_batches(batch_size=AUDIT_BATCH_ROWS, columns=audit_columns(staged.metadata))
+    zones = lake.root() / ZONES_FILE
+    zone_ids, zones_from = (read_zone_file(zones).ids, str(zones)) if zones.exists() else (None, NO_ZONE_TABLE)
+    with staged.path.open("rb") as f:
+        parquet = _parquet(f)
+        batches = parquet.iter_batches(batch_size=AUDIT_BATCH_ROWS, columns=audit_columns(parquet.metadata))
         measured = measure_month(batches, color, month, zone_ids)
-    # The load runs next in this process: give back the batches' buffers Arrow's allocator keeps.
-    pa.default_memory_pool().release_unused()
-    empty = "0 rows: the file holds no trip" if not measured.rows else None
-    yield _result("month_has_rows", measured.rows > 0, error, {"rows": measured.rows}, empty)
-    previous = previous_published_rows(context.instance, context.partition_key)
-    yield row_drop_result(previous, measured.rows, row_drop)
-    yield duplicates_result(measured, cleaned_trips, color)
+    pa.default_memory_pool().release_unused()  # the load runs next in this process
+    rows = measured.rows
+    yield result("month_has_rows", rows > 0, {"rows": rows}, not rows and "0 rows: the file holds no trip")
 
-    missing = {name: count for name, count in measured.null_times.items() if count}
-    yield _result(
-        "pickup_and_dropoff_times_present",
-        not missing,
-        error,
-        {f"null_{name}": count for name, count in measured.null_times.items()},
-        "; ".join(f"{name} null in {n:,} of {measured.rows:,} rows" for name, n in missing.items())
-        if missing
-        else None,
+    previous = previous_published_rows(context.instance, context.partition_key)
+    drop, growth = row_drop_share(previous, rows), row_growth_share(previous, rows)
+    verdict = row_drop_verdict(drop, row_drop, growth)
+    change = None
+    if verdict != "pass":
+        change = f"{rows:,} rows, {growth:.1%} more" if growth else f"{rows:,} rows, {drop:.1%} fewer"
+        change += f" than the {previous:,} last published"
+        if verdict == "block" and growth:
+            change += "; every row twice? If the source really grew, raise TAXI_ROW_GROWTH_BLOCK"
+        elif verdict == "block":
+            change += "; if the source really shrank, raise TAXI_ROW_DROP_BLOCK"
+    metadata = {
+        "rows": rows,
+        "previous_rows": previous if previous is not None else "never published",
+        "drop_share": round(drop, 6),
+        "warn_above": row_drop.warn_share,
+        "block_above": row_drop.block_share,
+        "growth_share": round(growth, 6),
+        "warn_growth_above": row_drop.warn_growth,
+        "block_growth_above": row_drop.block_growth,
+    }
+    yield result(
+        "rows_near_previous_publication", verdict == "pass", metadata, change, ERROR if verdict == "block" else WARN
     )
+
+    # Every exact duplicate repeats an earlier row's key columns: whole rows are compared (a
+    # second read) only when that many repeat them.
+    limit = MAX_SHARE_DUPLICATE_ROWS[color]
+    duplicates = measured.duplicate_keys
+    metadata = {"rows_repeating_key_columns": duplicates, "block_above": limit}
+    if _share(duplicates, rows) > limit:
+        with staged.path.open("rb") as f:
+            duplicates = metadata["duplicate_rows"] = duplicate_rows(_parquet(f).iter_batches(AUDIT_BATCH_ROWS))
+    share = _share(duplicates, rows)
+    repeated = f"{duplicates:,} of {rows:,} rows ({share:.1%}) repeat an earlier row exactly, more than {limit:.0%}"
+    yield result("rows_are_not_duplicated", share <= limit, metadata, share > limit and repeated)
+
+    times = measured.null_times
+    missing = "; ".join(f"{name} null in {n:,} of {rows:,} rows" for name, n in times.items() if n)
+    metadata = {f"null_{name}": n for name, n in times.items()}
+    yield result("pickup_and_dropoff_times_present", not missing, metadata, missing)
 
     problems = measured.location_problems
-    found = [
-        f"{name}: {counts['outside_zone_range']:,} ids no zone of {zone_ids_from}, {counts['null']:,} null"
+    found = "; ".join(
+        f"{name}: {counts['outside_zone_range']:,} ids no zone of {zones_from}, {counts['null']:,} null"
         for name, counts in problems.items()
         if any(counts.values())
-    ]
-    yield _result(
-        "location_ids_are_taxi_zones",
-        not found,
-        error,
-        {"problems": dg.MetadataValue.json(problems), "zone_ids_from": zone_ids_from},
-        "; ".join(found) if found else None,
     )
-    yield finite_floats_result(measured)
-    yield required_columns_result(measured, color)
-    yield possible_trips_result(measured)
+    metadata = {"problems": dg.MetadataValue.json(problems), "zone_ids_from": zones_from}
+    yield result("location_ids_are_taxi_zones", not found, metadata, found)
 
-    share = measured.share_outside_month
-    yield _result(
+    bad = ", ".join(f"{name} {n:,}" for name, n in measured.non_finite.items() if n)
+    metadata = {"non_finite": dg.MetadataValue.json(measured.non_finite)}
+    yield result("floats_are_finite", not bad, metadata, bad and f"NaN or infinite values in {bad} of {rows:,} rows")
+
+    limits = REQUIRED_COLUMNS[color]
+    nulls = {name: measured.nulls[name] for name in limits}
+    unfilled = "; ".join(
+        f"{name} null in {nulls[name]:,} of {rows:,} rows ({_share(nulls[name], rows):.1%}), "
+        f"more than the {limits[name]:.1%} allowed for {color}"
+        for name in _over(nulls, rows, limits)
+    )
+    metadata = {"null_rows": dg.MetadataValue.json(nulls), "max_null_share": dg.MetadataValue.json(limits)}
+    yield result("required_columns_filled", not unfilled, metadata, unfilled)
+
+    counts = measured.impossible
+    impossible = "; ".join(
+        f"{counts[name]:,} of {rows:,} trips ({_share(counts[name], rows):.1%}) {IMPOSSIBLE_WORDS[name]}, "
+        f"more than {MAX_SHARE_IMPOSSIBLE[name]:.0%}"
+        for name in _over(counts, rows, MAX_SHARE_IMPOSSIBLE)
+    )
+    metadata = {**counts, **_shares(counts, rows), "block_above": dg.MetadataValue.json(MAX_SHARE_IMPOSSIBLE)}
+    yield result("trips_are_possible", not impossible, metadata, impossible)
+
+    share, blocks = measured.share_outside_month, measured.share_outside_month > BLOCK_SHARE_OUTSIDE_MONTH
+    metadata = {
+        "share_outside_month": round(share, 6),
+        "threshold": MAX_SHARE_OUTSIDE_MONTH,
+        "block_above": BLOCK_SHARE_OUTSIDE_MONTH,
+    }
+    outside = f"{share:.1%} of pickups fall outside {month:%Y-%m}: another month's file under this name?"
+    yield result(
         "pickups_within_the_month",
         share <= MAX_SHARE_OUTSIDE_MONTH,
-        error if share > BLOCK_SHARE_OUTSIDE_MONTH else warn,
-        {
-            "share_outside_month": round(share, 6),
-            "threshold": MAX_SHARE_OUTSIDE_MONTH,
-            "block_above": BLOCK_SHARE_OUTSIDE_MONTH,
-        },
-        (
-            f"{share:.1%} of pickups fall outside {month:%Y-%m}: another month's file under this name?"
-            if share > BLOCK_SHARE_OUTSIDE_MONTH
-            else None
-        ),
+        metadata,
+        blocks and outside,
+        ERROR if blocks else WARN,
     )
 
     counts = measured.implausible
-    shares = {name: count / measured.rows if measured.rows else 0.0 for name, count in counts.items()}
-    yield _result(
-        "fares_and_distances_plausible",
-        all(shares[name] <= MAX_SHARE_IMPLAUSIBLE[name] for name in counts),
-        warn,
-        {
-            **counts,
-            **{f"share_{name}": round(share, 6) for name, share in shares.items()},
-            "thresholds": dg.MetadataValue.json(MAX_SHARE_IMPLAUSIBLE),
-        },
-    )
+    metadata = {**counts, **_shares(counts, rows), "thresholds": dg.MetadataValue.json(MAX_SHARE_IMPLAUSIBLE)}
+    yield result("fares_and_distances_plausible", not _over(counts, rows, MAX_SHARE_IMPLAUSIBLE), metadata, None, WARN)
 
 
 def build_audit_checks(
@@ -381,33 +265,19 @@ def build_audit_checks(
 ) -> dg.AssetChecksDefinition:
     """The audit of `cleaned_trips` as one check step over `partitions_def`, a month's rows held
     to `row_drop` against its previous publication."""
+    specs = [
+        dg.AssetCheckSpec(name, asset=CLEANED_TRIPS, description=text, blocking=blocking, partitions_def=partitions_def)
+        for name, text, blocking in AUDIT_CHECKS
+    ]
 
-    @dg.multi_asset_check(specs=audit_check_specs(partitions_def))
+    @dg.multi_asset_check(specs=specs)
     def audit_cleaned_trips(context: dg.AssetCheckExecutionContext, cleaned_trips: StagedFile, lake: LakeResource):
         """The staged month's schema, rows, timestamps, zones, month and money, from one read of
-        it; the zone ids come from the lake's zone table (~12 KB) when there is one. Each result
-        names the bytes it examined (`staged_sha256`), and the verdict is kept beside them for
-        `lake_trips_parquet`; a blocked month fails the step with one line saying why."""
-        results = [
-            _with_metadata(result, {"staged_sha256": cleaned_trips.sha256})
-            for result in audit_results(context, cleaned_trips.path, lake, row_drop)
-        ]
+        it (the zone ids from the lake's zone table when there is one). The verdict is kept beside
+        the bytes it examined for `lake_trips_parquet`; a blocked month fails the step saying why."""
+        results = list(audit_results(context, cleaned_trips, lake, row_drop))
         yield from results
         findings = record_verdict(cleaned_trips, context.partition_key, context.run.run_id, results, BLOCKING_CHECKS)
-        if findings:
-            line = not_published_line(context.partition_key, findings)
-            context.log.error(line)
-            raise dg.Failure(description=line, allow_retries=False)
+        refuse_publication(context.log, context.partition_key, findings)
 
     return audit_cleaned_trips
-
-
-def _with_metadata(result: dg.AssetCheckResult, metadata: dict) -> dg.AssetCheckResult:
-    return dg.AssetCheckResult(
-        asset_key=result.asset_key,
-        check_name=result.check_name,
-        passed=result.passed,
-        severity=result.severity,
-        metadata={**result.metadata, **metadata},
-        description=result.description,
-    )

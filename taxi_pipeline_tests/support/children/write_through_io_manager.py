@@ -38,7 +38,7 @@ def main() -> None:
         return table.to_pandas(types_mapper=pd.ArrowDtype)
 
     io_manager = TripsParquetIOManagerFactory(
-        lake=LocalLake(base_path=lake), path_template="data/{color}/{color}_tripdata_{month}.parquet", keep_source=False
+        lake=LocalLake(base_path=lake), path_template="data/{color}/{color}_tripdata_{month}.parquet"
     )
     result = dg.materialize(
         [lake_trips_parquet], partition_key="green|2020-04-01", resources={"lake": io_manager}, raise_on_error=False
