@@ -17,6 +17,7 @@ from taxi_pipeline.defs.lake.io_managers import (
     to_canonical_table,
 )
 from taxi_pipeline.defs.lake.resources import LocalLake
+from taxi_pipeline.errors import PermanentError
 from taxi_pipeline.partitions import course_partitions
 from taxi_pipeline.schema import CANONICAL_SCHEMA
 from taxi_pipeline_tests.support.files import leftovers
@@ -119,7 +120,7 @@ def test_publish_by_move_replaces_the_file_whole(tmp_path):
 def test_to_canonical_table_names_a_missing_column():
     table = cleaned_sample("fhv", "2019-01").drop_columns(["sr_flag"])
 
-    with pytest.raises(ValueError, match="sr_flag"):
+    with pytest.raises(PermanentError, match="sr_flag"):
         to_canonical_table(table)
 
 
@@ -127,7 +128,7 @@ def test_to_canonical_table_names_a_column_of_the_wrong_type():
     table = cleaned_sample("fhv", "2019-01")
     table = table.set_column(table.schema.get_field_index("sr_flag"), "sr_flag", table["sr_flag"].cast(pa.int64()))
 
-    with pytest.raises(ValueError, match="'sr_flag' is int64, expected int32"):
+    with pytest.raises(PermanentError, match="'sr_flag' is int64, expected int32"):
         to_canonical_table(table)
 
 
@@ -171,7 +172,7 @@ def test_a_parquet_of_another_schema_is_refused_naming_the_difference(tmp_path):
     staged = tmp_path / "staged.parquet"
     pq.write_table(cleaned_sample("fhv", "2019-01").drop_columns(["sr_flag"]), staged)
 
-    with pytest.raises(ValueError, match=r"staged\.parquet is not a canonical trip file: missing column sr_flag"):
+    with pytest.raises(PermanentError, match=r"staged\.parquet is not a canonical trip file: missing column sr_flag"):
         check_canonical_parquet(staged)
 
 

@@ -22,6 +22,7 @@ from taxi_pipeline.defs.lake.files import (
 )
 from taxi_pipeline.defs.lake.resources import LakeResource
 from taxi_pipeline.defs.quality.verdict import refuse_publication
+from taxi_pipeline.errors import PermanentError
 from taxi_pipeline.lib.parquet import write_lake_parquet
 from taxi_pipeline.lib.quality import schema_differences
 from taxi_pipeline.partitions import split_partition_key
@@ -64,22 +65,22 @@ def to_canonical_table(obj: "pd.DataFrame | pa.Table") -> pa.Table:
     table = obj if isinstance(obj, pa.Table) else pa.Table.from_pandas(obj, preserve_index=False)
     missing = [name for name in CANONICAL_SCHEMA.names if name not in table.column_names]
     if missing:
-        raise ValueError(f"trip data lacks canonical column(s): {', '.join(missing)}")
+        raise PermanentError(f"trip data lacks canonical column(s): {', '.join(missing)}")
     table = table.select(CANONICAL_SCHEMA.names)
     for fld in CANONICAL_SCHEMA:
         if table.schema.field(fld.name).type != fld.type:
-            raise ValueError(f"column {fld.name!r} is {table.schema.field(fld.name).type}, expected {fld.type}")
+            raise PermanentError(f"column {fld.name!r} is {table.schema.field(fld.name).type}, expected {fld.type}")
     return table.replace_schema_metadata(None).cast(CANONICAL_SCHEMA)
 
 
 def check_canonical_parquet(path: UPath) -> None:
-    """A `ValueError` naming each difference unless the parquet file at `path` has the canonical
+    """A `PermanentError` naming each difference unless the parquet file at `path` has the canonical
     schema, today's or an older version's (which still loads)."""
     with path.open("rb") as f:
         schema = pq.read_schema(f)
     differences = schema_differences(schema)
     if differences and schema_version(schema) is None:
-        raise ValueError(f"{path} is not a canonical trip file: {'; '.join(differences)}")
+        raise PermanentError(f"{path} is not a canonical trip file: {'; '.join(differences)}")
 
 
 def _as_annotated(context: dg.InputContext, value: UPath | StagedFile, path: UPath):
@@ -90,7 +91,7 @@ def _as_annotated(context: dg.InputContext, value: UPath | StagedFile, path: UPa
         wanted = get_args(wanted)[1]
     if wanted in (UPath, StagedFile):
         return value
-    import pandas as pd  # only here: pandas adds ~0.7 s to every import of the definitions
+    import pandas as pd  # here only: pandas slows every import of the definitions
 
     with path.open("rb") as f:
         return pq.read_table(f).to_pandas(types_mapper=pd.ArrowDtype)
@@ -145,7 +146,7 @@ class StagingIOManager(LakeFileIOManager):
             run = None
         staged = run_materialization(context.instance, run, context.asset_key, context.asset_partition_key)
         if staged is None or "staged_sha256" not in staged.metadata:
-            raise FileNotFoundError(f"{context.asset_partition_key}: nothing staged in {path}")
+            raise PermanentError(f"{context.asset_partition_key}: nothing staged in {path}")
         sha256 = staged.metadata["staged_sha256"].value
         staged_file = StagedFile(path / f"{sha256}.parquet", sha256, staged.metadata["source"].value)
         return _as_annotated(context, staged_file, staged_file.path)

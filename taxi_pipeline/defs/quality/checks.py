@@ -12,20 +12,8 @@ import pyarrow.parquet as pq
 from taxi_pipeline.defs.lake.files import ZONES_FILE, StagedFile
 from taxi_pipeline.defs.lake.resources import LakeResource
 from taxi_pipeline.defs.quality.verdict import record_verdict, refuse_publication
-from taxi_pipeline.lib.quality import (
-    DEFAULT_ROW_DROP,
-    FIRST_ZONE,
-    LAST_ZONE,
-    REQUIRED_COLUMNS,
-    RowDropThresholds,
-    audit_columns,
-    duplicate_rows,
-    measure_month,
-    row_drop_share,
-    row_drop_verdict,
-    row_growth_share,
-    schema_differences,
-)
+from taxi_pipeline.lib import quality
+from taxi_pipeline.lib.quality import DEFAULT_ROW_DROP, RowDropThresholds
 from taxi_pipeline.lib.zones import read_zone_file
 from taxi_pipeline.partitions import split_partition_key
 from taxi_pipeline.schema import SCHEMA_VERSION, schema_version
@@ -44,7 +32,7 @@ IMPOSSIBLE_WORDS = {
 # The staged file is read a batch at a time, through a buffer: a row group can hold millions of rows.
 AUDIT_BATCH_ROWS = 256 * 1024
 AUDIT_READ_BUFFER_BYTES = 8 << 20
-NO_ZONE_TABLE = f"{FIRST_ZONE}..{LAST_ZONE} (no zone table loaded)"
+NO_ZONE_TABLE = f"{quality.FIRST_ZONE}..{quality.LAST_ZONE} (no zone table loaded)"
 
 CLEANED_TRIPS = dg.AssetKey("cleaned_trips")
 LAKE_TRIPS = dg.AssetKey("lake_trips_parquet")  # the month as last published
@@ -142,7 +130,7 @@ def audit_results(
 
     with staged.path.open("rb") as f:
         schema = pq.read_schema(f)
-    version, differences = schema_version(schema), schema_differences(schema)
+    version, differences = schema_version(schema), quality.schema_differences(schema)
     metadata = {"schema_version": version or "none", "differences": dg.MetadataValue.json(differences)}
     if version is not None and version < SCHEMA_VERSION:
         # Staged by an older release: it still publishes and loads (the newer columns read null).
@@ -160,15 +148,15 @@ def audit_results(
     zone_ids, zones_from = (read_zone_file(zones).ids, str(zones)) if zones.exists() else (None, NO_ZONE_TABLE)
     with staged.path.open("rb") as f:
         parquet = _parquet(f)
-        batches = parquet.iter_batches(batch_size=AUDIT_BATCH_ROWS, columns=audit_columns(parquet.metadata))
-        measured = measure_month(batches, color, month, zone_ids)
+        batches = parquet.iter_batches(batch_size=AUDIT_BATCH_ROWS, columns=quality.audit_columns(parquet.metadata))
+        measured = quality.measure_month(batches, color, month, zone_ids)
     pa.default_memory_pool().release_unused()  # the load runs next in this process
     rows = measured.rows
     yield result("month_has_rows", rows > 0, {"rows": rows}, not rows and "0 rows: the file holds no trip")
 
     previous = previous_published_rows(context.instance, context.partition_key)
-    drop, growth = row_drop_share(previous, rows), row_growth_share(previous, rows)
-    verdict = row_drop_verdict(drop, row_drop, growth)
+    drop, growth = quality.row_drop_share(previous, rows), quality.row_growth_share(previous, rows)
+    verdict = quality.row_drop_verdict(drop, row_drop, growth)
     change = None
     if verdict != "pass":
         change = f"{rows:,} rows, {growth:.1%} more" if growth else f"{rows:,} rows, {drop:.1%} fewer"
@@ -198,7 +186,7 @@ def audit_results(
     metadata = {"rows_repeating_key_columns": duplicates, "block_above": limit}
     if _share(duplicates, rows) > limit:
         with staged.path.open("rb") as f:
-            duplicates = metadata["duplicate_rows"] = duplicate_rows(_parquet(f).iter_batches(AUDIT_BATCH_ROWS))
+            duplicates = metadata["duplicate_rows"] = quality.duplicate_rows(_parquet(f).iter_batches(AUDIT_BATCH_ROWS))
     share = _share(duplicates, rows)
     repeated = f"{duplicates:,} of {rows:,} rows ({share:.1%}) repeat an earlier row exactly, more than {limit:.0%}"
     yield result("rows_are_not_duplicated", share <= limit, metadata, share > limit and repeated)
@@ -221,7 +209,7 @@ def audit_results(
     metadata = {"non_finite": dg.MetadataValue.json(measured.non_finite)}
     yield result("floats_are_finite", not bad, metadata, bad and f"NaN or infinite values in {bad} of {rows:,} rows")
 
-    limits = REQUIRED_COLUMNS[color]
+    limits = quality.REQUIRED_COLUMNS[color]
     nulls = {name: measured.nulls[name] for name in limits}
     unfilled = "; ".join(
         f"{name} null in {nulls[name]:,} of {rows:,} rows ({_share(nulls[name], rows):.1%}), "
