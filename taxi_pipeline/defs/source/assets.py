@@ -84,15 +84,10 @@ def local_part_file(prefix: str, suffix: str) -> Iterator[Path]:
 
 
 def download_failures(
-    context: dg.AssetExecutionContext, source: TripSourceResource, describe: Callable[[Exception], str] = str, *old
+    context: dg.AssetExecutionContext, source: TripSourceResource, describe: Callable[[Exception], str] = str
 ) -> AbstractContextManager:
     """`retried_on_error` around a download, from the source's retry delay (TAXI_SOURCE_RETRY_DELAY)."""
-    if old:  # TEMPORARY: the old call (context, source, errors, describe) of defs/warehouse/assets.py
-        describe = old[0]
     return retried_on_error(context, source.retry_delay_seconds, DOWNLOAD_MAX_RETRIES, describe)
-
-
-PERMANENT_SOURCE_ERRORS = (PermanentError,)  # TEMPORARY: removed with the old call above
 
 
 class CleaningConfig(dg.Config):
