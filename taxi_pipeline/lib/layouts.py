@@ -19,7 +19,6 @@ class TripFileError(PermanentError):
 class Layout:
     """A service's published columns: lower-cased source name -> canonical column name."""
 
-    color: str
     columns: dict[str, str]
     optional: frozenset[str]  # columns a file may lack (older months, fees that came later)
 
@@ -32,7 +31,7 @@ class Layout:
         return ", ".join(f"[{n}]" if n in self.optional else n for n in self.columns)
 
 
-def _layout(color: str, header: str) -> Layout:
+def _layout(header: str) -> Layout:
     """A layout written as its header: `source=canonical` where the names differ, `[optional]`."""
     columns, optional = {}, set()
     for word in header.split():
@@ -40,15 +39,15 @@ def _layout(color: str, header: str) -> Layout:
         columns[name] = canonical or name
         if word.startswith("["):
             optional.add(name)
-    return Layout(color, columns, frozenset(optional))
+    return Layout(columns, frozenset(optional))
 
 
 _ZONES = "pulocationid=pickup_location_id dolocationid=dropoff_location_id"
 _MONEY = "fare_amount extra mta_tax tip_amount tolls_amount"
 # congestion_surcharge came part-way through 2019, airport_fee in 2021, cbd_congestion_fee in 2025-01.
 LAYOUTS: dict[str, Layout] = {
-    color: _layout(color, header)
-    for color, header in {
+    service: _layout(header)
+    for service, header in {
         "yellow": f"""vendorid=vendor_id tpep_pickup_datetime=pickup_datetime tpep_dropoff_datetime=dropoff_datetime
             passenger_count trip_distance ratecodeid=ratecode_id store_and_fwd_flag {_ZONES} payment_type {_MONEY}
             improvement_surcharge total_amount [congestion_surcharge] [airport_fee] [cbd_congestion_fee]""",

@@ -1,21 +1,20 @@
-"""Read a trip file's rows as Arrow tables under canonical names and types, a block at a time.
-
-The course's CSV files (gzipped or not) are read here; the rows that cannot be read are dropped
-and counted as `MalformedRows`, which the parquet reader in `convert` shares.
-"""
+"""Read the course's CSV trip files (gzipped or not) as Arrow tables under canonical names and
+types, a block at a time; rows that cannot be read are dropped and counted (`MalformedRows`)."""
 
 import gzip
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import IO, Protocol, TypeVar
+from typing import IO, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+from upath import UPath
 
 from taxi_pipeline.lib.layouts import TripFileError, match_columns
 from taxi_pipeline.lib.source_file import GZIP_MAGIC
@@ -38,13 +37,7 @@ _EXAMPLE_CHARS = 120
 WRONG_FIELD_COUNT = "wrong number of fields"
 
 T = TypeVar("T")
-
-
-class OpensBinary(Protocol):
-    def open(self, mode: str) -> IO[bytes]: ...
-
-
-TripFilePath = str | Path | OpensBinary
+TripFilePath = str | Path | UPath  # a local path, or any path-like whose `open("rb")` streams it
 
 
 def in_background(items: Iterable[T], depth: int = 2) -> Iterator[T]:
@@ -56,11 +49,9 @@ def in_background(items: Iterable[T], depth: int = 2) -> Iterator[T]:
 
     def put(item) -> bool:
         while not stop.is_set():
-            try:
+            with suppress(queue.Full):
                 buffer.put(item, timeout=0.1)
                 return True
-            except queue.Full:
-                continue
         return False
 
     def produce() -> None:
@@ -151,10 +142,9 @@ def without_bad_rows(
 
 @dataclass(frozen=True)
 class TripCsv:
-    """A trip file whose header matches its color's layout."""
+    """A trip file whose header matches its service's layout."""
 
     path: TripFilePath
-    color: str
     header: list[str]
     renames: dict[str, str]  # source header name -> canonical name, in file order
     extra_columns: list[str]
@@ -182,7 +172,7 @@ def read_header(path: TripFilePath) -> list[str]:
 def open_trip_csv(path: TripFilePath, color: str, month: date | None = None) -> TripCsv:
     """The file with its header matched to the color's layout (`month` names it in messages)."""
     header = read_header(path)
-    return TripCsv(path, color, header, *match_columns(path, header, color, month))
+    return TripCsv(path, header, *match_columns(path, header, color, month))
 
 
 def _text_chunks(path: TripFilePath, size: int) -> Iterator[bytes]:

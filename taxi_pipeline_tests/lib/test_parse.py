@@ -12,6 +12,7 @@ import pytest
 from taxi_pipeline.lib.parse import TripFileError, in_background, read_header
 from taxi_pipeline.schema import CANONICAL_SCHEMA
 from taxi_pipeline_tests.support.samples import SAMPLE_ROWS, release_file
+from taxi_pipeline_tests.support.tlc import sample_csv
 from taxi_pipeline_tests.support.trips import read_trips_csv
 
 COURSE_FHV_HEADER = (
@@ -266,3 +267,10 @@ def test_closing_the_consumer_stops_the_producer():
     time.sleep(0.3)
     assert len(produced) == seen <= 4
     assert not any(t.name == "taxi-pipeline-stage" for t in threading.enumerate())
+
+
+def test_a_csv_with_the_tlc_fee_columns_maps_them_as_the_parquet_reader_does():
+    parsed = read_trips_csv(sample_csv("yellow"), "yellow")
+
+    assert parsed.extra_columns == []
+    assert "airport_fee" in parsed.table.column_names
