@@ -8,13 +8,13 @@ from taxi_pipeline.defs.lake.files import ZONES_FILE, LakeFileChangedError, make
 from taxi_pipeline.defs.lake.io_managers import run_materialization
 from taxi_pipeline.defs.lake.resources import LakeResource
 from taxi_pipeline.defs.metadata import table_preview, warehouse_table_schema
-from taxi_pipeline.defs.retries import retried_on_error
-from taxi_pipeline.defs.source.assets import GROUP, PERMANENT_SOURCE_ERRORS, download_failures, local_part_file
+from taxi_pipeline.defs.retries import not_retried, retried_on_error
+from taxi_pipeline.defs.source.assets import GROUP, download_failures, local_part_file
 from taxi_pipeline.defs.source.resources import TripSourceResource
 from taxi_pipeline.defs.warehouse.contract import ZONES_TABLE, SliceOrigin, WarehouseResource
 from taxi_pipeline.errors import PermanentError
 from taxi_pipeline.lib.parquet import parquet_row_count
-from taxi_pipeline.lib.zones import ZONE_COLUMNS, ZoneFileError, ZoneTable, read_zone_file
+from taxi_pipeline.lib.zones import ZONE_COLUMNS, read_zone_file
 from taxi_pipeline.partitions import one_partition_per_run, split_partition_key
 
 SLICE_MATCHES_LAKE_FILE = "slice_matches_lake_file"
@@ -33,10 +33,9 @@ def lake_file_rows(lake_file: UPath, partition_key: str) -> int:
         raise _republish(f"the lake file {lake_file} {what}", partition_key) from None
 
 
-def _republish(reason: str, partition_key: str) -> dg.Failure:
-    return dg.Failure(
-        description=f"{reason}: materialize lake_trips_parquet for {partition_key} again to rewrite it, then load",
-        allow_retries=False,
+def _republish(reason: str, partition_key: str) -> PermanentError:
+    return PermanentError(
+        f"{reason}: materialize lake_trips_parquet for {partition_key} again to rewrite it, then load"
     )
 
 
@@ -68,8 +67,6 @@ def load_month(
         raise _republish(f"the lake file {lake_trips_parquet} is missing", context.partition_key) from None
     except LakeFileChangedError as e:
         raise _republish(f"the lake file is not the one published: {e}", context.partition_key) from None
-    except PermanentError as e:
-        raise dg.Failure(description=str(e), allow_retries=False) from None
     context.log.info(
         f"{load.table}: slice {color} {month:%Y-%m} holds {load.slice_rows:,} rows "
         f"({load.rows_loaded:,} loaded, {load.rows_replaced:,} replaced)"
@@ -91,12 +88,10 @@ def load_month(
         context.log.warning(
             f"{color} {month:%Y-%m} re-loaded from {source}; the slice was loaded from {load.previous_source}"
         )
+    extra = {"job_id": load.job_id, "bytes_processed": load.bytes_processed}
+    metadata |= {name: value for name, value in extra.items() if value is not None}
     if load.preview is not None:
         metadata["preview"] = table_preview(load.preview)
-    if load.job_id is not None:
-        metadata["job_id"] = load.job_id
-    if load.bytes_processed is not None:
-        metadata["bytes_processed"] = load.bytes_processed
     return dg.MaterializeResult(
         metadata=metadata,
         check_results=[
@@ -134,29 +129,16 @@ def build_warehouse_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsD
         """The month's (color, source_month) slice of the warehouse table `trips`, replaced as a
         whole from the lake file: re-running never duplicates rows."""
         # Transient errors (a concurrent transaction, a 5xx, a server restarting) are retried
-        # after about 5, 15, 35 s; a permanent one (dg.Failure) fails at once.
+        # after about 5, 15, 35 s; a PermanentError fails the step at once.
         with retried_on_error(context, base_seconds=LOAD_RETRY_DELAY_SECONDS, max_retries=LOAD_MAX_RETRIES):
             return load_month(context, warehouse, lake_trips_parquet)
 
     return warehouse_trips
 
 
-ZONES_PREVIEW_ROWS = 10
-
-
-def zones_preview(zones: ZoneTable, rows: int = ZONES_PREVIEW_ROWS) -> dg.MetadataValue:
-    """The first zones, shown by the UI as a table with the warehouse table's columns."""
-    schema = dg.TableSchema(
-        columns=[dg.TableColumn(name, "int" if name == "location_id" else "string") for name in ZONE_COLUMNS]
-    )
-    records = [dg.TableRecord(dict(zip(ZONE_COLUMNS, row, strict=True))) for row in zones.rows[:rows]]
-    return dg.MetadataValue.table(records=records, schema=schema)
-
-
-# The lake comes in as the `lake` resource (the same `LakeResource` the IO managers are built
-# from), not through an IO manager: the file must be in the lake before the warehouse loads it
-# (BigQuery's load job reads it from gs://), and an IO manager stores an output only after the
-# step's body has returned. The audit of `cleaned_trips` reads the file through the same resource.
+# The lake comes as the `lake` resource, not through an IO manager: the file must be in the lake
+# before the warehouse loads it (BigQuery reads it from gs://), and an IO manager stores an output
+# only after the step's body has returned.
 @dg.asset(group_name=GROUP, kinds={"csv"}, pool="warehouse")
 def taxi_zones(
     context: dg.AssetExecutionContext, source: TripSourceResource, lake: LakeResource, warehouse: WarehouseResource
@@ -171,16 +153,14 @@ def taxi_zones(
 
     lake_path = lake.root() / ZONES_FILE
     with local_part_file("taxi_zone_lookup.", ".csv.part") as local:
-        with download_failures(context, source, (*PERMANENT_SOURCE_ERRORS, ZoneFileError), describe):
+        with download_failures(context, source, describe):
             downloaded = source.download_zones(local)
             zones = read_zone_file(local, name=downloaded.url)
         make_folder(lake_path.parent)
         publish(local, lake_path, keep_source=False)
     context.log.info(f"loading {len(zones.rows)} zones from {lake_path} into the warehouse table {ZONES_TABLE}")
-    try:
+    with not_retried(context):
         rows = warehouse.replace_zones(lake_path)
-    except (PermanentError, ZoneFileError) as e:
-        raise dg.Failure(description=str(e), allow_retries=False) from None
     return dg.MaterializeResult(
         metadata={
             "rows": rows,
@@ -189,6 +169,8 @@ def taxi_zones(
             "sha256": downloaded.sha256,
             "path": str(lake_path),
             "table": ZONES_TABLE,
-            "preview": zones_preview(zones),
+            "preview": table_preview(
+                pa.table({name: [row[i] for row in zones.rows] for i, name in enumerate(ZONE_COLUMNS)})
+            ),
         }
     )

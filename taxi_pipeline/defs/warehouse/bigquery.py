@@ -174,14 +174,6 @@ class BigQueryWarehouse(WarehouseResource):
             adds = ", ".join(f"ADD COLUMN IF NOT EXISTS {name} {kind}" for name, kind in missing)
             client.query(f"ALTER TABLE `{self.table_id}` {adds}").result()
 
-    def _create_staging_table(self, client: bigquery.Client, color: str, source_month: date, columns: list[str]) -> str:
-        staging_id = f"{self.project}.{self.dataset}._{TRIPS_TABLE}_load_{color}_{source_month:%Y%m}"
-        staging = bigquery.Table(staging_id, schema=trips_table_schema(columns))
-        staging.expires = datetime.now(UTC) + timedelta(hours=STAGING_TABLE_HOURS)
-        client.delete_table(staging_id, not_found_ok=True)
-        client.create_table(staging)
-        return staging_id
-
     def load_slice(
         self, lake_file: UPath, color: str, source_month: date, origin: SliceOrigin | None = None
     ) -> SliceLoad:
@@ -194,7 +186,11 @@ class BigQueryWarehouse(WarehouseResource):
         key = slice_parameters(color, source_month)
         with self._client() as client:
             self._ensure_table(client)
-            staging_id = self._create_staging_table(client, color, source_month, file_columns)
+            staging_id = f"{self.project}.{self.dataset}._{TRIPS_TABLE}_load_{color}_{source_month:%Y%m}"
+            staging = bigquery.Table(staging_id, schema=trips_table_schema(file_columns))
+            staging.expires = datetime.now(UTC) + timedelta(hours=STAGING_TABLE_HOURS)
+            client.delete_table(staging_id, not_found_ok=True)
+            client.create_table(staging)
             try:
                 load_job = client.load_table_from_uri(
                     uri,

@@ -4,7 +4,7 @@ import os
 import re
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import date
 from pathlib import Path
 
@@ -50,12 +50,6 @@ def lock_holder(error: duckdb.IOException) -> tuple[str, str] | None:
     Conflicting lock is held in /usr/bin/python3.11 (PID 4242)`); None for any other error."""
     held = _LOCK_HELD.search(str(error))
     return (held[2], held[1]) if held else None
-
-
-def trips_table_ddl() -> str:
-    """`CREATE TABLE` of the canonical `trips`. No index: DuckDB prunes by the row groups' zone
-    maps, and a slice loaded whole fills row groups of its own."""
-    return create_table_sql(TRIPS_TABLE, sql_columns("duckdb"))
 
 
 def literal_database_config(database: str) -> dict[str, str]:
@@ -108,10 +102,8 @@ def transaction(conn):
         yield
         conn.commit()
     except BaseException:
-        try:
+        with suppress(duckdb.Error):
             conn.rollback()
-        except duckdb.Error:
-            pass
         raise
 
 
@@ -176,8 +168,10 @@ class DuckDBWarehouse(WarehouseResource):
     def _prepare(self, conn, conform: bool = True) -> None:
         """The tables created where missing; for a load, `trips` checked and given the columns it
         lacks (a table of an older release: its rows read null there)."""
-        conn.execute(trips_table_ddl())
-        # No key on `loads`: DuckDB checks a key against rows deleted earlier in the transaction.
+        # No index on `trips`: DuckDB prunes by the row groups' zone maps, and a slice loaded whole
+        # fills row groups of its own. No key on `loads`: DuckDB checks a key against rows deleted
+        # earlier in the same transaction.
+        conn.execute(create_table_sql(TRIPS_TABLE, sql_columns("duckdb")))
         conn.execute(create_table_sql(LOADS_TABLE, LOADS_COLUMNS))
         if conform:
             present = conn.execute(f"SELECT column_name, column_type FROM (DESCRIBE {TRIPS_TABLE})").fetchall()

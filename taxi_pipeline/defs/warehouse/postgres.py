@@ -4,6 +4,7 @@ replaced in one transaction: DELETE the slice, stream the lake file's record bat
 a kill included, leaves the previous rows."""
 
 import io
+import re
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -73,27 +74,15 @@ HOLDERS_SQL = (
 # A wrong setting: the server's SQLSTATE where it sent one (authentication, no such database, no
 # privilege), else libpq's own words (read by `connect_failure` only).
 _SETTING_SQLSTATES = frozenset({"28000", "28P01", "3D000", "42501"})
-_SETTING_PHRASES = (
-    "authentication failed",
-    "no pg_hba.conf entry",
-    "does not exist",
-    "permission denied",
-    "password is required",
-    "no password supplied",
-    "invalid ",
-    "does not support ssl",
-    "certificate",
+_SETTING_TEXT = re.compile(
+    "authentication failed|no pg_hba.conf entry|does not exist|permission denied|password is required|"
+    "no password supplied|invalid |does not support ssl|certificate"
 )
 
 
 def trips_table_ddl() -> str:
     """`CREATE TABLE` of the canonical `trips`, range-partitioned by `source_month`."""
     return f"{create_table_sql(TRIPS_TABLE, sql_columns('postgres'))} PARTITION BY {PARTITION_KEY}"
-
-
-def canonical_catalog_columns() -> list[tuple[str, str]]:
-    """The canonical columns with their types as the catalog (format_type) names them."""
-    return [(n, "timestamp without time zone" if k == "timestamp" else k) for n, k in sql_columns("postgres")]
 
 
 def conform_trips(warehouse: str, catalog_rows: list[tuple]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
@@ -110,7 +99,9 @@ def conform_trips(warehouse: str, catalog_rows: list[tuple]) -> tuple[list[tuple
             f"creates {TRIPS_TABLE} partitioned by month; then load the old table's months again from the lake."
         )
     columns = [(name, kind) for *_, name, kind in catalog_rows if name is not None]
-    return columns, missing_columns(warehouse, qualified, columns, canonical_catalog_columns())
+    # The canonical types as format_type names them.
+    canonical = [(n, "timestamp without time zone" if k == "timestamp" else k) for n, k in sql_columns("postgres")]
+    return columns, missing_columns(warehouse, qualified, columns, canonical)
 
 
 def partition_name(source_month: date) -> str:
@@ -148,7 +139,7 @@ def connect_failure(error: "psycopg.OperationalError", url: str) -> SettingError
     sent no SQLSTATE this reads libpq's text, as psycopg 3.3.9 with its bundled libpq 18 words it."""
     reason = " ".join(_redacted(str(error), url).split())
     text = reason.lower()
-    if error.sqlstate in _SETTING_SQLSTATES or any(phrase in text for phrase in _SETTING_PHRASES):
+    if error.sqlstate in _SETTING_SQLSTATES or _SETTING_TEXT.search(text):
         return SettingError(f"cannot connect to the Postgres warehouse {_describe(url)} ({URL_SETTING}): {reason}")
     if "connection refused" in text:
         reason = "the server refused the connection (is it running, or restarting?)"
@@ -304,10 +295,8 @@ class PostgresWarehouse(WarehouseResource):
                 with conn.cursor() as cursor, cursor.copy(copy_sql) as copy:
                     for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=schema.names):
                         batch = batch.cast(schema)
-                        in_slice = pc.and_kleene(
-                            pc.equal(batch.column("color"), color), pc.equal(batch.column("source_month"), month)
-                        )
-                        strays += batch.num_rows - (pc.sum(pc.fill_null(in_slice, False).cast(pa.int64())).as_py() or 0)
+                        in_slice = pc.and_(pc.equal(batch["color"], color), pc.equal(batch["source_month"], month))
+                        strays += batch.num_rows - pc.sum(pc.fill_null(in_slice, False)).as_py()
                         loaded += batch.num_rows
                         if strays:
                             continue  # counted to the end for the message; nothing more is sent
