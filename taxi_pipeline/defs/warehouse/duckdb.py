@@ -165,19 +165,26 @@ class DuckDBWarehouse(WarehouseResource):
             time.sleep(min(delay, max(0.0, self.lock_wait_seconds - waited)))
             delay = min(delay * 2, LOCK_POLL_MAX_SECONDS)
 
-    def _prepare(self, conn, conform: bool = True) -> None:
+    def _prepare(self, conn, conform: bool = True) -> list[tuple[str, str]]:
         """The tables created where missing; for a load, `trips` checked and given the columns it
-        lacks (a table of an older release: its rows read null there)."""
+        lacks (a table of an older release: its rows read null there). Returns its columns then."""
         # No index on `trips`: DuckDB prunes by the row groups' zone maps, and a slice loaded whole
         # fills row groups of its own. No key on `loads`: DuckDB checks a key against rows deleted
         # earlier in the same transaction.
         conn.execute(create_table_sql(TRIPS_TABLE, sql_columns("duckdb")))
         conn.execute(create_table_sql(LOADS_TABLE, LOADS_COLUMNS))
-        if conform:
-            present = conn.execute(f"SELECT column_name, column_type FROM (DESCRIBE {TRIPS_TABLE})").fetchall()
-            warehouse = f"the DuckDB file {Path(self.duckdb_resource.database).absolute()}"
-            for name, kind in missing_columns(warehouse, TRIPS_TABLE, present, sql_columns("duckdb")):
-                conn.execute(f"ALTER TABLE {TRIPS_TABLE} ADD COLUMN {name} {kind}")
+        if not conform:
+            return []
+        present = conn.execute(f"SELECT column_name, column_type FROM (DESCRIBE {TRIPS_TABLE})").fetchall()
+        missing = missing_columns(
+            f"the DuckDB file {Path(self.duckdb_resource.database).absolute()}",
+            TRIPS_TABLE,
+            present,
+            sql_columns("duckdb"),
+        )
+        for name, kind in missing:
+            conn.execute(f"ALTER TABLE {TRIPS_TABLE} ADD COLUMN {name} {kind}")
+        return present + missing
 
     def load_slice(
         self, lake_file: UPath, color: str, source_month: date, origin: SliceOrigin | None = None
@@ -188,7 +195,7 @@ class DuckDBWarehouse(WarehouseResource):
         where, key = "color = ? AND source_month = ?", [color, source_month]
         with self._connection() as conn, literal_path(to_local_path(lake_file)) as parquet:
             check_lake_file_types(parquet, lake_file)
-            self._prepare(conn)
+            column_types = self._prepare(conn)
             with transaction(conn):
                 replaced = conn.execute(f"DELETE FROM {TRIPS_TABLE} WHERE {where}", key).fetchone()[0]
                 loaded = conn.execute(
@@ -203,7 +210,6 @@ class DuckDBWarehouse(WarehouseResource):
                     [*key, origin and origin.source, origin and origin.sha256, slice_rows],
                 )
                 check_still_published(origin)
-            column_types = conn.execute(f"SELECT column_name, column_type FROM (DESCRIBE {TRIPS_TABLE})").fetchall()
             preview = conn.execute(
                 f"SELECT * FROM {TRIPS_TABLE} WHERE {where} LIMIT {PREVIEW_ROWS}", key
             ).to_arrow_table()
