@@ -122,7 +122,7 @@ def build_resources(settings: Settings) -> dict[str, Any]:
     lake = lake_resource(settings)
     return {
         "source": TripSourceResource(
-            release=settings.shown("TAXI_SOURCE", settings.source),
+            release=settings.source,
             base_url=settings.shown("TAXI_SOURCE_URL", settings.source_url),
             retry_delay_seconds=settings.source_retry_delay_seconds,
             min_bytes=settings.source_min_bytes,

@@ -300,6 +300,10 @@ class Settings:
         return settings
 
     def _check(self, env: Mapping[str, str]) -> None:
+        # Resources read these through dg.EnvVar, unstripped: the value they get is the one checked.
+        for name in sorted(self.given & PASSED_BY_NAME):
+            if env[name] != env[name].strip():
+                raise SettingError(f"{name} has spaces or line breaks around its value: remove them")
         check_source_url(self.source_url)
         if self.warehouse == "postgres" and not self.is_set("TAXI_POSTGRES_URL"):
             raise SettingError(f"TAXI_WAREHOUSE=postgres needs TAXI_POSTGRES_URL ({POSTGRES_URL_FORM})")
@@ -337,6 +341,11 @@ class Settings:
         return dg.EnvVar(name) if self.is_set(name) else None
 
 
+# The settings resources get as `dg.EnvVar` (the UI shows the name, not the value).
+PASSED_BY_NAME = frozenset(
+    {"TAXI_LAKE_DIR", "TAXI_DUCKDB_PATH", "TAXI_SOURCE_URL", "TAXI_POSTGRES_URL", "TAXI_WEBHOOK_URL"}
+    | {"GCS_BUCKET", "GCP_PROJECT", "BQ_DATASET", "BQ_LOCATION"}
+)
 GOOGLE_SETTINGS = ("GCS_BUCKET", "GCP_PROJECT", "BQ_DATASET", "BQ_LOCATION", "GCP_CREDENTIALS_B64")
 
 

@@ -1,10 +1,14 @@
-"""Wrong settings and arguments, through the real command line: one line naming what to fix."""
+"""Wrong settings and arguments: one line naming what to fix, read from the settings in process
+and through the real command line where the process is what is tested."""
 
 import pytest
 
+from taxi_pipeline.cli import one_line_error
+from taxi_pipeline.errors import SettingError
+from taxi_pipeline.settings import Settings
 from taxi_pipeline_tests.support.runs import cli_env, materialize_command, run_cli
 
-pytestmark = [pytest.mark.faults, pytest.mark.cli]
+pytestmark = [pytest.mark.faults]
 
 HINT = (
     "Partition keys read color|YYYY-MM-01, e.g. yellow|2021-07-01 "
@@ -66,6 +70,11 @@ def assert_ends_with_one_clear_line(done, line: str) -> None:
             "taxi_pipeline: TAXI_FIRST_MONTH applies to TAXI_SOURCE=tlc; the course's CSV mirror "
             "(TAXI_SOURCE=course) holds exactly 2019-01 to 2021-07: unset TAXI_FIRST_MONTH",
         ),
+        (
+            "TAXI_DUCKDB_PATH",
+            " data/warehouse.duckdb",
+            "taxi_pipeline: TAXI_DUCKDB_PATH has spaces or line breaks around its value: remove them",
+        ),
     ],
     ids=[
         "unknown-target",
@@ -76,12 +85,27 @@ def assert_ends_with_one_clear_line(done, line: str) -> None:
         "unknown-source",
         "duckdb-lock-wait",
         "first-month-of-the-course",
+        "spaces-around-a-value-passed-by-name",
     ],
 )
-def test_a_wrong_setting_ends_the_cli_with_one_line_naming_it(setting, value, line, tmp_path, release_url):
-    done = run_cli(materialize_command("fhv|2019-01-01"), cli_env(tmp_path, release_url, **{setting: value}))
+def test_a_wrong_setting_is_refused_in_one_line_naming_it(setting, value, line, tmp_path, release_url):
+    environ = {"TAXI_LAKE_DIR": str(tmp_path / "lake"), "TAXI_SOURCE_URL": release_url, setting: value}
+    with pytest.raises(SettingError) as refused:
+        Settings.from_environment(environ)
 
-    assert_ends_with_one_clear_line(done, line)
+    assert one_line_error(refused.value) == line
+    assert not (tmp_path / "lake").exists()
+
+
+@pytest.mark.cli
+def test_a_wrong_setting_ends_the_cli_with_one_line_naming_it(tmp_path, release_url):
+    done = run_cli(
+        materialize_command("fhv|2019-01-01"), cli_env(tmp_path, release_url, TAXI_PIPELINE_TARGET="mainframe")
+    )
+
+    assert_ends_with_one_clear_line(
+        done, "taxi_pipeline: TAXI_PIPELINE_TARGET='mainframe' is not a known target; use one of: local, gcp"
+    )
     assert not (tmp_path / "lake").exists() and not (tmp_path / "warehouse.duckdb").exists()
 
 
@@ -91,14 +115,17 @@ def test_a_lake_or_warehouse_path_under_a_file_is_refused_naming_the_setting(set
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file")
     value = str(blocker / "lake") if setting == "TAXI_LAKE_DIR" else str(blocker / "warehouse.duckdb")
+    environ = {"TAXI_LAKE_DIR": str(tmp_path / "lake"), "TAXI_SOURCE_URL": release_url, setting: value}
 
-    done = run_cli(materialize_command("fhv|2019-01-01"), cli_env(tmp_path, release_url, **{setting: value}))
+    with pytest.raises(SettingError) as refused:
+        Settings.from_environment(environ)
 
-    assert_ends_with_one_clear_line(
-        done, f"taxi_pipeline: {setting}={value!r} cannot be created: {blocker} is a file, not a folder"
+    assert one_line_error(refused.value) == (
+        f"taxi_pipeline: {setting}={value!r} cannot be created: {blocker} is a file, not a folder"
     )
 
 
+@pytest.mark.cli
 @pytest.mark.parametrize("key", ["purple|2020-04-01", "green|2020-04-01/../../etc"])
 def test_a_bad_partition_key_names_the_option_and_the_key_format(key, tmp_path, release_url):
     done = run_cli(materialize_command(key), cli_env(tmp_path, release_url))
