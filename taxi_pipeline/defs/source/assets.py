@@ -16,7 +16,7 @@ from upath import UPath
 
 from taxi_pipeline.defs.lake.files import StagedFile, file_sha256, naming_the_file
 from taxi_pipeline.defs.lake.io_managers import run_materialization
-from taxi_pipeline.defs.metadata import canonical_table_schema, table_preview
+from taxi_pipeline.defs.metadata import canonical_table_schema, table_preview, versioned_output
 from taxi_pipeline.defs.retries import not_retried, retried_on_error
 from taxi_pipeline.defs.source.releases import RELEASES
 from taxi_pipeline.defs.source.resources import TripSourceResource, describe_bytes
@@ -134,7 +134,7 @@ def download_month(context: dg.AssetExecutionContext, source: TripSourceResource
         "download_seconds": round(seconds, 2),
         **downloaded.validators,
     }
-    return dg.Output(local, metadata=metadata, data_version=dg.DataVersion(downloaded.sha256))
+    return versioned_output(local, downloaded.sha256, metadata)
 
 
 def clean_month(context: dg.AssetExecutionContext, config: CleaningConfig, raw_trips: UPath) -> dg.Output[StagedFile]:
@@ -191,7 +191,7 @@ def clean_month(context: dg.AssetExecutionContext, config: CleaningConfig, raw_t
     )
     sha256 = file_sha256(staged)
     source = next(release.name for release in RELEASES.values() if raw_trips.name.endswith(release.file_format))
-    return dg.Output(StagedFile(staged, sha256, source), data_version=dg.DataVersion(sha256))
+    return versioned_output(StagedFile(staged, sha256, source), sha256)
 
 
 def build_ingest_assets(
