@@ -71,7 +71,7 @@ def lake_io_managers(lake, raw_file_format: str = "csv.gz") -> dict[str, Any]:
     return {
         "raw_io_manager": RawFileIOManagerFactory(lake=lake, path_template=raw_file_template(raw_file_format)),
         "staging_io_manager": StagingIOManagerFactory(lake=lake, path_template=STAGING_FILE_TEMPLATE),
-        "lake_io_manager": TripsParquetIOManagerFactory(lake=lake, path_template=LAKE_FILE_TEMPLATE, keep_source=True),
+        "lake_io_manager": TripsParquetIOManagerFactory(lake=lake, path_template=LAKE_FILE_TEMPLATE),
     }
 
 

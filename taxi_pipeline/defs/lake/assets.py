@@ -3,7 +3,7 @@
 import dagster as dg
 
 from taxi_pipeline.defs.lake.files import StagedFile
-from taxi_pipeline.defs.metadata import canonical_table_schema
+from taxi_pipeline.defs.metadata import canonical_table_schema, versioned_output
 from taxi_pipeline.defs.quality.checks import BLOCKING_CHECKS
 from taxi_pipeline.defs.quality.verdict import refuse_publication, verdict_findings
 from taxi_pipeline.defs.source.assets import GROUP
@@ -24,7 +24,7 @@ def publish_month(context: dg.AssetExecutionContext, cleaned_trips: StagedFile) 
         }
     )
     # The IO manager copies the staged file (a hard link on local disk), checking its bytes.
-    return dg.Output(cleaned_trips, data_version=dg.DataVersion(cleaned_trips.sha256))
+    return versioned_output(cleaned_trips, cleaned_trips.sha256)
 
 
 def build_lake_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
