@@ -313,6 +313,7 @@ class Settings:
             check_writable_location("TAXI_LAKE_DIR", self.lake_dir, folder=True)
             if self.warehouse == "duckdb" and self.is_set("TAXI_DUCKDB_PATH"):
                 check_writable_location("TAXI_DUCKDB_PATH", self.duckdb_path, folder=False)
+            if self.warehouse == "duckdb":
                 check_duckdb_file(self.duckdb_path)
         else:
             if not self.gcs_bucket:

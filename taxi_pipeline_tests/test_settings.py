@@ -1,6 +1,9 @@
 """Wrong settings and arguments: one line naming what to fix, read from the settings in process
 and through the real command line where the process is what is tested."""
 
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from taxi_pipeline.cli import one_line_error
@@ -135,3 +138,32 @@ def test_a_bad_partition_key_names_the_option_and_the_key_format(key, tmp_path, 
         "taxi_pipeline: --partition: All selected assets must have a PartitionsDefinition containing the "
         f"passed partition key `{key}` or have no PartitionsDefinition. {HINT}",
     )
+
+
+@pytest.mark.parametrize(
+    ("make_file", "kind"),
+    [
+        (lambda path: pq.write_table(pa.table({"fare_amount": [5.5]}), path), "a parquet file"),
+        (lambda path: path.write_text("VendorID,fare_amount\n2,5.5\n"), "not a DuckDB database"),
+        (lambda path: path.touch(), "an empty file"),
+    ],
+    ids=["parquet", "csv", "empty"],
+)
+def test_a_duckdb_path_naming_another_kind_of_file_is_refused_and_left_alone(make_file, kind, tmp_path):
+    # DuckDB would open any of these as an empty in-memory database, and a load would go nowhere.
+    duckdb_path = tmp_path / "warehouse.duckdb"
+    make_file(duckdb_path)
+    before = duckdb_path.read_bytes()
+
+    with pytest.raises(SettingError, match=f"^TAXI_DUCKDB_PATH={str(duckdb_path)!r} is {kind}") as refused:
+        Settings.from_environment({"TAXI_DUCKDB_PATH": str(duckdb_path), "TAXI_LAKE_DIR": str(tmp_path / "lake")})
+
+    assert "\n" not in str(refused.value)
+    assert duckdb_path.read_bytes() == before
+
+
+def test_an_existing_duckdb_file_is_accepted(tmp_path):
+    duckdb_path = tmp_path / "warehouse.duckdb"
+    duckdb.connect(str(duckdb_path)).close()
+    settings = Settings.from_environment({"TAXI_DUCKDB_PATH": str(duckdb_path), "TAXI_LAKE_DIR": str(tmp_path)})
+    assert settings.duckdb_path == str(duckdb_path)

@@ -46,40 +46,6 @@ def failure_message(result: dg.ExecuteInProcessResult, step: str) -> str:
     return failure.step_failure_data.user_failure_data.description
 
 
-# --- TAXI_DUCKDB_PATH naming a file that is not a DuckDB database ---------------------------
-
-
-@pytest.mark.parametrize(
-    ("make_file", "kind"),
-    [
-        (lambda path: pq.write_table(pa.table({"fare_amount": [5.5]}), path), "a parquet file"),
-        (lambda path: path.write_text("VendorID,fare_amount\n2,5.5\n"), "not a DuckDB database"),
-        (lambda path: path.touch(), "an empty file"),
-    ],
-    ids=["parquet", "csv", "empty"],
-)
-def test_a_duckdb_path_naming_another_kind_of_file_is_refused(
-    make_file, kind, tmp_path, make_resources, release_url, duckdb_path
-):
-    make_file(duckdb_path)
-    before = duckdb_path.read_bytes()
-
-    result = materialize(make_resources(release_url), GREEN_APRIL)
-
-    message = failure_message(result, "warehouse_trips")
-    assert message.startswith(f"TAXI_DUCKDB_PATH={str(duckdb_path)!r} is {kind}") and "\n" not in message
-    assert retried_steps(result) == []
-    assert duckdb_path.read_bytes() == before
-    with pytest.raises(SettingError, match=f"^TAXI_DUCKDB_PATH=.* is {kind}"):
-        Settings.from_environment({"TAXI_DUCKDB_PATH": str(duckdb_path), "TAXI_LAKE_DIR": str(tmp_path / "lake")})
-
-
-def test_an_existing_duckdb_file_is_accepted(tmp_path, duckdb_path):
-    duckdb.connect(str(duckdb_path)).close()
-    settings = Settings.from_environment({"TAXI_DUCKDB_PATH": str(duckdb_path), "TAXI_LAKE_DIR": str(tmp_path)})
-    assert settings.duckdb_path == str(duckdb_path)
-
-
 # --- a lake file cut short or deleted before the load ---------------------------------------
 
 
