@@ -23,8 +23,9 @@ import pyarrow.parquet as pq
 from upath import UPath
 
 from benchmarks.postgres_load import lake_file
-from taxi_pipeline.defs.warehouse.contract import TRIPS_TABLE
+from taxi_pipeline.defs.warehouse.contract import LOADS_COLUMNS, LOADS_TABLE, TRIPS_TABLE, create_table_sql
 from taxi_pipeline.defs.warehouse.postgres import PostgresWarehouse, trips_table_ddl
+from taxi_pipeline.schema import sql_columns
 from taxi_pipeline_tests.support.postgres_server import start_cluster
 
 MONTH = date(2021, 1, 1)
@@ -33,10 +34,12 @@ MONTH = date(2021, 1, 1)
 class IndexedWarehouse(PostgresWarehouse):
     """The alternative: one plain table with a b-tree index on (color, source_month)."""
 
-    def _ensure_table(self, conn, source_month=None) -> None:
-        ddl = trips_table_ddl().replace(" PARTITION BY RANGE (source_month)", "")
-        conn.execute(ddl)
-        conn.execute(f"CREATE INDEX IF NOT EXISTS trips_slice ON {TRIPS_TABLE} (color, source_month)")
+    def _create_table(self, conn, source_month=None, conform=True) -> list[tuple[str, str]]:
+        with conn.transaction():
+            conn.execute(trips_table_ddl().replace(" PARTITION BY RANGE (source_month)", ""))
+            conn.execute(f"CREATE INDEX IF NOT EXISTS trips_slice ON {TRIPS_TABLE} (color, source_month)")
+            conn.execute(create_table_sql(LOADS_TABLE, LOADS_COLUMNS, key="color, source_month"))
+        return sql_columns("postgres") if conform else []
 
 
 LAYOUTS = {"partitioned": PostgresWarehouse, "indexed": IndexedWarehouse}
