@@ -110,8 +110,8 @@ def check_writable_location(setting: str, path: str, *, folder: bool) -> None:
 
 def check_duckdb_file(path: str) -> None:
     """Raise `SettingError` when TAXI_DUCKDB_PATH is an existing file that is not a DuckDB database
-    ("DUCK" at byte 8): DuckDB would open it as an empty in-memory database and a load would go
-    nowhere. A missing file is fine (DuckDB creates it)."""
+    ("DUCK" at byte 8), which DuckDB would refuse only at the first load. A missing file is fine
+    (DuckDB creates it)."""
     target = Path(path).expanduser()
     if not target.is_file():
         return

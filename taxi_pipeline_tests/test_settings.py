@@ -150,7 +150,6 @@ def test_a_bad_partition_key_names_the_option_and_the_key_format(key, tmp_path, 
     ids=["parquet", "csv", "empty"],
 )
 def test_a_duckdb_path_naming_another_kind_of_file_is_refused_and_left_alone(make_file, kind, tmp_path):
-    # DuckDB would open any of these as an empty in-memory database, and a load would go nowhere.
     duckdb_path = tmp_path / "warehouse.duckdb"
     make_file(duckdb_path)
     before = duckdb_path.read_bytes()
