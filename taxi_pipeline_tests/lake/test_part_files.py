@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from taxi_pipeline.defs.source.assets import local_part_file, parts_folder
+from taxi_pipeline.defs.lake.files import local_part_file, parts_folder
 
 pytestmark = pytest.mark.faults
 
 KILLED_MID_DOWNLOAD = """
 import os, signal
-from taxi_pipeline.defs.source.assets import local_part_file
+from taxi_pipeline.defs.lake.files import local_part_file
 with local_part_file("green_tripdata_2020-04.", ".csv.gz.part") as path:
     path.write_bytes(b"half a file")
     print(path, flush=True)

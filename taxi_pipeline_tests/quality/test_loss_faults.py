@@ -21,7 +21,7 @@ from dagster_duckdb import DuckDBResource
 from upath import UPath
 
 from taxi_pipeline.definitions import build_trip_assets
-from taxi_pipeline.defs.source.assets import local_part_file
+from taxi_pipeline.defs.lake.files import local_part_file
 from taxi_pipeline.defs.source.resources import TripSourceResource
 from taxi_pipeline.defs.warehouse.duckdb import DuckDBWarehouse
 from taxi_pipeline.lib.parquet import write_lake_parquet

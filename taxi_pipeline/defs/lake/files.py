@@ -1,9 +1,9 @@
 """The lake's layout and its writes, free of Dagster: where each zone keeps a (color, month), and
 how a file gets there whole or not at all, in a local folder or a `gs://` bucket alike."""
 
-import errno
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 import uuid
@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
+from errno import EDQUOT, EFBIG, EIO, ENOSPC
 from pathlib import Path
 from typing import IO
 
@@ -88,20 +89,41 @@ def _writing(path: UPath) -> Iterator[None]:
         raise LakeWriteError(e.errno, f"cannot write {path} in the lake (TAXI_LAKE_DIR): {reason}") from None
 
 
-# The errors of a write that name no file: a full disk or quota, a file too large, an I/O error.
-WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO)
+PARTS_FOLDER = "taxi_pipeline-parts"
+
+
+def parts_folder() -> Path:
+    """This user's folder of part files (a download or a conversion being written) under TMPDIR."""
+    folder = Path(tempfile.gettempdir()) / f"{PARTS_FOLDER}-{os.getuid()}"
+    folder.mkdir(mode=0o755, exist_ok=True)
+    return folder
 
 
 @contextmanager
-def naming_the_file(path: Path) -> Iterator[None]:
-    """Around writes to a local `path`: an OSError that names no file (a full disk's "[Errno 28] No
-    space left on device") raised again naming `path`."""
+def local_part_file(prefix: str, suffix: str) -> Iterator[Path]:
+    """A new empty file in `parts_folder()`, readable by all and named after this process: removed
+    when the block fails, left to its IO manager when it succeeds. Parts of dead processes go first."""
+    folder = parts_folder()
+    for part in folder.glob("*.part"):
+        if writer := re.search(r"\.pid(\d+)-", part.name):
+            try:
+                os.kill(int(writer[1]), 0)  # signal 0 only asks whether the process exists
+            except ProcessLookupError:
+                part.unlink(missing_ok=True)
+            except PermissionError:  # it exists, another user's
+                pass
+    fd, name = tempfile.mkstemp(prefix=f"{prefix}pid{os.getpid()}-", suffix=suffix, dir=folder)
+    os.close(fd)
+    path = Path(name)
+    path.chmod(0o644)  # mkstemp makes it owner-only
     try:
-        yield
-    except OSError as e:
-        if e.filename is not None or e.errno not in WRITE_ERRNOS:
-            raise
-        raise OSError(e.errno, f"{e.strerror or e} (writing {path})", str(path)) from e
+        yield path
+    except BaseException as e:
+        path.unlink(missing_ok=True)
+        # A write error that names no file (a full disk's "[Errno 28] No space left on device") names it.
+        if isinstance(e, OSError) and e.filename is None and e.errno in (ENOSPC, EDQUOT, EFBIG, EIO):
+            raise OSError(e.errno, f"{e.strerror or e} (writing {path})", str(path)) from e
+        raise
 
 
 def make_folder(path: UPath) -> None:

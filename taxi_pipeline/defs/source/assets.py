@@ -1,12 +1,9 @@
 """`raw_trips` (a month's file as published) and `cleaned_trips` (the month in the canonical
-schema), and the local part files the steps write before their IO managers take them."""
+schema)."""
 
-import os
-import re
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import dagster as dg
@@ -14,7 +11,7 @@ import pyarrow as pa
 from pydantic import Field
 from upath import UPath
 
-from taxi_pipeline.defs.lake.files import StagedFile, file_sha256, naming_the_file
+from taxi_pipeline.defs.lake.files import StagedFile, file_sha256, local_part_file
 from taxi_pipeline.defs.lake.io_managers import run_materialization
 from taxi_pipeline.defs.metadata import canonical_table_schema, table_preview, versioned_output
 from taxi_pipeline.defs.retries import not_retried, retried_on_error
@@ -31,56 +28,6 @@ DOWNLOAD_MAX_RETRIES = 3
 PROGRESS_EVERY_SECONDS = 10.0
 FILE_KINDS = {"csv.gz": "csv", "parquet": "parquet"}  # the kind tag of each source's raw file
 RAW_TRIPS = dg.AssetKey("raw_trips")
-# Part files live in a folder of their own under TMPDIR, one per user, named after the writing
-# process: a process killed mid-write leaves its part behind, and the next step removes it.
-PARTS_FOLDER = "taxi_pipeline-parts"
-_WRITER_PID = re.compile(r"\.pid(\d+)-")
-
-
-def parts_folder() -> Path:
-    """The folder of this user's part files (created if missing)."""
-    folder = Path(tempfile.gettempdir()) / f"{PARTS_FOLDER}-{os.getuid()}"
-    folder.mkdir(mode=0o755, exist_ok=True)
-    return folder
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
-
-
-def sweep_dead_parts(folder: Path) -> list[Path]:
-    """Remove the part files in `folder` whose writing process no longer exists; the removed."""
-    removed = []
-    for path in folder.glob("*.part"):
-        found = _WRITER_PID.search(path.name)
-        if found and not _alive(int(found.group(1))):
-            path.unlink(missing_ok=True)
-            removed.append(path)
-    return removed
-
-
-@contextmanager
-def local_part_file(prefix: str, suffix: str) -> Iterator[Path]:
-    """A new empty file, readable by all like the rest of the lake, in `parts_folder()`: removed
-    when the block fails, left to its IO manager when it succeeds."""
-    folder = parts_folder()
-    sweep_dead_parts(folder)
-    fd, name = tempfile.mkstemp(prefix=f"{prefix}pid{os.getpid()}-", suffix=suffix, dir=folder)
-    os.close(fd)
-    path = Path(name)
-    path.chmod(0o644)  # mkstemp makes it owner-only
-    try:
-        with naming_the_file(path):
-            yield path
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
 
 
 def download_failures(

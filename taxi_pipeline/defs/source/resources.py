@@ -18,7 +18,6 @@ import requests
 import urllib3
 from pydantic import Field
 
-from taxi_pipeline.defs.lake.files import naming_the_file
 from taxi_pipeline.defs.source.releases import RELEASES, TripRelease
 from taxi_pipeline.errors import PermanentError, TransientError
 from taxi_pipeline.settings import (
@@ -125,7 +124,7 @@ class TripSourceResource(dg.ConfigurableResource):
         self, url: str, label: str, destination: Path, on_progress: Callable[[int], None] | None = None
     ) -> DownloadedFile:
         digest, written, validators = hashlib.sha256(), 0, {}
-        with naming_the_file(destination), open(destination, "wb") as out:
+        with open(destination, "wb") as out:
             for chunk in self._chunks(url, label, validators):
                 out.write(chunk)
                 digest.update(chunk)
