@@ -33,14 +33,17 @@ class ZoneTable:
 
 def read_zone_file(path: Path | UPath, name: str | None = None) -> ZoneTable:
     """The rows of the zone table at `path` (local or gs://), or `ZoneFileError` naming the file
-    (as `name`, e.g. its URL, when given) and its first problem: a header other than
-    `LocationID,Borough,Zone,service_zone` (any case), an id not an integer or twice, a row not
-    of four fields."""
+    (as `name` when given, e.g. its URL) and its first problem."""
     shown = name or str(path)
-    records = csv.reader(io.StringIO(path.read_bytes().decode("utf-8-sig"), newline=""))
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ZoneFileError(f"{shown}: not UTF-8 text (byte {e.start})") from None
+    records = csv.reader(io.StringIO(text, newline=""))
     header = next(records, [])
     if [name.strip().lower() for name in header] != [name.lower() for name in ZONE_HEADER]:
-        raise ZoneFileError(f"{shown}: header is {','.join(header)}, expected {','.join(ZONE_HEADER)}")
+        found = f"header is {','.join(header)}" if header else "the file is empty"
+        raise ZoneFileError(f"{shown}: {found}, expected {','.join(ZONE_HEADER)}")
     rows, seen = [], {}
     for line, record in enumerate(records, start=2):
         if not record:
@@ -55,7 +58,7 @@ def read_zone_file(path: Path | UPath, name: str | None = None) -> ZoneTable:
         if location_id in seen:
             raise ZoneFileError(f"{shown}: line {line}: LocationID {location_id} repeats line {seen[location_id]}")
         seen[location_id] = line
-        rows.append((location_id, record[1], record[2], record[3]))
+        rows.append((location_id, *record[1:]))
     if not rows:
         raise ZoneFileError(f"{shown}: no zones, only a header")
     return ZoneTable(shown, rows)
