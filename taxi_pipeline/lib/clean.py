@@ -1,6 +1,6 @@
 """Turn a parsed month of trips into the canonical schema, keeping every row."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 
 import pyarrow as pa
@@ -10,7 +10,7 @@ from dateutil.relativedelta import relativedelta
 from taxi_pipeline.schema import CANONICAL_SCHEMA
 
 
-@dataclass
+@dataclass(frozen=True)
 class CleaningReport:
     """What cleaning found in one month's file (passenger counts None where none are published)."""
 
@@ -27,17 +27,16 @@ class CleaningReport:
     def __add__(self, other: "CleaningReport") -> "CleaningReport":
         """The report of two parts of one file, read one after the other."""
 
-        def add(a: int | None, b: int | None) -> int | None:
+        def add(a, b):
+            if isinstance(a, dict):
+                return {name: a.get(name, 0) + b.get(name, 0) for name in {**a, **b}}
             return None if a is None and b is None else (a or 0) + (b or 0)
 
-        names = self.null_counts.keys() | other.null_counts.keys()
-        return CleaningReport(
-            self.rows + other.rows,
-            add(self.missing_passenger_count_before, other.missing_passenger_count_before),
-            add(self.missing_passenger_count_after, other.missing_passenger_count_after),
-            self.pickups_outside_month + other.pickups_outside_month,
-            {n: self.null_counts.get(n, 0) + other.null_counts.get(n, 0) for n in names},
-        )
+        return CleaningReport(*(add(getattr(self, f.name), getattr(other, f.name)) for f in fields(self)))
+
+
+# The report of no rows (no passenger counts to report, missing or not), and the sum of none.
+NO_ROWS = CleaningReport(0, None, None, 0, dict.fromkeys(CANONICAL_SCHEMA.names, 0))
 
 
 def count_outside_month(pickups: pa.ChunkedArray, month: date) -> int:
@@ -52,30 +51,24 @@ def clean_trips(parsed: pa.Table, color: str, source_month: date) -> tuple[pa.Ta
     """The month's trips in the canonical schema, every row kept, and a report of what was found:
     adds `color` and `source_month`, fills a missing `passenger_count` with 0 where the service
     publishes it (fhv and fhvhv do not: it stays null), leaves the columns it lacks null."""
-    rows = parsed.num_rows
     if source_month.day != 1:
         raise ValueError(f"source_month must be the first day of a month, got {source_month}")
-    publishes_passengers = "passenger_count" in parsed.column_names
-    missing_before = parsed["passenger_count"].null_count if publishes_passengers else None
-
+    rows = parsed.num_rows
+    constants = {"color": color, "source_month": source_month}
     columns = []
     for fld in CANONICAL_SCHEMA:
-        if fld.name == "color":
-            columns.append(pa.repeat(pa.scalar(color, fld.type), rows))
-        elif fld.name == "source_month":
-            columns.append(pa.repeat(pa.scalar(source_month, fld.type), rows))
-        elif fld.name in parsed.column_names:
-            column = parsed[fld.name]
-            if fld.name == "passenger_count":
-                column = pc.fill_null(column, pa.scalar(0, fld.type))
-            columns.append(column)
+        if fld.name in constants:
+            columns.append(pa.repeat(pa.scalar(constants[fld.name], fld.type), rows))
+        elif fld.name == "passenger_count" and fld.name in parsed.column_names:
+            columns.append(pc.fill_null(parsed[fld.name], pa.scalar(0, fld.type)))
         else:
-            columns.append(pa.nulls(rows, fld.type))
+            columns.append(parsed[fld.name] if fld.name in parsed.column_names else pa.nulls(rows, fld.type))
     table = pa.table(columns, schema=CANONICAL_SCHEMA)
 
+    publishes_passengers = "passenger_count" in parsed.column_names
     report = CleaningReport(
         rows=rows,
-        missing_passenger_count_before=missing_before,
+        missing_passenger_count_before=parsed["passenger_count"].null_count if publishes_passengers else None,
         missing_passenger_count_after=table["passenger_count"].null_count if publishes_passengers else None,
         pickups_outside_month=count_outside_month(table["pickup_datetime"], source_month),
         null_counts={name: table[name].null_count for name in table.column_names},

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from taxi_pipeline.lib.clean import CleaningReport, clean_trips
+from taxi_pipeline.lib.clean import NO_ROWS, CleaningReport, clean_trips
 from taxi_pipeline.lib.layouts import match_columns
 from taxi_pipeline.lib.parquet import write_lake_parquet
 from taxi_pipeline.lib.parse import (
@@ -23,6 +23,7 @@ from taxi_pipeline.lib.parse import (
     in_background,
     open_trip_csv,
     read_with_fallbacks,
+    to_integer,
     without_bad_rows,
 )
 from taxi_pipeline.schema import CANONICAL_SCHEMA
@@ -48,36 +49,31 @@ class ConvertedTrips:
 
 
 def _write_cleaned(batches: Iterator[pa.Table], color: str, month: date, destination) -> tuple:
-    """(rows, reports, preview) of writing the batches, cleaned, to `destination`."""
+    """(rows, report, preview) of writing the batches, cleaned, to `destination`."""
     reports: list[CleaningReport] = []
-    preview: list[pa.Table] = []
+    preview = CANONICAL_SCHEMA.empty_table()
 
     def cleaned() -> Iterator[pa.Table]:
+        nonlocal preview
         for table in batches:
             clean, report = clean_trips(table, color, month)
             reports.append(report)
-            if not preview and clean.num_rows:
-                preview.append(clean.slice(0, PREVIEW_ROWS))
+            if not preview.num_rows:
+                preview = clean.slice(0, PREVIEW_ROWS)
             yield clean
 
     # Closing the stream stops its thread before the file it reads is closed.
     stream = in_background(cleaned(), depth=4)
     try:
-        return write_lake_parquet(stream, destination), reports, preview
+        rows = write_lake_parquet(stream, destination)
     finally:
         stream.close()
+    return rows, sum(reports, NO_ROWS), preview
 
 
 def _converted(source, written: tuple, malformed, extra: list[str], encoding: str, max_share: float) -> ConvertedTrips:
-    rows, reports, preview = written
-    check_malformed_share(source, malformed, rows, max_share)
-    # A file without rows has no passenger counts to report, missing or not.
-    report = (
-        sum(reports[1:], reports[0])
-        if reports
-        else CleaningReport(0, None, None, 0, dict.fromkeys(CANONICAL_SCHEMA.names, 0))
-    )
-    preview = preview[0] if preview else CANONICAL_SCHEMA.empty_table()
+    check_malformed_share(source, malformed, written[0], max_share)
+    rows, report, preview = written
     return ConvertedTrips(rows, report, malformed, extra, encoding, preview)
 
 
@@ -97,40 +93,23 @@ def convert_to_lake_parquet(
     return _converted(source, written, malformed, trips.extra_columns, encoding, max_malformed_share)
 
 
-def _to_integer(values: pa.Array, target: pa.DataType) -> tuple[pa.Array, pa.Array]:
-    """Only whole values in `target`'s range; NaN, pandas' missing value, is null."""
-    bits = target.bit_width
-    low, high = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
-    if pa.types.is_floating(values.type):
-        values = pc.if_else(pc.is_nan(values), pa.scalar(None, values.type), values)
-        # Bounds as floats: int64's high end rounds up to 2**63 in double, hence less than.
-        fits = pc.and_(
-            pc.equal(pc.floor(values), values),
-            pc.and_(pc.greater_equal(values, float(low)), pc.less(values, float(high) + 1.0)),
-        )
-    else:
-        fits = pc.and_(pc.greater_equal(values, low), pc.less_equal(values, high))
-    bad = pc.invert(pc.fill_null(fits, True))
-    return pc.cast(pc.if_else(bad, pa.scalar(None, values.type), values), target), bad
-
-
 def to_canonical_type(values: pa.Array, target: pa.DataType) -> tuple[pa.Array, pa.Array | None]:
     """(`values` as `target`, mask of the rows whose value `target` cannot hold, or None), or
     `TypeError` for a source type with no safe conversion to `target`."""
     source = values.type
+    numeric = pa.types.is_integer(source) or pa.types.is_floating(source)
     if pa.types.is_dictionary(source):
         return to_canonical_type(values.dictionary_decode(), target)
     if pa.types.is_null(source):
         return pa.nulls(len(values), target), None
     if source == target:
         return values, None
-    numeric = pa.types.is_integer(source) or pa.types.is_floating(source)
     if pa.types.is_string(target) and (
         pa.types.is_string(source) or pa.types.is_large_string(source) or pa.types.is_string_view(source)
     ):
         return pc.cast(values, target), None
     if pa.types.is_integer(target) and numeric:
-        return _to_integer(values, target)
+        return to_integer(values, target)
     if pa.types.is_floating(target) and numeric:
         return pc.cast(values, target, safe=False), None
     if pa.types.is_timestamp(target) and pa.types.is_timestamp(source):
@@ -144,18 +123,6 @@ def to_canonical_type(values: pa.Array, target: pa.DataType) -> tuple[pa.Array, 
 def _does_not_fit(name: str, source_name: str, values: pa.Array, row: int) -> tuple[str, str]:
     target = CANONICAL_SCHEMA.field(name).type
     return f"{name} does not fit {target}", f"{source_name}={values[row].as_py()!r} ({values.type})"
-
-
-def _check_types(source, schema: pa.Schema, renames: dict[str, str]) -> None:
-    """`TripFileError` for a column whose type has no safe conversion to its canonical type."""
-    for name, canonical in renames.items():
-        kind, target = schema.field(name).type, CANONICAL_SCHEMA.field(canonical).type
-        try:
-            to_canonical_type(pa.array([], kind), target)
-        except (TypeError, pa.ArrowNotImplementedError) as e:
-            raise TripFileError(
-                f"{source}: column {name} ({kind}) cannot be read as {canonical} ({target}): {e}"
-            ) from e
 
 
 def convert_parquet_to_lake(
@@ -175,8 +142,16 @@ def convert_parquet_to_lake(
             parquet = pq.ParquetFile(handle, buffer_size=PARQUET_READ_BUFFER_BYTES, pre_buffer=False)
         except (OSError, pa.ArrowInvalid) as e:
             raise TripFileError(f"{source}: cannot read as parquet: {e}") from e
-        renames, extra = match_columns(source, parquet.schema_arrow.names, color, source_month, "TLC service")
-        _check_types(source, parquet.schema_arrow, renames)
+        schema = parquet.schema_arrow
+        renames, extra = match_columns(source, schema.names, color, source_month, "TLC service")
+        for name, canonical in renames.items():  # a type with no safe conversion fails before any row is read
+            kind, target = schema.field(name).type, CANONICAL_SCHEMA.field(canonical).type
+            try:
+                to_canonical_type(pa.array([], kind), target)
+            except (TypeError, pa.ArrowNotImplementedError) as e:
+                raise TripFileError(
+                    f"{source}: column {name} ({kind}) cannot be read as {canonical} ({target}): {e}"
+                ) from e
         malformed = MalformedRows()
         batches = parquet.iter_batches(batch_size=batch_size, columns=list(renames), use_threads=True)
         canonical = (without_bad_rows(b, renames, malformed, to_canonical_type, _does_not_fit) for b in batches)

@@ -25,25 +25,19 @@ CSV_CHUNK_BYTES = 8 << 20
 CSV_BLOCK_BYTES = 4 << 20
 # The share of a file's rows that may be malformed (dropped and reported) before it is refused.
 DEFAULT_MAX_MALFORMED_SHARE = 0.001
-# Arrow's null spellings but NaN's: a float column's `nan` stays NaN for the audit to see, an
-# integer column's is null.
+# Arrow's null spellings but NaN's: a float column's `nan` stays NaN for the audit to see.
 CSV_NULL_VALUES = [v for v in pacsv.ConvertOptions().null_values if "nan" not in v.lower()]
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
 # A decimal number as the published files write them: "12", "-3.5", ".5", "1e3", with spaces.
 _NUMBER = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
-_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
-MAX_EXAMPLES = 5
-_EXAMPLE_CHARS = 120
-WRONG_FIELD_COUNT = "wrong number of fields"
 
 T = TypeVar("T")
 TripFilePath = str | Path | UPath  # a local path, or any path-like whose `open("rb")` streams it
 
 
 def in_background(items: Iterable[T], depth: int = 2) -> Iterator[T]:
-    """The items, produced by a thread at most `depth` ahead of the consumer, so that stages of a
-    stream (Arrow releases the GIL) overlap on the cores. The producer's exception is raised in
-    the consumer; closing this iterator stops the producer."""
+    """The items, produced by a thread at most `depth` ahead of the consumer (Arrow releases the
+    GIL, so stages overlap); the producer's exception is raised here, closing stops the producer."""
     buffer: queue.Queue = queue.Queue(maxsize=depth)
     stop, end = threading.Event(), object()
 
@@ -77,8 +71,8 @@ def in_background(items: Iterable[T], depth: int = 2) -> Iterator[T]:
 
 @dataclass
 class MalformedRows:
-    """Rows dropped from a file, by reason: a wrong number of fields, or a value its column's type
-    cannot hold (a row counts once, under its first bad column)."""
+    """Rows dropped from a file by reason (a row counts once, under its first bad column), with
+    the first few as examples."""
 
     by_reason: dict[str, int] = field(default_factory=dict)
     examples: list[str] = field(default_factory=list)
@@ -89,14 +83,14 @@ class MalformedRows:
 
     def count(self, reason: str, rows: int, example: str | None = None) -> None:
         self.by_reason[reason] = self.by_reason.get(reason, 0) + rows
-        if example is not None and len(self.examples) < MAX_EXAMPLES:
-            self.examples.append(example[:_EXAMPLE_CHARS])
+        if example is not None and len(self.examples) < 5:
+            self.examples.append(example[:120])
 
     def add_invalid_row(self, row) -> str:
         """Arrow's `invalid_row_handler`: count a row with the wrong number of fields, skip it."""
         line = f"line {row.number}: " if row.number is not None else ""
         example = f"{line}{row.actual_columns} fields, expected {row.expected_columns}: {row.text!r}"
-        self.count(WRONG_FIELD_COUNT, 1, example)
+        self.count("wrong number of fields", 1, example)
         return "skip"
 
     def describe(self) -> str:
@@ -115,6 +109,24 @@ def check_malformed_share(path: TripFilePath, malformed: MalformedRows, rows_kep
         )
 
 
+def to_integer(values: pa.Array, target: pa.DataType) -> tuple[pa.Array, pa.Array]:
+    """(`values` as the integer type `target`, null where not whole or out of its range; mask of
+    those rows). NaN, pandas' missing value, is null and not counted."""
+    bits = target.bit_width
+    low, high = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+    if pa.types.is_floating(values.type):
+        values = pc.if_else(pc.is_nan(values), pa.scalar(None, values.type), values)
+        # Bounds as floats: int64's high end rounds up to 2**63 in double, hence less than.
+        fits = pc.and_(
+            pc.equal(pc.floor(values), values),
+            pc.and_(pc.greater_equal(values, float(low)), pc.less(values, float(high) + 1.0)),
+        )
+    else:
+        fits = pc.and_(pc.greater_equal(values, low), pc.less_equal(values, high))
+    bad = pc.invert(pc.fill_null(fits, True))
+    return pc.cast(pc.if_else(bad, pa.scalar(None, values.type), values), target), bad
+
+
 def without_bad_rows(
     batch: pa.RecordBatch,
     renames: dict[str, str],
@@ -122,9 +134,9 @@ def without_bad_rows(
     convert: Callable[[pa.Array, pa.DataType], tuple[pa.Array, pa.Array | None]],
     describe: Callable[[str, str, pa.Array, int], tuple[str, str]],
 ) -> pa.Table:
-    """The batch under canonical names, each column `convert`ed to its canonical type, without the
-    rows holding a value that type cannot hold; `describe(name, source_name, values, row)` gives
-    the reason and example under which they are counted in `malformed`."""
+    """The batch under canonical names, each column `convert`ed to its canonical type (with a mask
+    of the rows it cannot hold), less those rows, counted in `malformed` under the (reason,
+    example) of `describe(name, source_name, values, first_bad_row)`."""
     columns, bad_rows = [], None
     for source_name, values in zip(batch.schema.names, batch.columns, strict=True):
         name = renames[source_name]
@@ -187,9 +199,7 @@ def _text_chunks(path: TripFilePath, size: int) -> Iterator[bytes]:
             cut = data.rfind(b"\n") + 1
             if cut:
                 yield data[:cut]
-                rest = data[cut:]
-            else:
-                rest = data
+            rest = data[cut:]
         if rest:
             yield rest
 
@@ -206,15 +216,9 @@ def _parsed_text(text: pa.Array, target: pa.DataType) -> tuple[pa.Array, pa.Arra
         return text, None
     if pa.types.is_timestamp(target):
         values = pc.strptime(text, format=TIMESTAMP_FORMAT, unit=target.unit, error_is_null=True)
-        return values, pc.and_(pc.is_valid(text), pc.is_null(values))
-    numbers = pc.cast(pc.if_else(pc.match_substring_regex(text, _NUMBER), text, None), pa.float64())
-    if pa.types.is_integer(target):
-        whole = pc.and_(
-            pc.equal(pc.floor(numbers), numbers),
-            pc.and_(pc.greater_equal(numbers, _INT32_MIN), pc.less_equal(numbers, _INT32_MAX)),
-        )
-        numbers = pc.if_else(whole, numbers, None)
-    values = pc.cast(numbers, target)
+    else:
+        numbers = pc.cast(pc.if_else(pc.match_substring_regex(text, _NUMBER), text, None), pa.float64())
+        values = to_integer(numbers, target)[0] if pa.types.is_integer(target) else pc.cast(numbers, target)
     return values, pc.and_(pc.is_valid(text), pc.is_null(values))
 
 
@@ -225,12 +229,9 @@ def _does_not_parse(name: str, source_name: str, text: pa.Array, row: int) -> tu
 def iter_trip_batches(
     trips: TripCsv, encoding: str, malformed: MalformedRows, lenient: bool = False
 ) -> Iterator[pa.Table]:
-    """The file's rows as typed tables under canonical names, a block at a time.
-
-    Rows with the wrong number of fields are dropped and counted in `malformed`. The strict (fast)
-    mode fails on the first value that does not parse; the lenient one reads every column as
-    text and drops and counts the rows holding such values.
-    """
+    """The file's rows as typed tables under canonical names, a block at a time, less the rows
+    `malformed` counts: those of a wrong number of fields and, read `lenient`ly (every column as
+    text), those holding a value that does not parse; strict reading fails on such a value."""
     types = {}
     for src, dst in trips.renames.items():
         target = CANONICAL_SCHEMA.field(dst).type
@@ -273,8 +274,8 @@ def _fallback(error: pa.ArrowInvalid, encoding: str, lenient: bool) -> tuple[str
 
 def read_with_fallbacks(trips: TripCsv, consume: Callable[[Iterator[pa.Table]], T]) -> tuple[T, str, MalformedRows]:
     """(`consume(batches)` over the file's typed batches, the encoding used, the malformed rows),
-    restarted from the top when the file turns out not to be UTF-8 (read as latin-1: fhv 2020-02
-    is) or to hold values that do not parse (read leniently). Read errors name the file."""
+    restarted from the top as latin-1 (fhv 2020-02) when the file is not UTF-8, and read leniently
+    when it holds values that do not parse. Read errors name the file."""
     encoding, lenient = "utf8", False
     while True:
         malformed = MalformedRows()

@@ -20,8 +20,7 @@ TIMESTAMP_COLUMNS = ("pickup_datetime", "dropoff_datetime")
 MONEY_COLUMNS = ("fare_amount", "total_amount")
 FLOAT_COLUMNS = tuple(f.name for f in CANONICAL_SCHEMA if pa.types.is_floating(f.type))
 NO_LOCATION = "pickup_and_dropoff_location_id"  # trips with neither location id
-# The columns each service must fill, with the share of nulls a real month may hold; fhv is held
-# only to having a location on some trips.
+# The columns each service must fill, with the share of nulls a month may hold.
 _TIMES = dict.fromkeys(TIMESTAMP_COLUMNS, 0.0)
 _TAXI = {**_TIMES, **dict.fromkeys(LOCATION_COLUMNS, 0.0), **dict.fromkeys(MONEY_COLUMNS, 0.001)}
 REQUIRED_COLUMNS: dict[str, dict[str, float]] = {
@@ -30,16 +29,10 @@ REQUIRED_COLUMNS: dict[str, dict[str, float]] = {
     "fhv": {**_TIMES, NO_LOCATION: 0.99},
     "fhvhv": {**_TIMES, **dict.fromkeys(LOCATION_COLUMNS, 0.001)},
 }
-# What tells one trip from another: rows that repeat exactly share these, so whole rows need
-# hashing only when many rows share them. `color` and `source_month` are the same on every row.
-KEY_COLUMNS = (
-    *TIMESTAMP_COLUMNS,
-    *LOCATION_COLUMNS,
-    "trip_distance",
-    "total_amount",
-    "dispatching_base_num",
-    "hvfhs_license_num",
-)
+# What tells one trip from another: rows that repeat exactly share these, so whole rows are
+# hashed only when many rows share them.
+KEY_COLUMNS = (*TIMESTAMP_COLUMNS, *LOCATION_COLUMNS, "trip_distance", "total_amount")
+KEY_COLUMNS += ("dispatching_base_num", "hvfhs_license_num")  # fhv's and fhvhv's
 _CONSTANT_COLUMNS = ("color", "source_month")
 # The columns the audit counts nulls or values in, read even when they hold nothing.
 COUNTED_COLUMNS = (*TIMESTAMP_COLUMNS, *LOCATION_COLUMNS, *MONEY_COLUMNS, "trip_distance", "passenger_count")
@@ -59,8 +52,8 @@ def schema_differences(schema: pa.Schema) -> list[str]:
 
 
 def audit_columns(metadata: pq.FileMetaData) -> list[str]:
-    """The `AUDIT_COLUMNS` a staged file has, but for uncounted ones its statistics show null in
-    every row (most of another service's columns), which a month reads in half the time without."""
+    """The `AUDIT_COLUMNS` a staged file has, less the uncounted ones its statistics show null in
+    every row (most of another service's columns)."""
     names = metadata.schema.to_arrow_schema().names
     groups = [metadata.row_group(group) for group in range(metadata.num_row_groups)]
 
@@ -76,13 +69,12 @@ def _count(mask: pa.Array | pa.ChunkedArray) -> int:
 
 
 def null_counts(table: pa.Table, columns: tuple[str, ...]) -> dict[str, int]:
-    """Null values per column."""
     return {name: table[name].null_count for name in columns}
 
 
 def location_id_problems(table: pa.Table, color: str, zone_ids: list[int] | None = None) -> dict[str, dict[str, int]]:
-    """Per location column: ids that are no zone (not among `zone_ids`, the zone table's, or
-    outside 1..265 without one), and nulls (fhv may leave locations empty: none counted)."""
+    """Per location column: ids that are no zone (not among `zone_ids`, or outside 1..265 without
+    them), and nulls (none counted for fhv, which may leave locations empty)."""
     problems = {}
     for name in LOCATION_COLUMNS:
         column = table[name]
@@ -90,7 +82,7 @@ def location_id_problems(table: pa.Table, color: str, zone_ids: list[int] | None
             not_a_zone = pc.or_(pc.less(column, FIRST_ZONE), pc.greater(column, LAST_ZONE))
         else:
             not_a_zone = pc.invert(pc.is_in(column, value_set=pa.array(zone_ids, column.type)))
-        outside = _count(pc.and_(not_a_zone, pc.is_valid(column)))  # a null counts as null, below
+        outside = _count(pc.and_(not_a_zone, pc.is_valid(column)))
         problems[name] = {"outside_zone_range": outside, "null": 0 if color == "fhv" else column.null_count}
     return problems
 
@@ -132,12 +124,9 @@ def impossible_values(table: pa.Table) -> dict[str, int]:
     }
 
 
-def row_hashes(
-    table: pa.Table, connection: duckdb.DuckDBPyConnection, columns: Iterable[str] | None = None
-) -> np.ndarray:
-    """A 64-bit hash of each row over `columns` (default: every column but the constant ones), by
-    DuckDB's `hash`, which tells a null from any value: equal rows hash alike."""
-    columns = table.column_names if columns is None else columns
+def _row_hashes(table: pa.Table, connection: duckdb.DuckDBPyConnection, columns: Iterable[str]) -> np.ndarray:
+    """DuckDB's 64-bit `hash` of each row over `columns` but the constant ones (a null hashes
+    apart from any value)."""
     names = [name for name in columns if name in table.column_names and name not in _CONSTANT_COLUMNS]
     if not names or not table.num_rows:
         return np.zeros(table.num_rows, np.uint64)
@@ -146,11 +135,9 @@ def row_hashes(
     return np.asarray(hashed, np.uint64)
 
 
-def count_duplicates(hashes: list[np.ndarray]) -> int:
-    """Rows whose hash an earlier row has: a month of every row twice has half its rows counted."""
-    if not hashes:
-        return 0
-    values = np.sort(np.concatenate(hashes))
+def _repeats(hashes: list[np.ndarray]) -> int:
+    """Rows whose hash an earlier row has."""
+    values = np.sort(np.concatenate(hashes)) if hashes else np.zeros(0, np.uint64)
     return int(np.count_nonzero(values[1:] == values[:-1]))
 
 
@@ -161,7 +148,8 @@ def _table(batch: pa.Table | pa.RecordBatch) -> pa.Table:
 def duplicate_rows(batches: Iterable[pa.Table | pa.RecordBatch]) -> int:
     """Rows that repeat an earlier row in every column, over a month read batch by batch."""
     with duckdb.connect() as connection:
-        return count_duplicates([row_hashes(_table(batch), connection) for batch in batches])
+        tables = (_table(batch) for batch in batches)
+        return _repeats([_row_hashes(table, connection, table.column_names) for table in tables])
 
 
 def _add(total: dict, counts: dict) -> None:
@@ -193,23 +181,25 @@ class MonthMeasures:
     @property
     def duplicate_keys(self) -> int:
         """Rows that repeat an earlier row's `KEY_COLUMNS`: at least as many as repeat it exactly."""
-        return count_duplicates(self.key_hashes)
+        return _repeats(self.key_hashes)
 
     @property
     def share_outside_month(self) -> float:
-        """The fraction of pickups outside the file's month (0 for an empty file)."""
         return self.pickups_outside_month / self.rows if self.rows else 0.0
 
     def add(self, batch: pa.Table, color: str, month: date, zone_ids: list[int] | None, connection) -> None:
-        """Add one batch's counts and key hashes (by the DuckDB `connection`)."""
+        """Add one batch's counts, and its key hashes by the DuckDB `connection`."""
         self.rows += batch.num_rows
         self.pickups_outside_month += count_outside_month(batch["pickup_datetime"], month)
         _add(self.location_problems, location_id_problems(batch, color, zone_ids))
-        _add(self.implausible, implausible_values(batch))
-        _add(self.non_finite, non_finite_values(batch))
-        _add(self.nulls, required_nulls(batch))
-        _add(self.impossible, impossible_values(batch))
-        self.key_hashes.append(row_hashes(batch, connection, KEY_COLUMNS))
+        for total, measure in (
+            (self.implausible, implausible_values),
+            (self.non_finite, non_finite_values),
+            (self.nulls, required_nulls),
+            (self.impossible, impossible_values),
+        ):
+            _add(total, measure(batch))
+        self.key_hashes.append(_row_hashes(batch, connection, KEY_COLUMNS))
 
 
 def measure_month(
@@ -226,9 +216,9 @@ def measure_month(
 
 @dataclass(frozen=True)
 class RowDropThresholds:
-    """Shares of a month's rows that may go from one publication to the next: above `warn_share`
-    fewer the month warns, above `block_share` fewer it is not published; likewise for more rows
-    with `warn_growth` and `block_growth` (every row twice is +100%)."""
+    """Shares of a month's rows that may go from one publication to the next: more than
+    `warn_share` fewer warns, more than `block_share` fewer blocks; likewise `warn_growth` and
+    `block_growth` for more rows (every row twice is +100%)."""
 
     warn_share: float = 0.10
     block_share: float = 0.50
