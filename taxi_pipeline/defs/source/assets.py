@@ -12,7 +12,6 @@ from pydantic import Field
 from upath import UPath
 
 from taxi_pipeline.defs.lake.files import StagedFile, file_sha256, local_part_file
-from taxi_pipeline.defs.lake.io_managers import run_materialization
 from taxi_pipeline.defs.metadata import canonical_table_schema, table_preview, versioned_output
 from taxi_pipeline.defs.retries import not_retried, retried_on_error
 from taxi_pipeline.defs.source.releases import RELEASES
@@ -27,7 +26,6 @@ GROUP = "nyc_taxi"
 DOWNLOAD_MAX_RETRIES = 3
 PROGRESS_EVERY_SECONDS = 10.0
 FILE_KINDS = {"csv.gz": "csv", "parquet": "parquet"}  # the kind tag of each source's raw file
-RAW_TRIPS = dg.AssetKey("raw_trips")
 
 
 def download_failures(
@@ -48,99 +46,6 @@ class CleaningConfig(dg.Config):
     )
 
 
-def download_month(context: dg.AssetExecutionContext, source: TripSourceResource) -> dg.Output[Path]:
-    """The partition's file downloaded to a local part file, its sha256 the data version."""
-    color, month = split_partition_key(context.partition_key)
-    release = source.trip_release
-    started = last_report = time.monotonic()
-
-    def report_progress(written: int) -> None:
-        # Called on every read from the source, so a slow source is reported however few bytes it sends.
-        nonlocal last_report
-        now = time.monotonic()
-        if now - last_report >= PROGRESS_EVERY_SECONDS:
-            last_report, rate = now, written / (now - started)
-            context.log.info(
-                f"downloaded {describe_bytes(written)} of {color} {month:%Y-%m} in {now - started:.0f} s "
-                f"({describe_bytes(rate)}/s)"
-            )
-
-    with local_part_file(f"{color}_tripdata_{month:%Y-%m}.", f".{release.file_format}.part") as local:
-        with download_failures(context, source):
-            downloaded = source.download(color, month, local, on_progress=report_progress)
-            try:
-                check_downloaded_file(local, release.file_format)
-            except NotATripFileError as e:
-                raise PermanentError(f"{color} {month:%Y-%m}: {downloaded.url} is not a trip file: {e}") from None
-    seconds = time.monotonic() - started
-    context.log.info(f"downloaded {downloaded.bytes:,} bytes from {downloaded.url} in {seconds:.1f} s")
-    metadata = {
-        "source": release.name,
-        "source_url": dg.MetadataValue.url(downloaded.url),
-        "sha256": downloaded.sha256,
-        "download_seconds": round(seconds, 2),
-        **downloaded.validators,
-    }
-    return versioned_output(local, downloaded.sha256, metadata)
-
-
-def clean_month(context: dg.AssetExecutionContext, config: CleaningConfig, raw_trips: UPath) -> dg.Output[StagedFile]:
-    """The partition's raw file converted to a local parquet file in the canonical schema, with
-    what the conversion found in the metadata; its sha256 names it in staging and is its version."""
-    color, month = split_partition_key(context.partition_key)
-    # The raw zone keeps one file a month, which a run of the same month may replace meanwhile.
-    download = run_materialization(context.instance, context.run, RAW_TRIPS, context.partition_key)
-    if download is not None and "sha256" in download.metadata:
-        expected, actual = download.metadata["sha256"].value, file_sha256(raw_trips)
-        if actual != expected:
-            raise dg.Failure(
-                description=f"{raw_trips} holds sha256 {actual[:12]}…, not the {expected[:12]}… raw_trips "
-                f"downloaded (another run replaced it): materialize raw_trips for {context.partition_key} again",
-                allow_retries=False,
-            )
-    convert = convert_parquet_to_lake if raw_trips.name.endswith(".parquet") else convert_to_lake_parquet
-    started = time.monotonic()
-    with local_part_file(f"{color}_tripdata_{month:%Y-%m}.", ".parquet.part") as staged, not_retried(context):
-        converted = convert(raw_trips, color, month, staged, config.max_malformed_share)
-    # The load runs next in this process (the in-process executor): give back the conversion's
-    # freed buffers, which Arrow's allocator otherwise keeps.
-    pa.default_memory_pool().release_unused()
-    report, malformed = converted.report, converted.malformed
-    context.log.info(f"converted {converted.rows:,} rows in {time.monotonic() - started:.1f} s")
-    if report.has_passenger_count:
-        # The course's flow logs these two lines; kept so its users find them.
-        context.log.info(f"pre: missing passenger count: {report.missing_passenger_count_before:,}")
-        context.log.info(f"post: missing passenger count: {report.missing_passenger_count_after:,}")
-        passengers = {
-            "missing_passenger_count_before": report.missing_passenger_count_before,
-            "missing_passenger_count_after": report.missing_passenger_count_after,
-        }
-    else:
-        context.log.info(f"{color} publishes no passenger count: passenger_count stays null, none is missing")
-        passengers = {"passenger_count": "not published by this service: the column is null"}
-    if converted.extra_columns:
-        context.log.warning(f"ignored columns not in the {color} layout: {', '.join(converted.extra_columns)}")
-    if malformed.rows:
-        context.log.warning(f"dropped {malformed.rows:,} malformed rows: {malformed.describe()}")
-    context.add_output_metadata(
-        {
-            "dagster/row_count": converted.rows,
-            "dagster/column_schema": canonical_table_schema(),
-            **passengers,
-            "pickups_outside_month": report.pickups_outside_month,
-            "null_counts": dg.MetadataValue.json(report.null_counts),
-            "malformed_rows": malformed.rows,
-            "malformed_by_reason": dg.MetadataValue.json(malformed.by_reason),
-            "source_encoding": converted.encoding,
-            "ignored_columns": dg.MetadataValue.json(converted.extra_columns),
-            "preview": table_preview(converted.preview),
-        }
-    )
-    sha256 = file_sha256(staged)
-    source = next(release.name for release in RELEASES.values() if raw_trips.name.endswith(release.file_format))
-    return versioned_output(StagedFile(staged, sha256, source), sha256)
-
-
 def build_ingest_assets(
     partitions_def: dg.PartitionsDefinition, file_format: str
 ) -> tuple[dg.AssetsDefinition, dg.AssetsDefinition]:
@@ -157,7 +62,37 @@ def build_ingest_assets(
         """The month's trip file exactly as published (the course's CSV.gz, or the TLC's parquet),
         kept in the lake's raw zone at `raw/{color}/{color}_tripdata_{YYYY-MM}.{csv.gz|parquet}`,
         with its source, URL, sha256, Last-Modified and ETag; its data version is its sha256."""
-        return download_month(context, source)
+        color, month = split_partition_key(context.partition_key)
+        release = source.trip_release
+        started = last_report = time.monotonic()
+
+        def report_progress(written: int) -> None:
+            # Called on every read from the source, so a slow source is reported however few bytes it sends.
+            nonlocal last_report
+            if (now := time.monotonic()) - last_report >= PROGRESS_EVERY_SECONDS:
+                last_report, rate = now, written / (now - started)
+                context.log.info(
+                    f"downloaded {describe_bytes(written)} of {color} {month:%Y-%m} in {now - started:.0f} s "
+                    f"({describe_bytes(rate)}/s)"
+                )
+
+        with local_part_file(f"{color}_tripdata_{month:%Y-%m}.", f".{release.file_format}.part") as local:
+            with download_failures(context, source):
+                downloaded = source.download(color, month, local, on_progress=report_progress)
+                try:
+                    check_downloaded_file(local, release.file_format)
+                except NotATripFileError as e:
+                    raise PermanentError(f"{color} {month:%Y-%m}: {downloaded.url} is not a trip file: {e}") from None
+        seconds = time.monotonic() - started
+        context.log.info(f"downloaded {downloaded.bytes:,} bytes from {downloaded.url} in {seconds:.1f} s")
+        metadata = {
+            "source": release.name,
+            "source_url": dg.MetadataValue.url(downloaded.url),
+            "sha256": downloaded.sha256,
+            "download_seconds": round(seconds, 2),
+            **downloaded.validators,
+        }
+        return versioned_output(local, downloaded.sha256, metadata)
 
     @dg.asset(
         partitions_def=partitions_def,
@@ -173,6 +108,46 @@ def build_ingest_assets(
         with `color` and `source_month`; missing passenger counts filled with 0 where the service
         publishes them (fhv and fhvhv publish none: null). Loads as a pandas DataFrame with Arrow
         dtypes; rows that cannot be parsed or cast are dropped and counted."""
-        return clean_month(context, config, raw_trips)
+        color, month = split_partition_key(context.partition_key)
+        convert = convert_parquet_to_lake if raw_trips.name.endswith(".parquet") else convert_to_lake_parquet
+        started = time.monotonic()
+        with local_part_file(f"{color}_tripdata_{month:%Y-%m}.", ".parquet.part") as staged, not_retried(context):
+            converted = convert(raw_trips, color, month, staged, config.max_malformed_share)
+        # The load runs next in this process: give back the buffers Arrow's allocator otherwise keeps.
+        pa.default_memory_pool().release_unused()
+        report, malformed = converted.report, converted.malformed
+        context.log.info(f"converted {converted.rows:,} rows in {time.monotonic() - started:.1f} s")
+        if report.has_passenger_count:
+            # The course's flow logs these two lines; kept so its users find them.
+            context.log.info(f"pre: missing passenger count: {report.missing_passenger_count_before:,}")
+            context.log.info(f"post: missing passenger count: {report.missing_passenger_count_after:,}")
+            passengers = {
+                "missing_passenger_count_before": report.missing_passenger_count_before,
+                "missing_passenger_count_after": report.missing_passenger_count_after,
+            }
+        else:
+            context.log.info(f"{color} publishes no passenger count: passenger_count stays null, none is missing")
+            passengers = {"passenger_count": "not published by this service: the column is null"}
+        if converted.extra_columns:
+            context.log.warning(f"ignored columns not in the {color} layout: {', '.join(converted.extra_columns)}")
+        if malformed.rows:
+            context.log.warning(f"dropped {malformed.rows:,} malformed rows: {malformed.describe()}")
+        context.add_output_metadata(
+            {
+                "dagster/row_count": converted.rows,
+                "dagster/column_schema": canonical_table_schema(),
+                **passengers,
+                "pickups_outside_month": report.pickups_outside_month,
+                "null_counts": dg.MetadataValue.json(report.null_counts),
+                "malformed_rows": malformed.rows,
+                "malformed_by_reason": dg.MetadataValue.json(malformed.by_reason),
+                "source_encoding": converted.encoding,
+                "ignored_columns": dg.MetadataValue.json(converted.extra_columns),
+                "preview": table_preview(converted.preview),
+            }
+        )
+        sha256 = file_sha256(staged)
+        source = next(release.name for release in RELEASES.values() if raw_trips.name.endswith(release.file_format))
+        return versioned_output(StagedFile(staged, sha256, source), sha256)
 
     return raw_trips, cleaned_trips

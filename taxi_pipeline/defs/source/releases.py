@@ -35,7 +35,6 @@ class TripRelease:
 
     @property
     def services(self) -> tuple[str, ...]:
-        """The services (colors) the release publishes, in the order the UI lists them."""
         return tuple(self.service_start)
 
     def _began(self, color: str) -> date:
@@ -44,8 +43,7 @@ class TripRelease:
         return self.service_start[color]
 
     def file_url(self, base_url: str, color: str, month: date) -> str:
-        """The URL of one service's monthly file under `base_url`, built only from a known
-        service and the month."""
+        """The URL of one known service's monthly file under `base_url`."""
         self._began(color)
         return f"{base_url.rstrip('/')}/{self.file_template.format(color=color, month=f'{month:%Y-%m}')}"
 
@@ -62,8 +60,8 @@ class TripRelease:
         return today.replace(day=1) - relativedelta(months=TLC_PUBLICATION_LAG_MONTHS + 1)
 
     def check_offered(self, color: str, month: date, today: date) -> None:
-        """Raise `PermanentError` saying why when the release cannot have this file: the service
-        had not begun, or the month is later than the release can have published."""
+        """`PermanentError` saying why when the release cannot have this file (not begun, or later
+        than it can have published)."""
         began, latest = self._began(color), self.latest_month(today)
         if self.last_month is not None and not began <= month <= latest:
             raise PermanentError(

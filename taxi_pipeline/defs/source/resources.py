@@ -58,8 +58,8 @@ class DownloadedFile:
 
 
 class TripSourceResource(dg.ConfigurableResource):
-    """Where the monthly files are published and how long a download may take; the values come
-    checked from the settings."""
+    """Where the monthly files are published and how long a download may take (values checked by
+    the settings)."""
 
     release: str = Field(default=DEFAULT_SOURCE, description="The source's layout and months (TAXI_SOURCE)")
     base_url: str = Field(default=RELEASES[DEFAULT_SOURCE].default_url, description="Base URL (TAXI_SOURCE_URL)")
@@ -77,7 +77,6 @@ class TripSourceResource(dg.ConfigurableResource):
 
     @property
     def trip_release(self) -> TripRelease:
-        """The source's layout, services and months."""
         return RELEASES[self.release]
 
     @property
@@ -85,11 +84,9 @@ class TripSourceResource(dg.ConfigurableResource):
         return self.connect_timeout_seconds, self.read_timeout_seconds
 
     def file_url(self, color: str, month: date) -> str:
-        """The URL of one service's monthly file."""
         return self.trip_release.file_url(self.base_url, color, month)
 
     def zones_url(self) -> str:
-        """The URL of the taxi zone lookup table of the release."""
         return self.trip_release.zones_url(self.base_url)
 
     def is_published(self, color: str, month: date) -> bool:
@@ -111,13 +108,13 @@ class TripSourceResource(dg.ConfigurableResource):
     def download(
         self, color: str, month: date, destination: Path, on_progress: Callable[[int], None] | None = None
     ) -> DownloadedFile:
-        """Stream the month's file to `destination`, hashing it on the way; a month the release
-        cannot have fails before any request."""
+        """Stream the month's file to `destination`, hashed on the way (a month the release cannot
+        have fails before any request)."""
         self.trip_release.check_offered(color, month, datetime.now(UTC).date())
         return self._download(self.file_url(color, month), f"{color} {month:%Y-%m}", destination, on_progress)
 
     def download_zones(self, destination: Path) -> DownloadedFile:
-        """Copy the zone lookup table to `destination`, as the monthly files are copied."""
+        """Copy the zone lookup table to `destination`."""
         return self._download(self.zones_url(), "the taxi zone table", destination)
 
     def _download(
@@ -220,8 +217,8 @@ def describe_bytes(count: float) -> str:
 
 
 def _first(error: BaseException, kinds: type[BaseException] | tuple[type[BaseException], ...]):
-    """The first exception of `kinds` in `error` and what it wraps: its cause and context, and the
-    exception requests and urllib3 keep in `args` or `reason` (MaxRetryError, ProtocolError)."""
+    """The first exception of `kinds` in `error` or what it wraps (cause, context, and the
+    `args` or `reason` of requests' and urllib3's errors)."""
     seen: set[int] = set()
     pending: list[BaseException] = [error]
     while pending:
@@ -242,8 +239,6 @@ def describe_request_error(error: Exception, url: str, connect_timeout: float, r
     parts = urlsplit(url)
     host = parts.hostname or "the server"
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    if isinstance(error, requests.exceptions.ProxyError):
-        return "the HTTP(S) proxy failed or refused the connection: check HTTPS_PROXY and HTTP_PROXY", False
     if isinstance(error, requests.TooManyRedirects):
         return "too many redirects", True
     if _first(error, (requests.ReadTimeout, urllib3.exceptions.ReadTimeoutError)):

@@ -16,24 +16,6 @@ MAX_MONTHS_CHECKED_PER_COLOR = 3  # HEAD requests per color and tick: cheap, and
 WAREHOUSE_TRIPS = dg.AssetKey("warehouse_trips")
 
 
-def _latest_loaded_months(instance: dg.DagsterInstance) -> dict[str, date]:
-    latest: dict[str, date] = {}
-    for key in instance.get_materialized_partitions(WAREHOUSE_TRIPS):
-        color, month = split_partition_key(key)
-        latest[color] = max(month, latest.get(color, month))
-    return latest
-
-
-def _published(context: dg.SensorEvaluationContext, source: TripSourceResource, color: str, month: date) -> bool:
-    """Whether the source has published `color`'s `month`; False, with a warning on the tick's
-    log, when the source could not tell: the month is asked about again on the next tick."""
-    try:
-        return source.is_published(color, month)
-    except (TransientError, PermanentError) as e:
-        context.log.warning(f"{color} {month:%Y-%m} not checked, asked again next tick: {e}")
-        return False
-
-
 def build_new_month_sensor(partitions_def: dg.MultiPartitionsDefinition, release: TripRelease) -> dg.SensorDefinition:
     """A sensor that requests each service's next months of `partitions_def` once `release`
     has published them."""
@@ -51,7 +33,10 @@ def build_new_month_sensor(partitions_def: dg.MultiPartitionsDefinition, release
         requested (from the partitions' or the service's first month) and requests those it has
         published; the cursor remembers what it requested."""
         requested = {color: date.fromisoformat(month) for color, month in json.loads(context.cursor or "{}").items()}
-        loaded = _latest_loaded_months(context.instance)
+        loaded: dict[str, date] = {}
+        for key in context.instance.get_materialized_partitions(WAREHOUSE_TRIPS):
+            color, month = split_partition_key(key)
+            loaded[color] = max(month, loaded.get(color, month))
         keys = months.get_partition_keys()
         if not keys:
             return dg.SensorResult(run_requests=[], cursor=context.cursor)
@@ -61,7 +46,11 @@ def build_new_month_sensor(partitions_def: dg.MultiPartitionsDefinition, release
             known = [m for m in (loaded.get(color), requested.get(color)) if m is not None]
             month = next_month(max(known)) if known else max(first_month, release.service_start[color])
             for _ in range(MAX_MONTHS_CHECKED_PER_COLOR):
-                if month > last_month or not _published(context, source, color, month):
+                try:
+                    if month > last_month or not source.is_published(color, month):
+                        break
+                except (TransientError, PermanentError) as e:  # the source could not tell
+                    context.log.warning(f"{color} {month:%Y-%m} not checked, asked again next tick: {e}")
                     break
                 key = trip_partition_key(color, month)
                 run_requests.append(dg.RunRequest(run_key=key, partition_key=key))
