@@ -1,11 +1,6 @@
-"""How a step's errors end it: a `PermanentError` fails it at once, an interrupt (Ctrl-C,
-SIGTERM, Terminate) stops the run for good, any other error is retried with Dagster's
-exponential backoff and jitter, its delay rounded to 0.1 s and each failed attempt one warning
-naming its cause.
-
-The step raises `dg.RetryRequested` itself rather than carrying a `dg.RetryPolicy`: under a
-policy dagster 1.13.27 prints the jittered delay unrounded, puts the cause's traceback on every
-retry and retries interrupts too (see docs/failure-behaviour.md)."""
+"""How a step's errors end it: a `PermanentError` fails it at once, an interrupt stops the run for
+good, any other error is retried with Dagster's backoff and jitter (rounded to 0.1 s), raised as
+`dg.RetryRequested` by the step: a `dg.RetryPolicy` cannot keep these messages (docs/failure-behaviour.md)."""
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager, contextmanager
@@ -17,11 +12,6 @@ from dagster._core.storage.tags import MAX_RETRIES_TAG
 from taxi_pipeline.errors import PermanentError
 
 INTERRUPTS = (KeyboardInterrupt, dg.DagsterExecutionInterruptedError)
-
-
-def _first_line(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__
 
 
 def _interrupt_behind(error: BaseException | None) -> BaseException | None:
@@ -77,7 +67,8 @@ def retried_on_error(
         seconds = round(max(0.0, policy.calculate_delay(attempt)), 1)
         last = attempt > max_retries
         then = "no retries left" if last else f"retrying in {seconds:g} s"
-        context.log.warning(f"attempt {attempt} of {attempts} failed: {_first_line(error)}; {then}")
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        context.log.warning(f"attempt {attempt} of {attempts} failed: {first_line}; {then}")
         # The last request keeps its cause: the step's failure and the command line's last line name it.
         raise dg.RetryRequested(max_retries=max_retries, seconds_to_wait=seconds) from (error if last else None)
 
