@@ -11,22 +11,6 @@ from taxi_pipeline.lib.parquet import parquet_row_count
 from taxi_pipeline.partitions import one_partition_per_run
 
 
-def publish_month(context: dg.AssetExecutionContext, cleaned_trips: StagedFile) -> dg.Output[StagedFile]:
-    """The staged content to publish, with its row count, schema, sha256 and source, if the latest
-    audit of exactly these bytes let them through; else the step fails at once saying why."""
-    refuse_publication(context.log, context.partition_key, verdict_findings(cleaned_trips, BLOCKING_CHECKS))
-    context.add_output_metadata(
-        {
-            "dagster/row_count": parquet_row_count(cleaned_trips.path),
-            "dagster/column_schema": canonical_table_schema(),
-            "sha256": cleaned_trips.sha256,
-            "source": cleaned_trips.source,
-        }
-    )
-    # The IO manager copies the staged file (a hard link on local disk), checking its bytes.
-    return versioned_output(cleaned_trips, cleaned_trips.sha256)
-
-
 def build_lake_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     """`lake_trips_parquet` over `partitions_def`."""
 
@@ -42,6 +26,16 @@ def build_lake_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefini
         `data/{color}/{color}_tripdata_{YYYY-MM}.parquet`, byte for byte the staged file, in one
         parquet schema for every source, service and month. Publishes only bytes whose latest
         audit passed every blocking check (their `sha256`), however runs overlap."""
-        return publish_month(context, cleaned_trips)
+        refuse_publication(context.log, context.partition_key, verdict_findings(cleaned_trips, BLOCKING_CHECKS))
+        context.add_output_metadata(
+            {
+                "dagster/row_count": parquet_row_count(cleaned_trips.path),
+                "dagster/column_schema": canonical_table_schema(),
+                "sha256": cleaned_trips.sha256,
+                "source": cleaned_trips.source,
+            }
+        )
+        # The IO manager copies the staged file (a hard link on local disk), checking its bytes.
+        return versioned_output(cleaned_trips, cleaned_trips.sha256)
 
     return lake_trips_parquet

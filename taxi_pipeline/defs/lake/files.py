@@ -8,7 +8,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import date
 from errno import EDQUOT, EFBIG, EIO, ENOSPC
@@ -133,17 +133,16 @@ def make_folder(path: UPath) -> None:
 
 
 def _temporary(path: UPath) -> Path:
-    """A hidden local name for a file on its way to `path`: beside it when local (so that a
-    rename puts it in place), else in the temp folder."""
+    """A hidden local name for a file on its way to `path`: beside it when local (a rename puts it
+    in place), else in the temp folder."""
     folder = to_local_path(path).parent if is_local(path) else Path(tempfile.gettempdir())
     return folder / f".{path.name}.{uuid.uuid4().hex[:12]}.tmp"
 
 
 @contextmanager
 def _into(path: UPath) -> Iterator[Path]:
-    """A local temporary file to fill that becomes the lake's `path` when the block succeeds, and
-    is removed otherwise: renamed over it (atomic on one file system), or uploaded (an object
-    appears only once its upload completes)."""
+    """A local temporary file that becomes the lake's `path` when the block succeeds (renamed over
+    it, or uploaded: an object appears whole), removed otherwise."""
     tmp = _temporary(path)
     try:
         yield tmp
@@ -187,9 +186,8 @@ def publish(source: Path, path: UPath, *, keep_source: bool = False) -> None:
 
 
 def publish_verified(source: UPath, path: UPath, sha256: str) -> None:
-    """Copy the file `source` to the lake `path`, all or nothing, only if the bytes copied are
-    those `sha256` names (else `LakeFileChangedError`, and the lake keeps its file). The copy is
-    what is hashed, so no writer of `source` can slip other bytes in between."""
+    """Copy `source` to the lake `path`, all or nothing, only if the copy's bytes (what is hashed,
+    so no writer of `source` slips others in) are those `sha256` names, else `LakeFileChangedError`."""
     with _into(path) as tmp:
         if is_local(source):
             with _writing(path):
@@ -214,10 +212,9 @@ def _republished(path: UPath) -> LakeFileChangedError:
 
 @contextmanager
 def pinned(path: UPath, sha256: str) -> Iterator[PinnedFile]:
-    """The lake file at `path`, held for the block as exactly the bytes `sha256` names, or
-    `LakeFileChangedError`. Local: a hidden hard link beside it, still published while the lake's
-    name is the same inode. Object store: the object, still published while its generation is
-    the same."""
+    """The lake file at `path` held for the block as exactly the bytes `sha256` names (else
+    `LakeFileChangedError`): a hidden hard link, published while the name is its inode; in an
+    object store the object, published while its generation is the same."""
     if not is_local(path):
         generation = path.fs.info(path.path).get("generation")
         _check_sha256(path, sha256)
@@ -236,11 +233,9 @@ def pinned(path: UPath, sha256: str) -> Iterator[PinnedFile]:
         held = link.stat()
 
         def same_inode() -> None:
-            try:
+            with suppress(FileNotFoundError):
                 if os.path.samestat(local.stat(), held):
                     return
-            except FileNotFoundError:
-                pass
             raise _republished(path)
 
         yield PinnedFile(UPath(link), same_inode)

@@ -84,8 +84,8 @@ def check_canonical_parquet(path: UPath) -> None:
 
 
 def _as_annotated(context: dg.InputContext, value: UPath | StagedFile, path: UPath):
-    """`value` for an input annotated with its type (or a dict of it, for several partitions),
-    else the parquet file at `path` as a pandas DataFrame with Arrow dtypes."""
+    """`value` for an input annotated with its type (or a dict of it), else the parquet file at
+    `path` as a pandas DataFrame with Arrow dtypes."""
     wanted = context.dagster_type.typing_type
     if get_origin(wanted) is dict:
         wanted = get_args(wanted)[1]
@@ -126,9 +126,8 @@ class RawFileIOManager(LakeFileIOManager):
 
 
 class StagingIOManager(LakeFileIOManager):
-    """The content-addressed staging zone: a folder per (color, month) holding each staged content
-    as `{sha256}.parquet`. Moves a `StagedFile` of the canonical schema in; loads the content the
-    run means (`run_materialization`) as a `StagedFile`, or as a DataFrame."""
+    """The staging zone: a folder per (color, month) of `{sha256}.parquet` files. Moves a canonical
+    `StagedFile` in; loads the content the run means (`run_materialization`), or a DataFrame of it."""
 
     def dump_to_path(self, context: dg.OutputContext, obj: StagedFile, path: UPath) -> None:
         check_canonical_parquet(obj.path)
@@ -153,9 +152,8 @@ class StagingIOManager(LakeFileIOManager):
 
 
 class TripsParquetIOManager(LakeFileIOManager):
-    """The published parquet files. Stores a `StagedFile` by copying it (a hard link on local disk)
-    only if its bytes are still those its sha256 names, or writes a DataFrame or Arrow table of the
-    canonical schema; loads as the file's path for an input annotated `UPath`, else a DataFrame."""
+    """The published parquet files: a `StagedFile` copied if its bytes are still its sha256's, or a
+    canonical DataFrame or Arrow table written; loads as a `UPath` if so annotated, else a DataFrame."""
 
     def dump_to_path(self, context: dg.OutputContext, obj: "StagedFile | pd.DataFrame | pa.Table", path: UPath):
         if isinstance(obj, StagedFile):
@@ -173,6 +171,8 @@ class TripsParquetIOManager(LakeFileIOManager):
 
 
 class _LakeZoneFactory(dg.ConfigurableIOManagerFactory):
+    """One zone of the lake (a local folder or a `gs://` bucket): its IO manager over `lake`'s root."""
+
     lake: LakeResource = Field(description="Where the lake lives: a local folder or a GCS bucket")
     path_template: str = Field(description="Path under the root, with {color} and {month} (YYYY-MM)")
     manager: ClassVar[type[LakeFileIOManager]]
@@ -182,18 +182,18 @@ class _LakeZoneFactory(dg.ConfigurableIOManagerFactory):
 
 
 class RawFileIOManagerFactory(_LakeZoneFactory):
-    """The raw zone under the lake root (a folder or `gs://bucket`): files as downloaded."""
+    """The raw zone: files as downloaded."""
 
     manager = RawFileIOManager
 
 
 class StagingIOManagerFactory(_LakeZoneFactory):
-    """The content-addressed staging zone under the lake root (a folder or `gs://bucket`)."""
+    """The content-addressed staging zone."""
 
     manager = StagingIOManager
 
 
 class TripsParquetIOManagerFactory(_LakeZoneFactory):
-    """The published trip parquet files under the lake root (a folder or `gs://bucket`)."""
+    """The published trip parquet files."""
 
     manager = TripsParquetIOManager

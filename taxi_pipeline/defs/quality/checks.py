@@ -1,7 +1,5 @@
-"""The audit of write-audit-publish: data-quality checks of the staged month (`cleaned_trips`),
-run as one step that reads the file once. A month that fails a blocking check with severity
-ERROR is never published nor loaded; the month's rows against its previous publication, and the
-pickups outside the month, warn on a small deviation and block on a large one."""
+"""The audit of write-audit-publish: the checks of the staged month (`cleaned_trips`), one step
+reading the file once. A month failing a blocking check of severity ERROR is never published."""
 
 from collections.abc import Iterator
 
@@ -36,60 +34,38 @@ NO_ZONE_TABLE = f"{quality.FIRST_ZONE}..{quality.LAST_ZONE} (no zone table loade
 
 CLEANED_TRIPS = dg.AssetKey("cleaned_trips")
 LAKE_TRIPS = dg.AssetKey("lake_trips_parquet")  # the month as last published
-# (name, description shown in the UI, blocking) of each check.
+# (name, description shown in the UI, blocking) of each check; docs/orchestration.md tells them in full.
 AUDIT_CHECKS = [
     ("schema_is_canonical", "The staged parquet schema equals the canonical schema, column for column", True),
     ("month_has_rows", "The month holds at least one trip", True),
     (
         "rows_near_previous_publication",
-        "The month keeps most of the rows of its previous publication to the lake (warns on a drop "
-        "above TAXI_ROW_DROP_WARN, 10% by default; blocks above TAXI_ROW_DROP_BLOCK, 50%) and does not "
-        "grow far beyond them (warns above TAXI_ROW_GROWTH_WARN, 10% more; blocks above "
-        "TAXI_ROW_GROWTH_BLOCK, 50% more: every row twice is 100%)",
+        "The month's rows stay near its previous publication's: fewer warns above TAXI_ROW_DROP_WARN (10%), "
+        "blocks above TAXI_ROW_DROP_BLOCK (50%); more, TAXI_ROW_GROWTH_WARN (10%) and TAXI_ROW_GROWTH_BLOCK (50%)",
         True,
     ),
-    (
-        "rows_are_not_duplicated",
-        "At most 1% of the rows (fhv 10%) repeat an earlier row exactly (the real months measured hold none)",
-        True,
-    ),
+    ("rows_are_not_duplicated", "At most 1% of the rows (fhv 10%) repeat an earlier row exactly", True),
     ("pickup_and_dropoff_times_present", "No trip lacks its pickup or drop-off time", True),
     (
         "location_ids_are_taxi_zones",
-        "Pickup and drop-off locations are zones of the zone table in the lake (raw/misc/taxi_zone_lookup.csv), "
-        "or TLC zones 1..265 when none is loaded (fhv may leave them empty)",
+        "Locations are zones of the lake's zone table, or TLC zones 1..265 when none is loaded (fhv may omit them)",
         True,
     ),
     ("floats_are_finite", "No floating point column holds NaN or infinity", True),
     (
         "required_columns_filled",
-        "The service's required columns are filled: pickup and drop-off times always; location ids "
-        "(yellow, green, fhvhv; fhv on some trips at least); fare and total (yellow, green) but for 0.1%",
+        "Required columns filled: times always; zones (fhv: on some trips); yellow and green fare and total but 0.1%",
         True,
     ),
     ("trips_are_possible", "At most 1% of trips end before they start or carry a negative passenger count", True),
     (
         "pickups_within_the_month",
-        "Few pickups fall outside the file's month (the source has some: above 1% warns; "
-        "above half, another month's file under this name, blocks)",
+        "Few pickups fall outside the file's month: above 1% warns; above half (another month's file) blocks",
         True,
     ),
-    (
-        "fares_and_distances_plausible",
-        "Few trips have a negative fare or total, or zero distance (all kept as published; many means a broken file)",
-        False,
-    ),
+    ("fares_and_distances_plausible", "Few trips have a negative fare or total, or zero distance (kept)", False),
 ]
 BLOCKING_CHECKS = {name for name, _, blocking in AUDIT_CHECKS if blocking}
-
-
-def previous_published_rows(instance: dg.DagsterInstance, partition_key: str) -> int | None:
-    """The row count of the month as last published to the lake, or None when it never was."""
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=LAKE_TRIPS, asset_partitions=[partition_key]), limit=1
-    ).records
-    value = records[0].asset_materialization.metadata.get("dagster/row_count") if records else None
-    return None if value is None else int(value.value)
 
 
 def _share(count: int, rows: int) -> float:
@@ -154,7 +130,11 @@ def audit_results(
     rows = measured.rows
     yield result("month_has_rows", rows > 0, {"rows": rows}, not rows and "0 rows: the file holds no trip")
 
-    previous = previous_published_rows(context.instance, context.partition_key)
+    published = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=LAKE_TRIPS, asset_partitions=[context.partition_key]), limit=1
+    ).records
+    previous_rows = published[0].asset_materialization.metadata.get("dagster/row_count") if published else None
+    previous = None if previous_rows is None else int(previous_rows.value)
     drop, growth = quality.row_drop_share(previous, rows), quality.row_growth_share(previous, rows)
     verdict = quality.row_drop_verdict(drop, row_drop, growth)
     change = None

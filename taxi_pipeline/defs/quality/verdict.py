@@ -1,6 +1,5 @@
-"""The audit's verdict on one staged content, kept beside it as `{sha256}.audit.json`: what
-`lake_trips_parquet` reads before it publishes. A verdict names the bytes it examined, so content
-staged again after its audit has no verdict and is never published on the strength of the old one."""
+"""The audit's verdict on one staged content, kept beside it as `{sha256}.audit.json` and read by
+`lake_trips_parquet` before it publishes: content staged after its audit has no verdict."""
 
 import json
 from datetime import UTC, datetime
@@ -13,21 +12,16 @@ from taxi_pipeline.partitions import split_partition_key
 ERROR = dg.AssetCheckSeverity.ERROR.value
 
 
-def _finding(name: str, check: dict) -> str:
-    """`check: what it found` on one line; the metadata's plain numbers when it has no description."""
-    if check["description"]:
-        return f"{name}: {check['description'].strip().splitlines()[0]}"
-    numbers = [f"{key} {value:,}" for key, value in check["metadata"].items() if isinstance(value, int | float)]
-    return f"{name}: failed" + (f" ({', '.join(numbers)})" if numbers else "")
-
-
 def _findings(checks: dict[str, dict]) -> list[str]:
-    # Dagster blocks on a failed blocking check of severity ERROR only; WARN lets the month through.
-    return [
-        _finding(name, check)
-        for name, check in checks.items()
-        if check["blocking"] and not check["passed"] and check["severity"] == ERROR
-    ]
+    """`check: what it found` of each blocking check that failed with severity ERROR (a WARN lets
+    the month through), its description's first line or else its metadata's plain numbers."""
+    findings = []
+    for name, check in checks.items():
+        if check["blocking"] and not check["passed"] and check["severity"] == ERROR:
+            numbers = ", ".join(f"{k} {v:,}" for k, v in check["metadata"].items() if isinstance(v, int | float))
+            found = check["description"] and check["description"].strip().splitlines()[0]
+            findings.append(f"{name}: {found or 'failed' + (f' ({numbers})' if numbers else '')}")
+    return findings
 
 
 def refuse_publication(log: dg.DagsterLogManager, partition_key: str, findings: list[str]) -> None:
@@ -45,18 +39,13 @@ def record_verdict(
 ) -> list[str]:
     """Write the verdict of `results` (every check of one audit of `staged`) beside it; returns
     the findings of the blocking checks that failed (none when the content may be published)."""
-
-    def plain(metadata: dict) -> dict:
-        values = {key: getattr(value, "value", value) for key, value in metadata.items()}
-        return {key: value for key, value in values.items() if isinstance(value, int | float | str)}
-
     checks = {
         r.check_name: {
             "passed": r.passed,
             "severity": r.severity.value,
             "blocking": r.check_name in blocking,
             "description": r.description,
-            "metadata": plain(r.metadata),
+            "metadata": {k: v.value for k, v in r.metadata.items() if isinstance(v.value, int | float | str)},
         }
         for r in results
     }
