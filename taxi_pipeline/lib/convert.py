@@ -98,15 +98,11 @@ def to_canonical_type(values: pa.Array, target: pa.DataType) -> tuple[pa.Array, 
     `TypeError` for a source type with no safe conversion to `target`."""
     source = values.type
     numeric = pa.types.is_integer(source) or pa.types.is_floating(source)
-    if pa.types.is_dictionary(source):
-        return to_canonical_type(values.dictionary_decode(), target)
     if pa.types.is_null(source):
         return pa.nulls(len(values), target), None
     if source == target:
         return values, None
-    if pa.types.is_string(target) and (
-        pa.types.is_string(source) or pa.types.is_large_string(source) or pa.types.is_string_view(source)
-    ):
+    if pa.types.is_string(target) and pa.types.is_large_string(source):
         return pc.cast(values, target), None
     if pa.types.is_integer(target) and numeric:
         return to_integer(values, target)

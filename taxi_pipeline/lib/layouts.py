@@ -1,9 +1,5 @@
-"""The published column layouts of every service, for the course's CSV files and the TLC's parquet
-files alike, and the matching of a file's header against them.
-
-Names are matched lower-cased, so the casings of different years (`dropOff_datetime`,
-`PUlocationID`, `Airport_fee`) map alike.
-"""
+"""The published column layouts of every service (the course's CSV files and the TLC's parquet
+files alike), and a file's header matched against them, lower-cased (`PUlocationID`, `Airport_fee`)."""
 
 from dataclasses import dataclass
 from datetime import date
@@ -21,10 +17,6 @@ class Layout:
 
     columns: dict[str, str]
     optional: frozenset[str]  # columns a file may lack (older months, fees that came later)
-
-    @property
-    def required(self) -> list[str]:
-        return [name for name in self.columns if name not in self.optional]
 
     def describe(self) -> str:
         """The expected header, optional columns in brackets, for error messages."""
@@ -67,9 +59,8 @@ LAYOUTS: dict[str, Layout] = {
 
 
 def service_marks(header: list[str]) -> dict[str, list[str]]:
-    """The services whose column signature the header has, with the names that show it: yellow's
-    `tpep_` times, green's `lpep_` times, fhvhv's `hvfhs_license_num`, and fhv's
-    `dispatching_base_num` with a plain `pickup_datetime` but no `hvfhs_license_num`."""
+    """The services whose signature the header has, with the names that show it: `tpep_` times,
+    `lpep_` times, `hvfhs_license_num`, or fhv's `dispatching_base_num` and `pickup_datetime`."""
     lower = {name.lower(): name for name in header}
     marks = {
         "yellow": [name for name in header if name.lower().startswith("tpep_")],
@@ -84,9 +75,8 @@ def service_marks(header: list[str]) -> dict[str, list[str]]:
 def match_columns(
     path, header: list[str], color: str, month: date | None = None, noun: str = "color"
 ) -> tuple[dict[str, str], list[str]]:
-    """(the file's header names -> canonical names, the names no layout knows), or `TripFileError`
-    for an unknown `color` (a `noun`), or a file whose columns are another service's, collide
-    (`Airport_fee` and `airport_fee`) or lack a required one."""
+    """(the file's header names -> canonical names, the names the layout lacks), or `TripFileError`
+    for an unknown `color` (a `noun`) or columns that are another service's, collide or fall short."""
     if color not in LAYOUTS:
         raise TripFileError(f"{path}: unknown {noun} {color!r}; expected one of {', '.join(LAYOUTS)}")
     layout = LAYOUTS[color]
@@ -107,7 +97,7 @@ def match_columns(
         both = "; ".join(f"{' and '.join(n)} both read as {layout.columns[n[0].lower()]}" for n in collisions)
         raise TripFileError(f"{path}: {offered}: columns collide: {both}; the file cannot be read unambiguously")
     by_lower = {names[0].lower(): names[0] for names in by_canonical.values()}
-    missing = [name for name in layout.required if name not in by_lower]
+    missing = [name for name in layout.columns if name not in by_lower and name not in layout.optional]
     if missing:
         raise TripFileError(
             f"{path}: {color} file lacks required column(s) {', '.join(missing)}; expected layout: {layout.describe()}"
