@@ -171,19 +171,14 @@ def _is_gzip(path: TripFilePath) -> bool:
         return f.read(2) == GZIP_MAGIC
 
 
-def read_header(path: TripFilePath) -> list[str]:
-    """The column names of the file's first line, as written."""
+def open_trip_csv(path: TripFilePath, color: str, month: date | None = None) -> TripCsv:
+    """The file with its first line's names matched to the color's layout (`month` names it in messages)."""
     gzipped = _is_gzip(path)  # before opening it again: a memory:// file shares its position
     with _open_binary(path) as raw, gzip.open(raw) if gzipped else raw as f:
-        header = f.readline().decode("latin-1").strip().lstrip("\ufeff")
-    if not header:
+        line = f.readline().decode("latin-1").strip().lstrip("\ufeff")
+    if not line:
         raise TripFileError(f"{path}: the file is empty (no header line)")
-    return [name.strip().strip('"') for name in header.split(",")]
-
-
-def open_trip_csv(path: TripFilePath, color: str, month: date | None = None) -> TripCsv:
-    """The file with its header matched to the color's layout (`month` names it in messages)."""
-    header = read_header(path)
+    header = [name.strip().strip('"') for name in line.split(",")]
     return TripCsv(path, header, *match_columns(path, header, color, month))
 
 

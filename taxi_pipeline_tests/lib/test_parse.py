@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from taxi_pipeline.lib.parse import TripFileError, in_background, read_header
+from taxi_pipeline.lib.parse import TripFileError, in_background, open_trip_csv
 from taxi_pipeline.schema import CANONICAL_SCHEMA
 from taxi_pipeline_tests.support.samples import SAMPLE_ROWS, release_file
 from taxi_pipeline_tests.support.tlc import sample_csv
@@ -148,7 +148,7 @@ def test_empty_file_is_an_error_naming_it(tmp_path):
     path.write_bytes(b"")
 
     with pytest.raises(TripFileError, match=r"empty\.csv\.gz.*empty"):
-        read_header(path)
+        open_trip_csv(path, "green")
 
 
 def test_unknown_color_is_rejected(tmp_path):
@@ -274,3 +274,17 @@ def test_a_csv_with_the_tlc_fee_columns_maps_them_as_the_parquet_reader_does():
 
     assert parsed.extra_columns == []
     assert "airport_fee" in parsed.table.column_names
+
+
+def test_a_lenient_read_keeps_an_int64_column_s_values_beyond_int32(tmp_path):
+    lines = sample_csv("fhvhv").read_text().replace(".000000", "").splitlines()[:4]
+    fields = [line.split(",") for line in lines]
+    time, miles = fields[0].index('"trip_time"'), fields[0].index('"trip_miles"')
+    fields[1][time] = str(2**32)  # trip_time is int64
+    fields[2][miles] = "far"  # a value that does not parse: the file is read leniently
+    path = write_gz(tmp_path / "fhvhv.csv.gz", "\n".join(",".join(row) for row in fields) + "\n")
+
+    parsed = read_trips_csv(path, "fhvhv", max_malformed_share=0.5)
+
+    assert parsed.malformed.by_reason == {"trip_distance does not parse": 1}
+    assert parsed.table["trip_time"].to_pylist() == [2**32, int(fields[3][time])]
