@@ -1,5 +1,6 @@
 """Data-quality measures of a month of canonical trips, for the audit's checks."""
 
+import itertools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -187,31 +188,27 @@ class MonthMeasures:
     def share_outside_month(self) -> float:
         return self.pickups_outside_month / self.rows if self.rows else 0.0
 
-    def add(self, batch: pa.Table, color: str, month: date, zone_ids: list[int] | None, connection) -> None:
-        """Add one batch's counts, and its key hashes by the DuckDB `connection`."""
-        self.rows += batch.num_rows
-        self.pickups_outside_month += count_outside_month(batch["pickup_datetime"], month)
-        _add(self.location_problems, location_id_problems(batch, color, zone_ids))
-        for total, measure in (
-            (self.implausible, implausible_values),
-            (self.non_finite, non_finite_values),
-            (self.nulls, required_nulls),
-            (self.impossible, impossible_values),
-        ):
-            _add(total, measure(batch))
-        self.key_hashes.append(_row_hashes(batch, connection, KEY_COLUMNS))
-
 
 def measure_month(
     batches: Iterable[pa.Table | pa.RecordBatch], color: str, month: date, zone_ids: list[int] | None = None
 ) -> MonthMeasures:
     """The audit's measures of a month read batch by batch (the memory of one batch, not the month)."""
-    measures = MonthMeasures()
+    m = MonthMeasures()
     with duckdb.connect() as connection:
-        # An empty month counts zero of everything, each under its name.
-        for batch in (CANONICAL_SCHEMA.empty_table(), *batches):
-            measures.add(_table(batch), color, month, zone_ids, connection)
-    return measures
+        # An empty table first: an empty month counts zero of everything, each under its name.
+        for batch in map(_table, itertools.chain([CANONICAL_SCHEMA.empty_table()], batches)):
+            m.rows += batch.num_rows
+            m.pickups_outside_month += count_outside_month(batch["pickup_datetime"], month)
+            _add(m.location_problems, location_id_problems(batch, color, zone_ids))
+            for total, measure in (
+                (m.implausible, implausible_values),
+                (m.non_finite, non_finite_values),
+                (m.nulls, required_nulls),
+                (m.impossible, impossible_values),
+            ):
+                _add(total, measure(batch))
+            m.key_hashes.append(_row_hashes(batch, connection, KEY_COLUMNS))
+    return m
 
 
 @dataclass(frozen=True)

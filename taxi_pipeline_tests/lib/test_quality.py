@@ -207,3 +207,25 @@ def test_the_audit_skips_columns_the_footer_shows_empty_but_never_the_ones_it_co
     assert "fare_amount" in columns  # all null, and counted as such
     assert "ehail_fee" not in columns and "airport_fee" not in columns  # null in every row: no NaN, no difference
     assert {"extra", "tip_amount", "congestion_surcharge"} <= set(columns)
+
+
+def test_a_month_is_measured_one_batch_at_a_time(monkeypatch):
+    from taxi_pipeline.lib import quality
+    from taxi_pipeline_tests.support.trips import cleaned_sample
+
+    read, read_when_measured = [], []
+    count_outside_month = quality.count_outside_month
+
+    def counting(pickups, month):
+        read_when_measured.append(len(read))
+        return count_outside_month(pickups, month)
+
+    def batches():
+        for batch in cleaned_sample("green", "2020-04").to_batches(max_chunksize=10_000):
+            read.append(batch)
+            yield batch
+
+    monkeypatch.setattr(quality, "count_outside_month", counting)
+    quality.measure_month(batches(), "green", date(2020, 4, 1))
+
+    assert read_when_measured == [0, 1, 2, 3, 4]  # the empty table first, then each batch as read
