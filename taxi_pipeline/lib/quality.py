@@ -199,8 +199,8 @@ def measure_month(
         for batch in map(_table, itertools.chain([CANONICAL_SCHEMA.empty_table()], batches)):
             m.rows += batch.num_rows
             m.pickups_outside_month += count_outside_month(batch["pickup_datetime"], month)
-            _add(m.location_problems, location_id_problems(batch, color, zone_ids))
             for total, measure in (
+                (m.location_problems, lambda b: location_id_problems(b, color, zone_ids)),
                 (m.implausible, implausible_values),
                 (m.non_finite, non_finite_values),
                 (m.nulls, required_nulls),

@@ -17,31 +17,37 @@ class NotATripFileError(PermanentError):
 def check_downloaded_file(path: Path, file_format: str = "csv.gz") -> None:
     """`NotATripFileError` unless `path` is a file of `file_format`: for csv.gz, gzip or plain CSV
     text whose first 64 KiB decompress; for parquet, one with parquet's marker at both ends."""
+    if problem := _problem(path, file_format):
+        raise NotATripFileError(problem)
+
+
+def _problem(path: Path, file_format: str) -> str | None:
     with open(path, "rb") as f:
         head = f.read(SNIFF_BYTES)
         if file_format == "parquet" and head:
             f.seek(-min(len(PARQUET_MAGIC), f.seek(0, 2)), 2)
             tail = f.read()
     if not head:
-        raise NotATripFileError("the file is empty (0 bytes)")
+        return "the file is empty (0 bytes)"
     if file_format == "parquet":
         if not head.startswith(PARQUET_MAGIC):
-            raise NotATripFileError(f"it is not a parquet file (it starts with {head[:24]!r})")
+            return f"it is not a parquet file (it starts with {head[:24]!r})"
         if tail != PARQUET_MAGIC or len(head) < 2 * len(PARQUET_MAGIC):
-            raise NotATripFileError("the parquet file is truncated: it lacks its footer")
-        return
+            return "the parquet file is truncated: it lacks its footer"
+        return None
     if head.startswith(GZIP_MAGIC):
         stream = zlib.decompressobj(wbits=31)
         try:
             text = stream.decompress(head, 4096)
         except zlib.error as e:
-            raise NotATripFileError(f"the gzip data is corrupt ({e})") from None
+            return f"the gzip data is corrupt ({e})"
         if not text and stream.eof:
-            raise NotATripFileError("the file is empty (gzip of 0 bytes)")
+            return "the file is empty (gzip of 0 bytes)"
         if not text and len(head) < SNIFF_BYTES:
-            raise NotATripFileError(f"the gzip data is truncated: {len(head)} bytes hold no complete block")
-        return
+            return f"the gzip data is truncated: {len(head)} bytes hold no complete block"
+        return None
     # Plain CSV text is accepted (a mirror may hold uncompressed files).
     stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if b"\x00" in head or stripped.startswith(b"<"):
-        raise NotATripFileError(f"it is neither gzip-compressed nor CSV text (it starts with {stripped[:24]!r})")
+        return f"it is neither gzip-compressed nor CSV text (it starts with {stripped[:24]!r})"
+    return None
