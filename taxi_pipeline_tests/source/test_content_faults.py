@@ -4,14 +4,12 @@ Each test builds a bad file from a real sample, serves it from a file:// mirror 
 real assets into DuckDB.
 """
 
-import gzip
-
 import dagster as dg
 import duckdb
 import pytest
 
 from taxi_pipeline_tests.support.runs import materialize, metadata_of, only_step_failure
-from taxi_pipeline_tests.support.samples import RELEASE_DIR, lake_file, release_file
+from taxi_pipeline_tests.support.samples import RELEASE_DIR, lake_file, mirror_of_lines, release_lines
 from taxi_pipeline_tests.support.warehouse_rows import warehouse_rows
 
 pytestmark = pytest.mark.faults
@@ -21,23 +19,12 @@ GREEN_ROWS = 35_612
 RELEASE_URI = RELEASE_DIR.as_uri()
 
 
-def real_lines(color: str, month: str) -> list[str]:
-    with gzip.open(release_file(color, month), "rt", encoding="latin-1") as f:
-        return f.read().splitlines()
-
-
-def mirror(tmp_path, color: str, month: str, lines: list[str], encoding: str = "utf-8") -> str:
-    """A release mirror holding one file made of `lines`; returns its file:// URL."""
-    path = release_file(color, month, tmp_path / "release")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with gzip.open(path, "wt", encoding=encoding, newline="") as f:
-        f.write("\n".join(lines) + "\n")
-    return (tmp_path / "release").as_uri()
-
-
-def run(resources, key=GREEN_APRIL, run_config=None) -> dg.ExecuteInProcessResult:
-    """The assets and their checks for one partition (green 2020-04 unless told), in process."""
-    return materialize(resources, key, run_config=run_config)
+def run(tmp_path, make_resources, lines: list[str], key=GREEN_APRIL, encoding="utf-8", **options):
+    """The assets and their checks for one partition (green 2020-04 unless told), in process, from
+    a mirror whose file of that month holds `lines`."""
+    color, day = key.split("|")
+    url = mirror_of_lines(tmp_path / "release", color, day[:7], lines, encoding)
+    return materialize(make_resources(url), key, **options)
 
 
 def with_bad_rows(lines: list[str]) -> list[str]:
@@ -50,12 +37,12 @@ def with_bad_rows(lines: list[str]) -> list[str]:
 
 
 def test_missing_required_column_fails_naming_it_and_the_layout(tmp_path, make_resources, lake_dir, duckdb_path):
-    lines = real_lines("green", "2020-04")
+    lines = release_lines("green", "2020-04")
     header = lines[0].split(",")
     dropped = header.index("DOLocationID")
     lines = [",".join(field for i, field in enumerate(line.split(",")) if i != dropped) for line in lines]
 
-    result = run(make_resources(mirror(tmp_path, "green", "2020-04", lines)))
+    result = run(tmp_path, make_resources, lines)
 
     failure = only_step_failure(result)
     assert failure.step_key == "cleaned_trips"
@@ -66,10 +53,10 @@ def test_missing_required_column_fails_naming_it_and_the_layout(tmp_path, make_r
 
 
 def test_unknown_extra_columns_are_ignored_and_listed(tmp_path, make_resources, duckdb_path):
-    lines = real_lines("green", "2020-04")
+    lines = release_lines("green", "2020-04")
     lines = [lines[0] + ",airport_fee,Unnamed: 0"] + [line + ",1.25,7" for line in lines[1:]]
 
-    result = run(make_resources(mirror(tmp_path, "green", "2020-04", lines)))
+    result = run(tmp_path, make_resources, lines)
 
     assert result.success
     assert metadata_of(result, "cleaned_trips")["ignored_columns"] == ["airport_fee", "Unnamed: 0"]
@@ -77,9 +64,9 @@ def test_unknown_extra_columns_are_ignored_and_listed(tmp_path, make_resources, 
 
 
 def test_few_malformed_rows_are_dropped_counted_and_reported(tmp_path, make_resources, duckdb_path):
-    lines = with_bad_rows(real_lines("green", "2020-04"))
+    lines = with_bad_rows(release_lines("green", "2020-04"))
 
-    result = run(make_resources(mirror(tmp_path, "green", "2020-04", lines)))
+    result = run(tmp_path, make_resources, lines)
 
     assert result.success
     cleaned = metadata_of(result, "cleaned_trips")
@@ -96,9 +83,9 @@ def test_few_malformed_rows_are_dropped_counted_and_reported(tmp_path, make_reso
 def test_malformed_share_above_the_limit_fails_the_run_naming_file_and_columns(
     tmp_path, make_resources, lake_dir, duckdb_path
 ):
-    lines = with_bad_rows(real_lines("green", "2020-04")[:1001])  # 1,000 real rows + 3 bad
+    lines = with_bad_rows(release_lines("green", "2020-04")[:1001])  # 1,000 real rows + 3 bad
 
-    result = run(make_resources(mirror(tmp_path, "green", "2020-04", lines)))
+    result = run(tmp_path, make_resources, lines)
 
     failure = only_step_failure(result)
     assert failure.step_key == "cleaned_trips"
@@ -110,10 +97,10 @@ def test_malformed_share_above_the_limit_fails_the_run_naming_file_and_columns(
 
 
 def test_the_allowed_malformed_share_is_run_configuration(tmp_path, make_resources, duckdb_path):
-    lines = with_bad_rows(real_lines("green", "2020-04")[:1001])
+    lines = with_bad_rows(release_lines("green", "2020-04")[:1001])
     config = {"ops": {"cleaned_trips": {"config": {"max_malformed_share": 0.01}}}}
 
-    result = run(make_resources(mirror(tmp_path, "green", "2020-04", lines)), run_config=config)
+    result = run(tmp_path, make_resources, lines, run_config=config)
 
     assert result.success
     assert metadata_of(result, "cleaned_trips")["malformed_rows"] == 3
@@ -121,13 +108,13 @@ def test_the_allowed_malformed_share_is_run_configuration(tmp_path, make_resourc
 
 
 def test_latin1_file_lands_with_its_accents(tmp_path, make_resources, duckdb_path):
-    lines = real_lines("fhv", "2020-01")
+    lines = release_lines("fhv", "2020-01")
     lines[0] = (
         "dispatching_base_num,pickup_datetime,dropOff_datetime,PUlocationID,DOlocationID,SR_Flag,Affiliated_base_number"
     )
     lines = [lines[0]] + [line + ",B\u00e9" if line.count(",") == 5 else line for line in lines[1:]]
 
-    result = run(make_resources(mirror(tmp_path, "fhv", "2020-01", lines, encoding="latin-1")), key="fhv|2020-01-01")
+    result = run(tmp_path, make_resources, lines, "fhv|2020-01-01", encoding="latin-1")
 
     assert result.success
     assert metadata_of(result, "cleaned_trips")["source_encoding"] == "latin-1"
@@ -136,7 +123,7 @@ def test_latin1_file_lands_with_its_accents(tmp_path, make_resources, duckdb_pat
 
 
 def test_negative_fares_and_zero_distances_are_kept_and_counted_by_a_check(release_url, make_resources, duckdb_path):
-    result = run(make_resources(release_url))
+    result = materialize(make_resources(release_url), GREEN_APRIL)
 
     assert result.success
     [check] = [e for e in result.get_asset_check_evaluations() if e.check_name == "fares_and_distances_plausible"]
@@ -149,14 +136,14 @@ def test_negative_fares_and_zero_distances_are_kept_and_counted_by_a_check(relea
 
 
 def test_a_month_of_mostly_negative_fares_warns(tmp_path, make_resources):
-    lines = real_lines("green", "2020-04")[:1001]
+    lines = release_lines("green", "2020-04")[:1001]
     fare = lines[0].split(",").index("fare_amount")
     lines = [lines[0]] + [
         ",".join(f"-{v.lstrip('-')}" if i == fare and n % 10 == 0 else v for i, v in enumerate(line.split(",")))
         for n, line in enumerate(lines[1:])
     ]
 
-    result = run(make_resources(mirror(tmp_path, "green", "2020-04", lines)))
+    result = run(tmp_path, make_resources, lines)
 
     assert result.success  # a warning, not a failure: the rows are kept as published
     [check] = [e for e in result.get_asset_check_evaluations() if e.check_name == "fares_and_distances_plausible"]
@@ -169,8 +156,9 @@ def test_a_month_of_mostly_negative_fares_warns(tmp_path, make_resources):
     [
         (b"id,borough,zone,service_zone\r\n1,EWR,Newark Airport,EWR\r\n", "header is id,borough,zone,service_zone"),
         (b"LocationID,Borough,Zone,service_zone\r\n1,EWR,Newark Airport,EWR\r\n1,EWR,Newark,EWR\r\n", "repeats"),
+        (b"", "the file is empty, expected LocationID,Borough,Zone,service_zone"),
     ],
-    ids=["header", "duplicate-id"],
+    ids=["header", "duplicate-id", "empty"],
 )
 def test_a_bad_zone_table_fails_naming_it_and_keeps_the_lake_file_and_the_table(
     content, problem, tmp_path, make_resources, lake_dir, duckdb_path

@@ -44,12 +44,12 @@ def release_lines(color: str, month: str, rows: int | None = None) -> list[str]:
     return lines if rows is None else lines[: rows + 1]
 
 
-def mirror_of_lines(folder: Path, color: str, month: str, lines: list[str]) -> str:
+def mirror_of_lines(folder: Path, color: str, month: str, lines: list[str], encoding: str = "utf-8") -> str:
     """A release mirror in `folder` holding one (color, month) file made of `lines` (a real
     file changed as a test needs); returns its file:// URL."""
     path = release_file(color, month, folder)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with gzip.open(path, "wt", encoding="utf-8", newline="") as f:
+    with gzip.open(path, "wt", encoding=encoding, newline="") as f:
         f.write("\n".join(lines) + "\n")
     return folder.as_uri()
 
