@@ -1,9 +1,5 @@
-"""Whole trip files as Arrow tables, for tests: read at once, and cleaned into lake tables.
-
-The pipeline itself streams files in blocks (`taxi_pipeline.lib.convert`); reading a
-whole file into one table is only for the small files the tests use, and for comparing the
-streamed result against.
-"""
+"""Whole trip files as Arrow tables, for tests: read at once, and cleaned into lake tables (the
+pipeline streams them in blocks; the tests compare the streamed result against these)."""
 
 from dataclasses import dataclass, field
 from datetime import date
@@ -37,13 +33,8 @@ class ParsedTrips:
 def read_trips_csv(
     path: TripFilePath, color: str, max_malformed_share: float = DEFAULT_MAX_MALFORMED_SHARE
 ) -> ParsedTrips:
-    """Parse a whole `{color}_tripdata_{YYYY-MM}` file into typed columns under canonical names.
-
-    Accepts every header variant of the color, falls back to latin-1 for files that are not
-    valid UTF-8, drops and reports malformed rows up to `max_malformed_share`, and raises
-    `TripFileError` naming the file for anything it cannot read. `path` is a local path, or any
-    path-like object with `open("rb")` (such as a `gs://` UPath), which is streamed.
-    """
+    """A whole CSV trip file as the pipeline reads it (header variants, latin-1, malformed rows up
+    to `max_malformed_share`, `TripFileError` naming the file), in one table."""
     trips = open_trip_csv(path, color)
     tables, encoding, malformed = read_with_fallbacks(trips, list)
     empty = pa.schema([(dst, CANONICAL_SCHEMA.field(dst).type) for dst in trips.renames.values()]).empty_table()
