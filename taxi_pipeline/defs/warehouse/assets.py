@@ -1,4 +1,5 @@
-"""Warehouse stage: each lake file loaded as one slice of the `trips` table."""
+"""Warehouse stage: `warehouse_trips` loads each published lake file as one slice of `trips`;
+`taxi_zones` keeps the TLC's zone lookup in the lake and in the table `zones`."""
 
 import dagster as dg
 import pyarrow as pa
@@ -23,50 +24,34 @@ LOAD_MAX_RETRIES = 3
 LOAD_RETRY_DELAY_SECONDS = 5.0
 
 
-def lake_file_rows(lake_file: UPath, partition_key: str) -> int:
-    """The rows of the partition's lake file, from its footer; a missing or unreadable file fails
-    the step at once, naming the file and the way out."""
-    try:
-        return parquet_row_count(lake_file)
-    except (FileNotFoundError, pa.ArrowInvalid) as e:
-        what = "is missing" if isinstance(e, FileNotFoundError) else f"is not a readable parquet file ({e})"
-        raise _republish(f"the lake file {lake_file} {what}", partition_key) from None
-
-
 def _republish(reason: str, partition_key: str) -> PermanentError:
     return PermanentError(
         f"{reason}: materialize lake_trips_parquet for {partition_key} again to rewrite it, then load"
     )
 
 
-def published(context: dg.AssetExecutionContext) -> dg.AssetMaterialization:
-    """The publication of the partition this run loads: its own (or the re-executed run's), else
-    the latest; none, or one without a sha256 (an older release's), fails."""
-    publication = run_materialization(context.instance, context.run, LAKE_TRIPS, context.partition_key)
-    if publication is None or "sha256" not in publication.metadata:
-        raise _republish(f"no publication of {context.partition_key} with a sha256 is recorded", context.partition_key)
-    return publication
-
-
 def load_month(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, lake_trips_parquet: UPath
 ) -> dg.MaterializeResult:
-    """Load the partition's lake file into its warehouse slice, with its check result: only the
-    bytes of the publication this run means (their sha256), held for the load."""
-    color, month = split_partition_key(context.partition_key)
-    publication = published(context)
+    """Load the partition's lake file into its slice, with the check result: only the bytes of the
+    publication this run means (its own or a re-executed run's, else the latest), held for the load."""
+    key = context.partition_key
+    color, month = split_partition_key(key)
+    publication = run_materialization(context.instance, context.run, LAKE_TRIPS, key)
+    if publication is None or "sha256" not in publication.metadata:  # none, or an older release's
+        raise _republish(f"no publication of {key} with a sha256 is recorded", key)
     sha256, source = publication.metadata["sha256"].value, publication.metadata["source"].value
     context.log.info(f"loading {lake_trips_parquet} ({source}, sha256 {sha256[:12]}…) into {color} {month:%Y-%m}")
     try:
         with pinned(lake_trips_parquet, sha256) as exact:
-            lake_rows = lake_file_rows(exact.path, context.partition_key)
+            lake_rows = parquet_row_count(exact.path)
             load = warehouse.load_slice(
                 exact.path, color, month, SliceOrigin(source, sha256, exact.check_still_published)
             )
     except FileNotFoundError:
-        raise _republish(f"the lake file {lake_trips_parquet} is missing", context.partition_key) from None
+        raise _republish(f"the lake file {lake_trips_parquet} is missing", key) from None
     except LakeFileChangedError as e:
-        raise _republish(f"the lake file is not the one published: {e}", context.partition_key) from None
+        raise _republish(f"the lake file is not the one published: {e}", key) from None
     context.log.info(
         f"{load.table}: slice {color} {month:%Y-%m} holds {load.slice_rows:,} rows "
         f"({load.rows_loaded:,} loaded, {load.rows_replaced:,} replaced)"
@@ -82,6 +67,7 @@ def load_month(
         "slice_rows": load.slice_rows,
         "source": source,
         "sha256": sha256,
+        "preview": table_preview(load.preview),
     }
     if load.previous_source not in (None, source):
         metadata["reloaded_from_another_source"] = f"{source}, was {load.previous_source}"
@@ -90,19 +76,13 @@ def load_month(
         )
     extra = {"job_id": load.job_id, "bytes_processed": load.bytes_processed}
     metadata |= {name: value for name, value in extra.items() if value is not None}
-    if load.preview is not None:
-        metadata["preview"] = table_preview(load.preview)
-    return dg.MaterializeResult(
-        metadata=metadata,
-        check_results=[
-            dg.AssetCheckResult(
-                check_name=SLICE_MATCHES_LAKE_FILE,
-                passed=load.slice_rows == lake_rows,
-                severity=dg.AssetCheckSeverity.ERROR,
-                metadata={"slice_rows": load.slice_rows, "lake_file_rows": lake_rows},
-            )
-        ],
+    check = dg.AssetCheckResult(
+        check_name=SLICE_MATCHES_LAKE_FILE,
+        passed=load.slice_rows == lake_rows,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"slice_rows": load.slice_rows, "lake_file_rows": lake_rows},
     )
+    return dg.MaterializeResult(metadata=metadata, check_results=[check])
 
 
 def build_warehouse_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
@@ -136,17 +116,14 @@ def build_warehouse_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsD
     return warehouse_trips
 
 
-# The lake comes as the `lake` resource, not through an IO manager: the file must be in the lake
-# before the warehouse loads it (BigQuery reads it from gs://), and an IO manager stores an output
-# only after the step's body has returned.
+# The lake is a resource, not an IO manager: the warehouse loads the file from the lake (BigQuery
+# from gs://) within the step, before an IO manager would have stored it.
 @dg.asset(group_name=GROUP, kinds={"csv"}, pool="warehouse")
 def taxi_zones(
     context: dg.AssetExecutionContext, source: TripSourceResource, lake: LakeResource, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
-    """The TLC's taxi zone lookup table (`misc/taxi_zone_lookup.csv`): checked (header
-    `LocationID,Borough,Zone,service_zone`, integer ids, none twice), kept as published in the
-    lake at `raw/misc/taxi_zone_lookup.csv`, and loaded whole into the warehouse table `zones`
-    (location_id, borough, zone, service_zone). A bad file changes neither."""
+    """The TLC's taxi zone lookup (`misc/taxi_zone_lookup.csv`), checked, kept in the lake at
+    `raw/misc/taxi_zone_lookup.csv` and loaded whole into the table `zones`; a bad file changes neither."""
 
     def describe(error: Exception) -> str:
         return f"{error}; the lake's {ZONES_FILE} and the warehouse table {ZONES_TABLE} are left as they were"

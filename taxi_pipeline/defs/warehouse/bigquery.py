@@ -1,6 +1,5 @@
-"""The production warehouse: a `trips` table in BigQuery, partitioned by month on `source_month`
-and clustered by `color`. Each slice is load-job'ed from the lake's gs:// parquet into a staging
-table and swapped in with one multi-statement transaction."""
+"""The production warehouse: `trips` in BigQuery, partitioned by month on `source_month` and
+clustered by `color`; each slice is loaded into a staging table, then swapped in by one transaction."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +20,6 @@ from taxi_pipeline.defs.warehouse.contract import (
     SliceLoad,
     SliceOrigin,
     WarehouseResource,
-    check_still_published,
     missing_columns,
     slice_mismatch,
 )
@@ -75,8 +73,8 @@ def column_types(schema: list[bigquery.SchemaField]) -> list[tuple[str, str]]:
 
 
 def slice_parameters(color: str, source_month: date, **more) -> bigquery.QueryJobConfig:
-    """A query's configuration with the slice's `@color` and `@source_month` (`SLICE`) and `more`
-    (name: (type, value)) as query parameters."""
+    """A query's configuration with `@color`, `@source_month` (`SLICE`) and `more` (name: (type,
+    value)) as query parameters."""
     values = {"color": ("STRING", color), "source_month": ("DATE", source_month), **more}
     return bigquery.QueryJobConfig(
         query_parameters=[bigquery.ScalarQueryParameter(name, kind, value) for name, (kind, value) in values.items()]
@@ -84,8 +82,8 @@ def slice_parameters(color: str, source_month: date, **more) -> bigquery.QueryJo
 
 
 def literal_uri(lake_file: UPath) -> str:
-    """The gs:// URI of a lake file for a load job. A `*` in a load job's URI is a wildcard with
-    no escape, so a path holding one raises ValueError (`?` and `[ ]` are taken literally)."""
+    """The gs:// URI of a lake file for a load job; ValueError for a `*`, a wildcard there with no
+    escape (`?` and `[ ]` are taken literally)."""
     if lake_file.protocol != "gs":
         raise ValueError(f"BigQuery loads lake files from gs:// only, got {lake_file}")
     if "*" in lake_file.path:
@@ -152,8 +150,8 @@ class BigQueryWarehouse(WarehouseResource):
             client.create_dataset(dataset, exists_ok=True)
 
     def _ensure_table(self, client: bigquery.Client, conform: bool = True) -> None:
-        """`trips` and `loads` created where missing; for a load, `trips` checked against the
-        canonical column types and given the columns it lacks, in one ALTER TABLE."""
+        """`trips` and `loads` created where missing; for a load, `trips` checked and given the
+        columns it lacks."""
         self._ensure_dataset(client)
         table = bigquery.Table(self.table_id, schema=trips_table_schema())
         table.time_partitioning = bigquery.TimePartitioning(
@@ -177,8 +175,6 @@ class BigQueryWarehouse(WarehouseResource):
     def load_slice(
         self, lake_file: UPath, color: str, source_month: date, origin: SliceOrigin | None = None
     ) -> SliceLoad:
-        """Load the lake file into a staging table, then replace the slice and its row of `loads`
-        from it in one multi-statement transaction."""
         uri = literal_uri(lake_file)
         # A lake file of an older schema version lacks the newest columns: they load as null.
         file_columns = lake_file_columns(lake_file)
@@ -211,7 +207,8 @@ class BigQueryWarehouse(WarehouseResource):
                     f"(SELECT ANY_VALUE(source) FROM `{self.loads_table_id}` WHERE {SLICE}) AS source",
                     job_config=key,
                 ).result()
-                check_still_published(origin)
+                if origin:
+                    origin.check_still_published()
                 # One transaction: if any statement fails, BigQuery rolls the whole script back.
                 swap = client.query(
                     "BEGIN TRANSACTION;\n"
@@ -259,8 +256,7 @@ class BigQueryWarehouse(WarehouseResource):
             return [tuple(row.values()) for row in client.query(sql.format(**tables)).result()]
 
     def replace_zones(self, csv_file: UPath) -> int:
-        """Replace the whole `zones` table from the checked gs:// zone file with one load job
-        (WRITE_TRUNCATE, no bad record allowed), which BigQuery commits atomically."""
+        """One load job (WRITE_TRUNCATE, no bad record), which BigQuery commits atomically."""
         uri = literal_uri(csv_file)
         zones = read_zone_file(csv_file)
         with self._client() as client:

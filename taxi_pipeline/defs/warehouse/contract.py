@@ -1,16 +1,18 @@
-"""What every warehouse backend offers the `warehouse_trips` and `taxi_zones` assets."""
+"""What every warehouse backend offers the `warehouse_trips` and `taxi_zones` assets, and the
+slice replacement the two SQL backends (DuckDB, Postgres) share."""
 
 from abc import abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import dagster as dg
 import pyarrow as pa
 from upath import UPath
 
 from taxi_pipeline.errors import PermanentError
+from taxi_pipeline.lib.zones import ZoneFileError, read_zone_file
 
 TRIPS_TABLE = "trips"
 ZONES_TABLE = "zones"
@@ -31,13 +33,7 @@ class SliceOrigin:
     sha256: str  # of the lake file loaded
     # Called just before the load commits; raises when the lake no longer publishes the bytes
     # loaded (a newer publication landed meanwhile), which rolls the load back.
-    check_still_published: Callable[[], None] | None = field(default=None, compare=False)
-
-
-def check_still_published(origin: SliceOrigin | None) -> None:
-    """Raise, before a load commits, when the lake no longer publishes the bytes loaded."""
-    if origin and origin.check_still_published:
-        origin.check_still_published()
+    check_still_published: Callable[[], None] = field(default=lambda: None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -48,20 +44,19 @@ class SliceLoad:
     rows_loaded: int
     rows_replaced: int
     slice_rows: int
-    column_types: tuple[tuple[str, str], ...] = ()  # (name, SQL type) of the table's columns
-    preview: pa.Table | None = None  # the first rows of the slice as loaded
+    column_types: tuple[tuple[str, str], ...]  # (name, SQL type) of the table's columns
+    preview: pa.Table  # the first rows of the slice as loaded
+    previous_source: str | None  # the release the slice was loaded from before, if any
     job_id: str | None = None  # the backend's load job, where it has one
     bytes_processed: int | None = None
-    previous_source: str | None = None  # the release the slice was loaded from before, if any
 
 
 class RecordedOrigin(NamedTuple):
-    """What `loads` says of one slice: its release and sha256 (None when the load named none) and
-    when the load committed (time-zone aware)."""
+    """What `loads` says of one slice (source and sha256 None when the load named none)."""
 
     source: str | None
     sha256: str | None
-    loaded_at: datetime
+    loaded_at: datetime  # when the load committed, time-zone aware
 
 
 def create_table_sql(table: str, columns: list[tuple[str, str]] | str, key: str | None = None) -> str:
@@ -85,9 +80,8 @@ RETYPE_OR_RENAME = (
 def missing_columns(
     warehouse: str, table: str, present: list[tuple[str, str]], expected: list[tuple[str, str]], fix=RETYPE_OR_RENAME
 ) -> list[tuple[str, str]]:
-    """The `expected` (column, type) that `present` lacks, once no present column has another
-    type; else a `PermanentError` naming each column with both types, then what to do (`fix`,
-    formatted with the table, its name, the first such column and its canonical type)."""
+    """The `expected` (column, type) that `present` lacks; a present column of another type
+    raises `PermanentError` naming each such column and what to do (`fix`)."""
     types = dict(expected)
     if mismatches := [(name, kind, types[name]) for name, kind in present if types.get(name, kind) != kind]:
         column, _, canonical = mismatches[0]
@@ -109,9 +103,8 @@ class WarehouseResource(dg.ConfigurableResource):
         self, lake_file: UPath, color: str, source_month: date, origin: SliceOrigin | None = None
     ) -> SliceLoad:
         """Replace the (color, source_month) slice with the lake file's rows, and its row of
-        `loads` (source and sha256 null without `origin`), all or nothing. A `trips` of another
-        shape or column types raises `PermanentError` before anything is written; missing
-        columns are added in place."""
+        `loads`, all or nothing. A `trips` of another shape or column types raises
+        `PermanentError` before anything is written; missing columns are added in place."""
 
     @abstractmethod
     def _read(self, sql: str) -> list[tuple]:
@@ -131,3 +124,58 @@ class WarehouseResource(dg.ConfigurableResource):
     def replace_zones(self, csv_file: UPath) -> int:
         """Replace the whole table `zones` with the zone lookup file's rows, all or nothing;
         returns the rows loaded. A file `read_zone_file` refuses raises its `ZoneFileError`."""
+
+
+class SqlWarehouse(WarehouseResource):
+    """A warehouse of DB-API connections: each slice replaced in one transaction (DELETE, insert,
+    count, record its origin), then read back. A backend gives its SQL as hooks: `_connection()`,
+    `_transaction(conn)`, `_prepare(conn, source_month, conform)` (as `_read` and `load_slice`
+    need the tables; returns the columns of `trips`), `_replace_rows(conn, lake_file, color,
+    source_month)` ((rows deleted, rows inserted, inserted rows not of the slice)), `_arrow(cursor)`
+    and `_fill_zones(conn, csv_file)` (`zones` made and refilled in the transaction; its rows)."""
+
+    _param: ClassVar[str]  # the driver's query placeholder
+    _product: ClassVar[str]  # the database's name in messages
+
+    def load_slice(
+        self, lake_file: UPath, color: str, source_month: date, origin: SliceOrigin | None = None
+    ) -> SliceLoad:
+        where, key = f"color = {self._param} AND source_month = {self._param}", (color, source_month)
+        with self._connection() as conn:
+            column_types = self._prepare(conn, source_month)
+            with self._transaction(conn):
+                replaced, loaded, strays = self._replace_rows(conn, lake_file, color, source_month)
+                if strays:
+                    raise slice_mismatch(lake_file, strays, loaded, color, source_month)
+                slice_rows = conn.execute(f"SELECT count(*) FROM {TRIPS_TABLE} WHERE {where}", key).fetchone()[0]
+                if slice_rows != loaded:
+                    raise PermanentError(
+                        f"{lake_file}: the slice {color} {source_month:%Y-%m} holds {slice_rows} rows after loading "
+                        f"{loaded}"
+                    )
+                previous = conn.execute(f"DELETE FROM {LOADS_TABLE} WHERE {where} RETURNING source", key).fetchone()
+                conn.execute(
+                    f"INSERT INTO {LOADS_TABLE} VALUES ({', '.join([self._param] * 5)}, now())",
+                    (*key, origin and origin.source, origin and origin.sha256, slice_rows),
+                )
+                if origin:
+                    origin.check_still_published()
+            preview = self._arrow(conn.execute(f"SELECT * FROM {TRIPS_TABLE} WHERE {where} LIMIT {PREVIEW_ROWS}", key))
+            catalog, schema = conn.execute("SELECT current_database(), current_schema()").fetchone()
+        table = f"{catalog}.{schema}.{TRIPS_TABLE}"
+        return SliceLoad(table, loaded, replaced, slice_rows, tuple(column_types), preview, previous and previous[0])
+
+    def _read(self, sql: str) -> list[tuple]:
+        with self._connection() as conn:
+            self._prepare(conn, conform=False)
+            return [tuple(row) for row in conn.execute(sql.format(trips=TRIPS_TABLE, loads=LOADS_TABLE)).fetchall()]
+
+    def replace_zones(self, csv_file: UPath) -> int:
+        zones = read_zone_file(csv_file)
+        with self._connection() as conn, self._transaction(conn):
+            loaded = self._fill_zones(conn, csv_file)
+            if loaded != len(zones.rows):
+                raise ZoneFileError(
+                    f"{csv_file}: {self._product} read {loaded} zones, the file holds {len(zones.rows)}"
+                )
+        return loaded
