@@ -7,13 +7,7 @@ import time
 import pytest
 
 from taxi_pipeline_tests.support.docker_deployment import compose_deployment
-from taxi_pipeline_tests.support.docker_engine import (
-    debian_base_image,
-    docker,
-    docker_engine,
-    postgres_standin_image,
-    project_image,
-)
+from taxi_pipeline_tests.support.docker_engine import docker, start_images
 
 pytestmark = pytest.mark.docker
 
@@ -29,15 +23,13 @@ LAUNCHED_IN = "Launching run in a new container "
 
 
 @pytest.fixture(scope="module")
-def deployment(tmp_path_factory):
-    """The deployment on images of this checkout, on a Docker engine this test may have started."""
-    work = tmp_path_factory.mktemp("docker")
-    with docker_engine(work / "dockerd.log"):
-        base = debian_base_image(work)
-        image, seconds = project_image(base, work / "build-image.log")
-        print(f"{image}: {seconds:.0f} s to build or find")
-        with compose_deployment(image, postgres_standin_image(base), work / "compose.log") as running:
-            yield running
+def deployment(request, tmp_path_factory):
+    """The deployment on images of this checkout, on a Docker engine the session may have started
+    (both begun when the session's tests were collected)."""
+    images = start_images(request.config).result()
+    print(f"{images.project}: {images.seconds:.0f} s to build or find")
+    with compose_deployment(images.project, images.postgres, tmp_path_factory.mktemp("docker") / "compose.log") as up:
+        yield up
 
 
 def slice_rows(deployment) -> dict[tuple[str, str], int]:

@@ -20,6 +20,10 @@ from taxi_pipeline_tests.support.runs import PROJECT_DIR
 
 COMPOSE_FILE = PROJECT_DIR / "deploy" / "docker-compose.yaml"
 PROJECT = "taxi_pipeline_test"
+# `down` of a deployment whose data goes with it: its volumes removed, its containers killed at
+# once (a server with no SIGTERM handler as PID 1, like the mirror's http.server, ignores
+# SIGTERM, and `down` would wait 10 s for it).
+DISCARD = ("--volumes", "--remove-orphans", "--timeout", "0")
 
 
 def compose_command() -> list[str]:
@@ -108,7 +112,7 @@ def compose_deployment(
     webserver = DagsterWebserver(f"http://127.0.0.1:{env['TAXI_WEBSERVER_PORT']}", log)
     deployment = ComposeDeployment(env, webserver, PROJECT, compose_command())
     deployment.remove_run_containers()
-    deployment.compose("down", "-v", "--remove-orphans")  # what an interrupted earlier run left
+    deployment.compose("down", *DISCARD)  # what an interrupted earlier run left
     try:
         deployment.compose("up", "-d")
         deadline = time.monotonic() + timeout
@@ -120,7 +124,7 @@ def compose_deployment(
     finally:
         log.write_text(deployment.compose("logs", "--no-color", "--timestamps"))
         deployment.remove_run_containers()
-        deployment.compose("down", "-v", "--remove-orphans")
+        deployment.compose("down", *DISCARD)
 
 
 def _answers(webserver: DagsterWebserver) -> bool:

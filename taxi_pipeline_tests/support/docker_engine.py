@@ -2,7 +2,9 @@
 container registry: `dockerd` started when none answers (and stopped after), a Debian bookworm
 base made by debootstrap and `docker import`, the project's image built on it by
 deploy/build-image.sh, and a Postgres stand-in (taxi_pipeline_tests/support/postgres_image/). Every
-image is tagged by a hash of what it is made from, so a second session reuses it at once."""
+image is tagged by a hash of what it is made from, so a second session reuses it at once. A
+session with docker tests starts all this in a thread as soon as its tests are collected
+(taxi_pipeline_tests/deploy/conftest.py), so that a cold build overlaps the tests before them."""
 
 import hashlib
 import os
@@ -10,10 +12,15 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 from taxi_pipeline_tests.support.processes import log_tail, wait_until_ready
 from taxi_pipeline_tests.support.runs import PROJECT_DIR
@@ -100,10 +107,13 @@ def _content_tag(*parts: str | bytes) -> str:
     return digest.hexdigest()[:12]
 
 
+BASE_IMAGE = f"taxi-pipeline-testbase:{SUITE}-{_content_tag(SUITE, *BASE_PACKAGES)}"
+
+
 def debian_base_image(workdir: Path) -> str:
     """A Debian bookworm image with BASE_PACKAGES, made by debootstrap from this machine's Debian
     mirror and `docker import` (root only); its name."""
-    name = f"taxi-pipeline-testbase:{SUITE}-{_content_tag(SUITE, *BASE_PACKAGES)}"
+    name = BASE_IMAGE
     if image_exists(name):
         return name
     if os.geteuid() != 0 or not shutil.which("debootstrap"):
@@ -139,13 +149,11 @@ def image_id(name: str) -> str:
     return docker("image", "inspect", "--format", "{{.Id}}", name).strip()
 
 
-def project_image(base: str, log: Path) -> tuple[str, float]:
-    """deploy/build-image.sh on `base`, as a user runs it; the image's name and the seconds it
-    took (a few when an image of the same content exists)."""
-    started = time.monotonic()
+def _build_image_script(*args: str, log: Path) -> str:
+    """deploy/build-image.sh ARGS, as a user runs it, its stderr appended to `log`; its stdout."""
     with open(log, "a") as err:
         done = subprocess.run(
-            [str(PROJECT_DIR / "deploy" / "build-image.sh"), base],
+            [str(PROJECT_DIR / "deploy" / "build-image.sh"), *args],
             cwd=PROJECT_DIR,
             env=os.environ | {"PYTHON": sys.executable},  # the tests' pip downloads the wheels
             stdout=subprocess.PIPE,
@@ -154,5 +162,72 @@ def project_image(base: str, log: Path) -> tuple[str, float]:
             timeout=1800,
         )
     if done.returncode != 0:
-        raise RuntimeError(f"deploy/build-image.sh {base} failed ({done.returncode}):\n{log_tail(log)}")
-    return done.stdout.strip().splitlines()[-1], time.monotonic() - started
+        raise RuntimeError(f"deploy/build-image.sh {' '.join(args)} failed ({done.returncode}):\n{log_tail(log)}")
+    return done.stdout
+
+
+def project_image(base: str, log: Path) -> tuple[str, float]:
+    """deploy/build-image.sh on `base`, as a user runs it; the image's name and the seconds it
+    took (a few when an image of the same content exists)."""
+    started = time.monotonic()
+    return _build_image_script(base, log=log).strip().splitlines()[-1], time.monotonic() - started
+
+
+@dataclass(frozen=True)
+class DeploymentImages:
+    """The images the deployment tests run: the project's, the Postgres stand-in, and their base."""
+
+    base: str
+    project: str
+    postgres: str
+    seconds: float  # to build or find them
+
+
+def build_images(workdir: Path) -> DeploymentImages:
+    """The base, the project's image and the Postgres stand-in, each built where missing. Cold,
+    the image's wheels download while debootstrap makes the base (both wait mostly on the
+    network), and the stand-in builds beside the project's image."""
+    started = time.monotonic()
+    log = workdir / "build-image.log"
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        wheels = None if image_exists(BASE_IMAGE) else pool.submit(_build_image_script, "--wheels-only", log=log)
+        base = debian_base_image(workdir)
+        postgres = pool.submit(postgres_standin_image, base)
+        if wheels:
+            wheels.result()
+        project, _ = project_image(base, log)
+        return DeploymentImages(base, project, postgres.result(), time.monotonic() - started)
+
+
+class ImagesInBackground:
+    """A Docker engine (docker_engine) and build_images, started in a thread at once; `result()`
+    waits for them, `close()` stops an engine started here."""
+
+    def __init__(self) -> None:
+        self.workdir = Path(tempfile.mkdtemp(prefix="taxi-pipeline-docker-"))
+        self._engine = ExitStack()
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="docker-images")
+        self._images = self._thread.submit(self._prepare)
+
+    def _prepare(self) -> DeploymentImages:
+        self._engine.enter_context(docker_engine(self.workdir / "dockerd.log"))
+        return build_images(self.workdir)
+
+    def result(self) -> DeploymentImages:
+        return self._images.result()
+
+    def close(self) -> None:
+        self._thread.shutdown(wait=True)
+        self._engine.close()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+_IMAGES = pytest.StashKey[ImagesInBackground]()
+
+
+def start_images(config: pytest.Config) -> ImagesInBackground:
+    """The session's ImagesInBackground, started now if not yet; stopped when the session ends."""
+    if _IMAGES not in config.stash:
+        config.stash[_IMAGES] = images = ImagesInBackground()
+        config.add_cleanup(images.close)
+    return config.stash[_IMAGES]

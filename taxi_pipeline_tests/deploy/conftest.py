@@ -1,0 +1,11 @@
+"""The docker tests' engine and images start building in the background as soon as a session
+that runs any of them has collected its tests (support/docker_engine.py)."""
+
+from taxi_pipeline_tests.support.docker_engine import start_images
+
+
+def pytest_collection_finish(session):
+    if session.config.option.collectonly:
+        return
+    if any(item.get_closest_marker("docker") for item in session.items):
+        start_images(session.config)
