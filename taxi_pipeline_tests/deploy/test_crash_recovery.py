@@ -1,7 +1,8 @@
 """`dagster dev` killed (SIGKILL of its process group) in the middle of a backfill and started
-again on the same DAGSTER_HOME, with the shipped deploy/dagster.yaml: the instance recovers by
-itself. The dead runs are failed by run monitoring, the `warehouse` pool's slot they held is
-freed, run retries launch their partitions again, and every partition ends loaded exactly once."""
+again on the same DAGSTER_HOME, with the shipped deploy/dagster.yaml (its daemons polling every
+second here; test_deploy.py checks the shipped intervals): the instance recovers by itself. The
+dead runs are failed by run monitoring, the `warehouse` pool's slot they held is freed, run
+retries launch their partitions again, and every partition ends loaded exactly once."""
 
 import os
 import signal
@@ -12,20 +13,32 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+import yaml
 from dagster._core.instance.ref import InstanceRef  # opens another process's DAGSTER_HOME
 from taxi_pipeline_deploy.run_launcher import process_alive, run_worker_pid
 
 from taxi_pipeline_tests.support.dagster_server import start_dagster_dev, stop_dagster_dev
-from taxi_pipeline_tests.support.runs import deployed_env, start_child
+from taxi_pipeline_tests.support.runs import PROJECT_DIR, deployed_env, start_child
 from taxi_pipeline_tests.support.warehouse_rows import warehouse_rows
 
 pytestmark = [pytest.mark.faults, pytest.mark.ui]
 
 PARTITIONS = ["green|2020-04-01", "yellow|2021-01-01", "fhv|2019-01-01", "fhv|2020-01-01"]
 ROWS = {("green", "2020-04"): 35_612, ("yellow", "2021-01"): 22_792, ("fhv", "2019-01"): 18, ("fhv", "2020-01"): 16}
-# After the restart: monitoring's poll (10 s) fails the dead runs, the slot is freed 10 s after,
-# and the four partitions' runs (two of them retries) take ~15 s each, two at a time.
+# After the restart: monitoring fails the dead runs at once, frees the slot a second later, and
+# the four partitions' runs (two of them retries) take ~15 s each, two at a time.
 RECOVERY_SECONDS = 150
+
+
+def fast_polling_env(tmp_path: Path, release_url: str) -> dict[str, str]:
+    """deployed_env with deploy/dagster.yaml as shipped but for how often the daemons look:
+    run monitoring every second and pool slots freed a second after their run ended (10 s
+    each as shipped), run retries launched within a second (5 s by default)."""
+    config = yaml.safe_load((PROJECT_DIR / "deploy" / "dagster.yaml").read_text())
+    config["run_monitoring"] |= {"poll_interval_seconds": 1, "free_slots_after_run_end_seconds": 1}
+    (instance_yaml := tmp_path / "dagster.yaml").write_text(yaml.safe_dump(config))
+    env = deployed_env(tmp_path, release_url, instance_yaml)
+    return env | {"DAGSTER_EVENT_LOG_CONSUMER_DAEMON_INTERVAL_SECONDS": "1"}
 
 
 def instance_of(env) -> dg.DagsterInstance:
@@ -38,7 +51,7 @@ def wait_for(what: str, condition, timeout: float, log: Path):
         found = condition()
         if found:
             return found
-        time.sleep(1)
+        time.sleep(0.2)
     raise TimeoutError(f"{what} not after {timeout} s; see {log}")
 
 
@@ -55,14 +68,22 @@ def claimed_warehouse_slots(instance: dg.DagsterInstance) -> list:
 
 def kill_dagster_dev_during_a_load(env, log: Path) -> tuple[list, list]:
     """Start dagster dev, launch the backfill, SIGKILL dagster dev's process group once a load
-    holds the warehouse slot; the runs STARTED then, and their workers' (pid, logged at)."""
+    holds the warehouse slot and both runs the queue allows are STARTED; those runs, and their
+    workers' (pid, logged at)."""
     server = start_dagster_dev(env, log)
     try:
+        # Through GraphQL, as the UI does: a backfill the daemon runs, whose failed runs it
+        # retries (`dagster job backfill` submits every run itself and completes the backfill,
+        # and Dagster retries no run of a completed backfill).
         launched = server.launch_backfill(PARTITIONS, "killed mid-backfill")
         assert launched["__typename"] == "LaunchBackfillSuccess", launched
         with instance_of(env) as instance:
-            wait_for("a load holding the warehouse slot", lambda: claimed_warehouse_slots(instance), 120, log)
-            started = [r for r in instance.get_runs() if r.status == dg.DagsterRunStatus.STARTED]
+
+            def both_runs_under_way():
+                started = [r for r in instance.get_runs() if r.status == dg.DagsterRunStatus.STARTED]
+                return len(started) == 2 and claimed_warehouse_slots(instance) and started
+
+            started = wait_for("a load holding the warehouse slot, two runs started", both_runs_under_way, 120, log)
             workers = [run_worker_pid(instance, r.run_id) for r in started]
         assert started and all(workers), started
         os.killpg(server.proc.pid, signal.SIGKILL)
@@ -74,7 +95,7 @@ def kill_dagster_dev_during_a_load(env, log: Path) -> tuple[list, list]:
 
 
 def test_dagster_dev_killed_mid_backfill_recovers_on_restart(tmp_path, release_url):
-    env = deployed_env(tmp_path, release_url)
+    env = fast_polling_env(tmp_path, release_url)
     log = tmp_path / "dagster-dev.log"
     # A reader holding the DuckDB file (a notebook left open) keeps the first load waiting for
     # the lock with the pool's one slot claimed, and the second run's load waiting for the slot:
