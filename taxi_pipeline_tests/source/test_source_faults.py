@@ -16,6 +16,8 @@ from taxi_pipeline.defs.source.resources import TripSourceResource
 from taxi_pipeline.errors import PermanentError, TransientError
 from taxi_pipeline_tests.support.http_server import QuietHandler, QuietRequestHandler
 from taxi_pipeline_tests.support.runs import (
+    TRIP_ASSETS,
+    TRIP_CHECKS,
     cli_env,
     materialize,
     materialize_command,
@@ -447,3 +449,34 @@ def test_a_firewall_refusal_is_retried_until_the_file_comes(forbidden_server, ma
     assert len(seen) == 3  # two refusals, then the file
     retries = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY]
     assert [e.step_key for e in retries] == ["raw_trips", "raw_trips"]
+
+
+def test_a_raw_file_replaced_after_its_download_is_not_cleaned(make_resources, lake_dir):
+    # The raw zone keeps one file a month: a run of the same month may replace it between this
+    # run's download and its cleaning. The cleaning checks the bytes are the ones downloaded.
+    resources, instance = make_resources(RELEASE_DIR.as_uri()), dg.DagsterInstance.ephemeral()
+    key = "green|2020-04-01"
+    everything = [*TRIP_ASSETS, *TRIP_CHECKS]
+    assert dg.materialize(
+        everything, selection="raw_trips", partition_key=key, resources=resources, instance=instance
+    ).success
+    raw = raw_file(lake_dir, "green", "2020-04")
+    raw.write_bytes(gzip.compress(gzip.decompress(raw.read_bytes())[:100_000]))
+
+    result = dg.materialize(
+        everything,
+        selection="cleaned_trips",
+        partition_key=key,
+        resources=resources,
+        instance=instance,
+        raise_on_error=False,
+    )
+
+    failures = step_failures(result)
+    assert list(failures) == ["cleaned_trips"]
+    assert f"{raw} holds sha256 " in failures["cleaned_trips"]
+    assert (
+        "raw_trips downloaded (another run replaced it): materialize raw_trips for green|2020-04-01 again"
+        in (failures["cleaned_trips"])
+    )
+    assert retried_steps(result) == []

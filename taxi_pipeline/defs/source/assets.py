@@ -12,6 +12,7 @@ from pydantic import Field
 from upath import UPath
 
 from taxi_pipeline.defs.lake.files import StagedFile, file_sha256, local_part_file
+from taxi_pipeline.defs.lake.io_managers import run_materialization
 from taxi_pipeline.defs.metadata import canonical_table_schema, table_preview, versioned_output
 from taxi_pipeline.defs.retries import not_retried, retried_on_error
 from taxi_pipeline.defs.source.releases import RELEASES
@@ -109,6 +110,16 @@ def build_ingest_assets(
         publishes them (fhv and fhvhv publish none: null). Loads as a pandas DataFrame with Arrow
         dtypes; rows that cannot be parsed or cast are dropped and counted."""
         color, month = split_partition_key(context.partition_key)
+        # The raw zone keeps one file a month, which a run of the same month may replace meanwhile.
+        download = run_materialization(context.instance, context.run, dg.AssetKey("raw_trips"), context.partition_key)
+        if download is not None and "sha256" in download.metadata:
+            expected, actual = download.metadata["sha256"].value, file_sha256(raw_trips)
+            if actual != expected:
+                raise dg.Failure(
+                    description=f"{raw_trips} holds sha256 {actual[:12]}…, not the {expected[:12]}… raw_trips "
+                    f"downloaded (another run replaced it): materialize raw_trips for {context.partition_key} again",
+                    allow_retries=False,
+                )
         convert = convert_parquet_to_lake if raw_trips.name.endswith(".parquet") else convert_to_lake_parquet
         started = time.monotonic()
         with local_part_file(f"{color}_tripdata_{month:%Y-%m}.", ".parquet.part") as staged, not_retried(context):
