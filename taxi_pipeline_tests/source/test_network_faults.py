@@ -177,3 +177,16 @@ def test_a_permanent_failure_ends_the_cli_with_its_description(tmp_path):
         "green_tripdata_2020-04.csv.gz (a file:// mirror holds only the files copied into it)"
     )
     assert python_tracebacks(done.stderr + done.stdout) == 0
+
+
+def test_a_proxy_that_refuses_says_which_variables_to_check(tmp_path, monkeypatch):
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{refused_port()}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    source = TripSourceResource(base_url="http://mirror.example/release")
+
+    download, head = failure_of(source, tmp_path, TransientError)
+
+    reason = "the HTTP(S) proxy failed or refused the connection: check HTTPS_PROXY and HTTP_PROXY"
+    assert download == f"http://mirror.example/release{GREEN_PATH}: {reason}"
+    assert head == download

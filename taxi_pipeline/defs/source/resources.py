@@ -241,6 +241,8 @@ def describe_request_error(error: Exception, url: str, connect_timeout: float, r
     port = parts.port or (443 if parts.scheme == "https" else 80)
     if isinstance(error, requests.TooManyRedirects):
         return "too many redirects", True
+    if _first(error, (requests.exceptions.ProxyError, urllib3.exceptions.ProxyError)):
+        return "the HTTP(S) proxy failed or refused the connection: check HTTPS_PROXY and HTTP_PROXY", False
     if _first(error, (requests.ReadTimeout, urllib3.exceptions.ReadTimeoutError)):
         return (
             f"no data for {read_timeout:g} s (read timeout): {host} accepted the connection, then stopped sending",
