@@ -176,11 +176,14 @@ class BigQueryWarehouse(WarehouseResource):
         self, lake_file: UPath, color: str, source_month: date, origin: SliceOrigin | None = None
     ) -> SliceLoad:
         uri = literal_uri(lake_file)
-        # A lake file of an older schema version lacks the newest columns: they load as null.
-        file_columns = lake_file_columns(lake_file)
+        file_columns = lake_file_columns(lake_file)  # an older schema version's lacks the newest: null
         columns = ", ".join(file_columns)
         key = slice_parameters(color, source_month)
         with self._client() as client:
+
+            def query(sql: str, config: bigquery.QueryJobConfig = key):
+                return client.query(sql, job_config=config).result()
+
             self._ensure_table(client)
             staging_id = f"{self.project}.{self.dataset}._{TRIPS_TABLE}_load_{color}_{source_month:%Y%m}"
             staging = bigquery.Table(staging_id, schema=trips_table_schema(file_columns))
@@ -198,15 +201,13 @@ class BigQueryWarehouse(WarehouseResource):
                     ),
                 )
                 load_job.result()
-                count = f"SELECT COUNT(*) AS n, COUNTIF(NOT ({SLICE})) AS stray FROM `{staging_id}`"
-                [staged] = client.query(count, job_config=key).result()
+                [staged] = query(f"SELECT COUNT(*) AS n, COUNTIF(NOT ({SLICE})) AS stray FROM `{staging_id}`")
                 if staged.stray:
                     raise slice_mismatch(lake_file, staged.stray, staged.n, color, source_month)
-                [before] = client.query(
+                [before] = query(
                     f"SELECT (SELECT COUNT(*) FROM `{self.table_id}` WHERE {SLICE}) AS n, "
-                    f"(SELECT ANY_VALUE(source) FROM `{self.loads_table_id}` WHERE {SLICE}) AS source",
-                    job_config=key,
-                ).result()
+                    f"(SELECT ANY_VALUE(source) FROM `{self.loads_table_id}` WHERE {SLICE}) AS source"
+                )
                 if origin:
                     origin.check_still_published()
                 # One transaction: if any statement fails, BigQuery rolls the whole script back.
@@ -229,13 +230,9 @@ class BigQueryWarehouse(WarehouseResource):
                 swap.result()
             finally:
                 client.delete_table(staging_id, not_found_ok=True)
-            [after] = client.query(
-                f"SELECT COUNT(*) AS n FROM `{self.table_id}` WHERE {SLICE}", job_config=key
-            ).result()
+            [after] = query(f"SELECT COUNT(*) AS n FROM `{self.table_id}` WHERE {SLICE}")
             # The slice as the table holds it now; the query's schema is the table's columns.
-            preview_rows = client.query(
-                f"SELECT * FROM `{self.table_id}` WHERE {SLICE} LIMIT {PREVIEW_ROWS}", job_config=key
-            ).result()
+            preview_rows = query(f"SELECT * FROM `{self.table_id}` WHERE {SLICE} LIMIT {PREVIEW_ROWS}")
             preview = preview_rows.to_arrow(create_bqstorage_client=False)
         return SliceLoad(
             table=self.table_id,
