@@ -176,11 +176,9 @@ def _check_sha256(path: Path | UPath, sha256: str, named: object = None) -> None
         raise LakeFileChangedError(f"{named or path} holds sha256 {actual[:12]}…, not the {sha256[:12]}… expected")
 
 
-def publish(source: Path, path: UPath, *, keep_source: bool = False) -> None:
+def publish(source: Path, path: UPath) -> None:
     """Move the complete local file `source` to the lake `path`, all or nothing: the previous
-    file stays until the new one is whole. (`keep_source=False` is accepted until its last caller,
-    defs/warehouse/assets.py, stops passing it; a copy into the lake is `publish_verified`.)"""
-    assert not keep_source
+    file stays until the new one is whole (a copy into the lake is `publish_verified`)."""
     with _into(path) as tmp, _writing(path):
         shutil.move(to_local_path(source), tmp)
 

@@ -5,12 +5,19 @@ import dagster as dg
 import pyarrow as pa
 from upath import UPath
 
-from taxi_pipeline.defs.lake.files import ZONES_FILE, LakeFileChangedError, make_folder, pinned, publish
+from taxi_pipeline.defs.lake.files import (
+    ZONES_FILE,
+    LakeFileChangedError,
+    local_part_file,
+    make_folder,
+    pinned,
+    publish,
+)
 from taxi_pipeline.defs.lake.io_managers import run_materialization
 from taxi_pipeline.defs.lake.resources import LakeResource
 from taxi_pipeline.defs.metadata import table_preview, warehouse_table_schema
 from taxi_pipeline.defs.retries import not_retried, retried_on_error
-from taxi_pipeline.defs.source.assets import GROUP, download_failures, local_part_file
+from taxi_pipeline.defs.source.assets import GROUP, download_failures
 from taxi_pipeline.defs.source.resources import TripSourceResource
 from taxi_pipeline.defs.warehouse.contract import ZONES_TABLE, SliceOrigin, WarehouseResource
 from taxi_pipeline.errors import PermanentError
@@ -134,7 +141,7 @@ def taxi_zones(
             downloaded = source.download_zones(local)
             zones = read_zone_file(local, name=downloaded.url)
         make_folder(lake_path.parent)
-        publish(local, lake_path, keep_source=False)
+        publish(local, lake_path)
     context.log.info(f"loading {len(zones.rows)} zones from {lake_path} into the warehouse table {ZONES_TABLE}")
     with not_retried(context):
         rows = warehouse.replace_zones(lake_path)
