@@ -68,8 +68,8 @@ def claimed_warehouse_slots(instance: dg.DagsterInstance) -> list:
 
 def kill_dagster_dev_during_a_load(env, log: Path) -> tuple[list, list]:
     """Start dagster dev, launch the backfill, SIGKILL dagster dev's process group once a load
-    holds the warehouse slot and both runs the queue allows are STARTED; those runs, and their
-    workers' (pid, logged at)."""
+    holds the warehouse slot and no run is between launch and start; the runs STARTED then, and
+    their workers' (pid, logged at)."""
     server = start_dagster_dev(env, log)
     try:
         # Through GraphQL, as the UI does: a backfill the daemon runs, whose failed runs it
@@ -79,11 +79,15 @@ def kill_dagster_dev_during_a_load(env, log: Path) -> tuple[list, list]:
         assert launched["__typename"] == "LaunchBackfillSuccess", launched
         with instance_of(env) as instance:
 
-            def both_runs_under_way():
-                started = [r for r in instance.get_runs() if r.status == dg.DagsterRunStatus.STARTED]
-                return len(started) == 2 and claimed_warehouse_slots(instance) and started
+            def slot_held_none_starting():
+                # A run killed while STARTING (its worker not up yet) is only failed by the 60 s
+                # start timeout: not the crash this test is about.
+                runs = instance.get_runs()
+                if any(r.status == dg.DagsterRunStatus.STARTING for r in runs) or not claimed_warehouse_slots(instance):
+                    return None
+                return [r for r in runs if r.status == dg.DagsterRunStatus.STARTED]
 
-            started = wait_for("a load holding the warehouse slot, two runs started", both_runs_under_way, 120, log)
+            started = wait_for("a load holding the warehouse slot", slot_held_none_starting, 120, log)
             workers = [run_worker_pid(instance, r.run_id) for r in started]
         assert started and all(workers), started
         os.killpg(server.proc.pid, signal.SIGKILL)
