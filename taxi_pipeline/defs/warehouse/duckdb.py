@@ -34,14 +34,14 @@ DEFAULT_MEMORY_LIMIT = "256MB"  # beyond it DuckDB spills to `<file>.tmp`
 FD_FOLDER = "/proc/self/fd" if os.path.isdir("/proc/self/fd") else "/dev/fd"
 LOCK_LOG_EVERY_SECONDS = 10.0
 LOCK_POLL_SECONDS = 0.05  # short: a reader polling the file leaves only brief gaps
-_LOCK_HELD = re.compile(r"Could not set lock on file .*Conflicting lock is held in (.*?) \(PID (\d+)\)")
+_LOCK_HELD = re.compile(r"Could not set lock on file (?:.*Conflicting lock is held in ?(.*?) ?\(PID (\d+)\))?", re.S)
 
 
 def lock_holder(error: duckdb.IOException) -> tuple[str, str] | None:
     """(PID, program) of the process holding the database file's lock, read from the message as
-    duckdb 1.5.6 words it; None for any other error."""
+    duckdb 1.5.6 words it ("unknown" where it names none); None for any other error."""
     held = _LOCK_HELD.search(str(error))
-    return (held[2], held[1]) if held else None
+    return (held[2] or "unknown", held[1] or "unknown program") if held else None
 
 
 def literal_database_config(database: str) -> dict[str, str]:
