@@ -108,8 +108,10 @@ lint: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/ruff format --check .
 	$(DG) check defs
 
+# Two workers, each taking whole files (a module's servers start once): much of the suite waits
+# on daemons, servers and image builds, which the other worker's tests overlap.
 test: lint $(INSTALLED) $(BQEMU_INSTALLED) $(CHROMIUM) postgres-server docker-engine
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile --durations=25
 
 bench: $(INSTALLED)
 	$(BIN)/python -m benchmarks.run --rows 1369765 7000000 --repeats 3

