@@ -33,6 +33,22 @@ from taxi_pipeline_tests.support.postgres_server import POSTGRES_LOADER, Postgre
 from taxi_pipeline_tests.support.samples import RELEASE_DIR
 
 
+def pytest_sessionstart(session):
+    """Under pytest-xdist, the controller begins the docker tests' engine and images at once (its
+    workers collect every test, and the docker module may be scheduled last): the worker that
+    runs them then waits for this build (support/docker_engine.py)."""
+    config = session.config
+    if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):
+        return
+    if config.option.collectonly or "docker" in (config.option.markexpr or ""):
+        return  # `-m docker` runs them in one worker; `-m "not docker"` runs none
+    paths = [str(arg) for arg in config.args]
+    if not paths or any("deploy" in path or path.rstrip("/").endswith("taxi_pipeline_tests") for path in paths):
+        from taxi_pipeline_tests.support.docker_engine import start_images
+
+        start_images(config)
+
+
 @pytest.fixture(scope="session")
 def release_url() -> Iterator[str]:
     """Base URL of a real HTTP server on 127.0.0.1 serving the bundled release mirror."""

@@ -6,6 +6,7 @@ image is tagged by a hash of what it is made from, so a second session reuses it
 session with docker tests starts all this in a thread as soon as its tests are collected
 (taxi_pipeline_tests/deploy/conftest.py), so that a cold build overlaps the tests before them."""
 
+import fcntl
 import hashlib
 import os
 import re
@@ -210,8 +211,12 @@ class ImagesInBackground:
         self._images = self._thread.submit(self._prepare)
 
     def _prepare(self) -> DeploymentImages:
-        self._engine.enter_context(docker_engine(self.workdir / "dockerd.log"))
-        return build_images(self.workdir)
+        # One build on the machine at a time: under pytest-xdist the controller starts it at once
+        # and the worker that runs the docker tests waits here, then finds the engine and images.
+        with open(BUILD_LOCK, "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            self._engine.enter_context(docker_engine(self.workdir / "dockerd.log"))
+            return build_images(self.workdir)
 
     def result(self) -> DeploymentImages:
         return self._images.result()
@@ -223,6 +228,7 @@ class ImagesInBackground:
 
 
 _IMAGES = pytest.StashKey[ImagesInBackground]()
+BUILD_LOCK = Path(tempfile.gettempdir()) / "taxi-pipeline-docker-images.lock"
 
 
 def start_images(config: pytest.Config) -> ImagesInBackground:
