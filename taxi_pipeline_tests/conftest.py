@@ -32,6 +32,14 @@ from taxi_pipeline_tests.support.http_server import QuietHandler, serve, stop_se
 from taxi_pipeline_tests.support.postgres_server import POSTGRES_LOADER, PostgresCluster, start_cluster
 from taxi_pipeline_tests.support.samples import RELEASE_DIR
 
+# The files that take minutes, mostly waiting on daemons and containers: run first, so that under
+# pytest-xdist the other worker's many short files fill the time beside them.
+LONG_FIRST = ("taxi_pipeline_tests/deploy/", "taxi_pipeline_tests/ui/")
+
+
+def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: not item.nodeid.startswith(LONG_FIRST))
+
 
 def pytest_sessionstart(session):
     """Under pytest-xdist, the controller begins the docker tests' engine and images at once (its
