@@ -16,7 +16,7 @@ import dagster as dg
 from dagster_shared.check import CheckError
 
 from taxi_pipeline.defs.lake.files import LakeWriteError
-from taxi_pipeline.errors import SettingError
+from taxi_pipeline.errors import SettingError, causes
 
 # Why steps of this process failed: {one-line reason: [step keys]}, in the order they failed.
 _step_failures: dict[str, list[str]] = {}
@@ -45,14 +45,6 @@ def _no_partition_line() -> str:
     )
 
 
-def _causes(error: BaseException | None):
-    seen = set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        yield error
-        error = error.__cause__ or error.__context__
-
-
 def _partition_refusal(error: BaseException) -> str | None:
     """How dagster 1.13.27 refused a `--partition`, the only place that reads Dagster's text:
     "missing" for partitioned assets given no key (an empty key counts as none; a bare
@@ -72,7 +64,7 @@ def step_failure_reason(error: BaseException | None) -> str | None:
     number of attempts. None for any other error."""
     if isinstance(error, dg.Failure) and error.description:
         return _first_line(error.description)
-    if lake_error := next((e for e in _causes(error) if isinstance(e, LakeWriteError)), None):
+    if lake_error := next((e for e in causes(error) if isinstance(e, LakeWriteError)), None):
         return _first_line(lake_error.strerror or str(lake_error))
     if isinstance(error, dg.RetryRequested) and error.__cause__ is not None:
         cause = error.__cause__
@@ -84,7 +76,7 @@ def step_failure_reason(error: BaseException | None) -> str | None:
 def one_line_error(error: BaseException | None) -> str | None:
     """The line for an error a user fixes by a setting or an argument, or for a step's failure
     the pipeline describes, found anywhere in `error`'s causes; else None."""
-    for cause in _causes(error):
+    for cause in causes(error):
         if isinstance(cause, SettingError):
             return f"taxi_pipeline: {cause}"
         refusal = _partition_refusal(cause)

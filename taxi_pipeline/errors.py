@@ -13,6 +13,8 @@ Any other exception is a bug or a library's own error, retried as transient and 
 Every message is one line naming the file, setting, column or check and its numbers, never a secret.
 """
 
+from collections.abc import Iterator
+
 
 class PipelineError(Exception):
     """An error the pipeline describes in one line a user acts on."""
@@ -28,3 +30,12 @@ class TransientError(PipelineError):
 
 class SettingError(PermanentError, ValueError):
     """A setting with a value the pipeline cannot use; the message names the variable."""
+
+
+def causes(error: BaseException | None) -> Iterator[BaseException]:
+    """`error` and the exceptions it was raised from or during, innermost last."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        yield error
+        error = error.__cause__ or error.__context__

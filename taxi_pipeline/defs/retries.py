@@ -9,7 +9,7 @@ from typing import NoReturn
 import dagster as dg
 from dagster._core.storage.tags import MAX_RETRIES_TAG
 
-from taxi_pipeline.errors import PermanentError
+from taxi_pipeline.errors import PermanentError, causes
 
 INTERRUPTS = (KeyboardInterrupt, dg.DagsterExecutionInterruptedError)
 
@@ -17,13 +17,7 @@ INTERRUPTS = (KeyboardInterrupt, dg.DagsterExecutionInterruptedError)
 def _interrupt_behind(error: BaseException | None) -> BaseException | None:
     """The interrupt `error` is or was raised from (a library may turn one into its own error:
     DuckDB raises `RuntimeError('Query interrupted')`)."""
-    seen: set[int] = set()
-    while error is not None and id(error) not in seen:
-        if isinstance(error, INTERRUPTS):
-            return error
-        seen.add(id(error))
-        error = error.__cause__ or error.__context__
-    return None
+    return next((cause for cause in causes(error) if isinstance(cause, INTERRUPTS)), None)
 
 
 @contextmanager
