@@ -1,15 +1,13 @@
 """Read the course's CSV trip files (gzipped or not) as Arrow tables under canonical names and
 types, a block at a time; rows that cannot be read are dropped and counted (`MalformedRows`)."""
 
-import gzip
-import queue
-import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import suppress
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import IO, TypeVar
+from typing import TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -27,7 +25,6 @@ CSV_BLOCK_BYTES = 4 << 20
 DEFAULT_MAX_MALFORMED_SHARE = 0.001
 # Arrow's null spellings but NaN's: a float column's `nan` stays NaN for the audit to see.
 CSV_NULL_VALUES = [v for v in pacsv.ConvertOptions().null_values if "nan" not in v.lower()]
-TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
 # A decimal number as the published files write them: "12", "-3.5", ".5", "1e3", with spaces.
 _NUMBER = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
 
@@ -38,41 +35,20 @@ TripFilePath = str | Path | UPath  # a local path, or any path-like whose `open(
 def in_background(items: Iterable[T], depth: int = 2) -> Iterator[T]:
     """The items, produced by a thread at most `depth` ahead of the consumer (Arrow releases the
     GIL, so stages overlap); the producer's exception is raised here, closing stops the producer."""
-    buffer: queue.Queue = queue.Queue(maxsize=depth)
-    stop, end = threading.Event(), object()
-
-    def put(item) -> bool:
-        while not stop.is_set():
-            with suppress(queue.Full):
-                buffer.put(item, timeout=0.1)
-                return True
-        return False
-
-    def produce() -> None:
+    iterator, end = iter(items), object()
+    with ThreadPoolExecutor(1, thread_name_prefix="taxi-pipeline-stage") as thread:
+        ahead = deque(thread.submit(next, iterator, end) for _ in range(depth))
         try:
-            for item in items:
-                if not put(item):
-                    return
-            put(end)
-        except BaseException as e:  # handed to the consumer
-            put(e)
-
-    thread = threading.Thread(target=produce, name="taxi-pipeline-stage", daemon=True)
-    thread.start()
-    try:
-        while (item := buffer.get()) is not end:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        thread.join()
+            while (item := ahead.popleft().result()) is not end:
+                ahead.append(thread.submit(next, iterator, end))
+                yield item
+        finally:
+            thread.shutdown(cancel_futures=True)
 
 
 @dataclass
 class MalformedRows:
-    """Rows dropped from a file by reason (a row counts once, under its first bad column), with
-    the first few as examples."""
+    """Rows dropped from a file by reason (a row counts once, under its first bad column), and examples."""
 
     by_reason: dict[str, int] = field(default_factory=dict)
     examples: list[str] = field(default_factory=list)
@@ -81,9 +57,9 @@ class MalformedRows:
     def rows(self) -> int:
         return sum(self.by_reason.values())
 
-    def count(self, reason: str, rows: int, example: str | None = None) -> None:
+    def count(self, reason: str, rows: int, example: str) -> None:
         self.by_reason[reason] = self.by_reason.get(reason, 0) + rows
-        if example is not None and len(self.examples) < 5:
+        if len(self.examples) < 5:
             self.examples.append(example[:120])
 
     def add_invalid_row(self, row) -> str:
@@ -134,9 +110,8 @@ def without_bad_rows(
     convert: Callable[[pa.Array, pa.DataType], tuple[pa.Array, pa.Array | None]],
     describe: Callable[[str, str, pa.Array, int], tuple[str, str]],
 ) -> pa.Table:
-    """The batch under canonical names, each column `convert`ed to its canonical type (with a mask
-    of the rows it cannot hold), less those rows, counted in `malformed` under the (reason,
-    example) of `describe(name, source_name, values, first_bad_row)`."""
+    """The batch under canonical names, each column `convert`ed to its canonical type, less the rows
+    it cannot hold, counted in `malformed` as `describe(name, source_name, values, first_bad_row)`."""
     columns, bad_rows = [], None
     for source_name, values in zip(batch.schema.names, batch.columns, strict=True):
         name = renames[source_name]
@@ -162,32 +137,13 @@ class TripCsv:
     extra_columns: list[str]
 
 
-def _open_binary(path: TripFilePath) -> IO[bytes]:
-    return path.open("rb") if hasattr(path, "open") else open(path, "rb")
-
-
-def _is_gzip(path: TripFilePath) -> bool:
-    with _open_binary(path) as f:
-        return f.read(2) == GZIP_MAGIC
-
-
-def open_trip_csv(path: TripFilePath, color: str, month: date | None = None) -> TripCsv:
-    """The file with its first line's names matched to the color's layout (`month` names it in messages)."""
-    gzipped = _is_gzip(path)  # before opening it again: a memory:// file shares its position
-    with _open_binary(path) as raw, gzip.open(raw) if gzipped else raw as f:
-        line = f.readline().decode("latin-1").strip().lstrip("\ufeff")
-    if not line:
-        raise TripFileError(f"{path}: the file is empty (no header line)")
-    header = [name.strip().strip('"') for name in line.split(",")]
-    return TripCsv(path, header, *match_columns(path, header, color, month))
-
-
 def _text_chunks(path: TripFilePath, size: int) -> Iterator[bytes]:
     """The file's (decompressed) bytes in chunks of about `size` that end at a line break."""
-    compression = "gzip" if _is_gzip(path) else None
     local = isinstance(path, (str, Path))  # Arrow reads a local file natively
-    source = str(path) if local else pa.PythonFile(_open_binary(path), mode="r")
-    with pa.input_stream(source, compression=compression) as stream:
+    with pa.OSFile(str(path)) if local else pa.PythonFile(path.open("rb"), mode="r") as raw:
+        gzipped = raw.read(2) == GZIP_MAGIC
+        raw.seek(0)
+        stream = pa.CompressedInputStream(raw, "gzip") if gzipped else raw
         rest = b""
         while data := stream.read(size):
             data = rest + data
@@ -197,6 +153,15 @@ def _text_chunks(path: TripFilePath, size: int) -> Iterator[bytes]:
             rest = data[cut:]
         if rest:
             yield rest
+
+
+def open_trip_csv(path: TripFilePath, color: str, month: date | None = None) -> TripCsv:
+    """The file with its first line's names matched to the color's layout (`month` names it in messages)."""
+    line = next(_text_chunks(path, 64 << 10), b"").partition(b"\n")[0].decode("latin-1").strip().lstrip("\ufeff")
+    if not line:
+        raise TripFileError(f"{path}: the file is empty (no header line)")
+    header = [name.strip().strip('"') for name in line.split(",")]
+    return TripCsv(path, header, *match_columns(path, header, color, month))
 
 
 def _typed(values: pa.Array, target: pa.DataType) -> tuple[pa.Array, None]:
@@ -210,7 +175,7 @@ def _parsed_text(text: pa.Array, target: pa.DataType) -> tuple[pa.Array, pa.Arra
     if pa.types.is_string(target):
         return text, None
     if pa.types.is_timestamp(target):
-        values = pc.strptime(text, format=TIMESTAMP_FORMAT, unit=target.unit, error_is_null=True)
+        values = pc.strptime(text, format="%Y-%m-%d %H:%M:%S", unit=target.unit, error_is_null=True)
     else:
         numbers = pc.cast(pc.if_else(pc.match_substring_regex(text, _NUMBER), text, None), pa.float64())
         values = to_integer(numbers, target)[0] if pa.types.is_integer(target) else pc.cast(numbers, target)
@@ -227,12 +192,12 @@ def iter_trip_batches(
     """The file's rows as typed tables under canonical names, a block at a time, less the rows
     `malformed` counts: those of a wrong number of fields and, read `lenient`ly (every column as
     text), those holding a value that does not parse; strict reading fails on such a value."""
-    types = {}
-    for src, dst in trips.renames.items():
-        target = CANONICAL_SCHEMA.field(dst).type
-        # Integers come as "1.0" in files written from float columns (2020-2021): read as float,
-        # cast back safely, which rejects real fractions.
-        types[src] = pa.string() if lenient else pa.float64() if pa.types.is_integer(target) else target
+    # Integers come as "1.0" in files written from float columns (2020-2021): read as float,
+    # cast back safely, which rejects real fractions.
+    targets = {src: CANONICAL_SCHEMA.field(dst).type for src, dst in trips.renames.items()}
+    types = {
+        src: pa.string() if lenient else pa.float64() if pa.types.is_integer(t) else t for src, t in targets.items()
+    }
     parse_options = pacsv.ParseOptions(invalid_row_handler=malformed.add_invalid_row)
     convert_options = pacsv.ConvertOptions(
         include_columns=list(trips.renames),
@@ -268,9 +233,8 @@ def _fallback(error: pa.ArrowInvalid, encoding: str, lenient: bool) -> tuple[str
 
 
 def read_with_fallbacks(trips: TripCsv, consume: Callable[[Iterator[pa.Table]], T]) -> tuple[T, str, MalformedRows]:
-    """(`consume(batches)` over the file's typed batches, the encoding used, the malformed rows),
-    restarted from the top as latin-1 (fhv 2020-02) when the file is not UTF-8, and read leniently
-    when it holds values that do not parse. Read errors name the file."""
+    """(`consume(batches)` over the file's typed batches, the encoding, the malformed rows), read again
+    as latin-1 if not UTF-8 (fhv 2020-02), leniently if a value does not parse. Errors name the file."""
     encoding, lenient = "utf8", False
     while True:
         malformed = MalformedRows()
