@@ -10,8 +10,6 @@ from dateutil.relativedelta import relativedelta
 
 from taxi_pipeline.errors import PermanentError
 
-COURSE_URL = "https://github.com/DataTalksClub/nyc-tlc-data/releases/download"
-TLC_URL = "https://d37ci6vzurychx.cloudfront.net/trip-data"
 # The TLC publishes a month 47 to 62 days after it ends: the latest it can have published is the
 # one before the last two whole months (on 2026-12-01, 2026-09).
 TLC_PUBLICATION_LAG_MONTHS = 2
@@ -30,8 +28,8 @@ class TripRelease:
     zones_path: str  # under the base URL; ".." climbs out of it
     file_format: str  # the file name's extension: csv.gz or parquet
     service_start: dict[str, date]  # the services (the partitions' colors) and their first months
-    first_month: date  # the partitions' first month unless TAXI_FIRST_MONTH says otherwise
     last_month: date | None  # fixed, or None: TLC_PUBLICATION_LAG_MONTHS before the current month
+    first_month: date = date(2019, 1, 1)  # the partitions' first month unless TAXI_FIRST_MONTH says otherwise
 
     @property
     def services(self) -> tuple[str, ...]:
@@ -55,9 +53,7 @@ class TripRelease:
 
     def latest_month(self, today: date) -> date:
         """The latest month the release can have published by `today`."""
-        if self.last_month is not None:
-            return self.last_month
-        return today.replace(day=1) - relativedelta(months=TLC_PUBLICATION_LAG_MONTHS + 1)
+        return self.last_month or today.replace(day=1) - relativedelta(months=TLC_PUBLICATION_LAG_MONTHS + 1)
 
     def check_offered(self, color: str, month: date, today: date) -> None:
         """`PermanentError` saying why when the release cannot have this file (not begun, or later
@@ -82,18 +78,17 @@ class TripRelease:
 COURSE = TripRelease(
     name="course",
     description="course's CSV mirror",
-    default_url=COURSE_URL,
+    default_url="https://github.com/DataTalksClub/nyc-tlc-data/releases/download",
     file_template="{color}/{color}_tripdata_{month}.csv.gz",
     zones_path="misc/taxi_zone_lookup.csv",
     file_format="csv.gz",
     service_start={color: date(2019, 1, 1) for color in ("yellow", "green", "fhv")},
-    first_month=date(2019, 1, 1),
     last_month=date(2021, 7, 1),
 )
 TLC = TripRelease(
     name="tlc",
     description="TLC's release",
-    default_url=TLC_URL,
+    default_url="https://d37ci6vzurychx.cloudfront.net/trip-data",
     file_template="{color}_tripdata_{month}.parquet",
     zones_path="../misc/taxi_zone_lookup.csv",
     file_format="parquet",
@@ -104,7 +99,6 @@ TLC = TripRelease(
         "fhv": date(2015, 1, 1),
         "fhvhv": date(2019, 2, 1),
     },
-    first_month=date(2019, 1, 1),
     last_month=None,
 )
 RELEASES = {release.name: release for release in (COURSE, TLC)}
