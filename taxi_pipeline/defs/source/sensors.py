@@ -13,12 +13,10 @@ from taxi_pipeline.errors import PermanentError, TransientError
 from taxi_pipeline.partitions import next_month, split_partition_key, trip_partition_key
 
 MAX_MONTHS_CHECKED_PER_COLOR = 3  # HEAD requests per color and tick: cheap, and catches up in steps
-WAREHOUSE_TRIPS = dg.AssetKey("warehouse_trips")
 
 
 def build_new_month_sensor(partitions_def: dg.MultiPartitionsDefinition, release: TripRelease) -> dg.SensorDefinition:
-    """A sensor that requests each service's next months of `partitions_def` once `release`
-    has published them."""
+    """A sensor requesting each service's next months of `partitions_def` once `release` has published them."""
     months = partitions_def.get_partitions_def_for_dimension("month")
 
     @dg.sensor(
@@ -29,22 +27,18 @@ def build_new_month_sensor(partitions_def: dg.MultiPartitionsDefinition, release
         description="Requests each color's next months once the source publishes them.",
     )
     def new_month_sensor(context: dg.SensorEvaluationContext, source: TripSourceResource) -> dg.SensorResult:
-        """Per color, asks the source (HEAD) about the months after the latest one loaded or
-        requested (from the partitions' or the service's first month) and requests those it has
-        published; the cursor remembers what it requested."""
+        """Per color, asks the source (HEAD) about the months after the latest one loaded or requested (else
+        from the partitions' or the service's first month); the cursor remembers what it requested."""
         requested = {color: date.fromisoformat(month) for color, month in json.loads(context.cursor or "{}").items()}
-        loaded: dict[str, date] = {}
-        for key in context.instance.get_materialized_partitions(WAREHOUSE_TRIPS):
+        latest = dict(requested)
+        for key in context.instance.get_materialized_partitions(dg.AssetKey("warehouse_trips")):
             color, month = split_partition_key(key)
-            loaded[color] = max(month, loaded.get(color, month))
+            latest[color] = max(month, latest.get(color, month))
         keys = months.get_partition_keys()
-        if not keys:
-            return dg.SensorResult(run_requests=[], cursor=context.cursor)
         first_month, last_month = date.fromisoformat(keys[0]), date.fromisoformat(keys[-1])
         run_requests = []
         for color in release.services:
-            known = [m for m in (loaded.get(color), requested.get(color)) if m is not None]
-            month = next_month(max(known)) if known else max(first_month, release.service_start[color])
+            month = next_month(latest[color]) if color in latest else max(first_month, release.service_start[color])
             for _ in range(MAX_MONTHS_CHECKED_PER_COLOR):
                 try:
                     if month > last_month or not source.is_published(color, month):
