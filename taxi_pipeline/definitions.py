@@ -1,6 +1,5 @@
 """The code location: the trip assets, partitioned by the source's services and months, wired to
-the resources of the target the settings select. Built when Dagster loads it (`dg`,
-`dagster ... -m taxi_pipeline.definitions`, workspace.yaml); the settings are read once, here."""
+the resources of the target the settings select; the settings are read once, when Dagster loads it."""
 
 import warnings
 from collections.abc import Iterator
@@ -18,8 +17,8 @@ from taxi_pipeline.settings import Settings
 
 @contextmanager
 def _known_notices_silenced() -> Iterator[None]:
-    """While definitions are built, and nowhere else: no notice of the Dagster features this
-    project relies on on purpose, `backfill_policy` (beta) and partitioned asset checks (preview)."""
+    """No notice, while definitions are built, of `backfill_policy` (beta) and partitioned asset
+    checks (preview), which the project relies on on purpose."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", dg.BetaWarning)
         warnings.simplefilter("ignore", dg.PreviewWarning)
@@ -41,8 +40,7 @@ def build_trip_assets(
     row_drop=None,
 ) -> TripAssets:
     """`raw_trips` -> `cleaned_trips` (audited, its rows held to `row_drop` against the previous
-    publication) -> `lake_trips_parquet` -> `warehouse_trips` over `partitions_def`, for a
-    source publishing `raw_file_format` files (the course's by default)."""
+    publication) -> `lake_trips_parquet` -> `warehouse_trips`, for `raw_file_format` files."""
     from taxi_pipeline.defs.lake.assets import build_lake_asset
     from taxi_pipeline.defs.quality.checks import build_audit_checks
     from taxi_pipeline.defs.source.assets import build_ingest_assets
@@ -59,8 +57,7 @@ def build_trip_assets(
 
 
 def lake_io_managers(lake, raw_file_format: str = "csv.gz") -> dict[str, Any]:
-    """The raw-zone, staging and published-parquet IO managers of one lake; the raw zone keeps
-    files of `raw_file_format`, the source's (csv.gz for the course's mirror, parquet for the TLC)."""
+    """The raw-zone (files of `raw_file_format`), staging and published-parquet IO managers of one lake."""
     from taxi_pipeline.defs.lake.files import LAKE_FILE_TEMPLATE, STAGING_FILE_TEMPLATE, raw_file_template
     from taxi_pipeline.defs.lake.io_managers import (
         RawFileIOManagerFactory,
@@ -73,15 +70,6 @@ def lake_io_managers(lake, raw_file_format: str = "csv.gz") -> dict[str, Any]:
         "staging_io_manager": StagingIOManagerFactory(lake=lake, path_template=STAGING_FILE_TEMPLATE),
         "lake_io_manager": TripsParquetIOManagerFactory(lake=lake, path_template=LAKE_FILE_TEMPLATE),
     }
-
-
-def lake_resource(settings: Settings):
-    """The lake of the target: the folder `TAXI_LAKE_DIR`, or the bucket `GCS_BUCKET`."""
-    from taxi_pipeline.defs.lake.resources import GCSLake, LocalLake
-
-    if settings.target == "gcp":
-        return GCSLake(bucket=dg.EnvVar("GCS_BUCKET"), gcp_credentials=settings.secret("GCP_CREDENTIALS_B64"))
-    return LocalLake(base_path=settings.shown("TAXI_LAKE_DIR", settings.lake_dir))
 
 
 def warehouse_resource(settings: Settings):
@@ -99,8 +87,8 @@ def warehouse_resource(settings: Settings):
         return BigQueryWarehouse(
             bigquery_resource=BigQueryResource(
                 project=dg.EnvVar("GCP_PROJECT"),
-                location=settings.shown("BQ_LOCATION", None),
-                gcp_credentials=settings.secret("GCP_CREDENTIALS_B64"),
+                location=settings.shown("BQ_LOCATION"),
+                gcp_credentials=settings.shown("GCP_CREDENTIALS_B64"),
             ),
             dataset=settings.shown("BQ_DATASET", settings.bq_dataset),
         )
@@ -114,12 +102,16 @@ def warehouse_resource(settings: Settings):
 
 def build_resources(settings: Settings) -> dict[str, Any]:
     """Every resource and IO manager the assets, sensors and report use, for the settings' target.
-    Google credentials: Application Default Credentials, or a base64 service-account key in
-    `GCP_CREDENTIALS_B64`, handed to the lake and BigQuery alike."""
+    The lake is the folder `TAXI_LAKE_DIR` or the bucket `GCS_BUCKET`. Google credentials:
+    Application Default Credentials, or the base64 key `GCP_CREDENTIALS_B64`, for lake and BigQuery."""
     from taxi_pipeline.defs.alerts.webhook import WebhookResource
+    from taxi_pipeline.defs.lake.resources import GCSLake, LocalLake
     from taxi_pipeline.defs.source.resources import TripSourceResource
 
-    lake = lake_resource(settings)
+    if settings.target == "gcp":
+        lake = GCSLake(bucket=dg.EnvVar("GCS_BUCKET"), gcp_credentials=settings.shown("GCP_CREDENTIALS_B64"))
+    else:
+        lake = LocalLake(base_path=settings.shown("TAXI_LAKE_DIR", settings.lake_dir))
     return {
         "source": TripSourceResource(
             release=settings.source,
@@ -128,7 +120,7 @@ def build_resources(settings: Settings) -> dict[str, Any]:
             min_bytes=settings.source_min_bytes,
             rate_window_seconds=settings.source_rate_window_seconds,
         ),
-        "webhook": WebhookResource(url=settings.secret("TAXI_WEBHOOK_URL")),
+        "webhook": WebhookResource(url=settings.shown("TAXI_WEBHOOK_URL")),
         # The lake itself, for the zone table and the audit's zone ids, beside its IO managers.
         "lake": lake,
         **lake_io_managers(lake, settings.release.file_format),
@@ -137,9 +129,7 @@ def build_resources(settings: Settings) -> dict[str, Any]:
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
-    """Definitions for one set of settings: the trip assets partitioned by the source's services
-    and months (`TAXI_SOURCE`, `TAXI_FIRST_MONTH`), the target's resources; the warehouse
-    assets' kind tag names the warehouse `TAXI_WAREHOUSE` chose."""
+    """Definitions for one set of settings; the warehouse assets' kind names the chosen warehouse."""
     with _known_notices_silenced():
         from taxi_pipeline.defs.alerts.sensors import run_failure_webhook
         from taxi_pipeline.defs.jobs import monthly_trips_schedule, trips_job, zones_job
@@ -173,5 +163,5 @@ def build_definitions(settings: Settings) -> dg.Definitions:
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    """The code location, for the settings of the environment (read and checked here, once)."""
+    """The code location, for the settings of the environment."""
     return build_definitions(Settings.from_environment())
