@@ -1,11 +1,9 @@
 """`taxi-pipeline`: the `dg` command line, ending a failed command with one line that says why.
 
-`taxi-pipeline launch --assets '*' --partition 'green|2020-04-01'` runs `dg launch ...` in this
-process. When it fails for a reason the pipeline describes (a setting, a partition key, a step's
-`dg.Failure`, a lake file that cannot be written, a source given up on), its last line names that
-reason instead of a traceback or Dagster's `Run ... resulted in failure.`; any other error keeps
-its traceback. The steps' reasons come from `remember_step_failure`, a failure hook on every
-asset and check; nothing is installed process-wide.
+`taxi-pipeline launch ...` runs `dg launch ...` in this process. When it fails for a reason the
+pipeline describes (a setting, a partition key, a step's `dg.Failure`, a lake file that cannot be
+written, a source given up on), its last line names that reason instead of a traceback; any other
+error keeps its traceback. The steps' reasons come from `remember_step_failure`, a failure hook.
 """
 
 import sys
@@ -20,8 +18,6 @@ from taxi_pipeline.errors import SettingError, causes
 
 # Why steps of this process failed: {one-line reason: [step keys]}, in the order they failed.
 _step_failures: dict[str, list[str]] = {}
-# The tags of a run that has a partition or a range of them.
-_PARTITION_TAGS = ("dagster/partition", "dagster/asset_partition_range_start")
 
 
 def _first_line(text: str) -> str:
@@ -29,32 +25,31 @@ def _first_line(text: str) -> str:
     return lines[0] if lines else ""
 
 
-def _partition_hint() -> str:
-    """How the partition keys of the code location the settings select read."""
+def _partition_line(refused: BaseException | None = None) -> str:
+    """The line for a `--partition` Dagster refused, or not given, with how the keys read."""
     from taxi_pipeline.partitions import build_trip_partitions, partition_key_hint
     from taxi_pipeline.settings import Settings
 
     settings = Settings.from_environment()
-    return partition_key_hint(build_trip_partitions(settings.release, settings.first_month))
-
-
-def _no_partition_line() -> str:
-    return (
-        "--partition: no partition key given (an empty key is none), and the selected assets are partitioned. "
-        f"Partition {_partition_hint()}."
-    )
+    hint = partition_key_hint(build_trip_partitions(settings.release, settings.first_month))
+    if refused is None:
+        return (
+            "--partition: no partition key given (an empty key is none), and the selected assets are partitioned. "
+            f"Partition {hint}."
+        )
+    return f"--partition: {refused} Partition {hint}."
 
 
 def _partition_refusal(error: BaseException) -> str | None:
-    """How dagster 1.13.27 refused a `--partition`, the only place that reads Dagster's text:
-    "missing" for partitioned assets given no key (an empty key counts as none; a bare
-    `CheckError`), "unknown" for a key the assets do not have; else None."""
+    """The line for a `--partition` dagster 1.13.27 refused, the only place that reads Dagster's
+    text: partitioned assets given no key (a bare `CheckError`; an empty key counts as none), or
+    a key the assets do not have; else None."""
     if isinstance(error, CheckError) and "'--partition'" in str(error):
-        return "missing"
+        return _partition_line()
     if isinstance(error, dg.DagsterUnknownPartitionError) or (
         isinstance(error, dg.DagsterInvalidSubsetError) and "partition key" in str(error)
     ):
-        return "unknown"
+        return _partition_line(error)
     return None
 
 
@@ -79,12 +74,7 @@ def one_line_error(error: BaseException | None) -> str | None:
     for cause in causes(error):
         if isinstance(cause, SettingError):
             return f"taxi_pipeline: {cause}"
-        refusal = _partition_refusal(cause)
-        if refusal == "unknown":
-            return f"taxi_pipeline: --partition: {cause} Partition {_partition_hint()}."
-        if refusal == "missing":
-            return f"taxi_pipeline: {_no_partition_line()}"
-        if reason := step_failure_reason(cause):
+        if reason := _partition_refusal(cause) or step_failure_reason(cause):
             return f"taxi_pipeline: {reason}"
     return None
 
@@ -97,15 +87,10 @@ def remember_step_failure(context: dg.HookContext) -> None:
     reason = step_failure_reason(context.op_exception)
     if reason is None and isinstance(context.op_exception, dg.DagsterInvariantViolationError):
         tags = context.instance.get_run_by_id(context.run_id).tags
-        if not any(tag in tags for tag in _PARTITION_TAGS):
-            reason = _no_partition_line()
+        if "dagster/partition" not in tags and "dagster/asset_partition_range_start" not in tags:
+            reason = _partition_line()
     if reason is not None:
         _step_failures.setdefault(reason, []).append(context.step_key)
-
-
-def step_failure_lines() -> list[str]:
-    """One line per reason steps of this process failed for, naming the steps."""
-    return [f"taxi_pipeline: {', '.join(steps)} failed: {reason}" for reason, steps in _step_failures.items()]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,8 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         return e.exit_code
     except click.ClickException as e:  # Dagster's "Materialization failed." or "Run ... resulted in failure."
         e.show()
-        for line in step_failure_lines():
-            print(line, file=sys.stderr)
+        for reason, steps in _step_failures.items():
+            print(f"taxi_pipeline: {', '.join(steps)} failed: {reason}", file=sys.stderr)
         return e.exit_code
     except Exception as e:
         line = one_line_error(e)
