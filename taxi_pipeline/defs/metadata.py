@@ -12,16 +12,8 @@ from taxi_pipeline.schema import CANONICAL_COLUMNS
 _DESCRIPTIONS = {c.name: c.description for c in CANONICAL_COLUMNS}
 
 
-def canonical_table_schema() -> dg.TableSchema:
-    """The canonical schema as a Dagster table schema, with each column's description."""
-    return dg.TableSchema(
-        columns=[dg.TableColumn(c.name, str(c.type), description=c.description) for c in CANONICAL_COLUMNS]
-    )
-
-
-def warehouse_table_schema(column_types: tuple[tuple[str, str], ...]) -> dg.TableSchema:
-    """A warehouse table's columns as the table has them, with their SQL types (in the
-    warehouse's dialect) and, for the canonical ones, their descriptions."""
+def warehouse_table_schema(column_types) -> dg.TableSchema:
+    """(name, type) columns as the UI shows them, with their descriptions where canonical."""
     return dg.TableSchema(
         columns=[
             dg.TableColumn(str(name), str(kind), description=_DESCRIPTIONS.get(name)) for name, kind in column_types
@@ -29,10 +21,14 @@ def warehouse_table_schema(column_types: tuple[tuple[str, str], ...]) -> dg.Tabl
     )
 
 
+def canonical_table_schema() -> dg.TableSchema:
+    """The canonical schema as a Dagster table schema, with each column's description."""
+    return warehouse_table_schema((c.name, str(c.type)) for c in CANONICAL_COLUMNS)
+
+
 def metadata_cell(value) -> str | int | float | bool | None:
-    """A value as a table record holds it (str, int, float, bool or None): dates and times as ISO
-    text, durations in seconds, decimals as their exact text, bytes as hex, anything else as its
-    text."""
+    """A value as a table record holds it: dates and times as ISO text, durations in seconds,
+    bytes as hex, anything else not a str, int, float, bool or None as its text."""
     if value is None or isinstance(value, str | int | float | bool):
         return value
     if isinstance(value, datetime):
@@ -47,11 +43,8 @@ def metadata_cell(value) -> str | int | float | bool | None:
 
 
 def table_preview(table: pa.Table, rows: int = 10) -> dg.MetadataValue:
-    """The first rows of a table, shown by the UI as a table of the columns it has (with the
-    canonical descriptions where the column is canonical), whatever their types."""
-    schema = dg.TableSchema(
-        columns=[dg.TableColumn(f.name, str(f.type), description=_DESCRIPTIONS.get(f.name)) for f in table.schema]
-    )
+    """The first rows of a table, shown by the UI as a table of the columns it has, whatever their types."""
+    schema = warehouse_table_schema((f.name, str(f.type)) for f in table.schema)
     records = [
         dg.TableRecord({name: metadata_cell(v) for name, v in row.items()}) for row in table.slice(0, rows).to_pylist()
     ]

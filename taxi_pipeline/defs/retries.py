@@ -14,12 +14,6 @@ from taxi_pipeline.errors import PermanentError, causes
 INTERRUPTS = (KeyboardInterrupt, dg.DagsterExecutionInterruptedError)
 
 
-def _interrupt_behind(error: BaseException | None) -> BaseException | None:
-    """The interrupt `error` is or was raised from (a library may turn one into its own error:
-    DuckDB raises `RuntimeError('Query interrupted')`)."""
-    return next((cause for cause in causes(error) if isinstance(cause, INTERRUPTS)), None)
-
-
 @contextmanager
 def _ended(context: dg.AssetExecutionContext, describe, retry: Callable[[Exception], NoReturn] | None):
     try:
@@ -27,8 +21,8 @@ def _ended(context: dg.AssetExecutionContext, describe, retry: Callable[[Excepti
     except PermanentError as e:
         raise dg.Failure(description=describe(e), allow_retries=False) from None
     except (*INTERRUPTS, Exception) as e:
-        interrupt = _interrupt_behind(e)
-        if interrupt is not None:
+        # An interrupt, or an error raised from one (DuckDB raises `RuntimeError('Query interrupted')`).
+        if interrupt := next((cause for cause in causes(e) if isinstance(cause, INTERRUPTS)), None):
             context.log.warning("interrupted: the run stops here and is not retried")
             # An interrupted run fails as UNEXPECTED_TERMINATION, which the instance's run retries launch again.
             context.instance.add_run_tags(context.run.run_id, {MAX_RETRIES_TAG: "0"})
