@@ -2,7 +2,7 @@
 read block by block, cleaned in a thread ahead of the parquet encoding, in bounded memory."""
 
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, closing
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -28,12 +28,9 @@ from taxi_pipeline.lib.parse import (
 )
 from taxi_pipeline.schema import CANONICAL_SCHEMA
 
-PREVIEW_ROWS = 10
 # Rows of a TLC parquet file decoded at a time (never a whole row group: fhvhv's hold ~1 M rows).
 PARQUET_BATCH_ROWS = 128 * 1024
 PARQUET_READ_BUFFER_BYTES = 8 << 20  # read at a time within a column chunk
-# The canonical timestamps are New York wall-clock times; a zoned source column is shown there.
-WALL_CLOCK_ZONE = "America/New_York"
 
 
 @dataclass
@@ -45,10 +42,12 @@ class ConvertedTrips:
     malformed: MalformedRows
     extra_columns: list[str]
     encoding: str  # of a CSV file; "parquet" for a parquet one
-    preview: pa.Table  # the first rows of the lake file
+    preview: pa.Table  # the first 10 rows of the lake file
 
 
-def _write_cleaned(batches: Iterator[pa.Table], color: str, month: date, destination) -> tuple:
+def _write_cleaned(
+    batches: Iterator[pa.Table], color: str, month: date, destination
+) -> tuple[int, CleaningReport, pa.Table]:
     """(rows, report, preview) of writing the batches, cleaned, to `destination`."""
     reports: list[CleaningReport] = []
     preview = CANONICAL_SCHEMA.empty_table()
@@ -59,22 +58,13 @@ def _write_cleaned(batches: Iterator[pa.Table], color: str, month: date, destina
             clean, report = clean_trips(table, color, month)
             reports.append(report)
             if not preview.num_rows:
-                preview = clean.slice(0, PREVIEW_ROWS)
+                preview = clean.slice(0, 10)
             yield clean
 
     # Closing the stream stops its thread before the file it reads is closed.
-    stream = in_background(cleaned(), depth=4)
-    try:
+    with closing(in_background(cleaned(), depth=4)) as stream:
         rows = write_lake_parquet(stream, destination)
-    finally:
-        stream.close()
     return rows, sum(reports, NO_ROWS), preview
-
-
-def _converted(source, written: tuple, malformed, extra: list[str], encoding: str, max_share: float) -> ConvertedTrips:
-    check_malformed_share(source, malformed, written[0], max_share)
-    rows, report, preview = written
-    return ConvertedTrips(rows, report, malformed, extra, encoding, preview)
 
 
 def convert_to_lake_parquet(
@@ -87,10 +77,11 @@ def convert_to_lake_parquet(
     """The month's CSV file as a lake parquet file at the local path `destination`, cleaned, or
     `TripFileError` naming the file (then `destination` is the caller's to discard)."""
     trips = open_trip_csv(source, color, source_month)
-    written, encoding, malformed = read_with_fallbacks(
+    (rows, report, preview), encoding, malformed = read_with_fallbacks(
         trips, lambda batches: _write_cleaned(batches, color, source_month, destination)
     )
-    return _converted(source, written, malformed, trips.extra_columns, encoding, max_malformed_share)
+    check_malformed_share(source, malformed, rows, max_malformed_share)
+    return ConvertedTrips(rows, report, malformed, trips.extra_columns, encoding, preview)
 
 
 def to_canonical_type(values: pa.Array, target: pa.DataType) -> tuple[pa.Array, pa.Array | None]:
@@ -109,9 +100,10 @@ def to_canonical_type(values: pa.Array, target: pa.DataType) -> tuple[pa.Array, 
     if pa.types.is_floating(target) and numeric:
         return pc.cast(values, target, safe=False), None
     if pa.types.is_timestamp(target) and pa.types.is_timestamp(source):
-        # Any unit as microseconds (the TLC writes no finer digits); a zoned time as New York's.
+        # Any unit as microseconds (the TLC writes no finer digits); a zoned time as New York's wall
+        # clock, as the canonical timestamps are.
         if source.tz is not None:
-            values = pc.local_timestamp(values.cast(pa.timestamp(source.unit, WALL_CLOCK_ZONE)))
+            values = pc.local_timestamp(values.cast(pa.timestamp(source.unit, "America/New_York")))
         return pc.cast(values, options=pc.CastOptions(target, allow_time_truncate=True)), None
     raise TypeError(f"no safe conversion from {source} to {target}")
 
@@ -133,7 +125,7 @@ def convert_parquet_to_lake(
     `batch_size` rows at a time; a value its canonical type cannot hold makes its row malformed."""
     with ExitStack() as stack:
         try:
-            local = isinstance(source, (str, Path))
+            local = isinstance(source, (str, Path))  # Arrow reads a local file natively
             handle = str(source) if local else stack.enter_context(source.open("rb"))
             parquet = pq.ParquetFile(handle, buffer_size=PARQUET_READ_BUFFER_BYTES, pre_buffer=False)
         except (OSError, pa.ArrowInvalid) as e:
@@ -151,5 +143,6 @@ def convert_parquet_to_lake(
         malformed = MalformedRows()
         batches = parquet.iter_batches(batch_size=batch_size, columns=list(renames), use_threads=True)
         canonical = (without_bad_rows(b, renames, malformed, to_canonical_type, _does_not_fit) for b in batches)
-        written = _write_cleaned(canonical, color, source_month, destination)
-    return _converted(source, written, malformed, extra, "parquet", max_malformed_share)
+        rows, report, preview = _write_cleaned(canonical, color, source_month, destination)
+    check_malformed_share(source, malformed, rows, max_malformed_share)
+    return ConvertedTrips(rows, report, malformed, extra, "parquet", preview)
