@@ -4,6 +4,7 @@ schema)."""
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from functools import partial
 from pathlib import Path
 
 import dagster as dg
@@ -24,16 +25,14 @@ from taxi_pipeline.lib.source_file import NotATripFileError, check_downloaded_fi
 from taxi_pipeline.partitions import one_partition_per_run, split_partition_key
 
 GROUP = "nyc_taxi"
-DOWNLOAD_MAX_RETRIES = 3
 PROGRESS_EVERY_SECONDS = 10.0
-FILE_KINDS = {"csv.gz": "csv", "parquet": "parquet"}  # the kind tag of each source's raw file
 
 
 def download_failures(
     context: dg.AssetExecutionContext, source: TripSourceResource, describe: Callable[[Exception], str] = str
 ) -> AbstractContextManager:
-    """`retried_on_error` around a download, from the source's retry delay (TAXI_SOURCE_RETRY_DELAY)."""
-    return retried_on_error(context, source.retry_delay_seconds, DOWNLOAD_MAX_RETRIES, describe)
+    """`retried_on_error` around a download: 3 retries from the source's delay (TAXI_SOURCE_RETRY_DELAY)."""
+    return retried_on_error(context, source.retry_delay_seconds, 3, describe)
 
 
 class CleaningConfig(dg.Config):
@@ -51,14 +50,9 @@ def build_ingest_assets(
     partitions_def: dg.PartitionsDefinition, file_format: str
 ) -> tuple[dg.AssetsDefinition, dg.AssetsDefinition]:
     """`raw_trips` and `cleaned_trips` over `partitions_def`, for a source of `file_format` files."""
+    monthly = partial(dg.asset, partitions_def=partitions_def, backfill_policy=one_partition_per_run, group_name=GROUP)
 
-    @dg.asset(
-        partitions_def=partitions_def,
-        backfill_policy=one_partition_per_run,
-        group_name=GROUP,
-        io_manager_key="raw_io_manager",
-        kinds={FILE_KINDS[file_format]},
-    )
+    @monthly(io_manager_key="raw_io_manager", kinds={file_format.removesuffix(".gz")})  # csv or parquet
     def raw_trips(context: dg.AssetExecutionContext, source: TripSourceResource) -> dg.Output[Path]:
         """The month's trip file exactly as published (the course's CSV.gz, or the TLC's parquet),
         kept in the lake's raw zone at `raw/{color}/{color}_tripdata_{YYYY-MM}.{csv.gz|parquet}`,
@@ -95,13 +89,7 @@ def build_ingest_assets(
         }
         return versioned_output(local, downloaded.sha256, metadata)
 
-    @dg.asset(
-        partitions_def=partitions_def,
-        backfill_policy=one_partition_per_run,
-        group_name=GROUP,
-        io_manager_key="staging_io_manager",
-        kinds={"pandas", "parquet"},
-    )
+    @monthly(io_manager_key="staging_io_manager", kinds={"pandas", "parquet"})
     def cleaned_trips(
         context: dg.AssetExecutionContext, config: CleaningConfig, raw_trips: UPath
     ) -> dg.Output[StagedFile]:
