@@ -8,6 +8,8 @@ error keeps its traceback. The steps' reasons come from `remember_step_failure`,
 
 import sys
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import click
 import dagster as dg
@@ -18,6 +20,16 @@ from taxi_pipeline.errors import SettingError, causes
 
 # Why steps of this process failed: {one-line reason: [step keys]}, in the order they failed.
 _step_failures: dict[str, list[str]] = {}
+
+
+@contextmanager
+def known_notices_silenced() -> Iterator[None]:
+    """No notice of the Dagster 1.13.27 beta and preview features the project relies on on purpose
+    (`backfill_policy`, partitioned asset checks, some raised inside Dagster itself)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        yield
 
 
 def _first_line(text: str) -> str:
@@ -99,11 +111,7 @@ def main(argv: list[str] | None = None) -> int:
 
     _step_failures.clear()
     try:
-        # Dagster 1.13.27's notices of its own beta and preview features, which the project relies
-        # on on purpose (some raised inside Dagster itself), are not shown while the command runs.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", dg.BetaWarning)
-            warnings.simplefilter("ignore", dg.PreviewWarning)
+        with known_notices_silenced():
             cli.main(args=argv, prog_name="taxi-pipeline", auto_envvar_prefix=ENV_PREFIX, standalone_mode=False)
     except click.exceptions.Exit as e:
         return e.exit_code

@@ -1,28 +1,15 @@
 """The code location: the trip assets, partitioned by the source's services and months, wired to
 the resources of the target the settings select; the settings are read once, when Dagster loads it."""
 
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from taxi_pipeline.cli import remember_step_failure
+from taxi_pipeline.cli import known_notices_silenced, remember_step_failure
 from taxi_pipeline.partitions import build_trip_partitions, course_partitions
 from taxi_pipeline.settings import Settings
-
-
-@contextmanager
-def _known_notices_silenced() -> Iterator[None]:
-    """No notice, while definitions are built, of `backfill_policy` (beta) and partitioned asset
-    checks (preview), which the project relies on on purpose."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", dg.BetaWarning)
-        warnings.simplefilter("ignore", dg.PreviewWarning)
-        yield
 
 
 @dataclass(frozen=True)
@@ -47,7 +34,7 @@ def build_trip_assets(
     from taxi_pipeline.defs.warehouse.assets import build_warehouse_asset
     from taxi_pipeline.lib.quality import DEFAULT_ROW_DROP
 
-    with _known_notices_silenced():
+    with known_notices_silenced():
         raw_trips, cleaned_trips = build_ingest_assets(partitions_def, raw_file_format)
         return TripAssets(
             partitions_def=partitions_def,
@@ -73,8 +60,7 @@ def lake_io_managers(lake, raw_file_format: str = "csv.gz") -> dict[str, Any]:
 
 
 def warehouse_resource(settings: Settings):
-    """The warehouse `TAXI_WAREHOUSE` selects: DuckDB, BigQuery or Postgres. Each is imported only
-    when selected: the Google client libraries alone take ~1.5 s to import."""
+    """The warehouse `TAXI_WAREHOUSE` selects: DuckDB, BigQuery or Postgres, each imported only if selected."""
     if settings.warehouse == "postgres":
         from taxi_pipeline.defs.warehouse.postgres import PostgresWarehouse
 
@@ -130,7 +116,7 @@ def build_resources(settings: Settings) -> dict[str, Any]:
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     """Definitions for one set of settings; the warehouse assets' kind names the chosen warehouse."""
-    with _known_notices_silenced():
+    with known_notices_silenced():
         from taxi_pipeline.defs.alerts.sensors import run_failure_webhook
         from taxi_pipeline.defs.jobs import monthly_trips_schedule, trips_job, zones_job
         from taxi_pipeline.defs.report.assets import report_automation_sensor, trips_per_month
@@ -155,8 +141,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         schedules=[monthly_trips_schedule],
         sensors=[build_new_month_sensor(trips.partitions_def, release), run_failure_webhook, report_automation_sensor],
         resources=build_resources(settings),
-        # Runs are one partition each; in-process steps save ~5 s of imports per step, and
-        # backfills get their parallelism from running many runs at once.
+        # Runs are one partition each (no step processes to start); backfills run many runs at once.
         executor=dg.in_process_executor,
     )
 
