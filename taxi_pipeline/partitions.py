@@ -14,12 +14,9 @@ one_partition_per_run = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
 
 
 def build_trip_partitions(release: TripRelease, first_month: date | None = None) -> dg.MultiPartitionsDefinition:
-    """The (color, month) partitions of a release: its services, and its months from
-    `first_month` (default: the release's) to its last one. Keys read `yellow|2021-01-01`.
-
-    A release with a fixed end (the course's mirror, 2021-07) ends there; the TLC's ends
-    `TLC_PUBLICATION_LAG_MONTHS` before the current month, so it grows with the clock.
-    """
+    """The (color, month) partitions of a release, keys such as `yellow|2021-01-01`: its services, its
+    months from `first_month` (default: the release's) to its last one, or, for the TLC, a month the
+    TLC can have published (the partitions grow with the clock)."""
     start = f"{first_month or release.first_month:%Y-%m-%d}"
     if release.last_month is not None:
         # end_date is exclusive: the month after the last one.

@@ -1,8 +1,5 @@
-"""The canonical trip schema: one set of snake_case columns and Arrow types for every color.
-
-Columns a color does not publish are null for that color. Timestamps are the files' New York
-wall-clock times, stored without a time zone.
-"""
+"""The canonical trip schema: one set of snake_case columns and Arrow types for every color (null
+where a color does not publish the column). Timestamps are New York wall-clock times, without a zone."""
 
 from dataclasses import dataclass
 
@@ -77,31 +74,14 @@ CANONICAL_SCHEMA: pa.Schema = pa.schema([pa.field(c.name, c.type, nullable=True)
 
 # The SQL type of each canonical Arrow type, per warehouse dialect. Timestamps are wall-clock
 # times without a zone: TIMESTAMP in DuckDB and Postgres, DATETIME (not TIMESTAMP) in BigQuery.
+_ARROW_TYPES = (pa.string(), pa.date32(), pa.int32(), pa.int64(), pa.float64(), pa.timestamp("us"))
 SQL_TYPES: dict[str, dict[pa.DataType, str]] = {
-    "duckdb": {
-        pa.string(): "VARCHAR",
-        pa.date32(): "DATE",
-        pa.int32(): "INTEGER",
-        pa.int64(): "BIGINT",
-        pa.float64(): "DOUBLE",
-        pa.timestamp("us"): "TIMESTAMP",
-    },
-    "postgres": {
-        pa.string(): "text",
-        pa.date32(): "date",
-        pa.int32(): "integer",
-        pa.int64(): "bigint",
-        pa.float64(): "double precision",
-        pa.timestamp("us"): "timestamp",
-    },
-    "bigquery": {
-        pa.string(): "STRING",
-        pa.date32(): "DATE",
-        pa.int32(): "INT64",
-        pa.int64(): "INT64",
-        pa.float64(): "FLOAT64",
-        pa.timestamp("us"): "DATETIME",
-    },
+    dialect: dict(zip(_ARROW_TYPES, sql_types, strict=True))
+    for dialect, sql_types in {
+        "duckdb": ("VARCHAR", "DATE", "INTEGER", "BIGINT", "DOUBLE", "TIMESTAMP"),
+        "postgres": ("text", "date", "integer", "bigint", "double precision", "timestamp"),
+        "bigquery": ("STRING", "DATE", "INT64", "INT64", "FLOAT64", "DATETIME"),
+    }.items()
 }
 
 
@@ -112,15 +92,13 @@ ZONES_SCHEMA: pa.Schema = pa.schema(
 
 
 def sql_columns(dialect: str, schema: pa.Schema = CANONICAL_SCHEMA) -> list[tuple[str, str]]:
-    """(name, SQL type) of every column of `schema` (the canonical trips by default), in order,
-    in a warehouse's dialect."""
+    """(name, SQL type) of every column of `schema`, in order, in a warehouse's dialect."""
     types = SQL_TYPES[dialect]
     return [(f.name, types[f.type]) for f in schema]
 
 
 def schema_version(schema: pa.Schema) -> int | None:
-    """The canonical schema version whose columns (names and types, in order) `schema` has
-    exactly, or None for a schema that is no version of the canonical one."""
+    """The canonical schema version whose columns (names and types, in order) `schema` has exactly, or None."""
     fields = [(f.name, f.type) for f in schema]
     for version, count in COLUMNS_BY_VERSION.items():
         if fields == [(f.name, f.type) for f in CANONICAL_SCHEMA][:count]:

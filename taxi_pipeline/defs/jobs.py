@@ -3,23 +3,17 @@ course's monthly schedule."""
 
 import dagster as dg
 
-# The partitioned chain of (color, month), in order; the zone table, not partitioned, stands beside it.
-TRIP_ASSET_KEYS = [
-    dg.AssetKey(name) for name in ("raw_trips", "cleaned_trips", "lake_trips_parquet", "warehouse_trips")
-]
-ZONES = dg.AssetKey("taxi_zones")
-
-# The partitioned chain with its checks; the zone table changes once in years, so a month's run
-# does not download and reload it.
+# The partitioned chain of (color, month) with its checks; the zone table changes once in years,
+# so a month's run does not download and reload it.
 trips_job = dg.define_asset_job(
     "trips_job",
-    selection=dg.AssetSelection.assets(*TRIP_ASSET_KEYS),
+    selection=dg.AssetSelection.assets("raw_trips", "cleaned_trips", "lake_trips_parquet", "warehouse_trips"),
     description="Download, clean, audit, publish to the lake and load into the warehouse one (color, month).",
 )
 
 zones_job = dg.define_asset_job(
     "zones_job",
-    selection=dg.AssetSelection.assets(ZONES),
+    selection=dg.AssetSelection.assets("taxi_zones"),
     description="Download the taxi zone table into the lake and replace the warehouse table `zones`.",
 )
 
