@@ -153,9 +153,8 @@ class Settings:
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None, today: date | None = None) -> "Settings":
-        """The settings in `environ` (default: the process environment), or a `SettingError`
-        naming the first variable no run could work with. `today` (default: the UTC date)
-        bounds TAXI_FIRST_MONTH."""
+        """The settings in `environ` (default: the process environment; `today` bounds TAXI_FIRST_MONTH),
+        or a `SettingError` naming the first variable no run could work with."""
         env = os.environ if environ is None else environ
         given = frozenset(n for n, v in env.items() if v.strip() and (n.startswith("TAXI_") or n in GOOGLE_SETTINGS))
 
@@ -241,13 +240,12 @@ class Settings:
                 check_writable_location("TAXI_DUCKDB_PATH", duckdb_path, folder=False)
             if warehouse == "duckdb":
                 check_duckdb_file(duckdb_path)
-        else:
-            if "GCS_BUCKET" not in given:
-                raise SettingError("TAXI_PIPELINE_TARGET=gcp needs GCS_BUCKET, the lake's bucket")
-            if warehouse == "bigquery" and "GCP_PROJECT" not in given:
-                raise SettingError("TAXI_PIPELINE_TARGET=gcp needs GCP_PROJECT, the BigQuery project")
-            if "GCP_CREDENTIALS_B64" in given:
-                decode_service_account_key(get("GCP_CREDENTIALS_B64"))
+        elif "GCS_BUCKET" not in given:
+            raise SettingError("TAXI_PIPELINE_TARGET=gcp needs GCS_BUCKET, the lake's bucket")
+        elif warehouse == "bigquery" and "GCP_PROJECT" not in given:
+            raise SettingError("TAXI_PIPELINE_TARGET=gcp needs GCP_PROJECT, the BigQuery project")
+        elif "GCP_CREDENTIALS_B64" in given:
+            decode_service_account_key(get("GCP_CREDENTIALS_B64"))
         return cls(
             target=target,
             warehouse=warehouse,

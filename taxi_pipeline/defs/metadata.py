@@ -14,11 +14,8 @@ _DESCRIPTIONS = {c.name: c.description for c in CANONICAL_COLUMNS}
 
 def warehouse_table_schema(column_types) -> dg.TableSchema:
     """(name, type) columns as the UI shows them, with their descriptions where canonical."""
-    return dg.TableSchema(
-        columns=[
-            dg.TableColumn(str(name), str(kind), description=_DESCRIPTIONS.get(name)) for name, kind in column_types
-        ]
-    )
+    columns = [dg.TableColumn(str(name), str(kind), description=_DESCRIPTIONS.get(name)) for name, kind in column_types]
+    return dg.TableSchema(columns=columns)
 
 
 def canonical_table_schema() -> dg.TableSchema:
