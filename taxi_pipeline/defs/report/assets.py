@@ -10,10 +10,8 @@ import dagster as dg
 from taxi_pipeline.defs.source.assets import GROUP
 from taxi_pipeline.defs.warehouse.contract import RecordedOrigin, WarehouseResource
 
-# Once after any `warehouse_trips` partition was updated since the report was last requested, when
-# neither a load nor the report runs. Not reset by the report's own materialization (as
-# `since_last_handled()` would be): a load that landed while it ran may be missing from it.
-# `eager()` would never fire: its `~any_deps_missing()` is false while any month was never loaded.
+# Once after any load since the report was last requested (not since it last ran, as with
+# `since_last_handled()`: a load landing during the report may be missing from it), when neither runs.
 AFTER_ANY_LOAD = (
     dg.AutomationCondition.any_deps_updated().since(
         dg.AutomationCondition.newly_requested() | dg.AutomationCondition.initial_evaluation()

@@ -26,11 +26,6 @@ Slices = Iterable[tuple[str, date, int]]
 Sources = Mapping[tuple[str, date], str | None]
 
 
-def name(source: str | None) -> str:
-    """A slice's source as the chart names it."""
-    return "unrecorded" if source is None else source
-
-
 def series_by_color(counts: Slices) -> dict[str, list[tuple[date, int]]]:
     """{color: [(month, rows), ...] in month order} of (color, source_month, rows) slices."""
     series: dict[str, list[tuple[date, int]]] = defaultdict(list)
@@ -66,7 +61,7 @@ def trips_per_month_figure(counts: Slices, sources: Sources | None = None) -> Fi
     figure.get_layout_engine().set(w_pad=0.1, h_pad=0.1)  # 10 px all round, with or without axes
     axes = figure.add_subplot()
     marked = {(c, m): MARKERS.get(sources.get((c, m)), OTHER_MARKER) for c, points in series.items() for m, _ in points}
-    shown = ", ".join(sorted({f"{name(sources.get(key))} {glyph}" for key, (_, glyph) in marked.items()}))
+    shown = ", ".join(sorted({f"{sources.get(key) or 'unrecorded'} {glyph}" for key, (_, glyph) in marked.items()}))
     axes.set_title(f"{TITLE}\nloaded from {shown}" if shown else TITLE, fontsize=13, loc="left", pad=12)
     axes.spines[["top", "right"]].set_visible(False)
     if not series:
@@ -75,7 +70,7 @@ def trips_per_month_figure(counts: Slices, sources: Sources | None = None) -> Fi
         return figure
     axes.set_prop_cycle(color=FALLBACK_COLORS)  # for a service without a colour of its own
     for color, points in series.items():
-        names = ", ".join(sorted({name(sources.get((color, month))) for month, _ in points}))
+        names = ", ".join(sorted({sources.get((color, month)) or "unrecorded" for month, _ in points}))
         label = f"{color} ({sum(count for _, count in points):,} trips; {names})"
         [line] = axes.plot(*with_gaps(points), linewidth=2, color=SERVICE_COLORS.get(color), label=label)
         for marker in dict.fromkeys(marked[color, month][0] for month, _ in points):
@@ -105,7 +100,7 @@ def trips_per_month_figure(counts: Slices, sources: Sources | None = None) -> Fi
 
 
 def trips_per_month_png(counts: Slices, sources: Sources | None = None) -> bytes:
-    """`trips_per_month_figure` as a WIDTH_PX x HEIGHT_PX PNG."""
+    """The chart as a WIDTH_PX x HEIGHT_PX PNG."""
     png = io.BytesIO()
     trips_per_month_figure(counts, sources).savefig(png, format="png", dpi=DPI, facecolor="white")
     return png.getvalue()
