@@ -4,6 +4,7 @@ types, a block at a time; rows that cannot be read are dropped and counted (`Mal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -18,9 +19,7 @@ from taxi_pipeline.lib.layouts import TripFileError, match_columns
 from taxi_pipeline.lib.source_file import GZIP_MAGIC
 from taxi_pipeline.schema import CANONICAL_SCHEMA
 
-# Chunks of the decompressed file parsed at a time, each in blocks on all cores.
-CSV_CHUNK_BYTES = 8 << 20
-CSV_BLOCK_BYTES = 4 << 20
+CSV_BLOCK_BYTES = 4 << 20  # parsed and converted at a time
 # The share of a file's rows that may be malformed (dropped and reported) before it is refused.
 DEFAULT_MAX_MALFORMED_SHARE = 0.001
 # Arrow's null spellings but NaN's: a float column's `nan` stays NaN for the audit to see.
@@ -137,27 +136,20 @@ class TripCsv:
     extra_columns: list[str]
 
 
-def _text_chunks(path: TripFilePath, size: int) -> Iterator[bytes]:
-    """The file's (decompressed) bytes in chunks of about `size` that end at a line break."""
+@contextmanager
+def _decompressed(path: TripFilePath) -> Iterator[pa.NativeFile]:
+    """The file's bytes, gunzipped if they are gzip."""
     local = isinstance(path, (str, Path))  # Arrow reads a local file natively
     with pa.OSFile(str(path)) if local else pa.PythonFile(path.open("rb"), mode="r") as raw:
         gzipped = raw.read(2) == GZIP_MAGIC
         raw.seek(0)
-        stream = pa.CompressedInputStream(raw, "gzip") if gzipped else raw
-        rest = b""
-        while data := stream.read(size):
-            data = rest + data
-            cut = data.rfind(b"\n") + 1
-            if cut:
-                yield data[:cut]
-            rest = data[cut:]
-        if rest:
-            yield rest
+        yield pa.CompressedInputStream(raw, "gzip") if gzipped else raw
 
 
 def open_trip_csv(path: TripFilePath, color: str, month: date | None = None) -> TripCsv:
     """The file with its first line's names matched to the color's layout (`month` names it in messages)."""
-    line = next(_text_chunks(path, 64 << 10), b"").partition(b"\n")[0].decode("latin-1").strip().lstrip("\ufeff")
+    with _decompressed(path) as stream:
+        line = stream.read(64 << 10).partition(b"\n")[0].decode("latin-1").strip().lstrip("\ufeff")
     if not line:
         raise TripFileError(f"{path}: the file is empty (no header line)")
     header = [name.strip().strip('"') for name in line.split(",")]
@@ -194,10 +186,8 @@ def iter_trip_batches(
     text), those holding a value that does not parse; strict reading fails on such a value."""
     # Integers come as "1.0" in files written from float columns (2020-2021): read as float,
     # cast back safely, which rejects real fractions.
-    targets = {src: CANONICAL_SCHEMA.field(dst).type for src, dst in trips.renames.items()}
-    types = {
-        src: pa.string() if lenient else pa.float64() if pa.types.is_integer(t) else t for src, t in targets.items()
-    }
+    types = {src: CANONICAL_SCHEMA.field(dst).type for src, dst in trips.renames.items()}
+    types = {src: pa.string() if lenient else pa.float64() if pa.types.is_integer(t) else t for src, t in types.items()}
     parse_options = pacsv.ParseOptions(invalid_row_handler=malformed.add_invalid_row)
     convert_options = pacsv.ConvertOptions(
         include_columns=list(trips.renames),
@@ -207,17 +197,12 @@ def iter_trip_batches(
         null_values=CSV_NULL_VALUES,
     )
     convert, describe = (_parsed_text, _does_not_parse) if lenient else (_typed, None)
-    for number, chunk in enumerate(in_background(_text_chunks(trips.path, CSV_CHUNK_BYTES))):
-        read_options = pacsv.ReadOptions(
-            encoding=encoding,
-            block_size=CSV_BLOCK_BYTES,
-            column_names=trips.header,
-            skip_rows=1 if number == 0 else 0,  # the header line
-        )
-        table = pacsv.read_csv(
-            pa.py_buffer(chunk), read_options=read_options, parse_options=parse_options, convert_options=convert_options
-        )
-        for batch in table.to_batches():
+    read_options = pacsv.ReadOptions(
+        encoding=encoding, block_size=CSV_BLOCK_BYTES, column_names=trips.header, skip_rows=1
+    )
+    with _decompressed(trips.path) as stream:
+        # Arrow reads ahead (and decompresses) in its own threads while a block is converted here.
+        for batch in pacsv.open_csv(stream, read_options, parse_options, convert_options):
             yield without_bad_rows(batch, trips.renames, malformed, convert, describe)
 
 
