@@ -7,6 +7,7 @@ import socket
 import ssl
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from email.utils import format_datetime
@@ -33,7 +34,6 @@ CHUNK_BYTES = 1 << 20
 # the default `python-requests/x.y` of shared cloud addresses.
 HEADERS = {"User-Agent": "taxi_pipeline/0.1 (NYC TLC trip-data loader)"}
 WAF_HEADER = "x-amzn-waf-action"
-ERROR_BODY_BYTES = 64 << 10
 MIRROR_HINT = "set TAXI_SOURCE_URL to a reachable mirror (a file:// folder works offline)"
 
 
@@ -48,8 +48,8 @@ class SourceUnavailableError(TransientError):
 
 @dataclass(frozen=True)
 class DownloadedFile:
-    """A file copied from the source; `url` holds no user:password, `validators` the server's
-    Last-Modified and ETag (a file's mtime for file://) as `last_modified` and `etag`."""
+    """A file copied from the source: its URL without user:password, its size and sha256, and the
+    server's Last-Modified and ETag (a file's mtime for file://) as `validators`."""
 
     url: str
     bytes: int
@@ -58,8 +58,7 @@ class DownloadedFile:
 
 
 class TripSourceResource(dg.ConfigurableResource):
-    """Where the monthly files are published and how long a download may take (values checked by
-    the settings)."""
+    """Where the monthly files are published and how long a download may take (checked by the settings)."""
 
     release: str = Field(default=DEFAULT_SOURCE, description="The source's layout and months (TAXI_SOURCE)")
     base_url: str = Field(default=RELEASES[DEFAULT_SOURCE].default_url, description="Base URL (TAXI_SOURCE_URL)")
@@ -79,10 +78,6 @@ class TripSourceResource(dg.ConfigurableResource):
     def trip_release(self) -> TripRelease:
         return RELEASES[self.release]
 
-    @property
-    def timeouts(self) -> tuple[float, float]:
-        return self.connect_timeout_seconds, self.read_timeout_seconds
-
     def file_url(self, color: str, month: date) -> str:
         return self.trip_release.file_url(self.base_url, color, month)
 
@@ -95,21 +90,13 @@ class TripSourceResource(dg.ConfigurableResource):
         parts = urlsplit(url)
         if parts.scheme == "file":
             return Path(unquote(parts.path)).is_file()
-        try:
-            response = requests.head(url, allow_redirects=True, headers=HEADERS, timeout=self.timeouts)
-        except requests.RequestException as e:
-            raise self._request_error(url, e) from None
-        status = response.status_code
-        if status in (404, 410) or (status == 403 and WAF_HEADER not in response.headers):
-            return False
-        check_answer(response, f"{color} {month:%Y-%m}", redact_url(url))
-        return True
+        with self._request("HEAD", url) as response:
+            return check_answer(response, f"{color} {month:%Y-%m}", redact_url(url)) is None
 
     def download(
         self, color: str, month: date, destination: Path, on_progress: Callable[[int], None] | None = None
     ) -> DownloadedFile:
-        """Stream the month's file to `destination`, hashed on the way (a month the release cannot
-        have fails before any request)."""
+        """Stream the month's file to `destination`, hashed on the way; a month the release lacks fails first."""
         self.trip_release.check_offered(color, month, datetime.now(UTC).date())
         return self._download(self.file_url(color, month), f"{color} {month:%Y-%m}", destination, on_progress)
 
@@ -120,15 +107,14 @@ class TripSourceResource(dg.ConfigurableResource):
     def _download(
         self, url: str, label: str, destination: Path, on_progress: Callable[[int], None] | None = None
     ) -> DownloadedFile:
-        digest, written, validators = hashlib.sha256(), 0, {}
+        digest, validators = hashlib.sha256(), {}
         with open(destination, "wb") as out:
             for chunk in self._chunks(url, label, validators):
                 out.write(chunk)
                 digest.update(chunk)
-                written += len(chunk)
                 if on_progress:
-                    on_progress(written)
-        return DownloadedFile(redact_url(url), written, digest.hexdigest(), validators)
+                    on_progress(out.tell())
+        return DownloadedFile(redact_url(url), destination.stat().st_size, digest.hexdigest(), validators)
 
     def _chunks(self, url: str, label: str, validators: dict[str, str]) -> Iterator[bytes]:
         """The file's bytes; `validators` gets its Last-Modified and ETag where known."""
@@ -145,66 +131,64 @@ class TripSourceResource(dg.ConfigurableResource):
                 yield from iter(lambda: f.read(CHUNK_BYTES), b"")
             return
         safe_url = redact_url(url)
+        with self._request("GET", url) as response:
+            if unpublished := check_answer(response, label, safe_url):
+                raise PermanentError(unpublished)
+            for header, key in (("Last-Modified", "last_modified"), ("ETag", "etag")):
+                if response.headers.get(header):
+                    validators[key] = response.headers[header]
+            window_start, window_bytes = time.monotonic(), 0
+            # read1: each piece is what one read of the socket gave, so a trickle is seen at once.
+            for chunk in iter(lambda: response.raw.read1(CHUNK_BYTES, decode_content=True), b""):
+                window_bytes += len(chunk)
+                elapsed = time.monotonic() - window_start
+                if elapsed >= self.rate_window_seconds:
+                    if window_bytes < self.min_bytes:
+                        reason = (
+                            f"the download is too slow: {describe_bytes(window_bytes)} in the last {elapsed:.0f} s "
+                            f"({window_bytes / elapsed:,.0f} bytes/s), under the floor of "
+                            f"{describe_bytes(self.min_bytes)} in {self.rate_window_seconds:g} s "
+                            "(TAXI_SOURCE_MIN_BYTES, TAXI_SOURCE_RATE_WINDOW)"
+                        )
+                        raise SourceUnavailableError(f"{safe_url}: {reason}", reason)
+                    window_start, window_bytes = time.monotonic(), 0
+                yield chunk
+
+    @contextmanager
+    def _request(self, method: str, url: str) -> Iterator[requests.Response]:
+        """The streamed answer to `method` on `url`, redirects followed. A request that gets none
+        raises what went wrong after the URL without its user:password (requests' messages repeat it)."""
+        timeouts = self.connect_timeout_seconds, self.read_timeout_seconds
         try:
-            with requests.get(url, stream=True, timeout=self.timeouts, headers=HEADERS) as response:
-                check_answer(response, label, safe_url)
-                for header, key in (("Last-Modified", "last_modified"), ("ETag", "etag")):
-                    if response.headers.get(header):
-                        validators[key] = response.headers[header]
-                window_start, window_bytes = time.monotonic(), 0
-                # read1: each piece is what one read of the socket gave, so a trickle is seen at once.
-                for chunk in iter(lambda: response.raw.read1(CHUNK_BYTES, decode_content=True), b""):
-                    window_bytes += len(chunk)
-                    elapsed = time.monotonic() - window_start
-                    if elapsed >= self.rate_window_seconds:
-                        if window_bytes < self.min_bytes:
-                            reason = (
-                                f"the download is too slow: {describe_bytes(window_bytes)} in the last {elapsed:.0f} s "
-                                f"({window_bytes / elapsed:,.0f} bytes/s), under the floor of "
-                                f"{describe_bytes(self.min_bytes)} in {self.rate_window_seconds:g} s "
-                                "(TAXI_SOURCE_MIN_BYTES, TAXI_SOURCE_RATE_WINDOW)"
-                            )
-                            raise SourceUnavailableError(f"{safe_url}: {reason}", reason)
-                        window_start, window_bytes = time.monotonic(), 0
-                    yield chunk
+            with requests.request(method, url, stream=True, timeout=timeouts, headers=HEADERS) as response:
+                yield response
         except (requests.RequestException, urllib3.exceptions.HTTPError) as e:
-            raise self._request_error(url, e) from None
-
-    def _request_error(self, url: str, error: Exception) -> PermanentError | TransientError:
-        """The error for a request that got no answer, after the URL without its user:password
-        (requests' own messages repeat it in full)."""
-        reason, permanent = describe_request_error(error, url, *self.timeouts)
-        message = f"{redact_url(url)}: {reason}"
-        return PermanentError(message) if permanent else SourceUnavailableError(message, reason)
+            reason, permanent = describe_request_error(e, url, *timeouts)
+            message = f"{redact_url(url)}: {reason}"
+            raise (PermanentError(message) if permanent else SourceUnavailableError(message, reason)) from None
 
 
-def check_answer(response: requests.Response, label: str, safe_url: str) -> None:
-    """Raise what an HTTP error status means: 404, 410 and S3's 403 AccessDenied (the TLC's answer
-    for a file it does not have yet) a month not published, a 403 of CloudFront's firewall and a
-    5xx a transient error, any other 4xx a permanent one."""
+def check_answer(response: requests.Response, label: str, safe_url: str) -> str | None:
+    """None for a file served; why it is not published for 404, 410 and S3's 403 AccessDenied (the
+    TLC's answer for a file it does not have yet; to a HEAD, any 403 but the firewall's). Raises a
+    `TransientError` for a 5xx or a 403 of CloudFront's firewall, a `PermanentError` for any other 4xx."""
     status = response.status_code
     answered = f"{safe_url} answered HTTP {status}"
     to_head = " to HEAD" if response.request.method == "HEAD" else ""
     if status < 400:
-        return
-    if status >= 500:
-        raise TransientError(answered + to_head)
+        return None
     if status == 403 and WAF_HEADER in response.headers:
         raise TransientError(
             f"{answered} from the CDN's firewall ({WAF_HEADER}: {response.headers[WAF_HEADER]}): too many "
             "requests from this address; it is retried with backoff, or set TAXI_SOURCE_URL to a mirror"
         )
     if status in (404, 410):
-        raise PermanentError(f"{label} is not published: {answered}")
-    if (
-        status == 403
-        and not to_head
-        and b"<Code>AccessDenied</Code>" in next(response.iter_content(ERROR_BODY_BYTES), b"")
-    ):
-        raise PermanentError(
+        return f"{label} is not published: {answered}"
+    if status == 403 and (to_head or b"<Code>AccessDenied</Code>" in next(response.iter_content(64 << 10), b"")):
+        return (
             f"{label} is not published: {answered} AccessDenied (how the TLC answers for a file it does not have yet)"
         )
-    raise PermanentError(answered + to_head)
+    raise (TransientError if status >= 500 else PermanentError)(answered + to_head)
 
 
 def describe_bytes(count: float) -> str:
@@ -234,8 +218,7 @@ def _first(error: BaseException, kinds: type[BaseException] | tuple[type[BaseExc
 
 def describe_request_error(error: Exception, url: str, connect_timeout: float, read_timeout: float) -> tuple[str, bool]:
     """What went wrong with a request to `url` and what to do, naming the host (never the URL's
-    user:password), and whether a retry would give the same answer. Told apart by the exception
-    types of requests 2.34.2 and urllib3 2.8.0 and the standard `ssl` and `socket` errors they wrap."""
+    user:password), and whether a retry would give the same answer."""
     parts = urlsplit(url)
     host = parts.hostname or "the server"
     port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -251,7 +234,22 @@ def describe_request_error(error: Exception, url: str, connect_timeout: float, r
     if _first(error, (urllib3.exceptions.NameResolutionError, socket.gaierror)):
         return f"cannot resolve host {host}: no network, or a wrong TAXI_SOURCE_URL? {MIRROR_HINT}", False
     if tls := _first(error, ssl.SSLError):
-        return _tls_failure(tls, host if parts.port is None else f"{host}:{port}")
+        where = host if parts.port is None else f"{host}:{port}"
+        if isinstance(tls, ssl.SSLCertVerificationError):
+            detail = "certificate verify failed" + (f": {tls.verify_message}" if tls.verify_message else "")
+            return (
+                f"TLS handshake with {where} failed ({detail}): this machine does not trust the server's "
+                "certificate; fix the server's certificate, or set REQUESTS_CA_BUNDLE to a file holding its CA"
+            ), True
+        # OpenSSL's reason code, the only way it tells TLS to a plain-HTTP port from a handshake cut short.
+        kind = (tls.reason or "").replace("_", " ").lower()
+        if kind == "wrong version number":
+            return (
+                f"TLS handshake with {where} failed (wrong version number): the server does not speak TLS on "
+                "that port; if it serves plain HTTP, use http:// in TAXI_SOURCE_URL"
+            ), True
+        # An EOF or a reset in the middle of the handshake: a network or proxy hiccup, retried.
+        return f"TLS handshake with {where} failed ({kind or tls.__class__.__name__}): retried", False
     if _first(error, ConnectionRefusedError):
         return f"{host}:{port} refused the connection: is the mirror server running?", False
     # urllib3's NameResolutionError and NewConnectionError are ConnectTimeoutErrors too: told apart above.
@@ -265,22 +263,3 @@ def describe_request_error(error: Exception, url: str, connect_timeout: float, r
     if isinstance(error, requests.ConnectionError):
         return "connection failed or was reset", False
     return type(error).__name__, False
-
-
-def _tls_failure(error: ssl.SSLError, where: str) -> tuple[str, bool]:
-    if isinstance(error, ssl.SSLCertVerificationError):
-        detail = "certificate verify failed" + (f": {error.verify_message}" if error.verify_message else "")
-        return (
-            f"TLS handshake with {where} failed ({detail}): this machine does not trust the server's certificate; "
-            "fix the server's certificate, or set REQUESTS_CA_BUNDLE to a file holding its CA"
-        ), True
-    # The one reading of text: OpenSSL's reason code (3.0, through Python's ssl, under urllib3 2.8.0),
-    # the only way it tells TLS to a plain-HTTP port from a handshake cut short.
-    kind = (error.reason or "").replace("_", " ").lower()
-    if kind == "wrong version number":
-        return (
-            f"TLS handshake with {where} failed (wrong version number): the server does not speak TLS on that "
-            "port; if it serves plain HTTP, use http:// in TAXI_SOURCE_URL"
-        ), True
-    # An EOF or a reset in the middle of the handshake: a network or proxy hiccup, retried.
-    return f"TLS handshake with {where} failed ({kind or error.__class__.__name__}): retried", False
