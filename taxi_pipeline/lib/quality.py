@@ -2,6 +2,7 @@
 
 import itertools
 import math
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -88,11 +89,6 @@ def location_id_problems(table: pa.Table, color: str, zone_ids: list[int] | None
     return problems
 
 
-def share_outside_month(pickups: pa.ChunkedArray, month: date) -> float:
-    """The fraction of pickups outside the file's month (0 for an empty file)."""
-    return count_outside_month(pickups, month) / len(pickups) if len(pickups) else 0.0
-
-
 def implausible_values(table: pa.Table) -> dict[str, int]:
     """Rows with a negative fare or total (refunds), and trips of zero distance."""
     counts = {f"negative_{name}": _count(pc.less(table[name], 0)) for name in MONEY_COLUMNS}
@@ -129,8 +125,6 @@ def _row_hashes(table: pa.Table, connection: duckdb.DuckDBPyConnection, columns:
     """DuckDB's 64-bit `hash` of each row over `columns` but the constant ones (a null hashes
     apart from any value)."""
     names = [name for name in columns if name in table.column_names and name not in _CONSTANT_COLUMNS]
-    if not names or not table.num_rows:
-        return np.zeros(table.num_rows, np.uint64)
     listed = ", ".join(f'"{name}"' for name in names)
     hashed = connection.from_arrow(table.select(names)).project(f"hash({listed}) AS h").fetchnumpy()["h"]
     return np.asarray(hashed, np.uint64)
@@ -142,23 +136,11 @@ def _repeats(hashes: list[np.ndarray]) -> int:
     return int(np.count_nonzero(values[1:] == values[:-1]))
 
 
-def _table(batch: pa.Table | pa.RecordBatch) -> pa.Table:
-    return pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
-
-
 def duplicate_rows(batches: Iterable[pa.Table | pa.RecordBatch]) -> int:
     """Rows that repeat an earlier row in every column, over a month read batch by batch."""
     with duckdb.connect() as connection:
-        tables = (_table(batch) for batch in batches)
+        tables = map(pa.table, batches)
         return _repeats([_row_hashes(table, connection, table.column_names) for table in tables])
-
-
-def _add(total: dict, counts: dict) -> None:
-    for name, count in counts.items():
-        if isinstance(count, dict):
-            _add(total.setdefault(name, {}), count)
-        else:
-            total[name] = total.get(name, 0) + count
 
 
 @dataclass
@@ -168,11 +150,11 @@ class MonthMeasures:
 
     rows: int = 0
     pickups_outside_month: int = 0
-    location_problems: dict[str, dict[str, int]] = field(default_factory=dict)
-    implausible: dict[str, int] = field(default_factory=dict)
-    non_finite: dict[str, int] = field(default_factory=dict)
-    nulls: dict[str, int] = field(default_factory=dict)
-    impossible: dict[str, int] = field(default_factory=dict)
+    location_problems: dict[str, Counter[str]] = field(default_factory=dict)
+    implausible: Counter[str] = field(default_factory=Counter)
+    non_finite: Counter[str] = field(default_factory=Counter)
+    nulls: Counter[str] = field(default_factory=Counter)
+    impossible: Counter[str] = field(default_factory=Counter)
     key_hashes: list[np.ndarray] = field(default_factory=list, repr=False)
 
     @property
@@ -196,17 +178,15 @@ def measure_month(
     m = MonthMeasures()
     with duckdb.connect() as connection:
         # An empty table first: an empty month counts zero of everything, each under its name.
-        for batch in map(_table, itertools.chain([CANONICAL_SCHEMA.empty_table()], batches)):
+        for batch in map(pa.table, itertools.chain([CANONICAL_SCHEMA.empty_table()], batches)):
             m.rows += batch.num_rows
             m.pickups_outside_month += count_outside_month(batch["pickup_datetime"], month)
-            for total, measure in (
-                (m.location_problems, lambda b: location_id_problems(b, color, zone_ids)),
-                (m.implausible, implausible_values),
-                (m.non_finite, non_finite_values),
-                (m.nulls, required_nulls),
-                (m.impossible, impossible_values),
-            ):
-                _add(total, measure(batch))
+            for name, counts in location_id_problems(batch, color, zone_ids).items():
+                m.location_problems.setdefault(name, Counter()).update(counts)
+            m.implausible.update(implausible_values(batch))
+            m.non_finite.update(non_finite_values(batch))
+            m.nulls.update(required_nulls(batch))
+            m.impossible.update(impossible_values(batch))
             m.key_hashes.append(_row_hashes(batch, connection, KEY_COLUMNS))
     return m
 

@@ -4,6 +4,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from taxi_pipeline.lib.clean import count_outside_month
 from taxi_pipeline.lib.quality import (
     RowDropThresholds,
     location_id_problems,
@@ -11,7 +12,6 @@ from taxi_pipeline.lib.quality import (
     row_drop_share,
     row_drop_verdict,
     schema_differences,
-    share_outside_month,
 )
 from taxi_pipeline.schema import CANONICAL_SCHEMA
 
@@ -60,7 +60,7 @@ def test_fhv_may_leave_locations_empty_but_not_out_of_range():
     assert problems["dropoff_location_id"] == {"outside_zone_range": 0, "null": 0}
 
 
-def test_null_counts_and_share_outside_month():
+def test_null_counts_and_pickups_outside_month():
     pickups = pa.chunked_array(
         [
             pa.array(
@@ -70,8 +70,8 @@ def test_null_counts_and_share_outside_month():
     )
 
     assert null_counts(pa.table({"pickup_datetime": pickups}), ("pickup_datetime",)) == {"pickup_datetime": 1}
-    assert share_outside_month(pickups, date(2020, 4, 1)) == 0.5
-    assert share_outside_month(pa.chunked_array([], pa.timestamp("us")), date(2020, 4, 1)) == 0.0
+    assert count_outside_month(pickups, date(2020, 4, 1)) == 2
+    assert count_outside_month(pa.chunked_array([], pa.timestamp("us")), date(2020, 4, 1)) == 0
 
 
 def test_with_the_zone_table_s_ids_an_id_it_lacks_is_no_zone():
@@ -98,7 +98,7 @@ def test_a_month_measured_batch_by_batch_counts_what_the_whole_month_holds():
     assert measured.null_times == null_counts(month, ("pickup_datetime", "dropoff_datetime"))
     assert measured.location_problems == location_id_problems(month, "green", list(range(1, 264)))
     assert measured.location_problems["pickup_location_id"]["outside_zone_range"] > 0  # zones 264, 265
-    assert measured.share_outside_month == share_outside_month(month["pickup_datetime"], april)
+    assert measured.share_outside_month == count_outside_month(month["pickup_datetime"], april) / month.num_rows
     assert measured.implausible == implausible_values(month)
     assert measure_month([], "green", april).share_outside_month == 0.0
 
