@@ -11,8 +11,7 @@ from taxi_pipeline.settings import redact_urls_in
 
 def _error_text(error) -> str:
     """The first line of a serialized error's message without its "package.Class: " prefix."""
-    lines = (error.message or "").strip().splitlines()
-    return re.sub(r"^[\w.]+: ?", "", lines[0]).strip() if lines else ""
+    return re.sub(r"^[\w.]+: ?", "", (error.message or "").strip().partition("\n")[0]).strip()
 
 
 def step_failure_text(error) -> str:
@@ -47,9 +46,7 @@ def failure_message(run: dg.DagsterRun, step_failures: list[dg.DagsterEvent]) ->
     ),
 )
 def run_failure_webhook(context: dg.RunFailureSensorContext, webhook: WebhookResource) -> dg.SkipReason | None:
-    """Posts the failed run and says in the tick's log what became of it. Without a URL the tick is
-    skipped with that reason; a post that still fails fails the tick, yet Dagster moves the cursor
-    past the run, so it is not posted again."""
+    """Posts the failed run and says in the tick's log what became of it (the description says how)."""
     run = context.dagster_run
     which = f"run {run.run_id[:8]} of {run.job_name}"
     if not webhook.url:

@@ -14,7 +14,7 @@ from requests.adapters import HTTPAdapter
 from urllib3 import exceptions as u3
 from urllib3.util import Retry
 
-from taxi_pipeline.errors import PermanentError, TransientError
+from taxi_pipeline.errors import PermanentError, TransientError, causes
 
 RETRIED_STATUSES = frozenset({429, *range(500, 600)})
 # What urllib3 is given (and logs, on a retry) in place of the URL's path and query.
@@ -86,9 +86,8 @@ def _describe(error: BaseException, where: str, timeout: float) -> str:
         error = error.reason
     # The operating system's error behind it (a ProtocolError holds it as its last argument).
     inner = error.args[-1] if isinstance(error, u3.ProtocolError) and error.args else error
-    os_error = inner if isinstance(inner, BaseException) else None
-    while os_error is not None and not (isinstance(os_error, OSError) and os_error.strerror):
-        os_error = os_error.__cause__ or os_error.__context__
+    chain = causes(inner) if isinstance(inner, BaseException) else ()
+    os_error = next((e for e in chain if isinstance(e, OSError) and e.strerror), None)
     if isinstance(error, u3.NameResolutionError):
         return f"host name not found: {where}"
     if isinstance(error, u3.NewConnectionError):
@@ -119,8 +118,6 @@ class WebhookResource(dg.ConfigurableResource):
     backoff_seconds: float = Field(default=0.25, ge=0, description="urllib3's backoff_factor: waits of 0, 2x, 4x this")
     backoff_max_seconds: float = Field(default=5.0, ge=0, description="Longest wait between two attempts")
     retry_after_max_seconds: int = Field(default=5, ge=0, description="Longest Retry-After (429, 503) honoured")
-    # However slowly a server answers. Above the default policy's worst case against a server that
-    # never answers (4 x 5 s plus 1.5 s of waits), within the 60 s Dagster gives a sensor evaluation.
     deadline_seconds: float = Field(default=30.0, gt=0, description="Longest a post takes, retries and waits included")
 
     @property
