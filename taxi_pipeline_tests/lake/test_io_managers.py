@@ -13,7 +13,6 @@ from taxi_pipeline.defs.lake.io_managers import (
     RawFileIOManagerFactory,
     StagingIOManagerFactory,
     TripsParquetIOManagerFactory,
-    check_canonical_parquet,
     to_canonical_table,
 )
 from taxi_pipeline.defs.lake.resources import LocalLake
@@ -168,19 +167,23 @@ def test_a_republished_staging_file_leaves_the_published_one_as_it_was(tmp_path)
     assert staged.read_bytes() == b"second" and target.read_bytes() == b"first"
 
 
-def test_a_parquet_of_another_schema_is_refused_naming_the_difference(tmp_path):
-    staged = tmp_path / "staged.parquet"
-    pq.write_table(cleaned_sample("fhv", "2019-01").drop_columns(["sr_flag"]), staged)
-
-    with pytest.raises(PermanentError, match=r"staged\.parquet is not a canonical trip file: missing column sr_flag"):
-        check_canonical_parquet(staged)
-
-
 def staged_sample(tmp_path, table=None) -> StagedFile:
     """A staged file of fhv 2019-01 (or `table`), as `cleaned_trips` hands it to its IO manager."""
     path = tmp_path / "staged.parquet"
     pq.write_table(cleaned_sample("fhv", "2019-01") if table is None else table, path)
     return StagedFile(UPath(path), file_sha256(path), "course")
+
+
+def test_a_parquet_of_another_schema_is_refused_naming_the_difference(tmp_path):
+    staged = staged_sample(tmp_path, cleaned_sample("fhv", "2019-01").drop_columns(["sr_flag"]))
+
+    @dg.asset(partitions_def=course_partitions, io_manager_key="staging")
+    def cleaned() -> StagedFile:
+        return staged
+
+    io_manager = StagingIOManagerFactory(lake=LocalLake(base_path=str(tmp_path / "lake")), path_template=TEMPLATE)
+    with pytest.raises(PermanentError, match=r"staged\.parquet is not a canonical trip file: missing column sr_flag"):
+        dg.materialize([cleaned], partition_key="fhv|2019-01-01", resources={"staging": io_manager})
 
 
 def test_the_parquet_io_manager_publishes_a_staged_file_keeping_it(tmp_path):

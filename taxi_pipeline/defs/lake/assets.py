@@ -4,8 +4,7 @@ import dagster as dg
 
 from taxi_pipeline.defs.lake.files import StagedFile
 from taxi_pipeline.defs.metadata import canonical_table_schema, versioned_output
-from taxi_pipeline.defs.quality.checks import BLOCKING_CHECKS
-from taxi_pipeline.defs.quality.verdict import refuse_publication, verdict_findings
+from taxi_pipeline.defs.quality.checks import refuse_publication, verdict_findings
 from taxi_pipeline.defs.source.assets import GROUP
 from taxi_pipeline.lib.parquet import parquet_row_count
 from taxi_pipeline.partitions import one_partition_per_run
@@ -26,7 +25,7 @@ def build_lake_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefini
         `data/{color}/{color}_tripdata_{YYYY-MM}.parquet`, byte for byte the staged file, in one
         parquet schema for every source, service and month. Publishes only bytes whose latest
         audit passed every blocking check (their `sha256`), however runs overlap."""
-        refuse_publication(context.log, context.partition_key, verdict_findings(cleaned_trips, BLOCKING_CHECKS))
+        refuse_publication(context.log, context.partition_key, verdict_findings(cleaned_trips))
         context.add_output_metadata(
             {
                 "dagster/row_count": parquet_row_count(cleaned_trips.path),

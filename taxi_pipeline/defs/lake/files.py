@@ -19,10 +19,8 @@ from upath import UPath
 
 from taxi_pipeline.errors import PermanentError
 
-# One file per (color, month) in each zone; `month` is YYYY-MM. The raw zone keeps the file as
-# published (CSV.gz from the course's mirror, parquet from the TLC). Staging is content-addressed:
-# a folder per (color, month) holding each staged content as `{sha256}.parquet` beside its audit's
-# verdict `{sha256}.audit.json`.
+# One file per (color, month) in each zone, `month` YYYY-MM; staging is a folder per (color, month)
+# of `{sha256}.parquet` files, each beside its audit's verdict `{sha256}.audit.json`.
 RAW_FILE_TEMPLATE = "raw/{color}/{color}_tripdata_{month}.{file_format}"
 STAGING_FILE_TEMPLATE = "staging/{color}/{color}_tripdata_{month}"
 LAKE_FILE_TEMPLATE = "data/{color}/{color}_tripdata_{month}.parquet"
@@ -83,26 +81,22 @@ def _writing(path: UPath) -> Iterator[None]:
     try:
         yield
     except OSError as e:
-        if isinstance(e, LakeWriteError) or not is_local(path):
+        if not is_local(path):
             raise
-        reason = e.strerror or str(e) or type(e).__name__
-        raise LakeWriteError(e.errno, f"cannot write {path} in the lake (TAXI_LAKE_DIR): {reason}") from None
-
-
-PARTS_FOLDER = "taxi_pipeline-parts"
+        raise LakeWriteError(e.errno, f"cannot write {path} in the lake (TAXI_LAKE_DIR): {e.strerror or e}") from None
 
 
 def parts_folder() -> Path:
     """This user's folder of part files (a download or a conversion being written) under TMPDIR."""
-    folder = Path(tempfile.gettempdir()) / f"{PARTS_FOLDER}-{os.getuid()}"
+    folder = Path(tempfile.gettempdir()) / f"taxi_pipeline-parts-{os.getuid()}"
     folder.mkdir(mode=0o755, exist_ok=True)
     return folder
 
 
 @contextmanager
 def local_part_file(prefix: str, suffix: str) -> Iterator[Path]:
-    """A new empty file in `parts_folder()`, readable by all and named after this process: removed
-    when the block fails, left to its IO manager when it succeeds. Parts of dead processes go first."""
+    """A new empty file in `parts_folder()` named after this process, removed if the block fails;
+    parts left by dead processes (SIGKILL runs no cleanup) are removed first."""
     folder = parts_folder()
     for part in folder.glob("*.part"):
         if writer := re.search(r"\.pid(\d+)-", part.name):
@@ -133,16 +127,15 @@ def make_folder(path: UPath) -> None:
 
 
 def _temporary(path: UPath) -> Path:
-    """A hidden local name for a file on its way to `path`: beside it when local (a rename puts it
-    in place), else in the temp folder."""
+    """A hidden local name for a file on its way to `path`: beside it when local, else in TMPDIR."""
     folder = to_local_path(path).parent if is_local(path) else Path(tempfile.gettempdir())
     return folder / f".{path.name}.{uuid.uuid4().hex[:12]}.tmp"
 
 
 @contextmanager
 def _into(path: UPath) -> Iterator[Path]:
-    """A local temporary file that becomes the lake's `path` when the block succeeds (renamed over
-    it, or uploaded: an object appears whole), removed otherwise."""
+    """A local temporary file renamed over (or uploaded to: an object appears whole) the lake's
+    `path` when the block succeeds, removed otherwise."""
     tmp = _temporary(path)
     try:
         yield tmp
@@ -171,9 +164,9 @@ def _link_or_copy(source: Path, destination: Path) -> None:
         shutil.copyfile(source, destination)
 
 
-def _check_sha256(path: Path | UPath, sha256: str, named: object = None) -> None:
+def _check_sha256(path: Path | UPath, sha256: str, named: object) -> None:
     if (actual := file_sha256(path)) != sha256:
-        raise LakeFileChangedError(f"{named or path} holds sha256 {actual[:12]}…, not the {sha256[:12]}… expected")
+        raise LakeFileChangedError(f"{named} holds sha256 {actual[:12]}…, not the {sha256[:12]}… expected")
 
 
 def publish(source: Path, path: UPath) -> None:
@@ -204,39 +197,32 @@ class PinnedFile:
     check_still_published: Callable[[], None]
 
 
-def _republished(path: UPath) -> LakeFileChangedError:
-    return LakeFileChangedError(f"{path} was published again while it was loaded: load it again")
-
-
 @contextmanager
 def pinned(path: UPath, sha256: str) -> Iterator[PinnedFile]:
     """The lake file at `path` held for the block as exactly the bytes `sha256` names (else
-    `LakeFileChangedError`): a hidden hard link, still published while the name is its inode or
-    holds the same bytes; in an object store the object, published while its generation is the same."""
-    if not is_local(path):
-        generation = path.fs.info(path.path).get("generation")
-        _check_sha256(path, sha256)
-
-        def same_generation() -> None:
-            if path.fs.info(path.path, refresh=True).get("generation") != generation:
-                raise _republished(path)
-
-        yield PinnedFile(path, same_generation)
-        same_generation()
-        return
-    local, link = to_local_path(path), _temporary(path)
+    `LakeFileChangedError`): locally a hidden hard link; in an object store the object itself."""
+    local = is_local(path)
+    link = _temporary(path) if local else path
     try:
-        _link_or_copy(local, link)
+        if local:
+            _link_or_copy(to_local_path(path), link)
+            held = link.stat()
+        else:
+            generation = path.fs.info(path.path).get("generation")
         _check_sha256(link, sha256, named=path)
-        held = link.stat()
 
-        def same_inode() -> None:
-            # Published again with the same bytes (another run of the month) is still those bytes.
-            with suppress(FileNotFoundError):
-                if os.path.samestat(local.stat(), held) or file_sha256(local) == sha256:
-                    return
-            raise _republished(path)
+        def check_still_published() -> None:
+            if local:  # the name still is the link's inode, or holds the same bytes (published again)
+                with suppress(FileNotFoundError):
+                    if os.path.samestat(to_local_path(path).stat(), held) or file_sha256(path) == sha256:
+                        return
+            elif path.fs.info(path.path, refresh=True).get("generation") == generation:
+                return
+            raise LakeFileChangedError(f"{path} was published again while it was loaded: load it again")
 
-        yield PinnedFile(UPath(link), same_inode)
+        yield PinnedFile(UPath(link) if local else path, check_still_published)
+        if not local:
+            check_still_published()
     finally:
-        link.unlink(missing_ok=True)
+        if local:
+            link.unlink(missing_ok=True)

@@ -1,8 +1,7 @@
-"""The lake's IO managers, one per zone, each keeping a partition as one file under the lake's root
-(a local folder or a `gs://` bucket): the raw file as downloaded, the staged parquet files by
-their sha256, and the published parquet file."""
+"""The lake's IO managers, one per zone (raw, staging, published), each keeping a partition as one
+file or folder under the lake's root, a local folder or a `gs://` bucket."""
 
-from typing import TYPE_CHECKING, ClassVar, get_args, get_origin
+from typing import TYPE_CHECKING, get_args, get_origin
 
 import dagster as dg
 import pyarrow as pa
@@ -10,18 +9,10 @@ import pyarrow.parquet as pq
 from pydantic import Field
 from upath import UPath
 
-from taxi_pipeline.defs.lake.files import (
-    LakeFileChangedError,
-    StagedFile,
-    atomic_writer,
-    is_local,
-    make_folder,
-    publish,
-    publish_verified,
-    zone_path,
-)
+from taxi_pipeline.defs.lake import files
+from taxi_pipeline.defs.lake.files import StagedFile
 from taxi_pipeline.defs.lake.resources import LakeResource
-from taxi_pipeline.defs.quality.verdict import refuse_publication
+from taxi_pipeline.defs.quality.checks import refuse_publication
 from taxi_pipeline.errors import PermanentError
 from taxi_pipeline.lib.parquet import write_lake_parquet
 from taxi_pipeline.lib.quality import schema_differences
@@ -31,16 +22,14 @@ from taxi_pipeline.schema import CANONICAL_SCHEMA, schema_version
 if TYPE_CHECKING:
     import pandas as pd
 
-RUN_LOOKBACK = 50  # how many of a partition's latest materializations are searched for a run's own
-
 
 def run_materialization(
     instance: dg.DagsterInstance, run: dg.DagsterRun | None, asset_key: dg.AssetKey, partition_key: str
 ) -> dg.AssetMaterialization | None:
     """The materialization of an asset's partition that a run means: the one made in the run or in
     the run it re-executes, else the latest; None when there is none."""
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[partition_key]), limit=RUN_LOOKBACK
+    records = instance.fetch_materializations(  # the run's own is among the partition's latest 50
+        dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[partition_key]), limit=50
     ).records
     own = {run.run_id, run.parent_run_id, run.root_run_id} - {None} if run is not None else set()
     for record in records:
@@ -52,7 +41,7 @@ def run_materialization(
 def written_file_metadata(path: UPath) -> dict[str, dg.MetadataValue]:
     """Size (and, in an object store, the URI) of a written lake file; `UPathIOManager` adds `path`."""
     metadata = {"bytes": dg.MetadataValue.int(path.stat().st_size)}
-    if not is_local(path):
+    if not files.is_local(path):
         metadata["uri"] = dg.MetadataValue.text(str(path))
     if path.protocol == "gs":
         console = f"https://console.cloud.google.com/storage/browser/_details/{path.path}"
@@ -63,24 +52,12 @@ def written_file_metadata(path: UPath) -> dict[str, dg.MetadataValue]:
 def to_canonical_table(obj: "pd.DataFrame | pa.Table") -> pa.Table:
     """The object as an Arrow table in exactly the canonical schema, or an error naming the column."""
     table = obj if isinstance(obj, pa.Table) else pa.Table.from_pandas(obj, preserve_index=False)
-    missing = [name for name in CANONICAL_SCHEMA.names if name not in table.column_names]
-    if missing:
+    if missing := [name for name in CANONICAL_SCHEMA.names if name not in table.column_names]:
         raise PermanentError(f"trip data lacks canonical column(s): {', '.join(missing)}")
-    table = table.select(CANONICAL_SCHEMA.names)
     for fld in CANONICAL_SCHEMA:
-        if table.schema.field(fld.name).type != fld.type:
-            raise PermanentError(f"column {fld.name!r} is {table.schema.field(fld.name).type}, expected {fld.type}")
-    return table.replace_schema_metadata(None).cast(CANONICAL_SCHEMA)
-
-
-def check_canonical_parquet(path: UPath) -> None:
-    """A `PermanentError` naming each difference unless the parquet file at `path` has the canonical
-    schema, today's or an older version's (which still loads)."""
-    with path.open("rb") as f:
-        schema = pq.read_schema(f)
-    differences = schema_differences(schema)
-    if differences and schema_version(schema) is None:
-        raise PermanentError(f"{path} is not a canonical trip file: {'; '.join(differences)}")
+        if (kind := table.schema.field(fld.name).type) != fld.type:
+            raise PermanentError(f"column {fld.name!r} is {kind}, expected {fld.type}")
+    return table.select(CANONICAL_SCHEMA.names).replace_schema_metadata(None).cast(CANONICAL_SCHEMA)
 
 
 def _as_annotated(context: dg.InputContext, value: UPath | StagedFile, path: UPath):
@@ -98,47 +75,68 @@ def _as_annotated(context: dg.InputContext, value: UPath | StagedFile, path: UPa
 
 
 class LakeFileIOManager(dg.UPathIOManager):
-    """Keeps each partition of an asset as one lake file (or folder) at `path_template`, with
-    `{color}` and `{month}` (YYYY-MM), under `lake_root`."""
+    """Keeps each partition of an asset as one lake file (or folder) at its zone's `path_template`,
+    with `{color}` and `{month}` (YYYY-MM), under the lake's root; the zone writes and reads it."""
 
-    def __init__(self, lake_root: UPath, path_template: str):
-        super().__init__(base_path=lake_root)
-        self.lake_root, self.path_template = lake_root, path_template
+    def __init__(self, zone: "_LakeZoneFactory"):
+        super().__init__(base_path=zone.lake.root())
+        self.zone = zone
 
     def get_path_for_partition(self, context, path: UPath, partition: str) -> UPath:
         # A key Dagster holds as a MultiPartitionKey comes as `green/2020-04-01`, one it holds as
         # a string (loading through a partition mapping) as `green|2020-04-01`.
-        return self.lake_root / zone_path(self.path_template, *split_partition_key(partition.replace("/", "|")))
+        color, month = split_partition_key(partition.replace("/", "|"))
+        return self._base_path / files.zone_path(self.zone.path_template, color, month)
 
     def make_directory(self, path: UPath) -> None:
-        make_folder(path)
-
-
-class RawFileIOManager(LakeFileIOManager):
-    """Moves a local file (the download) into the raw zone; loads as the stored file's path."""
+        files.make_folder(path)
 
     def dump_to_path(self, context: dg.OutputContext, obj, path: UPath) -> None:
-        publish(obj, path)
+        self.zone.dump(context, obj, path)
+
+    def load_from_path(self, context: dg.InputContext, path: UPath):
+        return self.zone.load(context, path)
+
+
+class _LakeZoneFactory(dg.ConfigurableIOManagerFactory):
+    """One zone of the lake (a local folder or a `gs://` bucket): its IO manager over `lake`'s root."""
+
+    lake: LakeResource = Field(description="Where the lake lives: a local folder or a GCS bucket")
+    path_template: str = Field(description="Path under the root, with {color} and {month} (YYYY-MM)")
+
+    def create_io_manager(self, context) -> LakeFileIOManager:
+        return LakeFileIOManager(self)
+
+
+class RawFileIOManagerFactory(_LakeZoneFactory):
+    """The raw zone: files as downloaded, each moved in from a local file; loads as the stored file's path."""
+
+    def dump(self, context: dg.OutputContext, obj, path: UPath) -> None:
+        files.publish(obj, path)
         context.add_output_metadata(written_file_metadata(path))
 
-    def load_from_path(self, context: dg.InputContext, path: UPath) -> UPath:
+    def load(self, context: dg.InputContext, path: UPath) -> UPath:
         return path
 
 
-class StagingIOManager(LakeFileIOManager):
-    """The staging zone: a folder per (color, month) of `{sha256}.parquet` files. Moves a canonical
-    `StagedFile` in; loads the content the run means (`run_materialization`), or a DataFrame of it."""
+class StagingIOManagerFactory(_LakeZoneFactory):
+    """The content-addressed staging zone: a folder per (color, month) of `{sha256}.parquet` files. Moves a
+    canonical `StagedFile` in; loads the content the run means (`run_materialization`), or a DataFrame of it."""
 
-    def dump_to_path(self, context: dg.OutputContext, obj: StagedFile, path: UPath) -> None:
-        check_canonical_parquet(obj.path)
-        make_folder(path)
+    def dump(self, context: dg.OutputContext, obj: StagedFile, path: UPath) -> None:
+        with obj.path.open("rb") as f:
+            schema = pq.read_schema(f)
+        # An older version of the canonical schema still loads (its newer columns read null).
+        if (differences := schema_differences(schema)) and schema_version(schema) is None:
+            raise PermanentError(f"{obj.path} is not a canonical trip file: {'; '.join(differences)}")
+        files.make_folder(path)
         staged = path / f"{obj.sha256}.parquet"
-        publish(obj.path, staged)
+        files.publish(obj.path, staged)
         context.add_output_metadata(
             {"staged_sha256": obj.sha256, "source": obj.source, "staged_file": dg.MetadataValue.path(str(staged))}
         )
 
-    def load_from_path(self, context: dg.InputContext, path: UPath) -> "StagedFile | pd.DataFrame":
+    def load(self, context: dg.InputContext, path: UPath) -> "StagedFile | pd.DataFrame":
         try:
             run = context.step_context.dagster_run
         except dg.DagsterInvariantViolationError:  # loaded outside a run (`load_asset_value`)
@@ -151,49 +149,20 @@ class StagingIOManager(LakeFileIOManager):
         return _as_annotated(context, staged_file, staged_file.path)
 
 
-class TripsParquetIOManager(LakeFileIOManager):
-    """The published parquet files: a `StagedFile` copied if its bytes are still its sha256's, or a
+class TripsParquetIOManagerFactory(_LakeZoneFactory):
+    """The published trip parquet files: a `StagedFile` copied if its bytes are still its sha256's, or a
     canonical DataFrame or Arrow table written; loads as a `UPath` if so annotated, else a DataFrame."""
 
-    def dump_to_path(self, context: dg.OutputContext, obj: "StagedFile | pd.DataFrame | pa.Table", path: UPath):
+    def dump(self, context: dg.OutputContext, obj: "StagedFile | pd.DataFrame | pa.Table", path: UPath) -> None:
         if isinstance(obj, StagedFile):
             try:
-                publish_verified(obj.path, path, obj.sha256)
-            except LakeFileChangedError as e:  # the audited bytes were changed under their name
+                files.publish_verified(obj.path, path, obj.sha256)
+            except files.LakeFileChangedError as e:  # the audited bytes were changed under their name
                 refuse_publication(context.log, context.asset_partition_key, [str(e)])
         else:
-            with atomic_writer(path) as f:
+            with files.atomic_writer(path) as f:
                 write_lake_parquet(to_canonical_table(obj), f)
         context.add_output_metadata(written_file_metadata(path))
 
-    def load_from_path(self, context: dg.InputContext, path: UPath) -> "pd.DataFrame | UPath":
+    def load(self, context: dg.InputContext, path: UPath) -> "pd.DataFrame | UPath":
         return _as_annotated(context, path, path)
-
-
-class _LakeZoneFactory(dg.ConfigurableIOManagerFactory):
-    """One zone of the lake (a local folder or a `gs://` bucket): its IO manager over `lake`'s root."""
-
-    lake: LakeResource = Field(description="Where the lake lives: a local folder or a GCS bucket")
-    path_template: str = Field(description="Path under the root, with {color} and {month} (YYYY-MM)")
-    manager: ClassVar[type[LakeFileIOManager]]
-
-    def create_io_manager(self, context) -> LakeFileIOManager:
-        return self.manager(self.lake.root(), self.path_template)
-
-
-class RawFileIOManagerFactory(_LakeZoneFactory):
-    """The raw zone: files as downloaded."""
-
-    manager = RawFileIOManager
-
-
-class StagingIOManagerFactory(_LakeZoneFactory):
-    """The content-addressed staging zone."""
-
-    manager = StagingIOManager
-
-
-class TripsParquetIOManagerFactory(_LakeZoneFactory):
-    """The published trip parquet files."""
-
-    manager = TripsParquetIOManager

@@ -14,8 +14,7 @@ class LakeResource(dg.ConfigurableResource):
     """The root that the IO managers place raw, staging and published files under."""
 
     @abstractmethod
-    def root(self) -> UPath:
-        """The lake's root path (local or remote)."""
+    def root(self) -> UPath: ...
 
 
 class LocalLake(LakeResource):

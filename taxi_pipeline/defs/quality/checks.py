@@ -1,25 +1,27 @@
-"""The audit of write-audit-publish: the checks of the staged month (`cleaned_trips`), one step
-reading the file once. A month failing a blocking check of severity ERROR is never published."""
+"""The audit of write-audit-publish: the checks of the staged month (`cleaned_trips`) in one step reading
+it once, and their verdict, kept beside the bytes they read (`{sha256}.audit.json`) for `lake_trips_parquet`:
+a month failing a blocking check of severity ERROR, or staged after its audit, is never published."""
 
+import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from taxi_pipeline.defs.lake.files import ZONES_FILE, StagedFile
+from taxi_pipeline.defs.lake.files import ZONES_FILE, StagedFile, atomic_writer
 from taxi_pipeline.defs.lake.resources import LakeResource
-from taxi_pipeline.defs.quality.verdict import record_verdict, refuse_publication
 from taxi_pipeline.lib import quality
-from taxi_pipeline.lib.quality import DEFAULT_ROW_DROP, RowDropThresholds
+from taxi_pipeline.lib.quality import RowDropThresholds
 from taxi_pipeline.lib.zones import read_zone_file
 from taxi_pipeline.partitions import split_partition_key
 from taxi_pipeline.schema import SCHEMA_VERSION, schema_version
 
 ERROR, WARN = dg.AssetCheckSeverity.ERROR, dg.AssetCheckSeverity.WARN
-# Shares of a month's rows above which a check fails (see notes on how they were measured).
-MAX_SHARE_OUTSIDE_MONTH = 0.01
-BLOCK_SHARE_OUTSIDE_MONTH = 0.5  # most pickups outside the month: another month's file
+# Shares of a month's rows above which a check fails (docs/decisions.md tells how they were measured).
+OUTSIDE_MONTH_WARN = 0.01
+OUTSIDE_MONTH_BLOCK = 0.5  # most pickups outside the month: another month's file
 MAX_SHARE_IMPLAUSIBLE = {"negative_fare_amount": 0.02, "negative_total_amount": 0.02, "zero_trip_distance": 0.10}
 MAX_SHARE_DUPLICATE_ROWS = {"yellow": 0.01, "green": 0.01, "fhv": 0.10, "fhvhv": 0.01}
 MAX_SHARE_IMPOSSIBLE = {"dropoff_before_pickup": 0.01, "negative_passenger_count": 0.01}
@@ -34,37 +36,27 @@ NO_ZONE_TABLE = f"{quality.FIRST_ZONE}..{quality.LAST_ZONE} (no zone table loade
 
 CLEANED_TRIPS = dg.AssetKey("cleaned_trips")
 LAKE_TRIPS = dg.AssetKey("lake_trips_parquet")  # the month as last published
-# (name, description shown in the UI, blocking) of each check; docs/orchestration.md tells them in full.
-AUDIT_CHECKS = [
-    ("schema_is_canonical", "The staged parquet schema equals the canonical schema, column for column", True),
-    ("month_has_rows", "The month holds at least one trip", True),
-    (
-        "rows_near_previous_publication",
-        "The month's rows stay near its previous publication's: fewer warns above TAXI_ROW_DROP_WARN (10%), "
-        "blocks above TAXI_ROW_DROP_BLOCK (50%); more, TAXI_ROW_GROWTH_WARN (10%) and TAXI_ROW_GROWTH_BLOCK (50%)",
-        True,
-    ),
-    ("rows_are_not_duplicated", "At most 1% of the rows (fhv 10%) repeat an earlier row exactly", True),
-    ("pickup_and_dropoff_times_present", "No trip lacks its pickup or drop-off time", True),
-    (
-        "location_ids_are_taxi_zones",
-        "Locations are zones of the lake's zone table, or TLC zones 1..265 when none is loaded (fhv may omit them)",
-        True,
-    ),
-    ("floats_are_finite", "No floating point column holds NaN or infinity", True),
-    (
-        "required_columns_filled",
-        "Required columns filled: times always; zones (fhv: on some trips); yellow and green fare and total but 0.1%",
-        True,
-    ),
-    ("trips_are_possible", "At most 1% of trips end before they start or carry a negative passenger count", True),
-    (
-        "pickups_within_the_month",
-        "Few pickups fall outside the file's month: above 1% warns; above half (another month's file) blocks",
-        True,
-    ),
-    ("fares_and_distances_plausible", "Few trips have a negative fare or total, or zero distance (kept)", False),
-]
+# Each check's description in the UI (docs/orchestration.md tells them in full); all block but the last.
+CHECK_DESCRIPTIONS = {
+    "schema_is_canonical": "The staged parquet schema equals the canonical schema, column for column",
+    "month_has_rows": "The month holds at least one trip",
+    "rows_near_previous_publication": "The month's rows stay near its previous publication's: fewer warns above "
+    "TAXI_ROW_DROP_WARN (10%), blocks above TAXI_ROW_DROP_BLOCK (50%); more, TAXI_ROW_GROWTH_WARN (10%) and "
+    "TAXI_ROW_GROWTH_BLOCK (50%)",
+    "rows_are_not_duplicated": "At most 1% of the rows (fhv 10%) repeat an earlier row exactly",
+    "pickup_and_dropoff_times_present": "No trip lacks its pickup or drop-off time",
+    "location_ids_are_taxi_zones": "Locations are zones of the lake's zone table, or TLC zones 1..265 when none is "
+    "loaded (fhv may omit them)",
+    "floats_are_finite": "No floating point column holds NaN or infinity",
+    "required_columns_filled": "Required columns filled: times always; zones (fhv: on some trips); yellow and green "
+    "fare and total but 0.1%",
+    "trips_are_possible": "At most 1% of trips end before they start or carry a negative passenger count",
+    "pickups_within_the_month": "Few pickups fall outside the file's month: above 1% warns; above half (another "
+    "month's file) blocks",
+    "fares_and_distances_plausible": "Few trips have a negative fare or total, or zero distance (kept)",
+}
+# (name, description, blocking) of each check.
+AUDIT_CHECKS = [(name, text, name != "fares_and_distances_plausible") for name, text in CHECK_DESCRIPTIONS.items()]
 BLOCKING_CHECKS = {name for name, _, blocking in AUDIT_CHECKS if blocking}
 
 
@@ -86,10 +78,7 @@ def _parquet(f) -> pq.ParquetFile:
 
 
 def audit_results(
-    context: dg.AssetCheckExecutionContext,
-    staged: StagedFile,
-    lake: LakeResource,
-    row_drop: RowDropThresholds = DEFAULT_ROW_DROP,
+    context: dg.AssetCheckExecutionContext, staged: StagedFile, lake: LakeResource, row_drop: RowDropThresholds
 ) -> Iterator[dg.AssetCheckResult]:
     """Every check's result on the staged month, each naming the bytes it examined (`staged_sha256`)."""
     color, month = split_partition_key(context.partition_key)
@@ -105,25 +94,24 @@ def audit_results(
         )
 
     with staged.path.open("rb") as f:
-        schema = pq.read_schema(f)
-    version, differences = schema_version(schema), quality.schema_differences(schema)
-    metadata = {"schema_version": version or "none", "differences": dg.MetadataValue.json(differences)}
-    if version is not None and version < SCHEMA_VERSION:
-        # Staged by an older release: it still publishes and loads (the newer columns read null).
-        older = f"schema version {version} of {SCHEMA_VERSION}: an older release wrote this file"
-        yield result(
-            "schema_is_canonical", False, metadata, f"{older}; materialize cleaned_trips again to rewrite it", WARN
-        )
-    else:
-        differ = differences and f"the schema differs from the canonical one: {'; '.join(differences)}"
-        yield result("schema_is_canonical", not differences, metadata, differ)
-    if version is None:  # the other checks need the canonical columns
-        return
-
-    zones = lake.root() / ZONES_FILE
-    zone_ids, zones_from = (read_zone_file(zones).ids, str(zones)) if zones.exists() else (None, NO_ZONE_TABLE)
-    with staged.path.open("rb") as f:
         parquet = _parquet(f)
+        schema = parquet.schema_arrow
+        version, differences = schema_version(schema), quality.schema_differences(schema)
+        metadata = {"schema_version": version or "none", "differences": dg.MetadataValue.json(differences)}
+        if version is not None and version < SCHEMA_VERSION:
+            # Staged by an older release: it still publishes and loads (the newer columns read null).
+            older = f"schema version {version} of {SCHEMA_VERSION}: an older release wrote this file"
+            yield result(
+                "schema_is_canonical", False, metadata, f"{older}; materialize cleaned_trips again to rewrite it", WARN
+            )
+        else:
+            differ = differences and f"the schema differs from the canonical one: {'; '.join(differences)}"
+            yield result("schema_is_canonical", not differences, metadata, differ)
+        if version is None:  # the other checks need the canonical columns
+            return
+
+        zones = lake.root() / ZONES_FILE
+        zone_ids, zones_from = (read_zone_file(zones).ids, str(zones)) if zones.exists() else (None, NO_ZONE_TABLE)
         batches = parquet.iter_batches(batch_size=AUDIT_BATCH_ROWS, columns=quality.audit_columns(parquet.metadata))
         measured = quality.measure_month(batches, color, month, zone_ids)
     pa.default_memory_pool().release_unused()  # the load runs next in this process
@@ -208,19 +196,15 @@ def audit_results(
     metadata = {**counts, **_shares(counts, rows), "block_above": dg.MetadataValue.json(MAX_SHARE_IMPOSSIBLE)}
     yield result("trips_are_possible", not impossible, metadata, impossible)
 
-    share, blocks = measured.share_outside_month, measured.share_outside_month > BLOCK_SHARE_OUTSIDE_MONTH
+    share, blocks = measured.share_outside_month, measured.share_outside_month > OUTSIDE_MONTH_BLOCK
     metadata = {
         "share_outside_month": round(share, 6),
-        "threshold": MAX_SHARE_OUTSIDE_MONTH,
-        "block_above": BLOCK_SHARE_OUTSIDE_MONTH,
+        "threshold": OUTSIDE_MONTH_WARN,
+        "block_above": OUTSIDE_MONTH_BLOCK,
     }
     outside = f"{share:.1%} of pickups fall outside {month:%Y-%m}: another month's file under this name?"
     yield result(
-        "pickups_within_the_month",
-        share <= MAX_SHARE_OUTSIDE_MONTH,
-        metadata,
-        blocks and outside,
-        ERROR if blocks else WARN,
+        "pickups_within_the_month", share <= OUTSIDE_MONTH_WARN, metadata, blocks and outside, ERROR if blocks else WARN
     )
 
     counts = measured.implausible
@@ -228,8 +212,47 @@ def audit_results(
     yield result("fares_and_distances_plausible", not _over(counts, rows, MAX_SHARE_IMPLAUSIBLE), metadata, None, WARN)
 
 
+def _findings(checks: dict[str, dict]) -> list[str]:
+    """`check: what it found` of each blocking check that failed with severity ERROR (a WARN lets
+    the month through), its description's first line or else its metadata's plain numbers."""
+    findings = []
+    for name, check in checks.items():
+        if check["blocking"] and not check["passed"] and check["severity"] == ERROR.value:
+            numbers = ", ".join(f"{k} {v:,}" for k, v in check["metadata"].items() if isinstance(v, int | float))
+            found = check["description"] and check["description"].strip().splitlines()[0]
+            findings.append(f"{name}: {found or 'failed' + (f' ({numbers})' if numbers else '')}")
+    return findings
+
+
+def refuse_publication(log: dg.DagsterLogManager, partition_key: str, findings: list[str]) -> None:
+    """When there are `findings`, fail the step at once (no retry) with the line
+    `green 2020-05 not published: <check>: <finding>[; ...]`, logged as an error."""
+    if findings:
+        color, month = split_partition_key(partition_key)
+        line = f"{color} {month:%Y-%m} not published: {'; '.join(findings)}"
+        log.error(line)
+        raise dg.Failure(description=line, allow_retries=False)
+
+
+def verdict_findings(staged: StagedFile) -> list[str]:
+    """Why the latest audit of exactly `staged`'s bytes does not let them be published: the
+    blocking checks that failed, or that never ran on these bytes; none when it does."""
+    try:
+        with staged.verdict_path.open("rb") as f:
+            checks = json.load(f)["checks"]
+    except FileNotFoundError:
+        return [
+            f"the staged content {staged.sha256[:12]}… was never audited: materialize cleaned_trips with its checks "
+            "(trips_job runs both)"
+        ]
+    findings = _findings(checks)
+    if not findings and (unaudited := sorted(BLOCKING_CHECKS - checks.keys())):
+        findings.append(f"not audited by {', '.join(unaudited)}: materialize cleaned_trips with its checks")
+    return findings
+
+
 def build_audit_checks(
-    partitions_def: dg.PartitionsDefinition, row_drop: RowDropThresholds = DEFAULT_ROW_DROP
+    partitions_def: dg.PartitionsDefinition, row_drop: RowDropThresholds
 ) -> dg.AssetChecksDefinition:
     """The audit of `cleaned_trips` as one check step over `partitions_def`, a month's rows held
     to `row_drop` against its previous publication."""
@@ -245,7 +268,27 @@ def build_audit_checks(
         the bytes it examined for `lake_trips_parquet`; a blocked month fails the step saying why."""
         results = list(audit_results(context, cleaned_trips, lake, row_drop))
         yield from results
-        findings = record_verdict(cleaned_trips, context.partition_key, context.run.run_id, results, BLOCKING_CHECKS)
+        checks = {
+            r.check_name: {
+                "passed": r.passed,
+                "severity": r.severity.value,
+                "blocking": r.check_name in BLOCKING_CHECKS,
+                "description": r.description,
+                "metadata": {k: v.value for k, v in r.metadata.items() if isinstance(v.value, int | float | str)},
+            }
+            for r in results
+        }
+        findings = _findings(checks)
+        verdict = {
+            "sha256": cleaned_trips.sha256,
+            "partition": context.partition_key,
+            "run_id": context.run.run_id,
+            "audited_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "publishable": not findings,
+            "checks": checks,
+        }
+        with atomic_writer(cleaned_trips.verdict_path) as f:
+            f.write(json.dumps(verdict, indent=2).encode())
         refuse_publication(context.log, context.partition_key, findings)
 
     return audit_cleaned_trips
