@@ -1,7 +1,7 @@
 """Turn a parsed month of trips into the canonical schema, keeping every row."""
 
 from dataclasses import dataclass, field, fields
-from datetime import date, datetime
+from datetime import date
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -41,10 +41,9 @@ NO_ROWS = CleaningReport(0, None, None, 0, dict.fromkeys(CANONICAL_SCHEMA.names,
 
 def count_outside_month(pickups: pa.ChunkedArray, month: date) -> int:
     """Pickups before the first or from the first of the next month on."""
-    start = pa.scalar(datetime.combine(month, datetime.min.time()), pa.timestamp("us"))
-    end = pa.scalar(datetime.combine(month + relativedelta(months=1), datetime.min.time()), pa.timestamp("us"))
-    outside = pc.or_(pc.less(pickups, start), pc.greater_equal(pickups, end))
-    return pc.sum(outside.cast(pa.int64())).as_py() or 0
+    days = pc.cast(pickups, pa.date32())
+    outside = pc.or_(pc.less(days, month), pc.greater_equal(days, month + relativedelta(months=1)))
+    return pc.sum(outside).as_py() or 0
 
 
 def clean_trips(parsed: pa.Table, color: str, source_month: date) -> tuple[pa.Table, CleaningReport]:
