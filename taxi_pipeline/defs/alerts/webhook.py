@@ -40,35 +40,25 @@ class _PostAdapter(HTTPAdapter):
         self._target = request.path_url
         return super().request_url(request, proxies).removesuffix(self._target) + WITHHELD_PATH
 
-    def init_poolmanager(self, *args, **kwargs) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self._own_connections(self.poolmanager)
-
-    def proxy_manager_for(self, proxy, **kwargs):
-        return self._own_connections(super().proxy_manager_for(proxy, **kwargs))
-
-    def _own_connections(self, manager):
-        """urllib3's pool `manager`, its connections keeping their sockets here and putting the real
-        target in the request line."""
+    def get_connection_with_tls_context(self, *args, **kwargs):
+        """urllib3's pool for the post, its connections keeping their sockets here and putting the
+        real target in the request line."""
+        pool = super().get_connection_with_tls_context(*args, **kwargs)
         adapter = self
 
-        def pool(pool_class: type) -> type:
-            class Connection(pool_class.ConnectionCls):
-                def _new_conn(self) -> socket.socket:
-                    sock = super()._new_conn()
-                    adapter._sockets.append(sock)  # before the flag is read, as give_up sets it first
-                    if adapter._given_up:
-                        adapter.give_up()
-                    return sock
+        class Connection(pool.ConnectionCls):
+            def _new_conn(self) -> socket.socket:
+                sock = super()._new_conn()
+                adapter._sockets.append(sock)  # before the flag is read, as give_up sets it first
+                if adapter._given_up:
+                    adapter.give_up()
+                return sock
 
-                def putrequest(self, method, url, *args, **kwargs):
-                    url = url.replace(WITHHELD_PATH, adapter._target, 1)
-                    return super().putrequest(method, url, *args, **kwargs)
+            def putrequest(self, method, url, *args, **kwargs):
+                return super().putrequest(method, url.replace(WITHHELD_PATH, adapter._target, 1), *args, **kwargs)
 
-            return type(pool_class.__name__, (pool_class,), {"ConnectionCls": Connection})
-
-        manager.pool_classes_by_scheme = {s: pool(p) for s, p in manager.pool_classes_by_scheme.items()}
-        return manager
+        pool.ConnectionCls = Connection
+        return pool
 
     def give_up(self) -> None:
         """Shut every socket of the post, and each one it opens from now on."""
