@@ -15,9 +15,8 @@ def _error_text(error) -> str:
 
 
 def step_failure_text(error) -> str:
-    """What failed a step, in one line, credentials in URLs redacted: the innermost message of the
-    error's cause chain (the last attempt's, under "Exceeded max_retries of 3"), then the outer
-    message when it differs."""
+    """What failed a step in one line, URLs redacted: the innermost message of the error's cause chain (the
+    last attempt's, under "Exceeded max_retries of 3"), then the outer message when it differs."""
     if error is None:
         return "failed"
     outer, inner, cause = _error_text(error) or "failed", "", error.cause

@@ -28,9 +28,8 @@ class _WebhookRetry(Retry):
 
 
 class _PostAdapter(HTTPAdapter):
-    """requests' adapter for one post. urllib3 handles WITHHELD_PATH as the request target, which
-    only the request line replaces by the real one; each socket opened is kept so that `give_up`
-    can shut it (a read blocked on it then ends; close would not wake it)."""
+    """requests' adapter for one post: urllib3 sees WITHHELD_PATH, only the request line the real target;
+    each socket is kept so that `give_up` can shut it (a blocked read then ends; close would not wake it)."""
 
     def __init__(self, retry: Retry) -> None:
         self._target, self._sockets, self._given_up = "", [], False
@@ -41,8 +40,7 @@ class _PostAdapter(HTTPAdapter):
         return super().request_url(request, proxies).removesuffix(self._target) + WITHHELD_PATH
 
     def get_connection_with_tls_context(self, *args, **kwargs):
-        """urllib3's pool for the post, its connections keeping their sockets here and putting the
-        real target in the request line."""
+        """urllib3's pool for the post, whose connections keep their sockets here and send the real target."""
         pool = super().get_connection_with_tls_context(*args, **kwargs)
         adapter = self
 

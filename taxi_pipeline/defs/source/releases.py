@@ -56,8 +56,7 @@ class TripRelease:
         return self.last_month or today.replace(day=1) - relativedelta(months=TLC_PUBLICATION_LAG_MONTHS + 1)
 
     def check_offered(self, color: str, month: date, today: date) -> None:
-        """`PermanentError` saying why when the release cannot have this file (not begun, or later
-        than it can have published)."""
+        """`PermanentError` saying why when the release cannot have this file (not begun, or not yet published)."""
         began, latest = self._began(color), self.latest_month(today)
         if self.last_month is not None and not began <= month <= latest:
             raise PermanentError(

@@ -1,6 +1,5 @@
-"""The source resource: one month's trip file, or the zone table, copied from the release's URL,
-an HTTP mirror or a file:// folder to local disk and hashed; a failed request raised as a
-`PermanentError` or `TransientError` whose message says what happened and what to do."""
+"""The source resource: a month's trip file, or the zone table, copied from the release's URL, an HTTP mirror
+or a file:// folder to local disk and hashed; a failed request says what happened and what to do."""
 
 import hashlib
 import socket
@@ -156,8 +155,7 @@ class TripSourceResource(dg.ConfigurableResource):
 
     @contextmanager
     def _request(self, method: str, url: str) -> Iterator[requests.Response]:
-        """The streamed answer to `method` on `url`, redirects followed. A request that gets none
-        raises what went wrong after the URL without its user:password (requests' messages repeat it)."""
+        """The streamed answer to `method` on `url`; one that gets none raises what went wrong, the URL redacted."""
         timeouts = self.connect_timeout_seconds, self.read_timeout_seconds
         try:
             with requests.request(method, url, stream=True, timeout=timeouts, headers=HEADERS) as response:
@@ -201,8 +199,7 @@ def describe_bytes(count: float) -> str:
 
 
 def _first(error: BaseException, kinds: type[BaseException] | tuple[type[BaseException], ...]):
-    """The first exception of `kinds` in `error` or what it wraps (cause, context, and the
-    `args` or `reason` of requests' and urllib3's errors)."""
+    """The first exception of `kinds` in `error` or what it wraps (cause, context, `reason`, `args`)."""
     seen: set[int] = set()
     pending: list[BaseException] = [error]
     while pending:

@@ -27,8 +27,7 @@ def build_new_month_sensor(partitions_def: dg.MultiPartitionsDefinition, release
         description="Requests each color's next months once the source publishes them.",
     )
     def new_month_sensor(context: dg.SensorEvaluationContext, source: TripSourceResource) -> dg.SensorResult:
-        """Per color, asks the source (HEAD) about the months after the latest one loaded or requested (else
-        from the partitions' or the service's first month); the cursor remembers what it requested."""
+        """Per color, asks the source about the months after the latest loaded or requested (the cursor)."""
         requested = {color: date.fromisoformat(month) for color, month in json.loads(context.cursor or "{}").items()}
         latest = dict(requested)
         for key in context.instance.get_materialized_partitions(dg.AssetKey("warehouse_trips")):
