@@ -15,23 +15,16 @@ ROW_GROUP_ROWS = 256 * 1024
 def write_lake_parquet(tables: pa.Table | Iterable[pa.Table], sink) -> int:
     """Write canonical trips (one table, or tables one after the other) as a lake parquet file to
     a path or binary file object, in row groups of `ROW_GROUP_ROWS`; returns the rows written."""
-    if isinstance(tables, pa.Table):
-        tables = [tables]
-    rows = 0
-    pending: list[pa.Table] = []
-    pending_rows = 0
+    written, pending = 0, CANONICAL_SCHEMA.empty_table()
     with pq.ParquetWriter(sink, CANONICAL_SCHEMA, compression=PARQUET_COMPRESSION) as writer:
-        for table in tables:
-            pending.append(table)
-            pending_rows += table.num_rows
-            if pending_rows >= ROW_GROUP_ROWS:
-                writer.write_table(pa.concat_tables(pending), row_group_size=pending_rows)
-                rows += pending_rows
-                pending, pending_rows = [], 0
-        if pending_rows or not rows:
-            writer.write_table(pa.concat_tables(pending) if pending else CANONICAL_SCHEMA.empty_table())
-            rows += pending_rows
-    return rows
+        for table in [tables] if isinstance(tables, pa.Table) else tables:
+            pending = pa.concat_tables([pending, table])
+            if pending.num_rows >= ROW_GROUP_ROWS:
+                writer.write_table(pending, row_group_size=pending.num_rows)
+                written, pending = written + pending.num_rows, CANONICAL_SCHEMA.empty_table()
+        if pending.num_rows or not written:
+            writer.write_table(pending)
+    return written + pending.num_rows
 
 
 def parquet_row_count(path) -> int:
