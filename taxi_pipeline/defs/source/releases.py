@@ -59,19 +59,17 @@ class TripRelease:
         """`PermanentError` saying why when the release cannot have this file (not begun, or not yet published)."""
         began, latest = self._began(color), self.latest_month(today)
         if self.last_month is not None and not began <= month <= latest:
-            raise PermanentError(
-                f"{color} {month:%Y-%m} is not in the {self.description}: it holds {began:%Y-%m} to {latest:%Y-%m}"
+            why = f"is not in the {self.description}: it holds {began:%Y-%m} to {latest:%Y-%m}"
+        elif month < began:
+            why = f"is before the service began: the {self.description} holds {color} trips from {began:%Y-%m}"
+        elif month > latest:
+            why = (
+                "is not published yet: the TLC publishes a month about two months after it ends "
+                f"(the latest it can have today is {latest:%Y-%m})"
             )
-        if month < began:
-            raise PermanentError(
-                f"{color} {month:%Y-%m} is before the service began: the {self.description} holds {color} "
-                f"trips from {began:%Y-%m}"
-            )
-        if month > latest:
-            raise PermanentError(
-                f"{color} {month:%Y-%m} is not published yet: the TLC publishes a month about two months after it "
-                f"ends (the latest it can have today is {latest:%Y-%m})"
-            )
+        else:
+            return
+        raise PermanentError(f"{color} {month:%Y-%m} {why}")
 
 
 COURSE = TripRelease(

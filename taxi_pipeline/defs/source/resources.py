@@ -34,6 +34,7 @@ CHUNK_BYTES = 1 << 20
 HEADERS = {"User-Agent": "taxi_pipeline/0.1 (NYC TLC trip-data loader)"}
 WAF_HEADER = "x-amzn-waf-action"
 MIRROR_HINT = "set TAXI_SOURCE_URL to a reachable mirror (a file:// folder works offline)"
+Progress = Callable[[int], None] | None  # called with the bytes written so far
 
 
 class SourceUnavailableError(TransientError):
@@ -92,9 +93,7 @@ class TripSourceResource(dg.ConfigurableResource):
         with self._request("HEAD", url) as response:
             return check_answer(response, f"{color} {month:%Y-%m}", redact_url(url)) is None
 
-    def download(
-        self, color: str, month: date, destination: Path, on_progress: Callable[[int], None] | None = None
-    ) -> DownloadedFile:
+    def download(self, color: str, month: date, destination: Path, on_progress: Progress = None) -> DownloadedFile:
         """Stream the month's file to `destination`, hashed on the way; a month the release lacks fails first."""
         self.trip_release.check_offered(color, month, datetime.now(UTC).date())
         return self._download(self.file_url(color, month), f"{color} {month:%Y-%m}", destination, on_progress)
@@ -103,9 +102,7 @@ class TripSourceResource(dg.ConfigurableResource):
         """Copy the zone lookup table to `destination`."""
         return self._download(self.zones_url(), "the taxi zone table", destination)
 
-    def _download(
-        self, url: str, label: str, destination: Path, on_progress: Callable[[int], None] | None = None
-    ) -> DownloadedFile:
+    def _download(self, url: str, label: str, destination: Path, on_progress: Progress = None) -> DownloadedFile:
         digest, validators = hashlib.sha256(), {}
         with open(destination, "wb") as out:
             for chunk in self._chunks(url, label, validators):
