@@ -18,10 +18,6 @@ class Layout:
     columns: dict[str, str]
     optional: frozenset[str]  # columns a file may lack (older months, fees that came later)
 
-    def describe(self) -> str:
-        """The expected header, optional columns in brackets, for error messages."""
-        return ", ".join(f"[{n}]" if n in self.optional else n for n in self.columns)
-
 
 def _layout(header: str) -> Layout:
     """A layout written as its header: `source=canonical` where the names differ, `[optional]`."""
@@ -58,20 +54,6 @@ LAYOUTS: dict[str, Layout] = {
 }
 
 
-def service_marks(header: list[str]) -> dict[str, list[str]]:
-    """The services whose signature the header has, with the names that show it: `tpep_` times,
-    `lpep_` times, `hvfhs_license_num`, or fhv's `dispatching_base_num` and `pickup_datetime`."""
-    lower = {name.lower(): name for name in header}
-    marks = {
-        "yellow": [name for name in header if name.lower().startswith("tpep_")],
-        "green": [name for name in header if name.lower().startswith("lpep_")],
-        "fhvhv": [lower[n] for n in ("hvfhs_license_num",) if n in lower],
-    }
-    if not marks["fhvhv"] and {"dispatching_base_num", "pickup_datetime"} <= lower.keys():
-        marks["fhv"] = [lower["dispatching_base_num"], lower["pickup_datetime"]]
-    return {service: names for service, names in marks.items() if names}
-
-
 def match_columns(
     path, header: list[str], color: str, month: date | None = None, noun: str = "color"
 ) -> tuple[dict[str, str], list[str]]:
@@ -81,17 +63,24 @@ def match_columns(
         raise TripFileError(f"{path}: unknown {noun} {color!r}; expected one of {', '.join(LAYOUTS)}")
     layout = LAYOUTS[color]
     offered = f"{color} {month:%Y-%m}" if month else color
-    others = {service: names for service, names in service_marks(header).items() if service != color}
+    # Another service's signature: `tpep_` or `lpep_` times, `hvfhs_license_num`, or else fhv's
+    # `dispatching_base_num` and `pickup_datetime`.
+    lower = {name.lower(): name for name in header}
+    marks = {
+        "yellow": [name for name in header if name.lower().startswith("tpep_")],
+        "green": [name for name in header if name.lower().startswith("lpep_")],
+        "fhvhv": [lower[n] for n in ("hvfhs_license_num",) if n in lower],
+    }
+    if not marks["fhvhv"] and {"dispatching_base_num", "pickup_datetime"} <= lower.keys():
+        marks["fhv"] = [lower["dispatching_base_num"], lower["pickup_datetime"]]
+    others = {service: names for service, names in marks.items() if names and service != color}
     if others:
         signatures = " and ".join(f"{service} ({', '.join(names)})" for service, names in others.items())
         raise TripFileError(f"{path}: {offered}: the file's columns are those of {signatures}, not {color}")
+    extra = [name for name in header if name.lower() not in layout.columns]
     by_canonical: dict[str, list[str]] = {}
-    extra = []
-    for name in header:
-        if name.lower() in layout.columns:
-            by_canonical.setdefault(layout.columns[name.lower()], []).append(name)
-        else:
-            extra.append(name)
+    for name in (name for name in header if name.lower() in layout.columns):
+        by_canonical.setdefault(layout.columns[name.lower()], []).append(name)
     collisions = [names for names in by_canonical.values() if len(names) > 1]
     if collisions:
         both = "; ".join(f"{' and '.join(n)} both read as {layout.columns[n[0].lower()]}" for n in collisions)
@@ -99,7 +88,8 @@ def match_columns(
     by_lower = {names[0].lower(): names[0] for names in by_canonical.values()}
     missing = [name for name in layout.columns if name not in by_lower and name not in layout.optional]
     if missing:
+        expected = ", ".join(f"[{name}]" if name in layout.optional else name for name in layout.columns)
         raise TripFileError(
-            f"{path}: {color} file lacks required column(s) {', '.join(missing)}; expected layout: {layout.describe()}"
+            f"{path}: {color} file lacks required column(s) {', '.join(missing)}; expected layout: {expected}"
         )
-    return {by_lower[lower]: layout.columns[lower] for lower in by_lower}, extra
+    return {by_lower[name]: layout.columns[name] for name in by_lower}, extra
