@@ -135,15 +135,15 @@ def _temporary(path: UPath) -> Path:
 @contextmanager
 def _into(path: UPath) -> Iterator[Path]:
     """A local temporary file renamed over (or uploaded to: an object appears whole) the lake's
-    `path` when the block succeeds, removed otherwise."""
+    `path` when the block succeeds, removed otherwise; a local write error names `path`."""
     tmp = _temporary(path)
     try:
-        yield tmp
-        if is_local(path):
-            with _writing(path):
+        with _writing(path):
+            yield tmp
+            if is_local(path):
                 os.replace(tmp, to_local_path(path))
-        else:
-            path.fs.put_file(str(tmp), path.path)
+            else:
+                path.fs.put_file(str(tmp), path.path)
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -151,7 +151,7 @@ def _into(path: UPath) -> Iterator[Path]:
 @contextmanager
 def atomic_writer(path: UPath) -> Iterator[IO[bytes]]:
     """A binary file to write into; it appears under the lake `path` only when the block succeeds."""
-    with _into(path) as tmp, _writing(path), open(tmp, "wb") as f:
+    with _into(path) as tmp, open(tmp, "wb") as f:
         yield f
 
 
@@ -172,7 +172,7 @@ def _check_sha256(path: Path | UPath, sha256: str, named: object) -> None:
 def publish(source: Path, path: UPath) -> None:
     """Move the complete local file `source` to the lake `path`, all or nothing: the previous
     file stays until the new one is whole (a copy into the lake is `publish_verified`)."""
-    with _into(path) as tmp, _writing(path):
+    with _into(path) as tmp:
         shutil.move(to_local_path(source), tmp)
 
 
@@ -181,8 +181,7 @@ def publish_verified(source: UPath, path: UPath, sha256: str) -> None:
     so no writer of `source` slips others in) are those `sha256` names, else `LakeFileChangedError`."""
     with _into(path) as tmp:
         if is_local(source):
-            with _writing(path):
-                _link_or_copy(to_local_path(source), tmp)
+            _link_or_copy(to_local_path(source), tmp)
         else:
             source.fs.get_file(source.path, str(tmp))
         _check_sha256(tmp, sha256, named=source)

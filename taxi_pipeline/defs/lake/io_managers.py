@@ -31,21 +31,17 @@ def run_materialization(
     records = instance.fetch_materializations(  # the run's own is among the partition's latest 50
         dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[partition_key]), limit=50
     ).records
-    own = {run.run_id, run.parent_run_id, run.root_run_id} - {None} if run is not None else set()
-    for record in records:
-        if record.run_id in own:
-            return record.asset_materialization
-    return records[0].asset_materialization if records else None
+    own = {run.run_id, run.parent_run_id, run.root_run_id} if run is not None else set()
+    record = next((record for record in records if record.run_id in own), records[0] if records else None)
+    return record.asset_materialization if record is not None else None
 
 
 def written_file_metadata(path: UPath) -> dict[str, dg.MetadataValue]:
-    """Size (and, in an object store, the URI) of a written lake file; `UPathIOManager` adds `path`."""
+    """Size (and, in a GCS bucket, the URI and console page) of a written lake file; `UPathIOManager` adds `path`."""
     metadata = {"bytes": dg.MetadataValue.int(path.stat().st_size)}
-    if not files.is_local(path):
-        metadata["uri"] = dg.MetadataValue.text(str(path))
     if path.protocol == "gs":
         console = f"https://console.cloud.google.com/storage/browser/_details/{path.path}"
-        metadata["console"] = dg.MetadataValue.url(console)
+        metadata |= {"uri": dg.MetadataValue.text(str(path)), "console": dg.MetadataValue.url(console)}
     return metadata
 
 
@@ -60,23 +56,9 @@ def to_canonical_table(obj: "pd.DataFrame | pa.Table") -> pa.Table:
     return table.select(CANONICAL_SCHEMA.names).replace_schema_metadata(None).cast(CANONICAL_SCHEMA)
 
 
-def _as_annotated(context: dg.InputContext, value: UPath | StagedFile, path: UPath):
-    """`value` for an input annotated with its type (or a dict of it), else the parquet file at
-    `path` as a pandas DataFrame with Arrow dtypes."""
-    wanted = context.dagster_type.typing_type
-    if get_origin(wanted) is dict:
-        wanted = get_args(wanted)[1]
-    if wanted in (UPath, StagedFile):
-        return value
-    import pandas as pd  # here only: pandas slows every import of the definitions
-
-    with path.open("rb") as f:
-        return pq.read_table(f).to_pandas(types_mapper=pd.ArrowDtype)
-
-
 class LakeFileIOManager(dg.UPathIOManager):
-    """Keeps each partition of an asset as one lake file (or folder) at its zone's `path_template`,
-    with `{color}` and `{month}` (YYYY-MM), under the lake's root; the zone writes and reads it."""
+    """Keeps each partition as one lake file (or folder) of its zone, which writes and reads it; an input
+    annotated otherwise than with the zone's type (or a dict of it) loads as a DataFrame of the file."""
 
     def __init__(self, zone: "_LakeZoneFactory"):
         super().__init__(base_path=zone.lake.root())
@@ -94,8 +76,17 @@ class LakeFileIOManager(dg.UPathIOManager):
     def dump_to_path(self, context: dg.OutputContext, obj, path: UPath) -> None:
         self.zone.dump(context, obj, path)
 
-    def load_from_path(self, context: dg.InputContext, path: UPath):
-        return self.zone.load(context, path)
+    def load_from_path(self, context: dg.InputContext, path: UPath) -> "UPath | StagedFile | pd.DataFrame":
+        value = self.zone.load(context, path)
+        wanted = context.dagster_type.typing_type
+        if get_origin(wanted) is dict:
+            wanted = get_args(wanted)[1]
+        if wanted in (UPath, StagedFile):
+            return value
+        import pandas as pd  # here only: pandas slows every import of the definitions
+
+        with (value.path if isinstance(value, StagedFile) else value).open("rb") as f:
+            return pq.read_table(f).to_pandas(types_mapper=pd.ArrowDtype)
 
 
 class _LakeZoneFactory(dg.ConfigurableIOManagerFactory):
@@ -107,16 +98,16 @@ class _LakeZoneFactory(dg.ConfigurableIOManagerFactory):
     def create_io_manager(self, context) -> LakeFileIOManager:
         return LakeFileIOManager(self)
 
+    def load(self, context: dg.InputContext, path: UPath) -> UPath | StagedFile:
+        return path
+
 
 class RawFileIOManagerFactory(_LakeZoneFactory):
-    """The raw zone: files as downloaded, each moved in from a local file; loads as the stored file's path."""
+    """The raw zone: files as downloaded, each moved in from a local file."""
 
     def dump(self, context: dg.OutputContext, obj, path: UPath) -> None:
         files.publish(obj, path)
         context.add_output_metadata(written_file_metadata(path))
-
-    def load(self, context: dg.InputContext, path: UPath) -> UPath:
-        return path
 
 
 class StagingIOManagerFactory(_LakeZoneFactory):
@@ -124,8 +115,7 @@ class StagingIOManagerFactory(_LakeZoneFactory):
     canonical `StagedFile` in; loads the content the run means (`run_materialization`), or a DataFrame of it."""
 
     def dump(self, context: dg.OutputContext, obj: StagedFile, path: UPath) -> None:
-        with obj.path.open("rb") as f:
-            schema = pq.read_schema(f)
+        schema = pq.read_schema(obj.path)  # a local file: the step's output
         # An older version of the canonical schema still loads (its newer columns read null).
         if (differences := schema_differences(schema)) and schema_version(schema) is None:
             raise PermanentError(f"{obj.path} is not a canonical trip file: {'; '.join(differences)}")
@@ -136,7 +126,7 @@ class StagingIOManagerFactory(_LakeZoneFactory):
             {"staged_sha256": obj.sha256, "source": obj.source, "staged_file": dg.MetadataValue.path(str(staged))}
         )
 
-    def load(self, context: dg.InputContext, path: UPath) -> "StagedFile | pd.DataFrame":
+    def load(self, context: dg.InputContext, path: UPath) -> StagedFile:
         try:
             run = context.step_context.dagster_run
         except dg.DagsterInvariantViolationError:  # loaded outside a run (`load_asset_value`)
@@ -145,13 +135,12 @@ class StagingIOManagerFactory(_LakeZoneFactory):
         if staged is None or "staged_sha256" not in staged.metadata:
             raise PermanentError(f"{context.asset_partition_key}: nothing staged in {path}")
         sha256 = staged.metadata["staged_sha256"].value
-        staged_file = StagedFile(path / f"{sha256}.parquet", sha256, staged.metadata["source"].value)
-        return _as_annotated(context, staged_file, staged_file.path)
+        return StagedFile(path / f"{sha256}.parquet", sha256, staged.metadata["source"].value)
 
 
 class TripsParquetIOManagerFactory(_LakeZoneFactory):
     """The published trip parquet files: a `StagedFile` copied if its bytes are still its sha256's, or a
-    canonical DataFrame or Arrow table written; loads as a `UPath` if so annotated, else a DataFrame."""
+    canonical DataFrame or Arrow table written."""
 
     def dump(self, context: dg.OutputContext, obj: "StagedFile | pd.DataFrame | pa.Table", path: UPath) -> None:
         if isinstance(obj, StagedFile):
@@ -163,6 +152,3 @@ class TripsParquetIOManagerFactory(_LakeZoneFactory):
             with files.atomic_writer(path) as f:
                 write_lake_parquet(to_canonical_table(obj), f)
         context.add_output_metadata(written_file_metadata(path))
-
-    def load(self, context: dg.InputContext, path: UPath) -> "pd.DataFrame | UPath":
-        return _as_annotated(context, path, path)

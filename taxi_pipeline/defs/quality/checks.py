@@ -13,7 +13,6 @@ import pyarrow.parquet as pq
 from taxi_pipeline.defs.lake.files import ZONES_FILE, StagedFile, atomic_writer
 from taxi_pipeline.defs.lake.resources import LakeResource
 from taxi_pipeline.lib import quality
-from taxi_pipeline.lib.quality import RowDropThresholds
 from taxi_pipeline.lib.zones import read_zone_file
 from taxi_pipeline.partitions import split_partition_key
 from taxi_pipeline.schema import SCHEMA_VERSION, schema_version
@@ -29,9 +28,7 @@ IMPOSSIBLE_WORDS = {
     "dropoff_before_pickup": "end before they start",
     "negative_passenger_count": "carry negative passengers",
 }
-# The staged file is read a batch at a time, through a buffer: a row group can hold millions of rows.
 AUDIT_BATCH_ROWS = 256 * 1024
-AUDIT_READ_BUFFER_BYTES = 8 << 20
 NO_ZONE_TABLE = f"{quality.FIRST_ZONE}..{quality.LAST_ZONE} (no zone table loaded)"
 
 CLEANED_TRIPS = dg.AssetKey("cleaned_trips")
@@ -74,11 +71,12 @@ def _over(counts: dict[str, int], rows: int, limits: dict[str, float]) -> list[s
 
 
 def _parquet(f) -> pq.ParquetFile:
-    return pq.ParquetFile(f, buffer_size=AUDIT_READ_BUFFER_BYTES, pre_buffer=False)
+    # Read a batch at a time (AUDIT_BATCH_ROWS), through a buffer: a row group can hold millions of rows.
+    return pq.ParquetFile(f, buffer_size=8 << 20, pre_buffer=False)
 
 
 def audit_results(
-    context: dg.AssetCheckExecutionContext, staged: StagedFile, lake: LakeResource, row_drop: RowDropThresholds
+    context: dg.AssetCheckExecutionContext, staged: StagedFile, lake: LakeResource, row_drop: quality.RowDropThresholds
 ) -> Iterator[dg.AssetCheckResult]:
     """Every check's result on the staged month, each naming the bytes it examined (`staged_sha256`)."""
     color, month = split_partition_key(context.partition_key)
@@ -125,14 +123,12 @@ def audit_results(
     previous = None if previous_rows is None else int(previous_rows.value)
     drop, growth = quality.row_drop_share(previous, rows), quality.row_growth_share(previous, rows)
     verdict = quality.row_drop_verdict(drop, row_drop, growth)
-    change = None
-    if verdict != "pass":
-        change = f"{rows:,} rows, {growth:.1%} more" if growth else f"{rows:,} rows, {drop:.1%} fewer"
-        change += f" than the {previous:,} last published"
-        if verdict == "block" and growth:
-            change += "; every row twice? If the source really grew, raise TAXI_ROW_GROWTH_BLOCK"
-        elif verdict == "block":
-            change += "; if the source really shrank, raise TAXI_ROW_DROP_BLOCK"
+    more = f"{growth:.1%} more" if growth else f"{drop:.1%} fewer"
+    change = verdict != "pass" and f"{rows:,} rows, {more} than the {previous:,} last published"
+    if verdict == "block" and growth:
+        change += "; every row twice? If the source really grew, raise TAXI_ROW_GROWTH_BLOCK"
+    elif verdict == "block":
+        change += "; if the source really shrank, raise TAXI_ROW_DROP_BLOCK"
     metadata = {
         "rows": rows,
         "previous_rows": previous if previous is not None else "never published",
@@ -213,15 +209,12 @@ def audit_results(
 
 
 def _findings(checks: dict[str, dict]) -> list[str]:
-    """`check: what it found` of each blocking check that failed with severity ERROR (a WARN lets
-    the month through), its description's first line or else its metadata's plain numbers."""
-    findings = []
-    for name, check in checks.items():
-        if check["blocking"] and not check["passed"] and check["severity"] == ERROR.value:
-            numbers = ", ".join(f"{k} {v:,}" for k, v in check["metadata"].items() if isinstance(v, int | float))
-            found = check["description"] and check["description"].strip().splitlines()[0]
-            findings.append(f"{name}: {found or 'failed' + (f' ({numbers})' if numbers else '')}")
-    return findings
+    """`check: what it found` of each blocking check that failed with severity ERROR (a WARN lets the month through)."""
+    return [
+        f"{name}: {check['description']}"
+        for name, check in checks.items()
+        if check["blocking"] and not check["passed"] and check["severity"] == ERROR.value
+    ]
 
 
 def refuse_publication(log: dg.DagsterLogManager, partition_key: str, findings: list[str]) -> None:
@@ -241,10 +234,8 @@ def verdict_findings(staged: StagedFile) -> list[str]:
         with staged.verdict_path.open("rb") as f:
             checks = json.load(f)["checks"]
     except FileNotFoundError:
-        return [
-            f"the staged content {staged.sha256[:12]}… was never audited: materialize cleaned_trips with its checks "
-            "(trips_job runs both)"
-        ]
+        never = f"the staged content {staged.sha256[:12]}… was never audited"
+        return [f"{never}: materialize cleaned_trips with its checks (trips_job runs both)"]
     findings = _findings(checks)
     if not findings and (unaudited := sorted(BLOCKING_CHECKS - checks.keys())):
         findings.append(f"not audited by {', '.join(unaudited)}: materialize cleaned_trips with its checks")
@@ -252,7 +243,7 @@ def verdict_findings(staged: StagedFile) -> list[str]:
 
 
 def build_audit_checks(
-    partitions_def: dg.PartitionsDefinition, row_drop: RowDropThresholds
+    partitions_def: dg.PartitionsDefinition, row_drop: quality.RowDropThresholds
 ) -> dg.AssetChecksDefinition:
     """The audit of `cleaned_trips` as one check step over `partitions_def`, a month's rows held
     to `row_drop` against its previous publication."""
