@@ -70,7 +70,7 @@ def _describe(error: BaseException, where: str, timeout: float) -> str:
     """What went wrong with a post to `where`, in words (an exception's own text may hold the URL)."""
     if isinstance(error, requests.RequestException) and error.args and isinstance(error.args[0], BaseException):
         error = error.args[0]  # the urllib3 error requests wrapped
-    if isinstance(error, u3.MaxRetryError) and error.reason is not None:
+    if isinstance(error, u3.MaxRetryError):
         error = error.reason
     # The operating system's error behind it (a ProtocolError holds it as its last argument).
     inner = error.args[-1] if isinstance(error, u3.ProtocolError) and error.args else error
@@ -124,7 +124,6 @@ class WebhookResource(dg.ConfigurableResource):
         if not self.url:
             dg.get_dagster_logger().info(f"no TAXI_WEBHOOK_URL set; not posted: {text}")
             return 0
-        where = self.host
         # The last answer is returned, not raised, so that its status can be reported.
         retry = _WebhookRetry(
             total=self.max_retries,
@@ -150,7 +149,7 @@ class WebhookResource(dg.ConfigurableResource):
         if not futures.wait([posted], timeout=self.deadline_seconds).done:
             adapter.give_up()
             raise TransientError(
-                f"TAXI_WEBHOOK_URL post failed: no complete answer from {where} within "
+                f"TAXI_WEBHOOK_URL post failed: no complete answer from {self.host} within "
                 f"{self.deadline_seconds:g} s, the post's deadline"
             )
         try:
@@ -160,13 +159,13 @@ class WebhookResource(dg.ConfigurableResource):
             n = self.max_retries + 1
             tries = f"after {n} attempt{'s' * (n > 1)}" if exhausted else "not retried"
             raise (TransientError if exhausted else PermanentError)(
-                f"TAXI_WEBHOOK_URL post failed {tries}: {_describe(e, where, self.timeout_seconds)}"
+                f"TAXI_WEBHOOK_URL post failed {tries}: {_describe(e, self.host, self.timeout_seconds)}"
             ) from None
         attempts = len(response.raw.retries.history) + 1
         if response.status_code >= 300:
             retried = response.status_code in RETRIED_STATUSES
             raise (TransientError if retried else PermanentError)(
                 f"TAXI_WEBHOOK_URL post failed after {attempts} attempt{'s' * (attempts > 1)}: "
-                f"HTTP {response.status_code} from {where}{'' if retried else ' (not retried)'}"
+                f"HTTP {response.status_code} from {self.host}{'' if retried else ' (not retried)'}"
             )
         return attempts
