@@ -77,14 +77,11 @@ def null_counts(table: pa.Table, columns: tuple[str, ...]) -> dict[str, int]:
 def location_id_problems(table: pa.Table, color: str, zone_ids: list[int] | None = None) -> dict[str, dict[str, int]]:
     """Per location column: ids that are no zone (not among `zone_ids`, or outside 1..265 without
     them), and nulls (none counted for fhv, which may leave locations empty)."""
+    zones = pa.array(range(FIRST_ZONE, LAST_ZONE + 1) if zone_ids is None else zone_ids, pa.int32())
     problems = {}
     for name in LOCATION_COLUMNS:
         column = table[name]
-        if zone_ids is None:
-            not_a_zone = pc.or_(pc.less(column, FIRST_ZONE), pc.greater(column, LAST_ZONE))
-        else:
-            not_a_zone = pc.invert(pc.is_in(column, value_set=pa.array(zone_ids, column.type)))
-        outside = _count(pc.and_(not_a_zone, pc.is_valid(column)))
+        outside = _count(pc.and_not(pc.is_valid(column), pc.is_in(column, value_set=zones)))
         problems[name] = {"outside_zone_range": outside, "null": 0 if color == "fhv" else column.null_count}
     return problems
 
