@@ -87,8 +87,8 @@ def check_malformed_share(path: TripFilePath, malformed: MalformedRows, rows_kep
 def to_integer(values: pa.Array, target: pa.DataType) -> tuple[pa.Array, pa.Array]:
     """(`values` as the integer type `target`, null where not whole or out of its range; mask of
     those rows). NaN, pandas' missing value, is null and not counted."""
-    bits = target.bit_width
-    low, high = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+    high = 2 ** (target.bit_width - 1) - 1
+    low = -high - 1
     if pa.types.is_floating(values.type):
         values = pc.if_else(pc.is_nan(values), pa.scalar(None, values.type), values)
         # Bounds as floats: int64's high end rounds up to 2**63 in double, hence less than.
@@ -116,7 +116,7 @@ def without_bad_rows(
         name = renames[source_name]
         converted, bad = convert(values, CANONICAL_SCHEMA.field(name).type)
         if bad is not None and pc.any(bad).as_py():
-            newly_bad = bad if bad_rows is None else pc.and_(bad, pc.invert(bad_rows))
+            newly_bad = bad if bad_rows is None else pc.and_not(bad, bad_rows)
             if dropped := pc.sum(newly_bad).as_py() or 0:
                 reason, example = describe(name, source_name, values, pc.index(newly_bad, True).as_py())
                 malformed.count(reason, dropped, example)
@@ -206,17 +206,6 @@ def iter_trip_batches(
             yield without_bad_rows(batch, trips.renames, malformed, convert, describe)
 
 
-def _fallback(error: pa.ArrowInvalid, encoding: str, lenient: bool) -> tuple[str, bool] | None:
-    """The (encoding, lenient) to read the file again with after `error`, or None. Reads the text
-    of pyarrow 26's CSV errors, which have no types of their own."""
-    message = str(error)
-    if "invalid UTF8" in message and encoding == "utf8":
-        return "latin-1", lenient
-    if not lenient and any(s in message for s in ("conversion error", "was truncated", "would overflow")):
-        return encoding, True
-    return None
-
-
 def read_with_fallbacks(trips: TripCsv, consume: Callable[[Iterator[pa.Table]], T]) -> tuple[T, str, MalformedRows]:
     """(`consume(batches)` over the file's typed batches, the encoding, the malformed rows), read again
     as latin-1 if not UTF-8 (fhv 2020-02), leniently if a value does not parse. Errors name the file."""
@@ -226,7 +215,11 @@ def read_with_fallbacks(trips: TripCsv, consume: Callable[[Iterator[pa.Table]], 
         try:
             return consume(iter_trip_batches(trips, encoding, malformed, lenient)), encoding, malformed
         except (pa.ArrowInvalid, OSError) as e:
-            retry = _fallback(e, encoding, lenient) if isinstance(e, pa.ArrowInvalid) else None
-            if retry is None:
+            # pyarrow 26's CSV errors have no types of their own: their text tells them apart.
+            invalid = str(e) if isinstance(e, pa.ArrowInvalid) else ""
+            if "invalid UTF8" in invalid and encoding == "utf8":
+                encoding = "latin-1"
+            elif not lenient and any(s in invalid for s in ("conversion error", "was truncated", "would overflow")):
+                lenient = True
+            else:
                 raise TripFileError(f"{trips.path}: {e}") from e
-            encoding, lenient = retry
