@@ -47,9 +47,8 @@ def count_outside_month(pickups: pa.ChunkedArray, month: date) -> int:
 
 
 def clean_trips(parsed: pa.Table, color: str, source_month: date) -> tuple[pa.Table, CleaningReport]:
-    """The month's trips in the canonical schema, every row kept, and a report of what was found:
-    adds `color` and `source_month`, fills a missing `passenger_count` with 0 where the service
-    publishes it (fhv and fhvhv do not: it stays null), leaves the columns it lacks null."""
+    """The month's trips in the canonical schema, every row kept, and a report: `passenger_count` filled
+    with 0 where the service publishes it (fhv and fhvhv do not: null), the columns it lacks null."""
     if source_month.day != 1:
         raise ValueError(f"source_month must be the first day of a month, got {source_month}")
     rows = parsed.num_rows

@@ -1,5 +1,4 @@
-"""A month's trip file (the course's CSV or the TLC's parquet) converted to a lake parquet file:
-read block by block, cleaned in a thread ahead of the parquet encoding, in bounded memory."""
+"""A month's trip file (the course's CSV or the TLC's parquet) converted to a lake file in bounded memory."""
 
 from collections.abc import Iterator
 from contextlib import ExitStack, closing

@@ -1,5 +1,4 @@
-"""The published column layouts of every service (the course's CSV files and the TLC's parquet
-files alike), and a file's header matched against them, lower-cased (`PUlocationID`, `Airport_fee`)."""
+"""The published column layouts of every service, CSV and parquet alike, and a header matched against them."""
 
 from dataclasses import dataclass
 from datetime import date

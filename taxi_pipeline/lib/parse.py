@@ -1,5 +1,4 @@
-"""Read the course's CSV trip files (gzipped or not) as Arrow tables under canonical names and
-types, a block at a time; rows that cannot be read are dropped and counted (`MalformedRows`)."""
+"""The course's CSV trip files (gzipped or not) read block by block as canonical Arrow tables."""
 
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -63,8 +62,7 @@ class MalformedRows:
 
     def add_invalid_row(self, row) -> str:
         """Arrow's `invalid_row_handler`: count a row with the wrong number of fields, skip it."""
-        line = f"line {row.number}: " if row.number is not None else ""
-        example = f"{line}{row.actual_columns} fields, expected {row.expected_columns}: {row.text!r}"
+        example = f"{row.actual_columns} fields, expected {row.expected_columns}: {row.text!r}"
         self.count("wrong number of fields", 1, example)
         return "skip"
 
@@ -181,9 +179,8 @@ def _does_not_parse(name: str, source_name: str, text: pa.Array, row: int) -> tu
 def iter_trip_batches(
     trips: TripCsv, encoding: str, malformed: MalformedRows, lenient: bool = False
 ) -> Iterator[pa.Table]:
-    """The file's rows as typed tables under canonical names, a block at a time, less the rows
-    `malformed` counts: those of a wrong number of fields and, read `lenient`ly (every column as
-    text), those holding a value that does not parse; strict reading fails on such a value."""
+    """The file's rows as canonical tables, a block at a time, less the rows `malformed` counts: of a wrong
+    number of fields, or, read `lenient`ly (as text), holding a value that does not parse (strictly: an error)."""
     # Integers come as "1.0" in files written from float columns (2020-2021): read as float,
     # cast back safely, which rejects real fractions.
     types = {src: CANONICAL_SCHEMA.field(dst).type for src, dst in trips.renames.items()}

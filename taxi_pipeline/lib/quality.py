@@ -70,10 +70,6 @@ def _count(mask: pa.Array | pa.ChunkedArray) -> int:
     return pc.sum(mask).as_py() or 0
 
 
-def null_counts(table: pa.Table, columns: tuple[str, ...]) -> dict[str, int]:
-    return {name: table[name].null_count for name in columns}
-
-
 def location_id_problems(table: pa.Table, color: str, zone_ids: list[int] | None = None) -> dict[str, dict[str, int]]:
     """Per location column: ids that are no zone (not among `zone_ids`, or outside 1..265 without
     them), and nulls (none counted for fhv, which may leave locations empty)."""
@@ -105,7 +101,7 @@ def non_finite_values(table: pa.Table) -> dict[str, int]:
 
 def required_nulls(table: pa.Table) -> dict[str, int]:
     """Nulls in each column some service requires, and trips with neither location id."""
-    counts = null_counts(table, (*TIMESTAMP_COLUMNS, *LOCATION_COLUMNS, *MONEY_COLUMNS))
+    counts = {name: table[name].null_count for name in (*TIMESTAMP_COLUMNS, *LOCATION_COLUMNS, *MONEY_COLUMNS)}
     neither = pc.and_(*(pc.is_null(table[name]) for name in LOCATION_COLUMNS))
     return {**counts, NO_LOCATION: _count(neither)}
 
@@ -190,9 +186,8 @@ def measure_month(
 
 @dataclass(frozen=True)
 class RowDropThresholds:
-    """Shares of a month's rows that may go from one publication to the next: more than
-    `warn_share` fewer warns, more than `block_share` fewer blocks; likewise `warn_growth` and
-    `block_growth` for more rows (every row twice is +100%)."""
+    """Shares of a month's rows that may go (`*_share`) or come (`*_growth`, every row twice is +100%)
+    from one publication to the next before the audit warns or blocks."""
 
     warn_share: float = 0.10
     block_share: float = 0.50

@@ -23,7 +23,6 @@ class ZoneFileError(PermanentError):
 class ZoneTable:
     """The checked rows of a zone lookup file: (location_id, borough, zone, service_zone)."""
 
-    path: str
     rows: list[tuple[int, str, str, str]]
 
     @property
@@ -59,6 +58,4 @@ def read_zone_file(path: Path | UPath, name: str | None = None) -> ZoneTable:
             raise ZoneFileError(f"{shown}: line {line}: LocationID {location_id} repeats line {seen[location_id]}")
         seen[location_id] = line
         rows.append((location_id, *record[1:]))
-    if not rows:
-        raise ZoneFileError(f"{shown}: no zones, only a header")
-    return ZoneTable(shown, rows)
+    return ZoneTable(rows)

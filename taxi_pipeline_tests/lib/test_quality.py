@@ -8,7 +8,7 @@ from taxi_pipeline.lib.clean import count_outside_month
 from taxi_pipeline.lib.quality import (
     RowDropThresholds,
     location_id_problems,
-    null_counts,
+    required_nulls,
     row_drop_share,
     row_drop_verdict,
     schema_differences,
@@ -69,7 +69,8 @@ def test_null_counts_and_pickups_outside_month():
         ]
     )
 
-    assert null_counts(pa.table({"pickup_datetime": pickups}), ("pickup_datetime",)) == {"pickup_datetime": 1}
+    trips = pa.Table.from_pylist([{"pickup_datetime": pickup} for pickup in pickups.to_pylist()], CANONICAL_SCHEMA)
+    assert required_nulls(trips)["pickup_datetime"] == 1
     assert count_outside_month(pickups, date(2020, 4, 1)) == 2
     assert count_outside_month(pa.chunked_array([], pa.timestamp("us")), date(2020, 4, 1)) == 0
 
@@ -95,7 +96,7 @@ def test_a_month_measured_batch_by_batch_counts_what_the_whole_month_holds():
     measured = measure_month(month.to_batches(max_chunksize=1_000), "green", april, zone_ids=list(range(1, 264)))
 
     assert measured.rows == month.num_rows == 35_612
-    assert measured.null_times == null_counts(month, ("pickup_datetime", "dropoff_datetime"))
+    assert measured.null_times == {name: month[name].null_count for name in ("pickup_datetime", "dropoff_datetime")}
     assert measured.location_problems == location_id_problems(month, "green", list(range(1, 264)))
     assert measured.location_problems["pickup_location_id"]["outside_zone_range"] > 0  # zones 264, 265
     assert measured.share_outside_month == count_outside_month(month["pickup_datetime"], april) / month.num_rows
@@ -164,7 +165,7 @@ def test_rows_differing_in_one_column_only_are_not_duplicates():
 
 
 def test_nan_infinity_nulls_and_impossible_trips_are_counted_per_column():
-    from taxi_pipeline.lib.quality import impossible_values, non_finite_values, required_nulls
+    from taxi_pipeline.lib.quality import impossible_values, non_finite_values
 
     table = CANONICAL_SCHEMA.empty_table().to_pylist()
     rows = [
