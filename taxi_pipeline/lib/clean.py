@@ -51,24 +51,19 @@ def clean_trips(parsed: pa.Table, color: str, source_month: date) -> tuple[pa.Ta
     with 0 where the service publishes it (fhv and fhvhv do not: null), the columns it lacks null."""
     if source_month.day != 1:
         raise ValueError(f"source_month must be the first day of a month, got {source_month}")
-    rows = parsed.num_rows
-    constants = {"color": color, "source_month": source_month}
-    columns = []
-    for fld in CANONICAL_SCHEMA:
-        if fld.name in constants:
-            columns.append(pa.repeat(pa.scalar(constants[fld.name], fld.type), rows))
-        elif fld.name == "passenger_count" and fld.name in parsed.column_names:
-            columns.append(pc.fill_null(parsed[fld.name], pa.scalar(0, fld.type)))
-        else:
-            columns.append(parsed[fld.name] if fld.name in parsed.column_names else pa.nulls(rows, fld.type))
+    rows, publishes_passengers = parsed.num_rows, "passenger_count" in parsed.column_names
+    columns = {
+        fld.name: parsed[fld.name] if fld.name in parsed.column_names else pa.nulls(rows, fld.type)
+        for fld in CANONICAL_SCHEMA
+    }
+    columns["color"], columns["source_month"] = pa.repeat(color, rows), pa.repeat(source_month, rows)
+    if publishes_passengers:
+        columns["passenger_count"] = pc.fill_null(columns["passenger_count"], 0)
     table = pa.table(columns, schema=CANONICAL_SCHEMA)
-
-    publishes_passengers = "passenger_count" in parsed.column_names
-    report = CleaningReport(
+    return table, CleaningReport(
         rows=rows,
         missing_passenger_count_before=parsed["passenger_count"].null_count if publishes_passengers else None,
         missing_passenger_count_after=table["passenger_count"].null_count if publishes_passengers else None,
         pickups_outside_month=count_outside_month(table["pickup_datetime"], source_month),
         null_counts={name: table[name].null_count for name in table.column_names},
     )
-    return table, report
