@@ -1,6 +1,5 @@
-"""The webhook resource: Slack-compatible JSON ({"text": ...}) posted to TAXI_WEBHOOK_URL by requests
-with urllib3's `Retry`, within an overall deadline. Messages name TAXI_WEBHOOK_URL and the host, never
-the URL's path or query: a Slack webhook's path is its secret."""
+"""The webhook resource: Slack-compatible JSON ({"text": ...}) posted to TAXI_WEBHOOK_URL with urllib3's `Retry`
+within a deadline. Messages name the host, never the URL's path or query: a Slack webhook's path is its secret."""
 
 import socket
 from concurrent import futures

@@ -1,5 +1,4 @@
-"""`raw_trips` (a month's file as published) and `cleaned_trips` (the month in the canonical
-schema)."""
+"""`raw_trips` (a month's file as published) and `cleaned_trips` (the month in the canonical schema)."""
 
 import time
 from collections.abc import Callable
