@@ -44,9 +44,7 @@ class ConvertedTrips:
     preview: pa.Table  # the first 10 rows of the lake file
 
 
-def _write_cleaned(
-    batches: Iterator[pa.Table], color: str, month: date, destination
-) -> tuple[int, CleaningReport, pa.Table]:
+def _write_cleaned(batches: Iterator[pa.Table], color: str, month: date, destination) -> tuple:
     """(rows, report, preview) of writing the batches, cleaned, to `destination`."""
     reports: list[CleaningReport] = []
     preview = CANONICAL_SCHEMA.empty_table()

@@ -75,7 +75,7 @@ class MalformedRows:
 def check_malformed_share(path: TripFilePath, malformed: MalformedRows, rows_kept: int, max_share: float) -> None:
     """`TripFileError` naming the file when more than `max_share` of its rows were malformed."""
     total = rows_kept + malformed.rows
-    if malformed.rows and malformed.rows > max_share * total:
+    if malformed.rows > max_share * total:
         raise TripFileError(
             f"{path}: {malformed.rows:,} of {total:,} rows ({malformed.rows / total:.3%}) are malformed, "
             f"more than the allowed {max_share:.3%}: {malformed.describe()}"
