@@ -57,13 +57,10 @@ def audit_columns(metadata: pq.FileMetaData) -> list[str]:
     """The `AUDIT_COLUMNS` a staged file has, less the uncounted ones its statistics show null in
     every row (most of another service's columns)."""
     names = metadata.schema.to_arrow_schema().names
-    groups = [metadata.row_group(group) for group in range(metadata.num_row_groups)]
-
-    def empty(index: int) -> bool:
-        chunks = [group.column(index) for group in groups]
-        return all(c.statistics is not None and c.statistics.null_count == c.num_values for c in chunks)
-
-    return [n for n in AUDIT_COLUMNS if n in names and (n in COUNTED_COLUMNS or not empty(names.index(n)))]
+    groups = (metadata.row_group(group) for group in range(metadata.num_row_groups))
+    chunks = [group.column(index) for group in groups for index in range(group.num_columns)]
+    filled = {c.path_in_schema for c in chunks if c.statistics is None or c.statistics.null_count != c.num_values}
+    return [n for n in AUDIT_COLUMNS if n in names and (n in COUNTED_COLUMNS or n in filled)]
 
 
 def _count(mask: pa.Array | pa.ChunkedArray) -> int:
@@ -132,8 +129,7 @@ def _repeats(hashes: list[np.ndarray]) -> int:
 def duplicate_rows(batches: Iterable[pa.Table | pa.RecordBatch]) -> int:
     """Rows that repeat an earlier row in every column, over a month read batch by batch."""
     with duckdb.connect() as connection:
-        tables = map(pa.table, batches)
-        return _repeats([_row_hashes(table, connection, table.column_names) for table in tables])
+        return _repeats([_row_hashes(table, connection, table.column_names) for table in map(pa.table, batches)])
 
 
 @dataclass
