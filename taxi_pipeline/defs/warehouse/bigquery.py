@@ -13,57 +13,28 @@ from pydantic import Field
 from upath import UPath
 
 from taxi_pipeline.defs.warehouse.contract import (
-    LOADS_TABLE,
     PREVIEW_ROWS,
-    TRIPS_TABLE,
-    ZONES_TABLE,
     SliceLoad,
-    SliceOrigin,
     WarehouseResource,
     missing_columns,
     slice_mismatch,
 )
 from taxi_pipeline.errors import SettingError
 from taxi_pipeline.lib.parquet import lake_file_columns
-from taxi_pipeline.lib.zones import ZoneFileError, read_zone_file
+from taxi_pipeline.lib.zones import read_zone_file
 from taxi_pipeline.schema import CANONICAL_COLUMNS, SQL_TYPES, ZONES_SCHEMA, sql_columns
 
-STAGING_TABLE_HOURS = 24  # a staging table left by a killed run expires by itself
 SLICE = "color = @color AND source_month = @source_month"
 # The API's legacy names of standard SQL types, as table and query schemas report them.
 _STANDARD_TYPE_NAMES = {"INTEGER": "INT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL", "RECORD": "STRUCT"}
-CREDENTIALS_HINT = (
-    "set GOOGLE_APPLICATION_CREDENTIALS to a service-account key file, GCP_CREDENTIALS_B64 to a "
-    "base64 key, or run `gcloud auth application-default login`"
-)
 
 
 def trips_table_schema(names: list[str] | None = None) -> list[bigquery.SchemaField]:
     """The canonical columns as BigQuery columns (only `names`, in canonical order, when given)."""
     return [
-        bigquery.SchemaField(c.name, SQL_TYPES["bigquery"][c.type], mode="NULLABLE", description=c.description)
+        bigquery.SchemaField(c.name, SQL_TYPES["bigquery"][c.type], description=c.description)
         for c in CANONICAL_COLUMNS
         if names is None or c.name in names
-    ]
-
-
-def loads_table_schema() -> list[bigquery.SchemaField]:
-    """The columns of the table recording each slice's origin, one row a slice."""
-    return [
-        bigquery.SchemaField("color", "STRING", mode="REQUIRED"),
-        bigquery.SchemaField("source_month", "DATE", mode="REQUIRED"),
-        bigquery.SchemaField("source", "STRING", description="The release: course or tlc"),
-        bigquery.SchemaField("sha256", "STRING", description="Of the lake file loaded"),
-        bigquery.SchemaField("rows", "INT64", mode="REQUIRED"),
-        bigquery.SchemaField("loaded_at", "TIMESTAMP", mode="REQUIRED"),
-    ]
-
-
-def zones_table_schema() -> list[bigquery.SchemaField]:
-    """The taxi zone table's columns; `location_id` is required."""
-    return [
-        bigquery.SchemaField(name, kind, mode="REQUIRED" if name == "location_id" else "NULLABLE")
-        for name, kind in sql_columns("bigquery", ZONES_SCHEMA)
     ]
 
 
@@ -109,58 +80,56 @@ class BigQueryWarehouse(WarehouseResource):
 
     @property
     def table_id(self) -> str:
-        return f"{self.project}.{self.dataset}.{TRIPS_TABLE}"
+        return f"{self.project}.{self.dataset}.trips"
 
     @property
     def loads_table_id(self) -> str:
-        return f"{self.project}.{self.dataset}.{LOADS_TABLE}"
+        return f"{self.project}.{self.dataset}.loads"
 
     @property
     def zones_table_id(self) -> str:
-        return f"{self.project}.{self.dataset}.{ZONES_TABLE}"
+        return f"{self.project}.{self.dataset}.zones"
 
     @contextmanager
     def _client(self) -> Iterator[bigquery.Client]:
-        """A client; credential and permission failures become errors naming the setting."""
+        """A client; a credential failure becomes an error naming the settings."""
         try:
             with self.bigquery_resource.get_client() as client:
                 yield client
         except google.auth.exceptions.GoogleAuthError as e:
             raise SettingError(
-                f"Google credentials for BigQuery are missing or invalid ({type(e).__name__}): {CREDENTIALS_HINT}"
-            ) from None
-        except gexc.Forbidden as e:
-            raise SettingError(
-                f"BigQuery refused access to {self.table_id} (GCP_PROJECT/BQ_DATASET): {e.message}; "
-                "the credentials need roles/bigquery.dataEditor on the dataset and roles/bigquery.jobUser on "
-                "the project"
+                f"Google credentials for BigQuery are missing or invalid ({type(e).__name__}): set "
+                "GOOGLE_APPLICATION_CREDENTIALS to a service-account key file, GCP_CREDENTIALS_B64 to a base64 key, "
+                "or run `gcloud auth application-default login`"
             ) from None
 
     def _ensure_dataset(self, client: bigquery.Client) -> None:
-        """The dataset, created (in `location`) when missing unless `create_dataset` is off."""
+        """The dataset, created (in the client's location, BQ_LOCATION) when missing unless `create_dataset` is off."""
         dataset_id = f"{self.project}.{self.dataset}"
         try:
             client.get_dataset(dataset_id)
         except gexc.NotFound:
             if not self.create_dataset:
                 raise SettingError(f"BigQuery dataset {dataset_id} (GCP_PROJECT/BQ_DATASET) does not exist") from None
-            dataset = bigquery.Dataset(dataset_id)
-            if self.bigquery_resource.location:
-                dataset.location = self.bigquery_resource.location
-            client.create_dataset(dataset, exists_ok=True)
+            client.create_dataset(dataset_id, exists_ok=True)
 
     def _ensure_table(self, client: bigquery.Client, conform: bool = True) -> None:
-        """`trips` and `loads` created where missing; for a load, `trips` checked and given the
-        columns it lacks."""
+        """`trips` and `loads` created where missing; for a load, `trips` checked and given the columns it lacks."""
         self._ensure_dataset(client)
         table = bigquery.Table(self.table_id, schema=trips_table_schema())
-        table.time_partitioning = bigquery.TimePartitioning(
-            type_=bigquery.TimePartitioningType.MONTH, field="source_month"
-        )
+        table.time_partitioning = bigquery.TimePartitioning(bigquery.TimePartitioningType.MONTH, field="source_month")
         table.clustering_fields = ["color"]
         table.description = "NYC taxi trips of every color and month; one slice per (color, source_month)"
         table = client.create_table(table, exists_ok=True)
-        client.create_table(bigquery.Table(self.loads_table_id, schema=loads_table_schema()), exists_ok=True)
+        loads = [
+            bigquery.SchemaField("color", "STRING", mode="REQUIRED"),
+            bigquery.SchemaField("source_month", "DATE", mode="REQUIRED"),
+            bigquery.SchemaField("source", "STRING", description="The release: course or tlc"),
+            bigquery.SchemaField("sha256", "STRING", description="Of the lake file loaded"),
+            bigquery.SchemaField("rows", "INT64", mode="REQUIRED"),
+            bigquery.SchemaField("loaded_at", "TIMESTAMP", mode="REQUIRED"),
+        ]
+        client.create_table(bigquery.Table(self.loads_table_id, schema=loads), exists_ok=True)
         if not conform:
             return
         fix = (
@@ -172,9 +141,7 @@ class BigQueryWarehouse(WarehouseResource):
             adds = ", ".join(f"ADD COLUMN IF NOT EXISTS {name} {kind}" for name, kind in missing)
             client.query(f"ALTER TABLE `{self.table_id}` {adds}").result()
 
-    def load_slice(
-        self, lake_file: UPath, color: str, source_month: date, origin: SliceOrigin | None = None
-    ) -> SliceLoad:
+    def load_slice(self, lake_file: UPath, color: str, source_month: date, origin=None) -> SliceLoad:
         uri = literal_uri(lake_file)
         file_columns = lake_file_columns(lake_file)  # an older schema version's lacks the newest: null
         columns = ", ".join(file_columns)
@@ -185,22 +152,14 @@ class BigQueryWarehouse(WarehouseResource):
                 return client.query(sql, job_config=config).result()
 
             self._ensure_table(client)
-            staging_id = f"{self.project}.{self.dataset}._{TRIPS_TABLE}_load_{color}_{source_month:%Y%m}"
+            staging_id = f"{self.project}.{self.dataset}._trips_load_{color}_{source_month:%Y%m}"
             staging = bigquery.Table(staging_id, schema=trips_table_schema(file_columns))
-            staging.expires = datetime.now(UTC) + timedelta(hours=STAGING_TABLE_HOURS)
+            staging.expires = datetime.now(UTC) + timedelta(hours=24)  # if a killed run leaves it behind
             client.delete_table(staging_id, not_found_ok=True)
             client.create_table(staging)
             try:
-                load_job = client.load_table_from_uri(
-                    uri,
-                    staging_id,
-                    job_config=bigquery.LoadJobConfig(
-                        source_format=bigquery.SourceFormat.PARQUET,
-                        write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,
-                        schema=trips_table_schema(file_columns),
-                    ),
-                )
-                load_job.result()
+                config = bigquery.LoadJobConfig(source_format=bigquery.SourceFormat.PARQUET, schema=staging.schema)
+                load_job = client.load_table_from_uri(uri, staging_id, job_config=config).result()
                 [staged] = query(f"SELECT COUNT(*) AS n, COUNTIF(NOT ({SLICE})) AS stray FROM `{staging_id}`")
                 if staged.stray:
                     raise slice_mismatch(lake_file, staged.stray, staged.n, color, source_month)
@@ -253,9 +212,9 @@ class BigQueryWarehouse(WarehouseResource):
             return [tuple(row.values()) for row in client.query(sql.format(**tables)).result()]
 
     def replace_zones(self, csv_file: UPath) -> int:
-        """One load job (WRITE_TRUNCATE, no bad record), which BigQuery commits atomically."""
+        """One load job (WRITE_TRUNCATE; by default no bad record), which BigQuery commits atomically."""
         uri = literal_uri(csv_file)
-        zones = read_zone_file(csv_file)
+        read_zone_file(csv_file)  # refuses a bad file before the table is touched
         with self._client() as client:
             self._ensure_dataset(client)
             client.load_table_from_uri(
@@ -264,13 +223,11 @@ class BigQueryWarehouse(WarehouseResource):
                 job_config=bigquery.LoadJobConfig(
                     source_format=bigquery.SourceFormat.CSV,
                     skip_leading_rows=1,
-                    schema=zones_table_schema(),
+                    schema=[  # location_id required
+                        bigquery.SchemaField(name, kind, mode="REQUIRED" if name == "location_id" else "NULLABLE")
+                        for name, kind in sql_columns("bigquery", ZONES_SCHEMA)
+                    ],
                     write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,
-                    create_disposition=bigquery.CreateDisposition.CREATE_IF_NEEDED,
-                    max_bad_records=0,
                 ),
             ).result()
-            loaded = client.get_table(self.zones_table_id).num_rows
-        if loaded != len(zones.rows):
-            raise ZoneFileError(f"{csv_file}: BigQuery holds {loaded} zones after the load, the file {len(zones.rows)}")
-        return loaded
+            return client.get_table(self.zones_table_id).num_rows

@@ -3,7 +3,7 @@ slice replacement the two SQL backends (DuckDB, Postgres) share."""
 
 from abc import abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import ClassVar, NamedTuple
 
@@ -12,28 +12,25 @@ import pyarrow as pa
 from upath import UPath
 
 from taxi_pipeline.errors import PermanentError
-from taxi_pipeline.lib.zones import ZoneFileError, read_zone_file
+from taxi_pipeline.lib.zones import read_zone_file
 
-TRIPS_TABLE = "trips"
-ZONES_TABLE = "zones"
-LOADS_TABLE = "loads"  # one row per slice of `trips`: its source, sha256, rows and load time
 PREVIEW_ROWS = 5  # rows of a loaded slice read back for the UI
-# The `loads` table's columns, in types DuckDB and Postgres both name so.
+# The table `loads`, one row per slice of `trips` (its source, sha256, rows and load time), in types
+# DuckDB and Postgres both name so.
 LOADS_COLUMNS = (
     "color text NOT NULL, source_month date NOT NULL, source text, sha256 text, rows bigint NOT NULL, "
     "loaded_at timestamptz NOT NULL"
 )
 
 
-@dataclass(frozen=True)
-class SliceOrigin:
-    """Where a slice's rows came from, recorded with the slice in the warehouse."""
+class SliceOrigin(NamedTuple):
+    """Where a slice's rows came from, recorded with the slice: the release (course or tlc), the
+    sha256 of the lake file loaded, and a check called just before the load commits that raises
+    when the lake no longer publishes those bytes (a newer publication landed), rolling it back."""
 
-    source: str  # the release: course or tlc
-    sha256: str  # of the lake file loaded
-    # Called just before the load commits; raises when the lake no longer publishes the bytes
-    # loaded (a newer publication landed meanwhile), which rolls the load back.
-    check_still_published: Callable[[], None] = field(default=lambda: None, compare=False)
+    source: str
+    sha256: str
+    check_still_published: Callable[[], None] = lambda: None
 
 
 @dataclass(frozen=True)
@@ -99,12 +96,10 @@ class WarehouseResource(dg.ConfigurableResource):
     """A warehouse table `trips` of every color and month, loaded one lake file at a time."""
 
     @abstractmethod
-    def load_slice(
-        self, lake_file: UPath, color: str, source_month: date, origin: SliceOrigin | None = None
-    ) -> SliceLoad:
-        """Replace the (color, source_month) slice with the lake file's rows, and its row of
-        `loads`, all or nothing. A `trips` of another shape or column types raises
-        `PermanentError` before anything is written; missing columns are added in place."""
+    def load_slice(self, lake_file: UPath, color: str, source_month: date, origin=None) -> SliceLoad:
+        """Replace the (color, source_month) slice with the lake file's rows, and its row of `loads` naming
+        the `SliceOrigin` (None: a null source), all or nothing. A `trips` of another shape or column types
+        raises `PermanentError` before anything is written; missing columns are added in place."""
 
     @abstractmethod
     def _read(self, sql: str) -> list[tuple]:
@@ -112,8 +107,7 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def slice_counts(self) -> list[tuple[str, date, int]]:
         """(color, source_month, rows) for every slice in the table, in order."""
-        sql = "SELECT color, source_month, COUNT(*) FROM {trips} GROUP BY color, source_month ORDER BY 1, 2"
-        return [tuple(row) for row in self._read(sql)]
+        return self._read("SELECT color, source_month, COUNT(*) FROM {trips} GROUP BY 1, 2 ORDER BY 1, 2")
 
     def slice_origins(self) -> dict[tuple[str, date], RecordedOrigin]:
         """{(color, source_month): RecordedOrigin} of every slice `loads` records."""
@@ -129,17 +123,13 @@ class WarehouseResource(dg.ConfigurableResource):
 class SqlWarehouse(WarehouseResource):
     """A warehouse of DB-API connections: each slice replaced in one transaction (DELETE, insert,
     count, record its origin), then read back. A backend gives its SQL as hooks: `_connection()`,
-    `_transaction(conn)`, `_prepare(conn, source_month, conform)` (as `_read` and `load_slice`
-    need the tables; returns the columns of `trips`), `_replace_rows(conn, lake_file, color,
-    source_month)` ((rows deleted, rows inserted, inserted rows not of the slice)), `_arrow(cursor)`
-    and `_fill_zones(conn, csv_file)` (`zones` made and refilled in the transaction; its rows)."""
+    `_transaction(conn)`, `_prepare(conn, source_month, conform)` (the tables made; returns the
+    columns of `trips`), `_replace_rows(conn, lake_file, color, source_month)` ((rows deleted, rows
+    inserted, inserted rows not of the slice)), `_arrow(cursor)` and `_fill_zones(conn, csv_file)`."""
 
     _param: ClassVar[str]  # the driver's query placeholder
-    _product: ClassVar[str]  # the database's name in messages
 
-    def load_slice(
-        self, lake_file: UPath, color: str, source_month: date, origin: SliceOrigin | None = None
-    ) -> SliceLoad:
+    def load_slice(self, lake_file: UPath, color: str, source_month: date, origin=None) -> SliceLoad:
         where, key = f"color = {self._param} AND source_month = {self._param}", (color, source_month)
         with self._connection() as conn:
             column_types = self._prepare(conn, source_month)
@@ -147,35 +137,25 @@ class SqlWarehouse(WarehouseResource):
                 replaced, loaded, strays = self._replace_rows(conn, lake_file, color, source_month)
                 if strays:
                     raise slice_mismatch(lake_file, strays, loaded, color, source_month)
-                slice_rows = conn.execute(f"SELECT count(*) FROM {TRIPS_TABLE} WHERE {where}", key).fetchone()[0]
-                if slice_rows != loaded:
-                    raise PermanentError(
-                        f"{lake_file}: the slice {color} {source_month:%Y-%m} holds {slice_rows} rows after loading "
-                        f"{loaded}"
-                    )
-                previous = conn.execute(f"DELETE FROM {LOADS_TABLE} WHERE {where} RETURNING source", key).fetchone()
+                slice_rows = conn.execute(f"SELECT count(*) FROM trips WHERE {where}", key).fetchone()[0]
+                previous = conn.execute(f"DELETE FROM loads WHERE {where} RETURNING source", key).fetchone()
                 conn.execute(
-                    f"INSERT INTO {LOADS_TABLE} VALUES ({', '.join([self._param] * 5)}, now())",
+                    f"INSERT INTO loads VALUES ({', '.join([self._param] * 5)}, now())",
                     (*key, origin and origin.source, origin and origin.sha256, slice_rows),
                 )
                 if origin:
                     origin.check_still_published()
-            preview = self._arrow(conn.execute(f"SELECT * FROM {TRIPS_TABLE} WHERE {where} LIMIT {PREVIEW_ROWS}", key))
+            preview = self._arrow(conn.execute(f"SELECT * FROM trips WHERE {where} LIMIT {PREVIEW_ROWS}", key))
             catalog, schema = conn.execute("SELECT current_database(), current_schema()").fetchone()
-        table = f"{catalog}.{schema}.{TRIPS_TABLE}"
+        table = f"{catalog}.{schema}.trips"
         return SliceLoad(table, loaded, replaced, slice_rows, tuple(column_types), preview, previous and previous[0])
 
     def _read(self, sql: str) -> list[tuple]:
         with self._connection() as conn:
             self._prepare(conn, conform=False)
-            return [tuple(row) for row in conn.execute(sql.format(trips=TRIPS_TABLE, loads=LOADS_TABLE)).fetchall()]
+            return [tuple(row) for row in conn.execute(sql.format(trips="trips", loads="loads")).fetchall()]
 
     def replace_zones(self, csv_file: UPath) -> int:
-        zones = read_zone_file(csv_file)
+        read_zone_file(csv_file)  # refuses a bad file before the table is touched
         with self._connection() as conn, self._transaction(conn):
-            loaded = self._fill_zones(conn, csv_file)
-            if loaded != len(zones.rows):
-                raise ZoneFileError(
-                    f"{csv_file}: {self._product} read {loaded} zones, the file holds {len(zones.rows)}"
-                )
-        return loaded
+            return self._fill_zones(conn, csv_file)

@@ -4,7 +4,7 @@ import os
 import re
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -17,9 +17,6 @@ from upath import UPath
 from taxi_pipeline.defs.lake.files import to_local_path
 from taxi_pipeline.defs.warehouse.contract import (
     LOADS_COLUMNS,
-    LOADS_TABLE,
-    TRIPS_TABLE,
-    ZONES_TABLE,
     SqlWarehouse,
     create_table_sql,
     missing_columns,
@@ -29,11 +26,7 @@ from taxi_pipeline.lib.parquet import lake_file_columns
 from taxi_pipeline.schema import CANONICAL_SCHEMA, ZONES_SCHEMA, sql_columns
 from taxi_pipeline.settings import DEFAULT_DUCKDB_LOCK_WAIT_SECONDS
 
-DEFAULT_MEMORY_LIMIT = "256MB"  # beyond it DuckDB spills to `<file>.tmp`
-# Where this process's open files are named by descriptor (Linux; /dev/fd elsewhere).
-FD_FOLDER = "/proc/self/fd" if os.path.isdir("/proc/self/fd") else "/dev/fd"
 LOCK_LOG_EVERY_SECONDS = 10.0
-LOCK_POLL_SECONDS = 0.05  # short: a reader polling the file leaves only brief gaps
 _LOCK_HELD = re.compile(r"Could not set lock on file (?:.*Conflicting lock is held in ?(.*?) ?\(PID (\d+)\))?", re.S)
 
 
@@ -44,25 +37,13 @@ def lock_holder(error: duckdb.IOException) -> tuple[str, str] | None:
     return (held[2] or "unknown", held[1] or "unknown program") if held else None
 
 
-def literal_database_config(database: str) -> dict[str, str]:
-    """DuckDB settings that keep the WAL and spill folder of a database path holding `?` (which
-    DuckDB reads as URL parameters) beside it: every commit checkpointed, the spill folder named."""
-    if "?" not in database:
-        return {}
-    return {
-        "checkpoint_threshold": "0b",
-        "auto_checkpoint_skip_wal_threshold": "0",
-        "temp_directory": f"{Path(database).expanduser().absolute()}.tmp",
-    }
-
-
 @contextmanager
 def literal_path(path: Path) -> Iterator[str]:
     """A name by which DuckDB's readers read exactly the file at `path` (they expand `* ? [ ]`
     with no way to turn it off): the file opened here, named by its descriptor."""
     fd = os.open(path, os.O_RDONLY)
     try:
-        yield f"{FD_FOLDER}/{fd}"
+        yield f"/dev/fd/{fd}"
     finally:
         os.close(fd)
 
@@ -70,64 +51,44 @@ def literal_path(path: Path) -> Iterator[str]:
 def check_lake_file_types(parquet: str, lake_file: UPath) -> None:
     """Refuse a parquet file of other column types: DuckDB's INSERT would cast them implicitly."""
     types = {f.name: f.type for f in CANONICAL_SCHEMA}
-    schema = pq.read_schema(parquet)
-    if other := [
-        f"column {f.name} is {f.type}, expected {types[f.name]}" for f in schema if types.get(f.name, f.type) != f.type
-    ]:
-        columns = "; ".join(other)
+    if other := [f for f in pq.read_schema(parquet) if types.get(f.name, f.type) != f.type]:
+        columns = "; ".join(f"column {f.name} is {f.type}, expected {types[f.name]}" for f in other)
         raise PermanentError(
             f"{lake_file}: the lake file's columns are not of the canonical types ({columns}); nothing was loaded. "
             "Write the lake file again (materialize lake_trips_parquet for the partition), then load"
         )
 
 
-@contextmanager
-def transaction(conn):
-    """One transaction around the block, committed at its end or rolled back (the rollback's own
-    error, after a failed commit that ended the transaction, never hides the block's)."""
-    conn.begin()
-    try:
-        yield
-        conn.commit()
-    except BaseException:
-        with suppress(duckdb.Error):
-            conn.rollback()
-        raise
-
-
 class DuckDBWarehouse(SqlWarehouse):
     """A DuckDB file holding the `trips` table; loads read the lake parquet inside DuckDB."""
 
     duckdb_resource: DuckDBResource = Field(description="The DuckDB file (TAXI_DUCKDB_PATH)")
-    memory_limit: str = Field(default=DEFAULT_MEMORY_LIMIT, description="DuckDB's memory limit during loads")
+    # Beyond it DuckDB spills to `<file>.tmp`.
+    memory_limit: str = Field(default="256MB", description="DuckDB's memory limit during loads")
     lock_wait_seconds: float = Field(
         default=DEFAULT_DUCKDB_LOCK_WAIT_SECONDS,
         description="Seconds a load waits for the file's lock held by another process (TAXI_DUCKDB_LOCK_WAIT)",
     )
-    _param, _product = "?", "DuckDB"
+    _param = "?"
 
-    @contextmanager
-    def _connection(self):
-        Path(self.duckdb_resource.database).parent.mkdir(parents=True, exist_ok=True)
-        conn = self._connect()
-        try:
-            conn.execute("SET memory_limit = ?", [self.memory_limit])
-            # Row order within a slice means nothing to the table; keeping it buffers the insert.
-            conn.execute("SET preserve_insertion_order = false")
-            yield conn
-        finally:
-            conn.close()
-
-    def _connect(self) -> duckdb.DuckDBPyConnection:
+    def _connection(self) -> duckdb.DuckDBPyConnection:
         """A read-write connection, waiting at most `lock_wait_seconds` while another process holds
         the file (logging the holder now and then), then `PermanentError`: a retry would wait again."""
         database = self.duckdb_resource.database
-        config = {"custom_user_agent": "dagster", **literal_database_config(database)}
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        # Row order within a slice means nothing to the table; keeping it buffers the insert.
+        config = {"memory_limit": self.memory_limit, "preserve_insertion_order": False, "custom_user_agent": "dagster"}
+        if "?" in database:  # read by DuckDB as URL parameters: the WAL and spill folder kept beside the file
+            config |= {
+                "checkpoint_threshold": "0b",  # every commit checkpointed
+                "auto_checkpoint_skip_wal_threshold": "0",
+                "temp_directory": f"{Path(database).expanduser().absolute()}.tmp",
+            }
         config |= self.duckdb_resource.connection_config
         started, logged_at = time.monotonic(), -LOCK_LOG_EVERY_SECONDS
         while True:
             try:
-                return duckdb.connect(database, read_only=False, config=config)
+                return duckdb.connect(database, config=config)
             except duckdb.IOException as e:
                 if (holder := lock_holder(e)) is None:
                     raise
@@ -146,23 +107,27 @@ class DuckDBWarehouse(SqlWarehouse):
                     f"waiting for the DuckDB file's lock, held by PID {pid} ({program}): waited {waited:.0f} s "
                     f"of {self.lock_wait_seconds:g} s (TAXI_DUCKDB_LOCK_WAIT)"
                 )
-            time.sleep(LOCK_POLL_SECONDS)
+            time.sleep(0.05)  # short: a reader polling the file leaves only brief gaps
 
+    @contextmanager
     def _transaction(self, conn):
-        return transaction(conn)
+        """Committed at the block's end; on an error the connection's close rolls it back."""
+        conn.begin()
+        yield
+        conn.commit()
 
     def _prepare(self, conn, source_month=None, conform=True) -> list[tuple[str, str]]:
         # No index on `trips`: a slice loaded whole fills row groups of its own, pruned by their zone
         # maps. No key on `loads`: DuckDB checks a key against rows deleted earlier in the transaction.
-        conn.execute(create_table_sql(TRIPS_TABLE, sql_columns("duckdb")))
-        conn.execute(create_table_sql(LOADS_TABLE, LOADS_COLUMNS))
+        conn.execute(create_table_sql("trips", sql_columns("duckdb")))
+        conn.execute(create_table_sql("loads", LOADS_COLUMNS))
         if not conform:
             return []
-        present = conn.execute(f"SELECT column_name, column_type FROM (DESCRIBE {TRIPS_TABLE})").fetchall()
+        present = conn.execute("SELECT column_name, column_type FROM (DESCRIBE trips)").fetchall()
         where = f"the DuckDB file {Path(self.duckdb_resource.database).absolute()}"
-        missing = missing_columns(where, TRIPS_TABLE, present, sql_columns("duckdb"))
+        missing = missing_columns(where, "trips", present, sql_columns("duckdb"))
         for name, kind in missing:
-            conn.execute(f"ALTER TABLE {TRIPS_TABLE} ADD COLUMN {name} {kind}")
+            conn.execute(f"ALTER TABLE trips ADD COLUMN {name} {kind}")
         return present + missing
 
     def _replace_rows(self, conn, lake_file, color, source_month) -> tuple[int, int, int]:
@@ -171,11 +136,11 @@ class DuckDBWarehouse(SqlWarehouse):
         where, key = "color = ? AND source_month = ?", [color, source_month]
         with literal_path(to_local_path(lake_file)) as parquet:
             check_lake_file_types(parquet, lake_file)
-            replaced = conn.execute(f"DELETE FROM {TRIPS_TABLE} WHERE {where}", key).fetchone()[0]
+            replaced = conn.execute(f"DELETE FROM trips WHERE {where}", key).fetchone()[0]
             loaded = conn.execute(
-                f"INSERT INTO {TRIPS_TABLE} ({columns}) SELECT {columns} FROM read_parquet(?)", [parquet]
+                f"INSERT INTO trips ({columns}) SELECT {columns} FROM read_parquet(?)", [parquet]
             ).fetchone()[0]
-        in_slice = conn.execute(f"SELECT count(*) FROM {TRIPS_TABLE} WHERE {where}", key).fetchone()[0]
+        in_slice = conn.execute(f"SELECT count(*) FROM trips WHERE {where}", key).fetchone()[0]
         return replaced, loaded, loaded - in_slice
 
     def _arrow(self, cursor):
@@ -185,11 +150,11 @@ class DuckDBWarehouse(SqlWarehouse):
         """The file read by `read_csv` with the columns' types given."""
         columns = sql_columns("duckdb", ZONES_SCHEMA)
         types = ", ".join(f"'{name}': '{kind}'" for name, kind in columns)
-        conn.execute(create_table_sql(ZONES_TABLE, columns, key="location_id"))
-        conn.execute(f"DELETE FROM {ZONES_TABLE}")
+        conn.execute(create_table_sql("zones", columns, key="location_id"))
+        conn.execute("DELETE FROM zones")
         with literal_path(to_local_path(csv_file)) as csv:
             return conn.execute(
-                f"INSERT INTO {ZONES_TABLE} SELECT * FROM read_csv(?, header = true, auto_detect = false, "
+                f"INSERT INTO zones SELECT * FROM read_csv(?, header = true, auto_detect = false, "
                 f"delim = ',', quote = '\"', columns = {{{types}}})",
                 [csv],
             ).fetchone()[0]
