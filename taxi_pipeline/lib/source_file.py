@@ -24,9 +24,8 @@ def check_downloaded_file(path: Path, file_format: str = "csv.gz") -> None:
 def _problem(path: Path, file_format: str) -> str | None:
     with open(path, "rb") as f:
         head = f.read(SNIFF_BYTES)
-        if file_format == "parquet" and head:
-            f.seek(-min(len(PARQUET_MAGIC), f.seek(0, 2)), 2)
-            tail = f.read()
+        f.seek(max(f.seek(0, 2) - len(PARQUET_MAGIC), 0))
+        tail = f.read()
     if not head:
         return "the file is empty (0 bytes)"
     if file_format == "parquet":
