@@ -10,21 +10,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from taxi_pipeline.lib import parse
 from taxi_pipeline.lib.clean import NO_ROWS, CleaningReport, clean_trips
-from taxi_pipeline.lib.layouts import match_columns
+from taxi_pipeline.lib.layouts import TripFileError, match_columns
 from taxi_pipeline.lib.parquet import write_lake_parquet
-from taxi_pipeline.lib.parse import (
-    DEFAULT_MAX_MALFORMED_SHARE,
-    MalformedRows,
-    TripFileError,
-    TripFilePath,
-    check_malformed_share,
-    in_background,
-    open_trip_csv,
-    read_with_fallbacks,
-    to_integer,
-    without_bad_rows,
-)
 from taxi_pipeline.schema import CANONICAL_SCHEMA
 
 # Rows of a TLC parquet file decoded at a time (never a whole row group: fhvhv's hold ~1 M rows).
@@ -38,7 +27,7 @@ class ConvertedTrips:
 
     rows: int
     report: CleaningReport
-    malformed: MalformedRows
+    malformed: parse.MalformedRows
     extra_columns: list[str]
     encoding: str  # of a CSV file; "parquet" for a parquet one
     preview: pa.Table  # the first 10 rows of the lake file
@@ -59,25 +48,25 @@ def _write_cleaned(batches: Iterator[pa.Table], color: str, month: date, destina
             yield clean
 
     # Closing the stream stops its thread before the file it reads is closed.
-    with closing(in_background(cleaned(), depth=4)) as stream:
+    with closing(parse.in_background(cleaned(), depth=4)) as stream:
         rows = write_lake_parquet(stream, destination)
     return rows, sum(reports, NO_ROWS), preview
 
 
 def convert_to_lake_parquet(
-    source: TripFilePath,
+    source: parse.TripFilePath,
     color: str,
     source_month: date,
     destination: str | Path,
-    max_malformed_share: float = DEFAULT_MAX_MALFORMED_SHARE,
+    max_malformed_share: float = parse.DEFAULT_MAX_MALFORMED_SHARE,
 ) -> ConvertedTrips:
     """The month's CSV file as a lake parquet file at the local path `destination`, cleaned, or
     `TripFileError` naming the file (then `destination` is the caller's to discard)."""
-    trips = open_trip_csv(source, color, source_month)
-    (rows, report, preview), encoding, malformed = read_with_fallbacks(
+    trips = parse.open_trip_csv(source, color, source_month)
+    (rows, report, preview), encoding, malformed = parse.read_with_fallbacks(
         trips, lambda batches: _write_cleaned(batches, color, source_month, destination)
     )
-    check_malformed_share(source, malformed, rows, max_malformed_share)
+    parse.check_malformed_share(source, malformed, rows, max_malformed_share)
     return ConvertedTrips(rows, report, malformed, trips.extra_columns, encoding, preview)
 
 
@@ -93,7 +82,7 @@ def to_canonical_type(values: pa.Array, target: pa.DataType) -> tuple[pa.Array, 
     if pa.types.is_string(target) and pa.types.is_large_string(source):
         return pc.cast(values, target), None
     if pa.types.is_integer(target) and numeric:
-        return to_integer(values, target)
+        return parse.to_integer(values, target)
     if pa.types.is_floating(target) and numeric:
         return pc.cast(values, target, safe=False), None
     if pa.types.is_timestamp(target) and pa.types.is_timestamp(source):
@@ -111,11 +100,11 @@ def _does_not_fit(name: str, source_name: str, values: pa.Array, row: int) -> tu
 
 
 def convert_parquet_to_lake(
-    source: TripFilePath,
+    source: parse.TripFilePath,
     color: str,
     source_month: date,
     destination: str | Path,
-    max_malformed_share: float = DEFAULT_MAX_MALFORMED_SHARE,
+    max_malformed_share: float = parse.DEFAULT_MAX_MALFORMED_SHARE,
     batch_size: int = PARQUET_BATCH_ROWS,
 ) -> ConvertedTrips:
     """The TLC's parquet file of a month as `convert_to_lake_parquet` converts a CSV file, read
@@ -137,9 +126,9 @@ def convert_parquet_to_lake(
                 raise TripFileError(
                     f"{source}: column {name} ({kind}) cannot be read as {canonical} ({target}): {e}"
                 ) from e
-        malformed = MalformedRows()
+        malformed = parse.MalformedRows()
         batches = parquet.iter_batches(batch_size=batch_size, columns=list(renames), use_threads=True)
-        canonical = (without_bad_rows(b, renames, malformed, to_canonical_type, _does_not_fit) for b in batches)
+        canonical = (parse.without_bad_rows(b, renames, malformed, to_canonical_type, _does_not_fit) for b in batches)
         rows, report, preview = _write_cleaned(canonical, color, source_month, destination)
-    check_malformed_share(source, malformed, rows, max_malformed_share)
+    parse.check_malformed_share(source, malformed, rows, max_malformed_share)
     return ConvertedTrips(rows, report, malformed, extra, "parquet", preview)
