@@ -20,13 +20,10 @@ class Layout:
 
 def _layout(header: str) -> Layout:
     """A layout written as its header: `source=canonical` where the names differ, `[optional]`."""
-    columns, optional = {}, set()
-    for word in header.split():
-        name, _, canonical = word.strip("[]").partition("=")
-        columns[name] = canonical or name
-        if word.startswith("["):
-            optional.add(name)
-    return Layout(columns, frozenset(optional))
+    words = header.split()
+    names = [word.strip("[]").partition("=") for word in words]
+    optional = frozenset(name for word, (name, _, _) in zip(words, names, strict=True) if word.startswith("["))
+    return Layout({name: canonical or name for name, _, canonical in names}, optional)
 
 
 _ZONES = "pulocationid=pickup_location_id dolocationid=dropoff_location_id"
