@@ -101,14 +101,10 @@ def to_integer(values: pa.Array, target: pa.DataType) -> tuple[pa.Array, pa.Arra
 
 
 def without_bad_rows(
-    batch: pa.RecordBatch,
-    renames: dict[str, str],
-    malformed: MalformedRows,
-    convert: Callable[[pa.Array, pa.DataType], tuple[pa.Array, pa.Array | None]],
-    describe: Callable[[str, str, pa.Array, int], tuple[str, str]],
+    batch: pa.RecordBatch, renames: dict[str, str], malformed: MalformedRows, convert: Callable, describe: Callable
 ) -> pa.Table:
-    """The batch under canonical names, each column `convert`ed to its canonical type, less the rows
-    it cannot hold, counted in `malformed` as `describe(name, source_name, values, first_bad_row)`."""
+    """The batch under canonical names, each column `convert(values, type)`ed to (values, mask of rows it cannot
+    hold or None), less those rows, counted in `malformed` as `describe(name, source_name, values, first_bad_row)`."""
     columns, bad_rows = [], None
     for source_name, values in zip(batch.schema.names, batch.columns, strict=True):
         name = renames[source_name]
@@ -184,22 +180,20 @@ def iter_trip_batches(
     # Integers come as "1.0" in files written from float columns (2020-2021): read as float,
     # cast back safely, which rejects real fractions.
     types = {src: CANONICAL_SCHEMA.field(dst).type for src, dst in trips.renames.items()}
-    types = {src: pa.string() if lenient else pa.float64() if pa.types.is_integer(t) else t for src, t in types.items()}
-    parse_options = pacsv.ParseOptions(invalid_row_handler=malformed.add_invalid_row)
-    convert_options = pacsv.ConvertOptions(
+    types = {src: pa.float64() if pa.types.is_integer(kind) else kind for src, kind in types.items()}
+    reading = pacsv.ReadOptions(encoding=encoding, block_size=CSV_BLOCK_BYTES, column_names=trips.header, skip_rows=1)
+    parsing = pacsv.ParseOptions(invalid_row_handler=malformed.add_invalid_row)
+    converting = pacsv.ConvertOptions(
         include_columns=list(trips.renames),
-        column_types=types,
+        column_types=dict.fromkeys(types, pa.string()) if lenient else types,
         strings_can_be_null=True,
         quoted_strings_can_be_null=True,
         null_values=CSV_NULL_VALUES,
     )
     convert, describe = (_parsed_text, _does_not_parse) if lenient else (_typed, None)
-    read_options = pacsv.ReadOptions(
-        encoding=encoding, block_size=CSV_BLOCK_BYTES, column_names=trips.header, skip_rows=1
-    )
     with _decompressed(trips.path) as stream:
         # Arrow reads ahead (and decompresses) in its own threads while a block is converted here.
-        for batch in pacsv.open_csv(stream, read_options, parse_options, convert_options):
+        for batch in pacsv.open_csv(stream, reading, parsing, converting):
             yield without_bad_rows(batch, trips.renames, malformed, convert, describe)
 
 
