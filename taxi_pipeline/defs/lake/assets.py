@@ -26,15 +26,13 @@ def build_lake_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefini
         parquet schema for every source, service and month. Publishes only bytes whose latest
         audit passed every blocking check (their `sha256`), however runs overlap."""
         refuse_publication(context.log, context.partition_key, verdict_findings(cleaned_trips))
-        context.add_output_metadata(
-            {
-                "dagster/row_count": parquet_row_count(cleaned_trips.path),
-                "dagster/column_schema": canonical_table_schema(),
-                "sha256": cleaned_trips.sha256,
-                "source": cleaned_trips.source,
-            }
-        )
+        metadata = {
+            "dagster/row_count": parquet_row_count(cleaned_trips.path),
+            "dagster/column_schema": canonical_table_schema(),
+            "sha256": cleaned_trips.sha256,
+            "source": cleaned_trips.source,
+        }
         # The IO manager copies the staged file (a hard link on local disk), checking its bytes.
-        return versioned_output(cleaned_trips, cleaned_trips.sha256)
+        return versioned_output(cleaned_trips, cleaned_trips.sha256, metadata)
 
     return lake_trips_parquet

@@ -170,8 +170,7 @@ def _check_sha256(path: Path | UPath, sha256: str, named: object) -> None:
 
 
 def publish(source: Path, path: UPath) -> None:
-    """Move the complete local file `source` to the lake `path`, all or nothing: the previous
-    file stays until the new one is whole (a copy into the lake is `publish_verified`)."""
+    """Move the complete local file `source` to the lake `path`, all or nothing (to copy: `publish_verified`)."""
     with _into(path) as tmp:
         shutil.move(to_local_path(source), tmp)
 
@@ -189,8 +188,7 @@ def publish_verified(source: UPath, path: UPath, sha256: str) -> None:
 
 @dataclass(frozen=True)
 class PinnedFile:
-    """A lake file held as the bytes of one publication: `path` to read them from, and
-    `check_still_published()`, to call just before committing what was read."""
+    """A lake file held as one publication's bytes: read `path`; call `check_still_published()` before committing."""
 
     path: UPath
     check_still_published: Callable[[], None]

@@ -10,7 +10,6 @@ from pydantic import Field
 from upath import UPath
 
 from taxi_pipeline.defs.lake import files
-from taxi_pipeline.defs.lake.files import StagedFile
 from taxi_pipeline.defs.lake.resources import LakeResource
 from taxi_pipeline.defs.quality.checks import refuse_publication
 from taxi_pipeline.errors import PermanentError
@@ -65,8 +64,7 @@ class LakeFileIOManager(dg.UPathIOManager):
         self.zone = zone
 
     def get_path_for_partition(self, context, path: UPath, partition: str) -> UPath:
-        # A key Dagster holds as a MultiPartitionKey comes as `green/2020-04-01`, one it holds as
-        # a string (loading through a partition mapping) as `green|2020-04-01`.
+        # `green/2020-04-01` from a MultiPartitionKey, `green|2020-04-01` from a string (through a partition mapping)
         color, month = split_partition_key(partition.replace("/", "|"))
         return self._base_path / files.zone_path(self.zone.path_template, color, month)
 
@@ -76,16 +74,16 @@ class LakeFileIOManager(dg.UPathIOManager):
     def dump_to_path(self, context: dg.OutputContext, obj, path: UPath) -> None:
         self.zone.dump(context, obj, path)
 
-    def load_from_path(self, context: dg.InputContext, path: UPath) -> "UPath | StagedFile | pd.DataFrame":
+    def load_from_path(self, context: dg.InputContext, path: UPath) -> "UPath | files.StagedFile | pd.DataFrame":
         value = self.zone.load(context, path)
         wanted = context.dagster_type.typing_type
         if get_origin(wanted) is dict:
             wanted = get_args(wanted)[1]
-        if wanted in (UPath, StagedFile):
+        if wanted in (UPath, files.StagedFile):
             return value
         import pandas as pd  # here only: pandas slows every import of the definitions
 
-        with (value.path if isinstance(value, StagedFile) else value).open("rb") as f:
+        with (value.path if isinstance(value, files.StagedFile) else value).open("rb") as f:
             return pq.read_table(f).to_pandas(types_mapper=pd.ArrowDtype)
 
 
@@ -98,7 +96,7 @@ class _LakeZoneFactory(dg.ConfigurableIOManagerFactory):
     def create_io_manager(self, context) -> LakeFileIOManager:
         return LakeFileIOManager(self)
 
-    def load(self, context: dg.InputContext, path: UPath) -> UPath | StagedFile:
+    def load(self, context: dg.InputContext, path: UPath) -> UPath | files.StagedFile:
         return path
 
 
@@ -114,7 +112,7 @@ class StagingIOManagerFactory(_LakeZoneFactory):
     """The content-addressed staging zone: a folder per (color, month) of `{sha256}.parquet` files. Moves a
     canonical `StagedFile` in; loads the content the run means (`run_materialization`), or a DataFrame of it."""
 
-    def dump(self, context: dg.OutputContext, obj: StagedFile, path: UPath) -> None:
+    def dump(self, context: dg.OutputContext, obj: files.StagedFile, path: UPath) -> None:
         schema = pq.read_schema(obj.path)  # a local file: the step's output
         # An older version of the canonical schema still loads (its newer columns read null).
         if (differences := schema_differences(schema)) and schema_version(schema) is None:
@@ -126,7 +124,7 @@ class StagingIOManagerFactory(_LakeZoneFactory):
             {"staged_sha256": obj.sha256, "source": obj.source, "staged_file": dg.MetadataValue.path(str(staged))}
         )
 
-    def load(self, context: dg.InputContext, path: UPath) -> StagedFile:
+    def load(self, context: dg.InputContext, path: UPath) -> files.StagedFile:
         try:
             run = context.step_context.dagster_run
         except dg.DagsterInvariantViolationError:  # loaded outside a run (`load_asset_value`)
@@ -135,15 +133,15 @@ class StagingIOManagerFactory(_LakeZoneFactory):
         if staged is None or "staged_sha256" not in staged.metadata:
             raise PermanentError(f"{context.asset_partition_key}: nothing staged in {path}")
         sha256 = staged.metadata["staged_sha256"].value
-        return StagedFile(path / f"{sha256}.parquet", sha256, staged.metadata["source"].value)
+        return files.StagedFile(path / f"{sha256}.parquet", sha256, staged.metadata["source"].value)
 
 
 class TripsParquetIOManagerFactory(_LakeZoneFactory):
     """The published trip parquet files: a `StagedFile` copied if its bytes are still its sha256's, or a
     canonical DataFrame or Arrow table written."""
 
-    def dump(self, context: dg.OutputContext, obj: "StagedFile | pd.DataFrame | pa.Table", path: UPath) -> None:
-        if isinstance(obj, StagedFile):
+    def dump(self, context: dg.OutputContext, obj: "files.StagedFile | pd.DataFrame | pa.Table", path: UPath) -> None:
+        if isinstance(obj, files.StagedFile):
             try:
                 files.publish_verified(obj.path, path, obj.sha256)
             except files.LakeFileChangedError as e:  # the audited bytes were changed under their name

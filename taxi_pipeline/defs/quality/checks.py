@@ -24,10 +24,6 @@ OUTSIDE_MONTH_BLOCK = 0.5  # most pickups outside the month: another month's fil
 MAX_SHARE_IMPLAUSIBLE = {"negative_fare_amount": 0.02, "negative_total_amount": 0.02, "zero_trip_distance": 0.10}
 MAX_SHARE_DUPLICATE_ROWS = {"yellow": 0.01, "green": 0.01, "fhv": 0.10, "fhvhv": 0.01}
 MAX_SHARE_IMPOSSIBLE = {"dropoff_before_pickup": 0.01, "negative_passenger_count": 0.01}
-IMPOSSIBLE_WORDS = {
-    "dropoff_before_pickup": "end before they start",
-    "negative_passenger_count": "carry negative passengers",
-}
 AUDIT_BATCH_ROWS = 256 * 1024
 NO_ZONE_TABLE = f"{quality.FIRST_ZONE}..{quality.LAST_ZONE} (no zone table loaded)"
 
@@ -66,7 +62,6 @@ def _shares(counts: dict[str, int], rows: int) -> dict[str, float]:
 
 
 def _over(counts: dict[str, int], rows: int, limits: dict[str, float]) -> list[str]:
-    """The names whose count is a larger share of `rows` than their limit."""
     return [name for name, count in counts.items() if _share(count, rows) > limits[name]]
 
 
@@ -145,8 +140,7 @@ def audit_results(
 
     # Every exact duplicate repeats an earlier row's key columns: whole rows are compared (a
     # second read) only when that many repeat them.
-    limit = MAX_SHARE_DUPLICATE_ROWS[color]
-    duplicates = measured.duplicate_keys
+    limit, duplicates = MAX_SHARE_DUPLICATE_ROWS[color], measured.duplicate_keys
     metadata = {"rows_repeating_key_columns": duplicates, "block_above": limit}
     if _share(duplicates, rows) > limit:
         with staged.path.open("rb") as f:
@@ -184,8 +178,9 @@ def audit_results(
     yield result("required_columns_filled", not unfilled, metadata, unfilled)
 
     counts = measured.impossible
+    words = {"dropoff_before_pickup": "end before they start", "negative_passenger_count": "carry negative passengers"}
     impossible = "; ".join(
-        f"{counts[name]:,} of {rows:,} trips ({_share(counts[name], rows):.1%}) {IMPOSSIBLE_WORDS[name]}, "
+        f"{counts[name]:,} of {rows:,} trips ({_share(counts[name], rows):.1%}) {words[name]}, "
         f"more than {MAX_SHARE_IMPOSSIBLE[name]:.0%}"
         for name in _over(counts, rows, MAX_SHARE_IMPOSSIBLE)
     )
@@ -218,8 +213,7 @@ def _findings(checks: dict[str, dict]) -> list[str]:
 
 
 def refuse_publication(log: dg.DagsterLogManager, partition_key: str, findings: list[str]) -> None:
-    """When there are `findings`, fail the step at once (no retry) with the line
-    `green 2020-05 not published: <check>: <finding>[; ...]`, logged as an error."""
+    """Fail the step, no retry, on `findings`, logging `green 2020-05 not published: <check>: <finding>[; ...]`."""
     if findings:
         color, month = split_partition_key(partition_key)
         line = f"{color} {month:%Y-%m} not published: {'; '.join(findings)}"
@@ -228,8 +222,7 @@ def refuse_publication(log: dg.DagsterLogManager, partition_key: str, findings: 
 
 
 def verdict_findings(staged: StagedFile) -> list[str]:
-    """Why the latest audit of exactly `staged`'s bytes does not let them be published: the
-    blocking checks that failed, or that never ran on these bytes; none when it does."""
+    """Why the latest audit of exactly `staged`'s bytes forbids publishing them: blocking checks failed or not run."""
     try:
         with staged.verdict_path.open("rb") as f:
             checks = json.load(f)["checks"]
@@ -245,8 +238,7 @@ def verdict_findings(staged: StagedFile) -> list[str]:
 def build_audit_checks(
     partitions_def: dg.PartitionsDefinition, row_drop: quality.RowDropThresholds
 ) -> dg.AssetChecksDefinition:
-    """The audit of `cleaned_trips` as one check step over `partitions_def`, a month's rows held
-    to `row_drop` against its previous publication."""
+    """The audit of `cleaned_trips` as one check step, the rows held to `row_drop` against the last publication."""
     specs = [
         dg.AssetCheckSpec(name, asset=CLEANED_TRIPS, description=text, blocking=blocking, partitions_def=partitions_def)
         for name, text, blocking in AUDIT_CHECKS
