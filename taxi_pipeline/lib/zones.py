@@ -58,4 +58,6 @@ def read_zone_file(path: Path | UPath, name: str | None = None) -> ZoneTable:
             raise ZoneFileError(f"{shown}: line {line}: LocationID {location_id} repeats line {seen[location_id]}")
         seen[location_id] = line
         rows.append((location_id, *record[1:]))
+    if not rows:  # else every trip's location would count as "not a zone" and block its month
+        raise ZoneFileError(f"{shown}: no zones, only a header")
     return ZoneTable(rows)

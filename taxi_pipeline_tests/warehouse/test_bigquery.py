@@ -1,6 +1,7 @@
 """BigQueryWarehouse against bqemulator, with lake files in fake-gcs-server: what is particular to
 BigQuery; what every backend does is in test_warehouse_contract.py."""
 
+import json
 from datetime import date
 
 import pytest
@@ -13,6 +14,7 @@ from taxi_pipeline.errors import PermanentError, SettingError
 from taxi_pipeline.lib.parquet import lake_file_columns, parquet_row_count
 from taxi_pipeline.schema import CANONICAL_SCHEMA
 from taxi_pipeline_tests.support.files import write_parquet
+from taxi_pipeline_tests.support.http_server import QuietRequestHandler, serve, stop_server
 from taxi_pipeline_tests.support.trips import cleaned_sample
 
 APRIL, JAN_2021 = date(2020, 4, 1), date(2021, 1, 1)
@@ -93,6 +95,40 @@ def test_missing_dataset_names_the_setting_when_creation_is_off(gcp_names):
 
     with pytest.raises(SettingError, match=r"absent_dataset \(GCP_PROJECT/BQ_DATASET\) does not exist"):
         warehouse.slice_counts()
+
+
+class AccessDenied(QuietRequestHandler):
+    """Answers every request as BigQuery does to credentials without the role it needs."""
+
+    def do_GET(self):
+        message = "Access Denied: Dataset taxi-test-project:nyc: Permission bigquery.datasets.get denied"
+        body = json.dumps({"error": {"code": 403, "message": message, "status": "PERMISSION_DENIED"}}).encode()
+        self.send_response(403)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_POST = do_GET
+
+
+@pytest.mark.gcp
+def test_credentials_without_the_role_name_the_roles_needed(gcp_names, monkeypatch):
+    server, url = serve(AccessDenied)
+    monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", url)
+    warehouse = BigQueryWarehouse(bigquery_resource=BigQueryResource(project=gcp_names["GCP_PROJECT"]), dataset="nyc")
+    try:
+        with pytest.raises(SettingError) as raised:
+            warehouse.slice_counts()
+    finally:
+        stop_server(server)
+
+    assert str(raised.value) == (
+        "BigQuery refused access to taxi-test-project.nyc.trips (GCP_PROJECT/BQ_DATASET): GET "
+        f"{url}/bigquery/v2/projects/taxi-test-project/datasets/nyc?prettyPrint=false: Access Denied: Dataset "
+        "taxi-test-project:nyc: Permission bigquery.datasets.get denied; the credentials need "
+        "roles/bigquery.dataEditor on the dataset and roles/bigquery.jobUser on the project"
+    )
 
 
 @pytest.mark.gcp

@@ -102,6 +102,11 @@ class BigQueryWarehouse(WarehouseResource):
                 "GOOGLE_APPLICATION_CREDENTIALS to a service-account key file, GCP_CREDENTIALS_B64 to a base64 key, "
                 "or run `gcloud auth application-default login`"
             ) from None
+        except gexc.Forbidden as e:
+            raise SettingError(
+                f"BigQuery refused access to {self.table_id} (GCP_PROJECT/BQ_DATASET): {e.message}; the credentials "
+                "need roles/bigquery.dataEditor on the dataset and roles/bigquery.jobUser on the project"
+            ) from None
 
     def _ensure_dataset(self, client: bigquery.Client) -> None:
         """The dataset, created (in the client's location, BQ_LOCATION) when missing unless `create_dataset` is off."""
