@@ -12,9 +12,12 @@ from taxi_pipeline.defs.warehouse.contract import RecordedOrigin, WarehouseResou
 
 # Once after any load since the report was last requested (not since it last ran, as with
 # `since_last_handled()`: a load landing during the report may be missing from it), when neither runs.
+# A load seen on the same tick as the reset survives it only by its later timestamp, which `since`
+# compares when both sides carry one: bare `newly_updated()` and `newly_requested()` do, while
+# `any_deps_updated()` and an `|` of conditions are built with boolean operators that drop it (Dagster 1.13).
 AFTER_ANY_LOAD = (
-    dg.AutomationCondition.any_deps_updated().since(
-        dg.AutomationCondition.newly_requested() | dg.AutomationCondition.initial_evaluation()
+    dg.AutomationCondition.any_deps_match(dg.AutomationCondition.newly_updated()).since(
+        dg.AutomationCondition.newly_requested()
     )
     & ~dg.AutomationCondition.any_deps_in_progress()
     & ~dg.AutomationCondition.in_progress()
