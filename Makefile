@@ -19,7 +19,14 @@ export DAGSTER_HOME := $(CURDIR)/.dagster_home
 # The bundled real samples, served from a mirror folder laid out like the course's release.
 DEMO_SOURCE := file://$(CURDIR)/taxi_pipeline_tests/data/release
 DEMO_PARTITIONS := 'green|2020-04-01' 'yellow|2021-01-01' 'fhv|2019-01-01' 'fhv|2020-01-01'
-DEMO_LOG := data/demo.log
+# `make demo` and `make dev-demo` share an instance and data of their own, with the same settings,
+# so a running `make dev-demo` runs the demo's runs as the demo would; `make dev` (the online
+# source) keeps .dagster_home and data/ and never sees them.
+DEMO_HOME := $(CURDIR)/.dagster_home/demo
+DEMO_DATA := $(CURDIR)/data/demo
+DEMO_ENV := DAGSTER_HOME=$(DEMO_HOME) TAXI_SOURCE_URL=$(DEMO_SOURCE) TAXI_LAKE_DIR=$(DEMO_DATA)/lake \
+  TAXI_DUCKDB_PATH=$(DEMO_DATA)/warehouse.duckdb
+DEMO_LOG := $(DEMO_DATA)/demo.log
 
 .PHONY: install demo lint test dev dev-demo image docker-engine bench bench-containers bench-backfill bench-fhvhv bench-targets bench-postgres prefect-venv postgres-server clean
 
@@ -82,24 +89,24 @@ BASE_IMAGE ?= python:3.11-slim-bookworm
 image: $(INSTALLED)
 	PYTHON=$(BIN)/python deploy/build-image.sh $(BASE_IMAGE)
 
-$(DAGSTER_HOME)/dagster.yaml: deploy/dagster.yaml
-	mkdir -p $(DAGSTER_HOME)
+$(DAGSTER_HOME)/dagster.yaml $(DEMO_HOME)/dagster.yaml: deploy/dagster.yaml
+	mkdir -p $(@D)
 	cp deploy/dagster.yaml $@
 
 # dg finds the project by pyproject.toml's [tool.dg] and checks that the project's venv is the
 # active one; the targets run it without activating, so they say which venv is meant.
 DG := VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/dg
 
-# Through the instance's queue and a daemon of its own, as `make dev` runs them (deploy/demo.py):
-# the zone table first (the audit checks location ids against it), then each month as a run of
-# trips_job, then the report by its automation sensor; the UI then shows the demo's runs.
-demo: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
-	@mkdir -p data && : > $(DEMO_LOG)
+# Through the demo instance's queue, as `make dev-demo` runs them (deploy/demo.py): the zone table
+# first (the audit checks location ids against it), then each month as a run of trips_job, then the
+# report by its automation sensor. The daemon is the running `make dev-demo`'s, else the demo's own.
+demo: $(INSTALLED) $(DEMO_HOME)/dagster.yaml
+	@mkdir -p $(DEMO_DATA) && : > $(DEMO_LOG)
 	@echo "running the demo's months through the daemon (log: $(DEMO_LOG))"
-	@TAXI_SOURCE_URL=$(DEMO_SOURCE) $(BIN)/python deploy/demo.py --log $(DEMO_LOG) $(DEMO_PARTITIONS) \
+	@$(DEMO_ENV) $(BIN)/python deploy/demo.py --log $(DEMO_LOG) $(DEMO_PARTITIONS) \
 	  || { tail -n 30 $(DEMO_LOG); exit 1; }
 	@echo "rows per (color, month) in the warehouse:"
-	@$(BIN)/python -m taxi_pipeline.defs.report
+	@$(DEMO_ENV) $(BIN)/python -m taxi_pipeline.defs.report
 
 # The linter and the formatter, configured in pyproject.toml, over the whole tree; and `dg check
 # defs`, which loads the code location as the UI would.
@@ -140,12 +147,14 @@ bench-containers: $(INSTALLED) docker-engine
 bench-postgres: $(INSTALLED) postgres-server
 	$(BIN)/python -m benchmarks.postgres_load --rows 1369765 --repeats 3
 
+UI_PORT ?= 3000
 dev: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(UI_PORT)
 
-# The UI against the bundled mirror folder: a backfill of its months succeeds offline.
-dev-demo:
-	TAXI_SOURCE_URL=$(DEMO_SOURCE) $(MAKE) dev
+# The UI on the demo's instance and data, against the bundled mirror folder: a backfill of its
+# months succeeds offline, and `make demo` beside it hands its runs to this daemon.
+dev-demo: $(INSTALLED) $(DEMO_HOME)/dagster.yaml
+	$(DEMO_ENV) $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(UI_PORT)
 
 clean:
 	rm -rf data .dagster_home

@@ -110,12 +110,14 @@ class DagsterServer(DagsterWebserver):
     proc: subprocess.Popen
 
 
-def start_dagster_dev(env: dict, log: Path, timeout: float = 180) -> DagsterServer:
-    """`dagster dev -w workspace.yaml` from the project folder, ready once the location is LOADED."""
+def start_dagster_dev(env: dict, log: Path, timeout: float = 180, command=None) -> DagsterServer:
+    """`dagster dev -w workspace.yaml` from the project folder (or `command(port)`, e.g. a make
+    target that runs it), ready once the location is LOADED."""
     port = free_port()
     out = open(log, "ab")
+    argv = [str(BIN / "dagster"), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)]
     proc = subprocess.Popen(
-        [str(BIN / "dagster"), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+        command(port) if command else argv,
         cwd=PROJECT_DIR,
         env=env,
         stdin=subprocess.DEVNULL,
@@ -132,9 +134,10 @@ def start_dagster_dev(env: dict, log: Path, timeout: float = 180) -> DagsterServ
 
 
 def stop_dagster_dev(server: DagsterServer) -> None:
-    """SIGINT (a clean shutdown of webserver, daemon and code server), then SIGKILL what is left."""
+    """SIGINT to its process group, as Ctrl-C sends it (a clean shutdown of webserver, daemon and
+    code server, also under make), then SIGKILL what is left."""
     if server.proc.poll() is None:
-        server.proc.send_signal(signal.SIGINT)
+        os.killpg(server.proc.pid, signal.SIGINT)
         try:
             server.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
