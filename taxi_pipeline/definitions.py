@@ -118,7 +118,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     """Definitions for one set of settings; the warehouse assets' kind names the chosen warehouse."""
     with known_notices_silenced():
         from taxi_pipeline.defs.alerts.sensors import run_failure_webhook
-        from taxi_pipeline.defs.jobs import monthly_trips_schedule, trips_job, zones_job
+        from taxi_pipeline.defs.jobs import build_monthly_trips_schedule, trips_job, zones_job
         from taxi_pipeline.defs.report.assets import report_automation_sensor, trips_per_month
         from taxi_pipeline.defs.source.sensors import build_new_month_sensor
         from taxi_pipeline.defs.warehouse.assets import taxi_zones
@@ -138,7 +138,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         assets=assets,
         asset_checks=[check.with_hooks({remember_step_failure}) for check in trips.checks],
         jobs=[trips_job, zones_job],
-        schedules=[monthly_trips_schedule],
+        schedules=[build_monthly_trips_schedule(trips.partitions_def)],
         sensors=[build_new_month_sensor(trips.partitions_def, release), run_failure_webhook, report_automation_sensor],
         resources=build_resources(settings),
         # Runs are one partition each (no step processes to start); backfills run many runs at once.
