@@ -53,6 +53,7 @@ def test_requests_the_month_that_just_closed_for_every_color(monthly_trips_sched
     assert [r.run_key for r in requests] == [r.partition_key for r in requests]
     # The dimensions' tags, as a backfill's runs carry them: the job's partition page reads them.
     assert requests[0].tags == {
+        "dagster/schedule_name": "monthly_trips_schedule",
         "dagster/partition": "yellow|2021-01-01",
         "dagster/partition/color": "yellow",
         "dagster/partition/month": "2021-01-01",
