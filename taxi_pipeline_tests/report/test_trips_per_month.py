@@ -7,7 +7,7 @@ import dagster as dg
 import pytest
 from dagster_duckdb import DuckDBResource
 
-from taxi_pipeline.defs.report.assets import trips_per_month
+from taxi_pipeline.defs.report.assets import CHART_LOG_NAME, trips_per_month
 from taxi_pipeline.defs.warehouse.contract import SliceOrigin
 from taxi_pipeline.defs.warehouse.duckdb import DuckDBWarehouse
 from taxi_pipeline_tests.support.files import write_parquet
@@ -170,3 +170,17 @@ def test_automation_requests_the_report_once_after_each_load(release_url, make_r
     assert dg.materialize([trips_per_month], resources={"warehouse": resources["warehouse"]}, instance=instance).success
     requested, cursor = evaluate(cursor)
     assert requested == 0
+
+
+def test_on_an_instance_the_chart_is_a_short_link_to_the_png_saved_beside_the_runs_logs(duckdb_path, instance):
+    warehouse = DuckDBWarehouse(duckdb_resource=DuckDBResource(database=str(duckdb_path)))
+
+    result = dg.materialize([trips_per_month], resources={"warehouse": warehouse}, instance=instance)
+
+    metadata = metadata_of(result, "trips_per_month")
+    # Under the 1,000 characters the UI renders in place; the webserver's /logs route serves the file.
+    assert metadata["chart"] == f"![trips per month](/logs/{result.run_id}/compute_logs/trips_per_month_chart/png)"
+    saved = instance.compute_log_manager.get_captured_local_path([result.run_id, "compute_logs", CHART_LOG_NAME], "png")
+    with open(saved, "rb") as png:
+        assert png.read() == inline_png(metadata["chart_png"])
+    assert png_size(inline_png(metadata["chart_png"])) == (900, 450)
