@@ -10,6 +10,7 @@ DEPLOY = [
 setup(
     name="taxi_pipeline",
     version="0.1.0",
+    license="Apache-2.0",
     description="NYC-taxi trip data ELT as Dagster software-defined assets",
     packages=find_packages(include=["taxi_pipeline", "taxi_pipeline.*"]) + ["taxi_pipeline_deploy"],
     # The deployments' workarounds of Dagster bugs live in deploy/, importable as taxi_pipeline_deploy.
