@@ -20,7 +20,7 @@ from taxi_pipeline.defs.source.resources import TripSourceResource, describe_byt
 from taxi_pipeline.errors import PermanentError
 from taxi_pipeline.lib.convert import convert_parquet_to_lake, convert_to_lake_parquet
 from taxi_pipeline.lib.parse import DEFAULT_MAX_MALFORMED_SHARE
-from taxi_pipeline.lib.source_file import NotATripFileError, check_downloaded_file
+from taxi_pipeline.lib.source_file import NotATripFileError, TripFileFacts, check_downloaded_file
 from taxi_pipeline.partitions import one_partition_per_run, split_partition_key
 
 GROUP = "nyc_taxi"
@@ -32,6 +32,17 @@ def download_failures(
 ) -> AbstractContextManager:
     """`retried_on_error` around a download: 3 retries from the source's delay (TAXI_SOURCE_RETRY_DELAY)."""
     return retried_on_error(context, source.retry_delay_seconds, 3, describe)
+
+
+def size_metadata(facts: TripFileFacts) -> dict[str, int | str]:
+    """The raw file's uncompressed size in bytes and readable (`128.3 MiB`), named by what it counts."""
+    name, size = facts.uncompressed_name, facts.uncompressed_bytes
+    return {f"{name}_bytes": size, f"{name}_size": describe_bytes(size)}
+
+
+def generated_metadata(facts: TripFileFacts) -> dict[str, str]:
+    """`generated`, the offline mirror's note, for a file it generated; nothing for a published file."""
+    return {"generated": facts.generated} if facts.generated else {}
 
 
 class CleaningConfig(dg.Config):
@@ -74,17 +85,21 @@ def build_ingest_assets(
             with download_failures(context, source):
                 downloaded = source.download(color, month, local, on_progress=report_progress)
                 try:
-                    check_downloaded_file(local, release.file_format)
+                    facts = check_downloaded_file(local, release.file_format)
                 except NotATripFileError as e:
                     raise PermanentError(f"{color} {month:%Y-%m}: {downloaded.url} is not a trip file: {e}") from None
         seconds = time.monotonic() - started
         context.log.info(f"downloaded {downloaded.bytes:,} bytes from {downloaded.url} in {seconds:.1f} s")
+        if facts.generated:
+            context.log.warning(f"{color} {month:%Y-%m} is a generated file, not the release's: {facts.generated}")
         metadata = {
-            "source": release.name,
+            "source": release.source_name(bool(facts.generated)),
             "source_url": dg.MetadataValue.url(downloaded.url),
             "sha256": downloaded.sha256,
             "download_seconds": round(seconds, 2),
             **downloaded.validators,
+            **size_metadata(facts),
+            **generated_metadata(facts),
         }
         return versioned_output(local, downloaded.sha256, metadata)
 
@@ -107,7 +122,9 @@ def build_ingest_assets(
                     f"downloaded (another run replaced it): materialize raw_trips for {context.partition_key} again",
                     allow_retries=False,
                 )
-        convert = convert_parquet_to_lake if raw_trips.name.endswith(".parquet") else convert_to_lake_parquet
+        release = next(release for release in RELEASES.values() if raw_trips.name.endswith(release.file_format))
+        facts = check_downloaded_file(raw_trips, release.file_format)  # the generated mark of these very bytes
+        convert = convert_parquet_to_lake if release.file_format == "parquet" else convert_to_lake_parquet
         started = time.monotonic()
         with local_part_file(f"{color}_tripdata_{month:%Y-%m}.", ".parquet.part") as staged, not_retried(context):
             converted = convert(raw_trips, color, month, staged, config.max_malformed_share)
@@ -142,10 +159,10 @@ def build_ingest_assets(
                 "source_encoding": converted.encoding,
                 "ignored_columns": dg.MetadataValue.json(converted.extra_columns),
                 "preview": table_preview(converted.preview),
+                **generated_metadata(facts),
             }
         )
         sha256 = file_sha256(staged)
-        source = next(release.name for release in RELEASES.values() if raw_trips.name.endswith(release.file_format))
-        return versioned_output(StagedFile(staged, sha256, source), sha256)
+        return versioned_output(StagedFile(staged, sha256, release.source_name(bool(facts.generated))), sha256)
 
     return raw_trips, cleaned_trips

@@ -15,6 +15,8 @@ from taxi_pipeline.errors import PermanentError
 TLC_PUBLICATION_LAG_MONTHS = 2
 # Yellow 2009 and 2010 use another layout (longitudes and latitudes, no zone ids).
 TLC_EARLIEST_MONTH = date(2011, 1, 1)
+# How a slice's source reads when the offline mirror generated its file: `course (generated)`.
+GENERATED_SUFFIX = " (generated)"
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,10 @@ class TripRelease:
     @property
     def services(self) -> tuple[str, ...]:
         return tuple(self.service_start)
+
+    def source_name(self, generated: bool) -> str:
+        """The source a slice records: the release's name, flagged when the offline mirror generated the file."""
+        return self.name + GENERATED_SUFFIX if generated else self.name
 
     def _began(self, color: str) -> date:
         if color not in self.service_start:
