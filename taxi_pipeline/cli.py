@@ -1,15 +1,18 @@
 """`taxi-pipeline`: the `dg` command line, ending a failed command with one line that says why.
 
-`taxi-pipeline launch ...` runs `dg launch ...` in this process. When it fails for a reason the
-pipeline describes (a setting, a partition key, a step's `dg.Failure`, a lake file that cannot be
-written, a source given up on), its last line names that reason instead of a traceback; any other
-error keeps its traceback. The steps' reasons come from `remember_step_failure`, a failure hook.
+`taxi-pipeline launch ...` runs `dg launch ...` in this process, `taxi-pipeline backfill ...` runs
+`dagster job backfill ...`. When a command fails for a reason the pipeline describes (a setting, a
+partition key, a step's `dg.Failure`, a lake file that cannot be written, a source given up on),
+its last line names that reason instead of a traceback; any other error keeps its traceback. The
+steps' reasons come from `remember_step_failure`, a failure hook. The partition keys Dagster does
+not check itself (an empty `--partition`, backfill keys) are checked before it starts.
 """
 
 import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 
 import click
 import dagster as dg
@@ -37,32 +40,60 @@ def _first_line(text: str) -> str:
     return lines[0] if lines else ""
 
 
-def _partition_line(refused: BaseException | None = None) -> str:
-    """The line for a `--partition` Dagster refused, or not given, with how the keys read."""
-    from taxi_pipeline.partitions import build_trip_partitions, partition_key_hint
+def _trip_partitions():
+    """The trip partitions of the settings of the environment."""
+    from taxi_pipeline.partitions import build_trip_partitions
     from taxi_pipeline.settings import Settings
 
     settings = Settings.from_environment()
-    hint = partition_key_hint(build_trip_partitions(settings.release, settings.first_month))
-    if refused is None:
-        return (
-            "--partition: no partition key given (an empty key is none), and the selected assets are partitioned. "
-            f"Partition {hint}."
-        )
-    return f"--partition: {refused} Partition {hint}."
+    return build_trip_partitions(settings.release, settings.first_month)
+
+
+def _partition_line() -> str:
+    """The line for partitioned assets run with no `--partition`, with how the keys read."""
+    return (
+        f"--partition: no partition key given, and the selected assets are partitioned. {_trip_partitions().key_form()}"
+    )
 
 
 def _partition_refusal(error: BaseException) -> str | None:
-    """The line for a `--partition` dagster 1.13.27 refused, the only place that reads Dagster's
-    text: partitioned assets given no key (a bare `CheckError`; an empty key counts as none), or
-    a key the assets do not have; else None."""
-    if isinstance(error, CheckError) and "'--partition'" in str(error):
+    """The line for partitioned assets that `dg launch --assets` (dagster 1.13.27) was given no
+    `--partition` for, the only place that reads Dagster's text (a bare `CheckError`); else None."""
+    if isinstance(error, CheckError) and "no '--partition' option was provided" in str(error):
         return _partition_line()
-    if isinstance(error, dg.DagsterUnknownPartitionError) or (
-        isinstance(error, dg.DagsterInvalidSubsetError) and "partition key" in str(error)
-    ):
-        return _partition_line(error)
     return None
+
+
+def _option_values(args: list[str], *names: str) -> list[str]:
+    """The values given to the options `names` in `args`, as `--name value` or `--name=value`."""
+    values = []
+    for i, arg in enumerate(args):
+        name, equals, value = arg.partition("=")
+        if name in names and (equals or i + 1 < len(args)):
+            values.append(value if equals else args[i + 1])
+    return values
+
+
+def check_partition_keys(command: str | None, args: list[str]) -> None:
+    """Refuse, with the trip partitions' own `PartitionKeyError`, the keys dagster 1.13.27 does not
+    check against the partitions itself: `launch --partition ''` (taken as no key: a run of
+    `trips_job` without one, or a `CheckError` for `--assets`) and every key of `backfill` (checked
+    against the partition names, refused without the form; `--partitions ''` selects all of them)."""
+    from taxi_pipeline.partitions import PartitionKeyError
+
+    if command == "launch":
+        keys = [key for key in _option_values(args, "--partition") if not key]
+    elif command == "backfill":
+        keys = _option_values(args, "--from", "--to")
+        for listed in _option_values(args, "--partitions"):
+            keys += [key.strip() for key in listed.split(",") if key.strip()] or [""]
+    else:
+        keys = []
+    if keys:
+        partitions = _trip_partitions()
+        for key in keys:
+            if refused := partitions.refusal(key):
+                raise PartitionKeyError(refused)
 
 
 def step_failure_reason(error: BaseException | None) -> str | None:
@@ -106,16 +137,35 @@ def remember_step_failure(context: dg.HookContext) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run `dg` with `argv`; end a failure the pipeline describes with one line naming it."""
+    """Run `dg` with `argv` (`dagster job backfill` for `backfill ...`); end a failure the pipeline
+    describes with one line naming it."""
+    from dagster._cli import ENV_PREFIX as DAGSTER_ENV_PREFIX
+    from dagster._cli.job import job_backfill_command
     from dagster_dg_cli.cli import ENV_PREFIX, cli
 
+    args = list(sys.argv[1:] if argv is None else argv)
+    command = next((arg for arg in args if not arg.startswith("-")), None)
+    if command == "backfill":
+        run = partial(
+            job_backfill_command.main,
+            args=args[args.index(command) + 1 :],
+            prog_name="taxi-pipeline backfill",
+            auto_envvar_prefix=f"{DAGSTER_ENV_PREFIX}_JOB_BACKFILL",
+        )
+    else:
+        run = partial(cli.main, args=args, prog_name="taxi-pipeline", auto_envvar_prefix=ENV_PREFIX)
     _step_failures.clear()
     try:
+        check_partition_keys(command, args)
         with known_notices_silenced():
-            cli.main(args=argv, prog_name="taxi-pipeline", auto_envvar_prefix=ENV_PREFIX, standalone_mode=False)
+            run(standalone_mode=False)
     except click.exceptions.Exit as e:
         return e.exit_code
-    except click.ClickException as e:  # Dagster's "Materialization failed." or "Run ... resulted in failure."
+    except click.exceptions.Abort:  # a prompt (backfill's) answered no, or Ctrl-C
+        print("Aborted!", file=sys.stderr)
+        return 1
+    # A PartitionKeyError, Dagster's "Materialization failed." or "Run ... resulted in failure."
+    except click.ClickException as e:
         e.show()
         for reason, steps in _step_failures.items():
             print(f"taxi_pipeline: {', '.join(steps)} failed: {reason}", file=sys.stderr)

@@ -1,8 +1,10 @@
-"""The one partition scheme of every trip asset: the source's services x its months, and month
-arithmetic."""
+"""The one partition scheme of every trip asset: the source's services x its months, the one line
+that refuses a key it does not have, and month arithmetic."""
 
+import re
 from datetime import date
 
+import click
 import dagster as dg
 from dateutil.relativedelta import relativedelta
 
@@ -13,7 +15,72 @@ from taxi_pipeline.defs.source.releases import COURSE, TLC_PUBLICATION_LAG_MONTH
 one_partition_per_run = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
 
 
-def build_trip_partitions(release: TripRelease, first_month: date | None = None) -> dg.MultiPartitionsDefinition:
+class PartitionKeyError(click.ClickException):
+    """A key that is not a trip partition, its message one line saying why and how keys read. A
+    `click.ClickException`, so `dg launch` and `dagster asset materialize` end with `Error: <it>`
+    instead of a traceback (dagster 1.13.27 rewraps a `DagsterUnknownPartitionError` from `--assets`
+    into a `DagsterInvalidSubsetError`, and prints either as a traceback)."""
+
+
+class TripPartitionsDefinition(dg.MultiPartitionsDefinition):
+    """Dagster's color x month partitions, refusing a key it does not have with a `PartitionKeyError`
+    that names why (the form, the color, the month) and the valid colors and months."""
+
+    def __init__(self, colors: dg.StaticPartitionsDefinition, months: dg.MonthlyPartitionsDefinition, source: str):
+        super().__init__({"color": colors, "month": months})
+        self.source = source  # the settings that chose these partitions, e.g. "TAXI_SOURCE=course"
+
+    def validate_partition_key(self, partition_key: str, context) -> None:
+        """Dagster's check of a key a run, a CLI or a sensor names; a refusal says why on one line."""
+        with dg.partition_loading_context(new_ctx=context):
+            refused = self.refusal(partition_key)
+        if refused is not None:
+            raise PartitionKeyError(refused)
+
+    def refusal(self, key: str) -> str | None:
+        """Why `key` is not one of these partitions, with the valid form, colors and months; None if it is."""
+        if self.has_partition_key(key):
+            return None
+        colors = self.get_partitions_def_for_dimension("color").get_partition_keys()
+        months = self.get_partitions_def_for_dimension("month").get_partition_keys()
+        color, separator, month = key.partition("|")
+        if not key:
+            why = "the key is empty"
+        elif not separator or not color or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", month) or not _is_date(month):
+            why = "it is not of the form color|YYYY-MM-01"
+        elif not month.endswith("-01"):
+            why = f"{month} is not the first day of a month"
+        elif color not in colors:
+            why = f"{color} is not one of the colors"
+        elif not months:
+            why = "there are no months yet"
+        elif month > months[-1]:
+            why = f"{month[:7]} is after the last month"
+        else:
+            why = f"{month[:7]} is before the first month"
+        return f"{key!r} is not a partition of the trip assets: {why}. {self.key_form()}"
+
+    def key_form(self) -> str:
+        """How the keys read, with their colors and months, e.g. for a message refusing one."""
+        colors = self.get_partitions_def_for_dimension("color").get_partition_keys()
+        months = self.get_partitions_def_for_dimension("month").get_partition_keys()
+        if not months:
+            return f"No months yet for {', '.join(colors)} ({self.source}); the form is color|YYYY-MM-01."
+        return (
+            f"Months run {months[0][:7]}..{months[-1][:7]} for {', '.join(colors)} ({self.source}); "
+            f"the form is color|YYYY-MM-01, e.g. {trip_partition_key(colors[0], months[-1])}."
+        )
+
+
+def _is_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def build_trip_partitions(release: TripRelease, first_month: date | None = None) -> TripPartitionsDefinition:
     """The (color, month) partitions of a release, keys such as `yellow|2021-01-01`: its services, its
     months from `first_month` (default: the release's) to its last one, or, for the TLC, a month the
     TLC can have published (the partitions grow with the clock)."""
@@ -23,20 +90,8 @@ def build_trip_partitions(release: TripRelease, first_month: date | None = None)
         months = dg.MonthlyPartitionsDefinition(start_date=start, end_date=f"{next_month(release.last_month):%Y-%m-%d}")
     else:
         months = dg.MonthlyPartitionsDefinition(start_date=start, end_offset=-TLC_PUBLICATION_LAG_MONTHS)
-    colors = dg.StaticPartitionsDefinition(list(release.services))
-    return dg.MultiPartitionsDefinition({"color": colors, "month": months})
-
-
-def partition_key_hint(partitions: dg.MultiPartitionsDefinition) -> str:
-    """How a partition key of `partitions` reads, with its colors and months, for messages."""
-    colors = partitions.get_partitions_def_for_dimension("color").get_partition_keys()
-    months = partitions.get_partitions_def_for_dimension("month").get_partition_keys()
-    if not months:
-        return f"keys read color|YYYY-MM-01 (colors {', '.join(colors)}; no months yet)"
-    return (
-        f"keys read color|YYYY-MM-01, e.g. {trip_partition_key(colors[0], months[-1])} "
-        f"(colors {', '.join(colors)}; months {months[0]} to {months[-1]})"
-    )
+    source = f"TAXI_SOURCE={release.name}" + (f", TAXI_FIRST_MONTH={first_month:%Y-%m}" if first_month else "")
+    return TripPartitionsDefinition(dg.StaticPartitionsDefinition(list(release.services)), months, source)
 
 
 def trip_partition_key(color: str, month: str | date) -> str:

@@ -92,20 +92,3 @@ def test_the_readmes_tlc_command_loads_an_fhvhv_month_from_a_mirror(tmp_path):
         f"fhvhv    2020-04  {TLC_MIRROR_ROWS['fhvhv|2020-04-01']:>12,}",
         f"{'total':<17} {TLC_MIRROR_ROWS['fhvhv|2020-04-01']:>12,}",
     ]
-
-
-NO_PARTITION_LINE = (
-    "taxi_pipeline: --partition: no partition key given (an empty key is none), and the selected assets are "
-    "partitioned. Partition keys read color|YYYY-MM-01, e.g. yellow|2021-07-01 (colors yellow, green, fhv; "
-    "months 2019-01-01 to 2021-07-01)."
-)
-
-
-@pytest.mark.cli
-def test_an_empty_partition_ends_the_cli_with_one_line(user_env, tmp_path):
-    done = run_cli(materialize_command(""), user_env)
-
-    assert done.returncode == 1
-    assert done.stderr.strip().splitlines()[-1] == NO_PARTITION_LINE
-    assert "Traceback" not in done.stderr + done.stdout and "CheckError" not in done.stderr
-    assert not (tmp_path / "lake").exists()
