@@ -5,6 +5,8 @@ import math
 from datetime import date
 
 from taxi_pipeline.defs.report.chart import (
+    COMPACT_HEIGHT_PX,
+    COMPACT_WIDTH_PX,
     HEIGHT_PX,
     WIDTH_PX,
     needs_log_scale,
@@ -32,6 +34,21 @@ def test_no_slices_still_give_a_chart():
     png = trips_per_month_png([])
 
     assert png_size(png) == (900, 450)
+
+
+def test_the_compact_chart_for_the_ui_has_its_legend_under_the_axes():
+    figure = trips_per_month_figure(BUNDLED_COUNTS, compact=True)
+    [axes] = figure.axes
+    [legend] = figure.legends
+
+    assert png_size(trips_per_month_png(BUNDLED_COUNTS, compact=True)) == (COMPACT_WIDTH_PX, COMPACT_HEIGHT_PX)
+    assert (COMPACT_WIDTH_PX, COMPACT_HEIGHT_PX) == (560, 380)
+    assert axes.get_legend() is None
+    assert [t.get_text().split(" ")[0] for t in legend.get_texts()] == ["fhv", "green", "yellow"]
+    figure.draw_without_rendering()  # the constrained layout, then the boxes
+    box = legend.get_window_extent()
+    assert box.y1 <= axes.xaxis.label.get_window_extent().y0  # under the axes and their label
+    assert 0 <= box.x0 and box.x1 <= COMPACT_WIDTH_PX  # whole, with the longest label (unrecorded)
 
 
 def test_one_series_per_color_in_month_order():

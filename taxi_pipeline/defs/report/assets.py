@@ -3,6 +3,7 @@ materialized by its automation condition once after loads."""
 
 import base64
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC
 from pathlib import Path
 
@@ -46,16 +47,16 @@ SLICES_SCHEMA = dg.TableSchema(
 CHART_LOG_NAME = "trips_per_month_chart"
 
 
-def served_chart(context: dg.AssetExecutionContext, png: bytes) -> str | None:
-    """The path at which this instance's webserver serves `png`, saved beside the run's captured
-    logs; None for an instance that keeps no logs on its disk (an ephemeral one)."""
+def served_chart(context: dg.AssetExecutionContext, draw: Callable[[], bytes]) -> str | None:
+    """The path at which this instance's webserver serves the PNG `draw` makes, saved beside the
+    run's captured logs; None for an instance that keeps no logs on its disk (an ephemeral one)."""
     logs = context.instance.compute_log_manager
     if not isinstance(logs, LocalComputeLogManager):
         return None
     log_key = [context.run_id, "compute_logs", CHART_LOG_NAME]
     path = Path(logs.get_captured_local_path(log_key, "png"))
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(png)
+    path.write_bytes(draw())
     return "/logs/" + "/".join(log_key) + "/png"
 
 
@@ -84,11 +85,13 @@ def trips_per_month(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         record = {"color": color, "month": f"{month:%Y-%m}", "rows": rows, "source": origin.source}
         records.append(dg.TableRecord({**record, "sha256": origin.sha256, "loaded_at": loaded_at}))
     per_source = Counter(record.data["source"] or "unrecorded" for record in records)
-    png = trips_per_month_png(counts, {key: origin.source for key, origin in origins.items()})
+    sources = {key: origin.source for key, origin in origins.items()}
+    png = trips_per_month_png(counts, sources)
     embedded = dg.MetadataValue.md(f"![trips per month](data:image/png;base64,{base64.b64encode(png).decode()})")
-    # The served chart shows in place; the PNG itself travels with the event (chart_png), for a
-    # webserver that cannot read this run's disk or serves the UI under a path prefix.
-    link = served_chart(context, png)
+    # The served chart, sized for the metadata table, shows in place; the PNG itself travels with
+    # the event (chart_png), for a webserver that cannot read this run's disk or serves the UI
+    # under a path prefix.
+    link = served_chart(context, lambda: trips_per_month_png(counts, sources, compact=True))
     chart = {"chart": dg.MetadataValue.md(f"![trips per month]({link})"), "chart_png": embedded} if link else {}
     return dg.MaterializeResult(
         metadata={

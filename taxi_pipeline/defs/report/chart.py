@@ -12,6 +12,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import LogLocator, MaxNLocator, NullFormatter, StrMethodFormatter
 
 WIDTH_PX, HEIGHT_PX, DPI = 900, 450, 100
+# The copy the UI shows in place, in the metadata table's value column (about 590 px wide beside
+# the asset's definition in a 1600 px window): the legend goes under the axes.
+COMPACT_WIDTH_PX, COMPACT_HEIGHT_PX = 560, 380
 TITLE = "NYC taxi trips per month in the warehouse"
 SERVICE_COLORS = {"yellow": "#e6a800", "green": "#2e9e44", "fhv": "#6a3d9a", "fhvhv": "#1f78b4"}
 FALLBACK_COLORS = ["#e31a1c", "#ff7f00", "#8c564b", "#17becf"]  # for any other service, in turn
@@ -53,11 +56,13 @@ def needs_log_scale(rows: Iterable[int]) -> bool:
     return bool(positive) and max(positive) / min(positive) > LOG_SCALE_RATIO
 
 
-def trips_per_month_figure(counts: Slices, sources: Sources | None = None) -> Figure:
+def trips_per_month_figure(counts: Slices, sources: Sources | None = None, compact: bool = False) -> Figure:
     """The chart of (color, source_month, rows) slices, each point marked by its source in
-    `sources` ({(color, month): source}); with no slices, one saying no trips are loaded yet."""
+    `sources` ({(color, month): source}); with no slices, one saying no trips are loaded yet.
+    `compact`: COMPACT_WIDTH_PX x COMPACT_HEIGHT_PX with the legend under the axes."""
     series, sources = series_by_color(counts), sources or {}
-    figure = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, layout="constrained")
+    width, height = (COMPACT_WIDTH_PX, COMPACT_HEIGHT_PX) if compact else (WIDTH_PX, HEIGHT_PX)
+    figure = Figure(figsize=(width / DPI, height / DPI), dpi=DPI, layout="constrained")
     figure.get_layout_engine().set(w_pad=0.1, h_pad=0.1)  # 10 px all round, with or without axes
     axes = figure.add_subplot()
     marked = {(c, m): MARKERS.get(sources.get((c, m)), OTHER_MARKER) for c, points in series.items() for m, _ in points}
@@ -71,7 +76,8 @@ def trips_per_month_figure(counts: Slices, sources: Sources | None = None) -> Fi
     axes.set_prop_cycle(color=FALLBACK_COLORS)  # for a service without a colour of its own
     for color, points in series.items():
         names = ", ".join(sorted({sources.get((color, month)) or "unrecorded" for month, _ in points}))
-        label = f"{color} ({sum(count for _, count in points):,} trips; {names})"
+        # Compact: the sources only in the title (its markers), so two columns fit the width.
+        label = f"{color} ({sum(count for _, count in points):,} trips{'' if compact else f'; {names}'})"
         [line] = axes.plot(*with_gaps(points), linewidth=2, color=SERVICE_COLORS.get(color), label=label)
         for marker in dict.fromkeys(marked[color, month][0] for month, _ in points):
             xy = [(month, count) for month, count in points if marked[color, month][0] == marker]
@@ -94,13 +100,16 @@ def trips_per_month_figure(counts: Slices, sources: Sources | None = None) -> Fi
     axes.set_xlabel("month of pickup (source file)")
     axes.grid(True, which="major", color="#dddddd", linewidth=0.8)
     axes.set_axisbelow(True)
-    axes.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="service")
+    if compact:
+        figure.legend(frameon=False, loc="outside lower center", ncols=min(len(series), 2), fontsize=9)
+    else:
+        axes.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="service")
     axes.margins(x=0.05)  # a lone month's point off the frame
     return figure
 
 
-def trips_per_month_png(counts: Slices, sources: Sources | None = None) -> bytes:
-    """The chart as a WIDTH_PX x HEIGHT_PX PNG."""
+def trips_per_month_png(counts: Slices, sources: Sources | None = None, compact: bool = False) -> bytes:
+    """The chart as a WIDTH_PX x HEIGHT_PX PNG (COMPACT_WIDTH_PX x COMPACT_HEIGHT_PX if `compact`)."""
     png = io.BytesIO()
-    trips_per_month_figure(counts, sources).savefig(png, format="png", dpi=DPI, facecolor="white")
+    trips_per_month_figure(counts, sources, compact).savefig(png, format="png", dpi=DPI, facecolor="white")
     return png.getvalue()
