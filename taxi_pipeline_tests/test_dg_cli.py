@@ -216,7 +216,7 @@ def test_a_bad_partition_key_ends_the_command_with_one_line_naming_why(bad_key_o
     assert "Traceback" not in stdout + stderr
 
 
-NO_PARTITION = f"taxi_pipeline: --partition: no partition key given, and the selected assets are partitioned. {RANGE}"
+NO_PARTITION = f"--partition: no partition key given, and the selected assets are partitioned. {RANGE}"
 
 
 @pytest.mark.cli
@@ -224,8 +224,20 @@ def test_taxi_pipeline_launch_of_partitioned_assets_without_a_partition_ends_wit
     done = run_cli(taxi_pipeline_command("launch", "--assets", "*"), user_env)
 
     assert done.returncode == 1
-    assert done.stderr.strip().splitlines() == [NO_PARTITION]
+    assert done.stderr.strip().splitlines() == [f"taxi_pipeline: {NO_PARTITION}"]
     assert "Traceback" not in done.stdout
+    assert not (tmp_path / "lake").exists()
+
+
+@pytest.mark.cli
+def test_taxi_pipeline_launch_of_trips_job_without_a_partition_ends_with_one_line(user_env, tmp_path):
+    # Dagster starts a run of the job without a partition; its first step fails reading the key.
+    done = run_cli(taxi_pipeline_command("launch", "--job", "trips_job"), user_env)
+
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == f"taxi_pipeline: raw_trips failed: {NO_PARTITION}"
+    run = only_run(user_env)
+    assert run.status == dg.DagsterRunStatus.FAILURE and "dagster/partition" not in run.tags
     assert not (tmp_path / "lake").exists()
 
 
