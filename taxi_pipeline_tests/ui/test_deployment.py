@@ -214,12 +214,24 @@ def test_the_ui_reflects_the_runs_the_job_partitions_the_warehouse_table_and_the
         preview.scroll_into_view_if_needed()
         events_text = picture(page, "warehouse_trips_preview.png")
 
+        # Each trip asset's row: materialized, missing, failed, materializing, of all partitions.
+        page.goto(f"{server.url}/assets", wait_until="domcontentloaded")
+        page.get_by_text("93 partitions").first.wait_for(state="visible")
+        catalog_text = picture(page, "catalog.png")
+
+        # The chart in place on the asset's page, no click: the PNG the webserver serves by its path.
         page.goto(f"{server.url}/assets/trips_per_month", wait_until="domcontentloaded")
-        page.get_by_text("[Show Markdown]").first.click()
-        chart = page.locator("img[src^='data:image/png']").first
+        chart = page.locator("img[src^='/logs/'][src$='/compute_logs/trips_per_month_chart/png']").first
         chart.wait_for(state="visible")
-        picture(page, "trips_per_month_chart.png")
+        page.wait_for_function("image => image.complete && image.naturalWidth > 0", arg=chart.element_handle())
+        chart_text = picture(page, "trips_per_month_chart.png")
         chart_size = chart.evaluate("image => [image.naturalWidth, image.naturalHeight]")
+        chart.scroll_into_view_if_needed()
+        # Whole in the value column: its far corner is the image itself, not clipped or covered.
+        chart_whole = chart.evaluate(
+            "image => { const r = image.getBoundingClientRect();"
+            " return document.elementFromPoint(r.right - 2, r.bottom - 2) === image; }"
+        )
 
     assert "trips_job" in timeline_text and "No runs or scheduled ticks" not in timeline_text
     # The job's view: each asset's row of months, and the backfills that ran them.
@@ -230,4 +242,6 @@ def test_the_ui_reflects_the_runs_the_job_partitions_the_warehouse_table_and_the
     assert "Columns" in columns_text and "DOUBLE" in columns_text and "TIMESTAMP" in columns_text
     assert "dagster/table_name" in events_text and "warehouse.main.trips" in events_text
     assert "preview" in events_text and "slice_rows" in events_text
-    assert chart_size == [900, 450]
+    assert catalog_text.count("\n4\n89\n0\n0\n93 partitions") == len(ASSETS)
+    assert chart_size == [560, 380] and chart_whole
+    assert "chart_png" in chart_text  # the 900x450 PNG itself, in the event
