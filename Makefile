@@ -16,8 +16,13 @@ PREFECT_INSTALLED := $(PREFECT_VENV)/.installed
 PREFECT_PINS := benchmarks/prefect-requirements.txt
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-# The bundled real samples, served from a mirror folder laid out like the course's release.
-DEMO_SOURCE := file://$(CURDIR)/taxi_pipeline_tests/data/release
+# The offline mirrors of every month of each source (deploy/mirror.py): the bundled real months
+# as they are, a small generated file for every other month.
+COURSE_MIRROR := $(CURDIR)/data/mirror/course
+TLC_MIRROR := $(CURDIR)/data/mirror/tlc
+# The demo's months are real files of the course's release (taxi_pipeline_tests/data/release),
+# read from the course's offline mirror, as `make dev-demo` reads them.
+DEMO_SOURCE = file://$(COURSE_MIRROR)
 DEMO_PARTITIONS := 'green|2020-04-01' 'yellow|2021-01-01' 'fhv|2019-01-01' 'fhv|2020-01-01'
 # `make demo` and `make dev-demo` share an instance and data of their own, with the same settings,
 # so a running `make dev-demo` runs the demo's runs as the demo would; `make dev` (the online
@@ -27,8 +32,13 @@ DEMO_DATA := $(CURDIR)/data/demo
 DEMO_ENV := DAGSTER_HOME=$(DEMO_HOME) TAXI_SOURCE_URL=$(DEMO_SOURCE) TAXI_LAKE_DIR=$(DEMO_DATA)/lake \
   TAXI_DUCKDB_PATH=$(DEMO_DATA)/warehouse.duckdb
 DEMO_LOG := $(DEMO_DATA)/demo.log
+# The TLC demo's own instance and data (`make dev-tlc-demo`).
+TLC_DEMO_HOME := $(CURDIR)/.dagster_home/tlc-demo
+TLC_DEMO_DATA := $(CURDIR)/data/tlc-demo
+TLC_DEMO_ENV := DAGSTER_HOME=$(TLC_DEMO_HOME) TAXI_SOURCE=tlc TAXI_SOURCE_URL=file://$(TLC_MIRROR)/trip-data \
+  TAXI_LAKE_DIR=$(TLC_DEMO_DATA)/lake TAXI_DUCKDB_PATH=$(TLC_DEMO_DATA)/warehouse.duckdb
 
-.PHONY: install demo lint test dev dev-demo image docker-engine bench bench-containers bench-backfill bench-fhvhv bench-targets bench-postgres prefect-venv postgres-server clean
+.PHONY: install demo lint test dev dev-demo dev-tlc-demo mirrors image docker-engine bench bench-containers bench-backfill bench-fhvhv bench-targets bench-postgres prefect-venv postgres-server clean
 
 install: $(INSTALLED)
 
@@ -89,7 +99,7 @@ BASE_IMAGE ?= python:3.11-slim-bookworm
 image: $(INSTALLED)
 	PYTHON=$(BIN)/python deploy/build-image.sh $(BASE_IMAGE)
 
-$(DAGSTER_HOME)/dagster.yaml $(DEMO_HOME)/dagster.yaml: deploy/dagster.yaml
+$(DAGSTER_HOME)/dagster.yaml $(DEMO_HOME)/dagster.yaml $(TLC_DEMO_HOME)/dagster.yaml: deploy/dagster.yaml
 	mkdir -p $(@D)
 	cp deploy/dagster.yaml $@
 
@@ -102,6 +112,7 @@ DG := VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/dg
 # report by its automation sensor. The daemon is the running `make dev-demo`'s, else the demo's own.
 demo: $(INSTALLED) $(DEMO_HOME)/dagster.yaml
 	@mkdir -p $(DEMO_DATA) && : > $(DEMO_LOG)
+	@$(BIN)/python -m deploy.mirror course $(COURSE_MIRROR)
 	@echo "running the demo's months through the daemon (log: $(DEMO_LOG))"
 	@$(DEMO_ENV) $(BIN)/python deploy/demo.py --log $(DEMO_LOG) $(DEMO_PARTITIONS) \
 	  || { tail -n 30 $(DEMO_LOG); exit 1; }
@@ -147,14 +158,35 @@ bench-containers: $(INSTALLED) docker-engine
 bench-postgres: $(INSTALLED) postgres-server
 	$(BIN)/python -m benchmarks.postgres_load --rows 1369765 --repeats 3
 
+# The UI (webserver and daemon) on 127.0.0.1 only, started by `dg dev` (Dagster's older command
+# for it greets with a notice that `dg dev` supersedes it).
 UI_PORT ?= 3000
-dev: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(UI_PORT)
+UI := $(DG) dev -w workspace.yaml -h 127.0.0.1 -p $(UI_PORT)
 
-# The UI on the demo's instance and data, against the bundled mirror folder: a backfill of its
-# months succeeds offline, and `make demo` beside it hands its runs to this daemon.
+dev: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
+	@echo "make dev reads the trip files from the source's release over the network;"
+	@echo "offline, use make dev-demo (the course's months) or make dev-tlc-demo (the TLC's)"
+	$(UI)
+
+# Offline mirrors of each source's whole range (deploy/mirror.py), made once into data/mirror/ in
+# seconds: the bundled real months byte for byte, a small generated file for every other month,
+# marked as generated in the file; the slices, metadata and report say `course (generated)`.
+mirrors: $(INSTALLED)
+	@$(BIN)/python -m deploy.mirror course $(COURSE_MIRROR)
+	@$(BIN)/python -m deploy.mirror tlc $(TLC_MIRROR)
+
+# The UI on the demo's instance and data, against the course's offline mirror: a backfill of any
+# range succeeds offline (the demo's months are the same bytes as in the bundled folder), and
+# `make demo` beside it hands its runs to this daemon.
 dev-demo: $(INSTALLED) $(DEMO_HOME)/dagster.yaml
-	$(DEMO_ENV) $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(UI_PORT)
+	@$(BIN)/python -m deploy.mirror course $(COURSE_MIRROR)
+	$(DEMO_ENV) $(UI)
+
+# The UI with TAXI_SOURCE=tlc on the TLC's offline mirror (trip-data/ beside misc/, from
+# TAXI_FIRST_MONTH, default 2019-01), on an instance and data of its own (TLC_DEMO_ENV).
+dev-tlc-demo: $(INSTALLED) $(TLC_DEMO_HOME)/dagster.yaml
+	@$(BIN)/python -m deploy.mirror tlc $(TLC_MIRROR)
+	$(TLC_DEMO_ENV) $(UI)
 
 clean:
 	rm -rf data .dagster_home

@@ -65,6 +65,13 @@ def launch(job: str, log, tags: dict[str, str] | None = None) -> str:
     return run_id
 
 
+def partition_tags(key: str) -> dict[str, str]:
+    """A run's tags for one (color, month) key, with the dimensions' own, as the UI's launches carry
+    them (the job page's run-duration graph reads those)."""
+    color, month = key.split("|")
+    return {"dagster/partition": key, "dagster/partition/color": color, "dagster/partition/month": month}
+
+
 def wait_for_runs(instance: dg.DagsterInstance, daemon: Daemon, run_ids: list[str], timeout: float) -> None:
     """Wait until every run ended, printing each as it ends; exit naming a run that did not succeed.
     A daemon that stops meanwhile (the UI closed) is replaced by the demo's own."""
@@ -113,7 +120,7 @@ def main() -> None:
             print("zones_job (the audit checks location ids against the zone table):")
             wait_for_runs(instance, daemon, [launch("zones_job", log)], args.timeout)
             print("trips_job, one run per partition, two at a time:")
-            runs = [launch("trips_job", log, {"dagster/partition": key}) for key in args.partitions]
+            runs = [launch("trips_job", log, partition_tags(key)) for key in args.partitions]
             wait_for_runs(instance, daemon, runs, args.timeout)
             loaded = max(instance.get_run_record_by_id(run_id).end_time for run_id in runs)
             wait_for_report(instance, daemon, loaded, args.timeout)

@@ -178,8 +178,11 @@ def test_servers_bind_to_127_0_0_1():
     finally:
         server.server_close()
     makefile = (PROJECT_DIR / "Makefile").read_text()
-    [dev] = [line for line in makefile.splitlines() if "dagster dev" in line]
-    assert "-h 127.0.0.1" in dev
+    # Every UI target runs $(UI), and nothing else starts a webserver.
+    [ui] = [line for line in makefile.splitlines() if line.startswith("UI :=")]
+    assert "$(DG) dev" in ui and "-h 127.0.0.1" in ui
+    starts = [line for line in makefile.splitlines() if "dagster dev" in line or "$(DG) dev" in line]
+    assert starts == [ui]
     # No test or helper binds to every interface; the Dockerfile's code server binds 0.0.0.0
     # inside its container on purpose, and is not started here.
     for path in (PROJECT_DIR / "taxi_pipeline_tests").rglob("*.py"):

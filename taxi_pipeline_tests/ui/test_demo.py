@@ -20,7 +20,7 @@ def make(*args: str) -> list[str]:
 
 
 def test_make_demo_beside_make_dev_demo_runs_on_the_uis_daemon_and_both_succeed(tmp_path):
-    where = [f"DEMO_HOME={tmp_path / 'home'}", f"DEMO_DATA={tmp_path / 'data'}"]
+    where = [f"DEMO_HOME={tmp_path / 'home'}", f"DEMO_DATA={tmp_path / 'data'}", f"COURSE_MIRROR={tmp_path / 'mirror'}"]
     env = {name: value for name, value in os.environ.items() if not name.startswith(("TAXI_", "DAGSTER_"))}
     server = start_dagster_dev(
         env, tmp_path / "dev-demo.log", command=lambda port: make("dev-demo", f"UI_PORT={port}", *where)
