@@ -32,7 +32,10 @@ SLICES_SCHEMA = dg.TableSchema(
         dg.TableColumn("month", "string", description="The source file's month, YYYY-MM"),
         dg.TableColumn("rows", "int", description="Rows of the slice in the table `trips`"),
         dg.TableColumn(
-            "source", "string", description="The release the slice was loaded from (course, tlc); empty if unrecorded"
+            "source",
+            "string",
+            description="The release the slice was loaded from (course, tlc; '(generated)' for a file the offline "
+            "mirror generated); empty if unrecorded",
         ),
         dg.TableColumn("sha256", "string", description="The loaded lake file's sha256, as the `loads` table records"),
         dg.TableColumn("loaded_at", "string", description="When the slice's load committed (UTC, ISO 8601)"),
