@@ -56,7 +56,7 @@ def served_chart(context: dg.AssetExecutionContext, draw: Callable[[], bytes]) -
     logs = context.instance.compute_log_manager
     if not isinstance(logs, LocalComputeLogManager):
         return None
-    log_key = [context.run_id, "compute_logs", CHART_LOG_NAME]
+    log_key = [context.run.run_id, "compute_logs", CHART_LOG_NAME]
     path = Path(logs.get_captured_local_path(log_key, "png"))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(draw())
