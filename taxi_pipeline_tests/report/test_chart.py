@@ -72,6 +72,18 @@ def test_a_line_breaks_over_months_never_loaded():
     assert math.isnan(rows[2]) and len(months) == 4
 
 
+def test_the_x_axis_ticks_months_only_however_few():
+    from matplotlib.dates import num2date
+
+    for last in (date(2020, 2, 1), date(2021, 7, 1)):
+        counts = [("green", date(2019, 12, 1), 211), ("fhv", date(2020, 1, 1), 16), ("fhv", last, 283)]
+        figure = trips_per_month_figure(counts)
+        figure.canvas.draw()
+        ticks = [num2date(x).date() for x in figure.axes[0].xaxis.get_majorticklocs()]
+
+        assert ticks and all(tick.day == 1 for tick in ticks), ticks
+
+
 def test_the_title_and_legend_name_each_slices_source_and_the_points_are_marked_by_it():
     sources = {(color, month): "course" for color, month, _ in BUNDLED_COUNTS}
     sources[("green", date(2020, 4, 1))] = "tlc"  # re-loaded from the TLC's own release

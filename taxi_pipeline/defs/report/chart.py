@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import date
 
-from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, MonthLocator
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogLocator, MaxNLocator, NullFormatter, StrMethodFormatter
 
@@ -95,7 +95,10 @@ def trips_per_month_figure(counts: Slices, sources: Sources | None = None, compa
         axes.set(ylim=(0, None), ylabel="trips")
         axes.yaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
     axes.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
-    locator = AutoDateLocator(minticks=3, maxticks=12)
+    months = sorted(month for points in series.values() for month, _ in points)
+    span = (months[-1].year - months[0].year) * 12 + months[-1].month - months[0].month
+    # Under a year, a tick per month: the automatic locator would tick days between the months.
+    locator = MonthLocator() if span < 12 else AutoDateLocator(minticks=3, maxticks=12)
     axes.xaxis.set(major_locator=locator, major_formatter=ConciseDateFormatter(locator))
     axes.set_xlabel("month of pickup (source file)")
     axes.grid(True, which="major", color="#dddddd", linewidth=0.8)
