@@ -65,11 +65,15 @@ def test_a_backfill_runs_each_partition_in_a_container_of_its_own(deployment):
 
 def test_a_killed_run_container_is_failed_by_run_monitoring_and_its_partition_retried(deployment):
     webserver = deployment.webserver
-    launched = webserver.launch_backfill(["green|2020-04-01"], "docker kill")
-    assert launched["__typename"] == "LaunchBackfillSuccess", launched
+    # One run, not a backfill: Dagster 1.13.27 ends a job backfill as soon as its runs are finished,
+    # and the retry daemon does not retry a run of an ended backfill; whichever daemon looks first
+    # after the failure wins (docs/decisions.md, "A killed run of a backfill").
+    launched = webserver.launch_run("green|2020-04-01")
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    run_id = launched["run"]["runId"]
     deadline = time.monotonic() + 300
     while True:  # kill the container once its run is under way
-        [run] = webserver.runs(("dagster/backfill", launched["backfillId"])) or [{"status": "QUEUED", "tags": []}]
+        [run] = [r for r in webserver.runs() if r["runId"] == run_id]
         if run["status"] == "STARTED":
             break
         assert run["status"] in ("QUEUED", "NOT_STARTED", "STARTING") and time.monotonic() < deadline, run
@@ -82,7 +86,10 @@ def test_a_killed_run_container_is_failed_by_run_monitoring_and_its_partition_re
     [failed] = [r for r in webserver.runs() if r["runId"] == run["runId"]]
     assert failed["status"] == "FAILURE"
     failure = [e["message"] for e in webserver.run_events(run["runId"]) if e["__typename"] == "RunFailureEvent"]
-    assert len(failure) == 1 and "Detected run worker status" in failure[0] and killed in failure[0], failure
+    # The daemon finds the container gone (NOT_FOUND, naming its id) or still being removed (FAILED,
+    # "Container status is removing"), as its poll falls.
+    assert len(failure) == 1 and "Detected run worker status" in failure[0], failure
+    assert f"Marking run {run['runId']} as failed" in failure[0] and (killed in failure[0] or "removing" in failure[0])
     assert [r["status"] for r in retries] == ["SUCCESS"]
     assert tags_of(retries[0])["dagster/partition"] == "green|2020-04-01"
     assert tags_of(retries[0])["docker/container_id"] != killed

@@ -19,6 +19,15 @@ TERMINAL_RUN_STATUSES = {"SUCCESS", "FAILURE", "CANCELED"}
 # What a webserver that is still starting answers (or fails with) before its location loads.
 NOT_YET = (urllib.error.URLError, OSError, KeyError, RuntimeError)
 
+LAUNCH_RUN = """
+mutation Launch($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+  }
+}"""
+
 LAUNCH_BACKFILL = """
 mutation Launch($params: LaunchBackfillParams!) {
   launchPartitionBackfill(backfillParams: $params) {
@@ -72,6 +81,21 @@ class DagsterWebserver:
             "title": title,
         }
         return self.graphql(LAUNCH_BACKFILL, {"params": params})["launchPartitionBackfill"]
+
+    def launch_run(self, partition: str) -> dict:
+        """`launchRun` of `trips_job` for one partition, as the UI's Launchpad sends it; the
+        mutation's answer (`__typename`, and `run { runId }` when it succeeded)."""
+        color, month = partition.split("|")
+        tags = {"dagster/partition": partition, "dagster/partition/color": color, "dagster/partition/month": month}
+        params = {
+            "selector": {
+                "repositoryLocationName": LOCATION,
+                "repositoryName": "__repository__",
+                "jobName": "trips_job",
+            },
+            "executionMetadata": {"tags": [{"key": key, "value": value} for key, value in tags.items()]},
+        }
+        return self.graphql(LAUNCH_RUN, {"params": params})["launchRun"]
 
     def runs(self, tag: tuple[str, str] | None = None) -> list[dict]:
         """Runs with their status and tags, optionally only those carrying a tag."""
