@@ -44,6 +44,13 @@ def warehouse_rows(duckdb_path) -> dict[tuple[str, str], int]:
     return {(color, month): n for color, month, n in rows}
 
 
+def loaded_slices(duckdb_path) -> dict[tuple[str, str], tuple[int, str | None]]:
+    """{(color, YYYY-MM): (rows, source)} as the `loads` table records each slice."""
+    with connect_read_only(duckdb_path) as conn:
+        loads = conn.execute("SELECT color, strftime(source_month, '%Y-%m'), rows, source FROM loads").fetchall()
+    return {(color, month): (rows, source) for color, month, rows, source in loads}
+
+
 def slice_checksums(duckdb_path) -> dict[tuple[str, str], tuple[int, int]]:
     """{(color, YYYY-MM): (rows, checksum)} of the table `trips` (see CHECKSUM_SQL)."""
     with duckdb.connect(str(duckdb_path), read_only=True) as conn:
