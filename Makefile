@@ -38,18 +38,22 @@ TLC_DEMO_DATA := $(CURDIR)/data/tlc-demo
 TLC_DEMO_ENV := DAGSTER_HOME=$(TLC_DEMO_HOME) TAXI_SOURCE=tlc TAXI_SOURCE_URL=file://$(TLC_MIRROR)/trip-data \
   TAXI_LAKE_DIR=$(TLC_DEMO_DATA)/lake TAXI_DUCKDB_PATH=$(TLC_DEMO_DATA)/warehouse.duckdb
 
-.PHONY: install demo lint test dev dev-demo dev-tlc-demo mirrors image docker-engine bench bench-containers bench-backfill bench-fhvhv bench-targets bench-postgres prefect-venv postgres-server clean
+.PHONY: install venvs demo lint test dev dev-demo dev-tlc-demo mirrors image docker-engine bench bench-containers bench-backfill bench-fhvhv bench-targets bench-postgres prefect-venv postgres-server clean
 
 install: $(INSTALLED)
 
+# pip compiles no bytecode up front (half of an install's time here): Python compiles a module the
+# first time a process imports it, and most of the installed modules are never imported.
+PIP_INSTALL := pip install --quiet --disable-pip-version-check --no-compile
+
 $(INSTALLED): setup.py pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/$(PIP_INSTALL) -e '.[dev]'
 	touch $@
 
 $(BQEMU_INSTALLED):
 	$(PYTHON) -m venv $(BQEMU_VENV)
-	$(BQEMU_VENV)/bin/pip install --quiet --disable-pip-version-check $(BQEMU_PINS)
+	$(BQEMU_VENV)/bin/$(PIP_INSTALL) $(BQEMU_PINS)
 	$(BQEMU_VENV)/bin/python -c "import duckdb; from duckdb_extensions import import_extension; \
 	  import_extension('spatial'); duckdb.sql('LOAD spatial')"
 	touch $@
@@ -58,7 +62,7 @@ prefect-venv: $(PREFECT_INSTALLED)
 
 $(PREFECT_INSTALLED): $(PREFECT_PINS)
 	$(PYTHON) -m venv $(PREFECT_VENV)
-	$(PREFECT_VENV)/bin/pip install --quiet --disable-pip-version-check -r $(PREFECT_PINS)
+	$(PREFECT_VENV)/bin/$(PIP_INSTALL) -r $(PREFECT_PINS)
 	PREFECT_HOME=$(PREFECT_VENV)/prefect-home $(PREFECT_VENV)/bin/prefect version
 	touch $@
 
@@ -126,10 +130,15 @@ lint: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/ruff format --check .
 	$(DG) check defs
 
-# Two workers, each taking whole files (a module's servers start once): much of the suite waits
-# on daemons, servers and image builds, which the other worker's tests overlap.
-test: lint $(INSTALLED) $(BQEMU_INSTALLED) $(CHROMIUM) postgres-server docker-engine
-	$(BIN)/pytest -n 2 --dist loadfile --durations=25
+# The two virtual environments at once: each pip keeps about one core busy.
+venvs:
+	@$(MAKE) --no-print-directory -j2 $(INSTALLED) $(BQEMU_INSTALLED)
+
+# Two workers, each taking whole files (a module's servers start once), in the order conftest.py
+# gives them (the longest first) rather than xdist's (files with the most tests first): much of the
+# suite waits on daemons, servers and image builds, which the other worker's tests overlap.
+test: venvs lint $(CHROMIUM) postgres-server docker-engine
+	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=25
 
 bench: $(INSTALLED)
 	$(BIN)/python -m benchmarks.run --rows 1369765 7000000 --repeats 3
