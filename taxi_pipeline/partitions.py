@@ -1,7 +1,6 @@
 """The one partition scheme of every trip asset: the source's services x its months, the one line
 that refuses a key it does not have, and month arithmetic."""
 
-import re
 from datetime import date
 
 import click
@@ -43,21 +42,25 @@ class TripPartitionsDefinition(dg.MultiPartitionsDefinition):
             return None
         colors = self.get_partitions_def_for_dimension("color").get_partition_keys()
         months = self.get_partitions_def_for_dimension("month").get_partition_keys()
-        color, separator, month = key.partition("|")
+        try:
+            color, month = split_partition_key(key)
+            canonical = trip_partition_key(color, month) == key
+        except ValueError:
+            canonical = False
         if not key:
             why = "the key is empty"
-        elif not separator or not color or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", month) or not _is_date(month):
+        elif not canonical:
             why = "it is not of the form color|YYYY-MM-01"
-        elif not month.endswith("-01"):
+        elif month.day != 1:
             why = f"{month} is not the first day of a month"
         elif color not in colors:
             why = f"{color} is not one of the colors"
         elif not months:
             why = "there are no months yet"
-        elif month > months[-1]:
-            why = f"{month[:7]} is after the last month"
+        elif f"{month}" > months[-1]:
+            why = f"{month:%Y-%m} is after the last month"
         else:
-            why = f"{month[:7]} is before the first month"
+            why = f"{month:%Y-%m} is before the first month"
         return f"{key!r} is not a partition of the trip assets: {why}. {self.key_form()}"
 
     def key_form(self) -> str:
@@ -70,14 +73,6 @@ class TripPartitionsDefinition(dg.MultiPartitionsDefinition):
             f"Months run {months[0][:7]}..{months[-1][:7]} for {', '.join(colors)} ({self.source}); "
             f"the form is color|YYYY-MM-01, e.g. {trip_partition_key(colors[0], months[-1])}."
         )
-
-
-def _is_date(text: str) -> bool:
-    try:
-        date.fromisoformat(text)
-    except ValueError:
-        return False
-    return True
 
 
 def build_trip_partitions(release: TripRelease, first_month: date | None = None) -> TripPartitionsDefinition:
