@@ -42,13 +42,15 @@ TLC_DEMO_ENV := DAGSTER_HOME=$(TLC_DEMO_HOME) TAXI_SOURCE=tlc TAXI_SOURCE_URL=fi
 
 install: $(INSTALLED)
 
-# pip compiles no bytecode up front (half of an install's time here): Python compiles a module the
-# first time a process imports it, and most of the installed modules are never imported.
-PIP_INSTALL := pip install --quiet --disable-pip-version-check --no-compile
+PIP_INSTALL := pip install --quiet --disable-pip-version-check
 
+# The bytecode is compiled on every core after pip (which compiles on one): every process of the
+# tests and the UI imports Dagster from it, and where PYTHONDONTWRITEBYTECODE is set nothing else
+# would ever write it.
 $(INSTALLED): setup.py pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/$(PIP_INSTALL) -e '.[dev]'
+	$(BIN)/$(PIP_INSTALL) --no-compile -e '.[dev]'
+	$(BIN)/python -m compileall -q -j 0 $(VENV)/lib
 	touch $@
 
 $(BQEMU_INSTALLED):
