@@ -34,12 +34,15 @@ from taxi_pipeline_tests.support.samples import RELEASE_DIR
 
 # The files that take a minute or more (most of it waiting on daemons, containers and runs), the
 # longest first: under pytest-xdist (`--no-loadscope-reorder`), the short files then fill the time
-# beside them and the two workers end together. The order of `--durations`, in a fresh clone.
+# beside them and the two workers end together. The order of `--durations`, in a fresh clone; but
+# the docker file waits for its images, which build from the start of the session (cold, about
+# four minutes beside the tests), so it comes after the files that take that long.
 LONG_FIRST = [
-    "taxi_pipeline_tests/deploy/",
+    "taxi_pipeline_tests/deploy/test_crash_recovery.py",
     "taxi_pipeline_tests/ui/",
     "taxi_pipeline_tests/lake/test_concurrency_faults.py",
     "taxi_pipeline_tests/test_pipeline_tlc.py",
+    "taxi_pipeline_tests/deploy/test_docker_deployment.py",
     "taxi_pipeline_tests/warehouse/test_contract.py",
     "taxi_pipeline_tests/lake/test_write_faults.py",
     "taxi_pipeline_tests/test_dg_cli.py",
