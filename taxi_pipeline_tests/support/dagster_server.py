@@ -116,6 +116,12 @@ class DagsterWebserver:
         )
         return data["logsForRun"]["events"]
 
+    def backfill(self, partitions: list[str], title: str) -> list[dict]:
+        """`launch_backfill`, then its runs once every one is finished."""
+        launched = self.launch_backfill(partitions, title)
+        assert launched["__typename"] == "LaunchBackfillSuccess", launched
+        return self.wait_for_runs(("dagster/backfill", launched["backfillId"]), count=len(partitions))
+
     def wait_for_runs(self, tag: tuple[str, str], count: int, timeout: float = 600) -> list[dict]:
         """Wait until `count` runs with the tag exist and all are finished."""
         deadline = time.monotonic() + timeout

@@ -163,9 +163,7 @@ def test_make_demo_beside_make_dev_demo_runs_on_the_uis_daemon_and_both_succeed(
 def test_a_backfill_of_three_months_of_two_colors_succeeds_offline_flagging_the_generated_ones(dev_demo):
     server, env, _ = dev_demo
 
-    launched = server.launch_backfill(RANGE, "offline range")
-    assert launched["__typename"] == "LaunchBackfillSuccess", launched
-    runs = server.wait_for_runs(("dagster/backfill", launched["backfillId"]), count=len(RANGE))
+    runs = server.backfill(RANGE, "offline range")
 
     assert [r["status"] for r in runs] == ["SUCCESS"] * len(RANGE)
     tags = [{t["key"]: t["value"] for t in r["tags"]} for r in runs]

@@ -35,9 +35,7 @@ def offline_tlc_ui(tmp_path_factory):
 def test_a_tlc_backfill_of_three_months_of_two_services_succeeds_offline_flagging_the_generated_ones(offline_tlc_ui):
     server, env, trip_data = offline_tlc_ui
 
-    launched = server.launch_backfill(RANGE, "offline tlc range")
-    assert launched["__typename"] == "LaunchBackfillSuccess", launched
-    runs = server.wait_for_runs(("dagster/backfill", launched["backfillId"]), count=len(RANGE))
+    runs = server.backfill(RANGE, "offline tlc range")
 
     assert [r["status"] for r in runs] == ["SUCCESS"] * len(RANGE)
     expected = {}
