@@ -14,10 +14,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 import yaml
-from dagster._core.instance.ref import InstanceRef  # opens another process's DAGSTER_HOME
 from taxi_pipeline_deploy.run_launcher import process_alive, run_worker_pid
 
-from taxi_pipeline_tests.support.dagster_server import start_dagster_dev, stop_dagster_dev
+from taxi_pipeline_tests.support.dagster_server import instance_of, start_dagster_dev, stop_dagster_dev
 from taxi_pipeline_tests.support.runs import PROJECT_DIR, deployed_env, start_child
 from taxi_pipeline_tests.support.warehouse_rows import warehouse_rows
 
@@ -40,10 +39,6 @@ def fast_polling_env(tmp_path: Path, release_url: str) -> dict[str, str]:
     (instance_yaml := tmp_path / "dagster.yaml").write_text(yaml.safe_dump(config))
     env = deployed_env(tmp_path, release_url, instance_yaml)
     return env | {"DAGSTER_EVENT_LOG_CONSUMER_DAEMON_INTERVAL_SECONDS": "1"}
-
-
-def instance_of(env) -> dg.DagsterInstance:
-    return dg.DagsterInstance.from_ref(InstanceRef.from_dir(env["DAGSTER_HOME"]))
 
 
 def wait_for(what: str, condition, timeout: float, log: Path):

@@ -10,6 +10,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from deploy.demo import partition_tags
 from taxi_pipeline_tests.support.ports import free_port
 from taxi_pipeline_tests.support.processes import log_tail, wait_until_ready
 from taxi_pipeline_tests.support.runs import BIN, PROJECT_DIR
@@ -85,8 +86,7 @@ class DagsterWebserver:
     def launch_run(self, partition: str) -> dict:
         """`launchRun` of `trips_job` for one partition, as the UI's Launchpad sends it; the
         mutation's answer (`__typename`, and `run { runId }` when it succeeded)."""
-        color, month = partition.split("|")
-        tags = {"dagster/partition": partition, "dagster/partition/color": color, "dagster/partition/month": month}
+        tags = partition_tags(partition)
         params = {
             "selector": {
                 "repositoryLocationName": LOCATION,
@@ -131,6 +131,14 @@ class DagsterWebserver:
                 return runs
             time.sleep(2)
         raise TimeoutError(f"runs tagged {tag} not finished after {timeout} s: {self.runs(tag)}; see {self.log}")
+
+
+def instance_of(env: dict):
+    """The Dagster instance of another process's DAGSTER_HOME (a context manager)."""
+    import dagster as dg
+    from dagster._core.instance.ref import InstanceRef
+
+    return dg.DagsterInstance.from_ref(InstanceRef.from_dir(env["DAGSTER_HOME"]))
 
 
 @dataclass

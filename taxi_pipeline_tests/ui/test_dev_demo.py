@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from taxi_pipeline_tests.support.dagster_server import start_dagster_dev, stop_dagster_dev
+from taxi_pipeline_tests.support.dagster_server import instance_of, start_dagster_dev, stop_dagster_dev
 from taxi_pipeline_tests.support.runs import BIN, PROJECT_DIR, TRIP_CHECK_NAMES
 from taxi_pipeline_tests.support.samples import SAMPLE_ROWS, release_file
 from taxi_pipeline_tests.support.warehouse_rows import loaded_slices, warehouse_rows
@@ -80,13 +80,6 @@ def expected_slices(env) -> dict[tuple[str, str], tuple[int, str]]:
     real = {key: (SAMPLE_ROWS[key], "course") for key in DEMO}
     generated = {key: (file_rows(key, mirror), "course (generated)") for key in RANGE if key not in real}
     return {(key.split("|")[0], key.split("|")[1][:7]): value for key, value in (real | generated).items()}
-
-
-def instance_of(env):
-    import dagster as dg
-    from dagster._core.instance.ref import InstanceRef  # opens another process's DAGSTER_HOME
-
-    return dg.DagsterInstance.from_ref(InstanceRef.from_dir(env["DAGSTER_HOME"]))
 
 
 def check_evaluations(env, run_ids) -> dict[str, bool]:
