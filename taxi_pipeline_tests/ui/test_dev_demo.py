@@ -1,7 +1,7 @@
 """`make dev-demo` (a real `dagster dev`: webserver and daemon, on the course's offline mirror) driven
 as a user drives it, one step after another on one instance: `make demo` beside it, a GraphQL
-backfill of three months of two colors (as the UI's dialog sends it), `dagster job backfill` of two
-loaded months, then the UI looked at in headless Chromium. Every run succeeds; the real months land
+backfill of three months of two colors (as the UI's dialog sends it) with `dagster job backfill` of
+two loaded months beside it, then the UI looked at in headless Chromium. Every run succeeds; the real months land
 exactly their rows as `course`, the generated ones the rows of their files as `course (generated)`."""
 
 import gzip
@@ -25,6 +25,8 @@ ASSETS = ["raw_trips", "cleaned_trips", "lake_trips_parquet", "warehouse_trips"]
 DEMO = ["fhv|2019-01-01", "fhv|2020-01-01", "green|2020-04-01", "yellow|2021-01-01"]
 # Three months of two colors; yellow 2021-01 is a real month the demo loaded, the other five generated.
 RANGE = [f"{color}|{month}" for color in ("green", "yellow") for month in ("2020-12-01", "2021-01-01", "2021-02-01")]
+# Two months the demo loaded, backfilled again from the command line beside the range.
+RELOADED = ["green|2020-04-01", "fhv|2019-01-01"]
 RUNS = "{ runsOrError { ... on Runs { results { jobName status tags { key value } } } } }"
 
 ARTIFACTS = PROJECT_DIR / "artifacts" / "ui"
@@ -153,30 +155,15 @@ def test_make_demo_beside_make_dev_demo_runs_on_the_uis_daemon_and_both_succeed(
     assert "__ASSET_JOB" in partitions  # the report, run by the UI's automation sensor
 
 
-def test_a_backfill_of_three_months_of_two_colors_succeeds_offline_flagging_the_generated_ones(dev_demo):
+def test_backfills_from_the_ui_and_the_cli_run_on_the_daemon_flagging_the_generated_months(dev_demo):
+    """Submitted together, so that one pick-up of the backfill daemon (every 30 s) starts both."""
     server, env, _ = dev_demo
 
-    runs = server.backfill(RANGE, "offline range")
-
-    assert [r["status"] for r in runs] == ["SUCCESS"] * len(RANGE)
-    tags = [{t["key"]: t["value"] for t in r["tags"]} for r in runs]
-    assert sorted(t["dagster/partition"] for t in tags) == sorted(RANGE)  # one partition per run
-    checks = check_evaluations(env, [r["runId"] for r in runs])
-    assert sorted(checks) == sorted(TRIP_CHECK_NAMES) and all(checks.values()), checks
-    expected = expected_slices(env)
-    assert expected[("yellow", "2021-01")] == (22_792, "course")
-    assert all(200 <= rows <= 500 for (rows, source) in expected.values() if source == "course (generated)")
-    assert warehouse_rows(env["TAXI_DUCKDB_PATH"]) == {slice_: rows for slice_, (rows, _) in expected.items()}
-    assert loaded_slices(env["TAXI_DUCKDB_PATH"]) == expected
-    # The report follows the loads by its automation sensor, and shows each slice's source.
-    assert wait_for_report(env, expected)["slices"] == expected
-
-
-def test_backfill_from_the_cli_is_run_by_the_daemon(dev_demo):
-    server, env, _ = dev_demo
+    launched = server.launch_backfill(RANGE, "offline range")
+    assert launched["__typename"] == "LaunchBackfillSuccess", launched
     done = subprocess.run(
         [str(BIN / "dagster"), "job", "backfill", "-w", "workspace.yaml", "-j", "trips_job", "--noprompt"]
-        + ["--partitions", "yellow|2021-01-01,green|2020-04-01"],
+        + ["--partitions", ",".join(RELOADED)],
         cwd=PROJECT_DIR,
         env=env,
         capture_output=True,
@@ -185,13 +172,23 @@ def test_backfill_from_the_cli_is_run_by_the_daemon(dev_demo):
     )
     assert done.returncode == 0, done.stderr[-3000:]
     [backfill_id] = re.findall(r"Launched backfill job `(\w+)`", done.stdout)
-    runs = server.wait_for_runs(("dagster/backfill", backfill_id), count=2)
+    runs = server.wait_for_runs(("dagster/backfill", launched["backfillId"]), count=len(RANGE))
+    cli_runs = server.wait_for_runs(("dagster/backfill", backfill_id), count=len(RELOADED))
 
-    assert [r["status"] for r in runs] == ["SUCCESS", "SUCCESS"]
-    checks = check_evaluations(env, [r["runId"] for r in runs])
-    assert sorted(checks) == sorted(TRIP_CHECK_NAMES) and all(checks.values()), checks
-    # Re-runs of loaded months: replaced, not doubled.
-    assert warehouse_rows(env["TAXI_DUCKDB_PATH"]) == {s: rows for s, (rows, _) in expected_slices(env).items()}
+    assert [r["status"] for r in runs + cli_runs] == ["SUCCESS"] * (len(RANGE) + len(RELOADED))
+    tags = [{t["key"]: t["value"] for t in r["tags"]} for r in runs + cli_runs]
+    assert sorted(t["dagster/partition"] for t in tags) == sorted(RANGE + RELOADED)  # one partition per run
+    for backfill in (runs, cli_runs):
+        checks = check_evaluations(env, [r["runId"] for r in backfill])
+        assert sorted(checks) == sorted(TRIP_CHECK_NAMES) and all(checks.values()), checks
+    expected = expected_slices(env)
+    assert expected[("yellow", "2021-01")] == (22_792, "course")
+    assert all(200 <= rows <= 500 for (rows, source) in expected.values() if source == "course (generated)")
+    # The CLI's months were loaded by the demo: replaced, not doubled.
+    assert warehouse_rows(env["TAXI_DUCKDB_PATH"]) == {slice_: rows for slice_, (rows, _) in expected.items()}
+    assert loaded_slices(env["TAXI_DUCKDB_PATH"]) == expected
+    # The report follows the loads by its automation sensor, and shows each slice's source.
+    assert wait_for_report(env, expected)["slices"] == expected
 
 
 def dismiss_welcome_dialog(page) -> None:
