@@ -38,7 +38,7 @@ TLC_DEMO_DATA := $(CURDIR)/data/tlc-demo
 TLC_DEMO_ENV := DAGSTER_HOME=$(TLC_DEMO_HOME) TAXI_SOURCE=tlc TAXI_SOURCE_URL=file://$(TLC_MIRROR)/trip-data \
   TAXI_LAKE_DIR=$(TLC_DEMO_DATA)/lake TAXI_DUCKDB_PATH=$(TLC_DEMO_DATA)/warehouse.duckdb
 
-.PHONY: install venvs demo lint test dev dev-demo dev-tlc-demo mirrors image docker-engine bench bench-containers bench-backfill bench-fhvhv bench-targets bench-postgres prefect-venv postgres-server clean
+.PHONY: install venvs demo lint test dev dev-demo dev-tlc-demo mirrors image docker-engine bench bench-containers bench-backfill bench-fhvhv bench-year bench-targets bench-postgres prefect-venv postgres-server clean
 
 install: $(INSTALLED)
 
@@ -154,6 +154,12 @@ bench-fhvhv: $(INSTALLED)
 # Prefect 2.7.7 flow on the same files, side by side.
 bench-backfill: $(INSTALLED) prefect-venv
 	$(BIN)/python -m benchmarks.backfill --repeats 2
+
+# A year (the twelve months of yellow 2020 at their published sizes, generated once into
+# benchmarks/out/) as one backfill beside the course's Prefect flow, with twenty tiny months first
+# to measure the fixed cost per run: prints the pick-up, c_run and c_row apart.
+bench-year: $(INSTALLED) prefect-venv
+	$(BIN)/python -m benchmarks.year
 
 # Every performance target in one table: the backfill, the 7 M-row month, the 20 M-row fhvhv
 # month into DuckDB and into Postgres, each beside its reference.

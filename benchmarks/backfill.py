@@ -9,6 +9,7 @@ each run's start-up and steps); then `etl_parent_flow` under Prefect 2.7.7 (`mak
 
 import argparse
 import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -40,6 +41,7 @@ class BackfillTiming:
     start_ups: list[float]  # per run: launched to RUN_START (a new process, imports, the definitions)
     runs: list[float]  # per run: RUN_START to its end (resources, steps, event writes)
     rows: dict[tuple[str, str], int]
+    cpu_seconds: float  # of the whole deployment (webserver, daemon, code server, run workers)
 
     def summary(self) -> dict[str, float]:
         """The medians and totals of the timing, for a table."""
@@ -54,6 +56,12 @@ class BackfillTiming:
         }
 
 
+def _children_cpu_seconds() -> float:
+    """User + system CPU of this process's ended children and everything they waited for."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _event_time(instance: dg.DagsterInstance, run_id: str, event_type: dg.DagsterEventType) -> float:
     [first, *_] = instance.all_logs(run_id, of_type=event_type)
     return first.timestamp
@@ -66,6 +74,7 @@ def run_backfill(
     source is `mirror_url`, submit one backfill of `partitions` of `trips_job`, wait for every
     run to end, and time it."""
     env = deployed_env(work, mirror_url, dagster_yaml)
+    cpu_before = _children_cpu_seconds()
     server = start_dagster_dev(env, work / "dagster-dev.log")
     try:
         submitted = time.time()
@@ -76,6 +85,7 @@ def run_backfill(
         finished = server.wait_for_runs(tag, count=len(partitions), timeout=1800)
     finally:
         stop_dagster_dev(server)
+    cpu_seconds = _children_cpu_seconds() - cpu_before
     failed = [r for r in finished if r["status"] != "SUCCESS"]
     if failed:
         raise RuntimeError(f"{len(failed)} runs did not succeed; see {work / 'dagster-dev.log'}")
@@ -93,6 +103,7 @@ def run_backfill(
         start_ups=[s - la for s, la in zip(starts, launched, strict=True)],
         runs=[e - s for e, s in zip(ends, starts, strict=True)],
         rows=warehouse_rows(env["TAXI_DUCKDB_PATH"]),
+        cpu_seconds=cpu_seconds,
     )
 
 

@@ -56,10 +56,16 @@ def green_2020_months() -> Path:
     return mirror
 
 
-def run_prefect_reference(months_dir_url: str, work_dir: Path, months: dict[int, int] = GREEN_2020_ROWS) -> dict:
-    """Run the Prefect flow over `months` (month -> rows) of green 2020 read from `months_dir_url`
-    (a base URL serving green/green_tripdata_2020-MM.csv.gz) into a fresh `work_dir`; measure.py's
-    wall, CPU and peak RSS plus the rows, checked against the DuckDB table."""
+def run_prefect_reference(
+    months_dir_url: str,
+    work_dir: Path,
+    months: dict[int, int] = GREEN_2020_ROWS,
+    color: str = "green",
+    year: int = 2020,
+) -> dict:
+    """Run the Prefect flow over `months` (month -> rows) of `color` `year` read from `months_dir_url`
+    (a base URL serving e.g. green/green_tripdata_2020-MM.csv.gz) into a fresh `work_dir`;
+    measure.py's wall, CPU and peak RSS plus the rows, checked against the DuckDB table."""
     if not PREFECT_PYTHON.exists():
         raise RuntimeError(f"{PREFECT_PYTHON} is missing: run `make prefect-venv` first")
     work_dir = Path(work_dir)
@@ -71,7 +77,7 @@ def run_prefect_reference(months_dir_url: str, work_dir: Path, months: dict[int,
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env["PREFECT_HOME"] = str(work_dir / "prefect-home")
     command = [str(PREFECT_PYTHON), "-m", "benchmarks.prefect_flow", "--base-url", months_dir_url]
-    command += ["--color", "green", "--year", "2020", "--months", *map(str, months)]
+    command += ["--color", color, "--year", str(year), "--months", *map(str, months)]
     command += ["--work", str(work_dir / "flow"), "--duckdb", str(warehouse)]
     result = measured(command, env)
     with duckdb.connect(str(warehouse), read_only=True) as con:

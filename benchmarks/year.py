@@ -1,0 +1,116 @@
+"""A year of data as users run it: the twelve months of yellow 2020, generated in the course's 2020
+layout at their published row counts, as one backfill of `trips_job` through a real `dagster dev`
+(deploy/dagster.yaml: two runs at once), beside the course's Prefect parent flow (Prefect 2.7.7,
+`make prefect-venv`) on the same files; exact counts on both sides. With the twenty tiny months of
+`benchmarks.fixed_cost` first, it splits the backfill's time as
+
+    T = pick-up + runs x c_run / k + rows x c_row / k        (k = 2 runs at once)
+
+and prints the pick-up, `c_run` (wall per tiny run, k at once) and `c_row` (CPU-µs per row of the
+whole deployment, less the tiny runs' CPU per run) separately.
+
+    python -m benchmarks.year [--no-prefect]          (make bench-year)
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+from datetime import date
+from functools import partial
+from pathlib import Path
+
+from benchmarks import fixed_cost
+from benchmarks.backfill import run_backfill
+from benchmarks.generate_trips import generate_month, write_month
+from benchmarks.measure import machine_line
+from benchmarks.prefect_reference import run_prefect_reference
+from taxi_pipeline.partitions import trip_partition_key
+from taxi_pipeline_tests.support.http_server import QuietHandler, serving
+
+OUT = Path(__file__).resolve().parent / "out"
+# file_num_rows of the TLC's yellow_tripmetadata_2020.csv (24,649,092 rows; the course's CSV copy of
+# the same months holds 24,648,499).
+YELLOW_2020_ROWS = {
+    1: 6_405_008,
+    2: 6_299_367,
+    3: 3_007_687,
+    4: 238_073,
+    5: 348_415,
+    6: 549_797,
+    7: 800_412,
+    8: 1_007_286,
+    9: 1_341_017,
+    10: 1_681_132,
+    11: 1_509_000,
+    12: 1_461_898,
+}
+TARGET_RATIO = 0.15
+
+
+def yellow_2020_months() -> Path:
+    """The mirror folder of yellow/yellow_tripdata_2020-MM.csv.gz, generated once into benchmarks/out/."""
+    mirror = OUT / "mirror_yellow_2020"
+    (mirror / "yellow").mkdir(parents=True, exist_ok=True)
+    for month, rows in YELLOW_2020_ROWS.items():
+        path = mirror / "yellow" / f"yellow_tripdata_2020-{month:02}.csv.gz"
+        if not path.exists():
+            print(f"generating {rows:,} yellow rows -> {path}", file=sys.stderr)
+            partial_path = path.with_name(path.name + ".part")
+            write_month(generate_month("yellow", rows, date(2020, month, 1)), partial_path)
+            partial_path.rename(path)  # whole files only, should a run be interrupted
+    return mirror
+
+
+def tiny_backfill(work: Path):
+    """The twenty tiny green months as one backfill: its timing."""
+    partitions = [trip_partition_key("green", month) for month in fixed_cost.MONTHS]
+    with serving(partial(QuietHandler, directory=str(fixed_cost.tiny_months()))) as url:
+        timing = run_backfill(url, partitions, work)
+    if sum(timing.rows.values()) != fixed_cost.ROWS * len(partitions):
+        raise RuntimeError(f"the tiny backfill loaded {timing.rows}")
+    return timing
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--no-prefect", action="store_true", help="time the Dagster side alone")
+    args = parser.parse_args()
+    rows = sum(YELLOW_2020_ROWS.values())
+    mirror = yellow_2020_months()
+    with tempfile.TemporaryDirectory(prefix="bench-year-") as temp:
+        work = Path(temp)
+        (work / "tiny").mkdir()
+        tiny = tiny_backfill(work / "tiny")
+        c_run = fixed_cost.c_run(tiny.wall_seconds, tiny.first_run_created, len(tiny.runs))
+        cpu_per_run = tiny.cpu_seconds / len(tiny.runs)
+        partitions = [trip_partition_key("yellow", date(2020, month, 1)) for month in YELLOW_2020_ROWS]
+        with serving(partial(QuietHandler, directory=str(mirror))) as url:
+            (work / "dagster").mkdir()
+            year = run_backfill(url, partitions, work / "dagster")
+            prefect = None
+            if not args.no_prefect:
+                prefect = run_prefect_reference(url, work / "prefect", YELLOW_2020_ROWS, "yellow")
+    loaded = sum(year.rows.values())
+    if loaded != rows or (prefect and prefect["rows"] != rows):
+        raise RuntimeError(f"rows: generated {rows:,}, backfill {loaded:,}, Prefect {prefect and prefect['rows']}")
+    c_row = (year.cpu_seconds - cpu_per_run * len(partitions)) / rows * 1e6
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"yellow 2020, 12 months, {rows:,} rows; {machine_line(1)} Load average after: {load}")
+    print("| measure | value |")
+    print("|---|---:|")
+    print(f"| backfill wall, submission to the last run's end | {year.wall_seconds:.1f} s |")
+    print(f"| daemon pick-up (submission to the first run) | {year.first_run_created:.1f} s |")
+    print(f"| c_run: 20 tiny runs, (wall - pick-up) x 2 / 20 | {c_run:.2f} s |")
+    print(f"| CPU per tiny run (whole deployment) | {cpu_per_run:.2f} s |")
+    print(f"| c_row: (deployment CPU - 12 x CPU per tiny run) / rows | {c_row:.2f} CPU-µs |")
+    print(f"| deployment CPU of the year | {year.cpu_seconds:.1f} s |")
+    if prefect:
+        ratio = year.wall_seconds / prefect["wall_seconds"]
+        print(f"| Prefect 2.7.7 parent flow, same files | {prefect['wall_seconds']:.1f} s |")
+        met = "met" if ratio <= TARGET_RATIO else "not met"
+        print(f"| backfill / Prefect (target ≤ {TARGET_RATIO}) | {ratio:.2f} ({met}) |")
+
+
+if __name__ == "__main__":
+    main()
