@@ -123,6 +123,9 @@ def compose_deployment(
         yield deployment
     finally:
         log.write_text(deployment.compose("logs", "--no-color", "--timestamps"))
+        # The daemon first: it launches run containers (a retry, a queued run) until it stops, and
+        # one launched after the removal below keeps the network in use ("has active endpoints").
+        deployment.compose("stop", "--timeout", "0", "daemon")
         deployment.remove_run_containers()
         deployment.compose("down", *DISCARD)
 
