@@ -83,6 +83,34 @@ def test_fhvhv_benchmark_produces_its_table_with_the_exact_row_count(tmp_path):
     assert (tmp_path / "fhvhv_results.md").read_text().strip() == done.stdout.strip()
 
 
+@pytest.mark.parametrize(
+    ("path", "color", "month", "rows"),
+    [
+        ("release/green/green_tripdata_2020-04.csv.gz", "green", "2020-04", "35,612"),
+        ("tlc/green_tripdata_2022-01.parquet", "green", "2022-01", "62,495"),
+    ],
+)
+def test_phases_benchmark_times_every_phase_of_a_real_month(path, color, month, rows):
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.phases", f"taxi_pipeline_tests/data/{path}", color, month],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.startswith(f"{path.rsplit('/', 1)[1]}: {rows} rows;")
+    phases = [line.split("|")[1].strip() for line in done.stdout.splitlines()[3:]]
+    assert phases == [
+        "read and type the source file",
+        "the whole conversion (read, clean, encode)",
+        "sha256 of the lake file",
+        "the audit's measures",
+        "DuckDB load of the lake file",
+    ]
+
+
 def test_generated_fhvhv_months_have_the_tlc_columns_and_types_in_bounded_row_groups(tmp_path):
     from benchmarks.generate_fhvhv import FHVHV_SCHEMA, write_fhvhv_month
 
