@@ -6,8 +6,9 @@ layout at their published row counts, as one backfill of `trips_job` through a r
 
     T = pick-up + runs x c_run / k + rows x c_row / k        (k = 2 runs at once)
 
-and prints the pick-up, `c_run` (wall per tiny run, k at once) and `c_row` (CPU-µs per row of the
-whole deployment, less the tiny runs' CPU per run) separately.
+and prints the pick-up, `c_run` (wall per tiny run, k at once) and `c_row` (CPU-µs per row: the
+machine's busy CPU during the year's backfill, less the tiny runs' CPU per run, over the rows)
+separately.
 
     python -m benchmarks.year [--no-prefect]          (make bench-year)
 """
@@ -102,9 +103,9 @@ def main() -> None:
     print(f"| backfill wall, submission to the last run's end | {year.wall_seconds:.1f} s |")
     print(f"| daemon pick-up (submission to the first run) | {year.first_run_created:.1f} s |")
     print(f"| c_run: 20 tiny runs, (wall - pick-up) x 2 / 20 | {c_run:.2f} s |")
-    print(f"| CPU per tiny run (whole deployment) | {cpu_per_run:.2f} s |")
-    print(f"| c_row: (deployment CPU - 12 x CPU per tiny run) / rows | {c_row:.2f} CPU-µs |")
-    print(f"| deployment CPU of the year | {year.cpu_seconds:.1f} s |")
+    print(f"| CPU per tiny run (the machine's, pick-up included) | {cpu_per_run:.2f} s |")
+    print(f"| c_row: (the year's CPU - 12 x CPU per tiny run) / rows | {c_row:.2f} CPU-µs |")
+    print(f"| the machine's CPU during the year's backfill | {year.cpu_seconds:.1f} s |")
     if prefect:
         ratio = year.wall_seconds / prefect["wall_seconds"]
         print(f"| Prefect 2.7.7 parent flow, same files | {prefect['wall_seconds']:.1f} s |")
