@@ -17,7 +17,7 @@ from functools import partial
 from pathlib import Path
 
 from benchmarks.backfill import run_backfill
-from benchmarks.generate_trips import generate_month, write_month
+from benchmarks.generate_trips import generated_mirror
 from benchmarks.measure import machine_line
 from taxi_pipeline.partitions import trip_partition_key
 from taxi_pipeline_tests.support.http_server import QuietHandler, serving
@@ -30,13 +30,7 @@ RUNS_AT_ONCE = 2  # deploy/dagster.yaml's max_concurrent_runs
 
 def tiny_months() -> Path:
     """A mirror folder of the twenty green months at ROWS rows each, cached in benchmarks/out/."""
-    mirror = OUT / f"mirror_green_tiny_{ROWS}"
-    (mirror / "green").mkdir(parents=True, exist_ok=True)
-    for month in MONTHS:
-        path = mirror / "green" / f"green_tripdata_{month:%Y-%m}.csv.gz"
-        if not path.exists():
-            write_month(generate_month("green", ROWS, month), path)
-    return mirror
+    return generated_mirror(OUT / f"mirror_green_tiny_{ROWS}", "green", dict.fromkeys(MONTHS, ROWS))
 
 
 def c_run(wall_seconds: float, pick_up_seconds: float, runs: int) -> float:

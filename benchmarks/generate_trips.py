@@ -8,6 +8,7 @@ outside the month, and plausible distributions of distances, fares and zones.
 """
 
 import argparse
+import sys
 from datetime import date, datetime
 from pathlib import Path
 
@@ -184,6 +185,20 @@ def write_month(table: pa.Table, path: Path) -> None:
     with pa.CompressedOutputStream(str(path), "gzip") as out:
         out.write((",".join(table.column_names) + "\n").encode())  # unquoted, like the release
         pacsv.write_csv(table, out, pacsv.WriteOptions(include_header=False, quoting_style="none"))
+
+
+def generated_mirror(mirror: Path, color: str, rows_by_month: dict[date, int]) -> Path:
+    """`mirror`, a folder of `{color}/{color}_tripdata_YYYY-MM.csv.gz` as the course lays them out,
+    each month generated at its rows the first time and kept for the next run."""
+    (mirror / color).mkdir(parents=True, exist_ok=True)
+    for month, rows in rows_by_month.items():
+        path = mirror / color / f"{color}_tripdata_{month:%Y-%m}.csv.gz"
+        if not path.exists():
+            print(f"generating {rows:,} {color} rows -> {path}", file=sys.stderr)
+            partial_path = path.with_name(path.name + ".part")
+            write_month(generate_month(color, rows, month), partial_path)
+            partial_path.rename(path)  # whole files only, should a run be interrupted
+    return mirror
 
 
 def main() -> None:

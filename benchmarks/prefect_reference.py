@@ -13,7 +13,6 @@ months side by side.
 import argparse
 import os
 import shutil
-import sys
 import tempfile
 from datetime import date
 from functools import partial
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import duckdb
 
-from benchmarks.generate_trips import generate_month, write_month
+from benchmarks.generate_trips import generated_mirror
 from benchmarks.measure import PROJECT, measured
 from taxi_pipeline_tests.support.http_server import QuietHandler, serving
 
@@ -44,16 +43,8 @@ GREEN_2020_ROWS = {
 def green_2020_months() -> Path:
     """The mirror folder holding green/green_tripdata_2020-MM.csv.gz for the nine months, generated
     at the real sizes once and cached in benchmarks/out/."""
-    mirror = OUT / "mirror_green_2020"
-    (mirror / "green").mkdir(parents=True, exist_ok=True)
-    for month, rows in GREEN_2020_ROWS.items():
-        path = mirror / "green" / f"green_tripdata_2020-{month:02}.csv.gz"
-        if not path.exists():
-            print(f"generating {rows:,} green rows -> {path}", file=sys.stderr)
-            partial_path = path.with_name(path.name + ".part")
-            write_month(generate_month("green", rows, date(2020, month, 1)), partial_path)
-            partial_path.rename(path)  # whole files only, should a run be interrupted
-    return mirror
+    months = {date(2020, month, 1): rows for month, rows in GREEN_2020_ROWS.items()}
+    return generated_mirror(OUT / "mirror_green_2020", "green", months)
 
 
 def run_prefect_reference(

@@ -15,7 +15,6 @@ separately.
 
 import argparse
 import os
-import sys
 import tempfile
 from datetime import date
 from functools import partial
@@ -23,7 +22,7 @@ from pathlib import Path
 
 from benchmarks import fixed_cost
 from benchmarks.backfill import run_backfill
-from benchmarks.generate_trips import generate_month, write_month
+from benchmarks.generate_trips import generated_mirror
 from benchmarks.measure import machine_line
 from benchmarks.prefect_reference import run_prefect_reference
 from taxi_pipeline.partitions import trip_partition_key
@@ -51,16 +50,8 @@ TARGET_RATIO = 0.15
 
 def yellow_2020_months() -> Path:
     """The mirror folder of yellow/yellow_tripdata_2020-MM.csv.gz, generated once into benchmarks/out/."""
-    mirror = OUT / "mirror_yellow_2020"
-    (mirror / "yellow").mkdir(parents=True, exist_ok=True)
-    for month, rows in YELLOW_2020_ROWS.items():
-        path = mirror / "yellow" / f"yellow_tripdata_2020-{month:02}.csv.gz"
-        if not path.exists():
-            print(f"generating {rows:,} yellow rows -> {path}", file=sys.stderr)
-            partial_path = path.with_name(path.name + ".part")
-            write_month(generate_month("yellow", rows, date(2020, month, 1)), partial_path)
-            partial_path.rename(path)  # whole files only, should a run be interrupted
-    return mirror
+    months = {date(2020, month, 1): rows for month, rows in YELLOW_2020_ROWS.items()}
+    return generated_mirror(OUT / "mirror_yellow_2020", "yellow", months)
 
 
 def tiny_backfill(work: Path):
