@@ -21,7 +21,7 @@ from pathlib import Path
 import dagster as dg
 from dagster._core.instance.ref import InstanceRef  # opens the deployment's DAGSTER_HOME
 
-from benchmarks.measure import machine_line
+from benchmarks.measure import machine_cpu_seconds, machine_line, markdown_table
 from benchmarks.prefect_reference import GREEN_2020_ROWS, green_2020_months, run_prefect_reference
 from taxi_pipeline.partitions import trip_partition_key
 from taxi_pipeline_tests.support.dagster_server import start_dagster_dev, stop_dagster_dev
@@ -53,13 +53,6 @@ class BackfillTiming:
             "runs": len(self.runs),
             "rows": sum(self.rows.values()),
         }
-
-
-def machine_cpu_seconds() -> float:
-    """CPU seconds the machine spent busy since boot (user, nice, system, irq, softirq; Linux's
-    /proc/stat): run workers are grandchildren of `dagster dev` that no rusage of ours counts."""
-    user, nice, system, _idle, _iowait, irq, softirq = map(int, Path("/proc/stat").read_text().split()[1:8])
-    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
 def _event_time(instance: dg.DagsterInstance, run_id: str, event_type: dg.DagsterEventType) -> float:
@@ -119,7 +112,7 @@ def main() -> None:
     args = parser.parse_args()
     mirror = green_2020_months()
     partitions = [trip_partition_key("green", date(2020, month, 1)) for month in GREEN_2020_ROWS]
-    rows: list[str] = []
+    rows: list[list[str]] = []
     with serving(partial(QuietHandler, directory=str(mirror))) as url, tempfile.TemporaryDirectory() as temp:
         for repeat in range(1, args.repeats + 1):
             work = Path(temp) / f"dagster_{repeat}"
@@ -131,19 +124,25 @@ def main() -> None:
             print(f"dagster round {repeat}: {summary}", file=sys.stderr)
             prefect = None if args.no_prefect else run_prefect_reference(url, Path(temp) / f"prefect_{repeat}")
             load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-            versus = "- | -" if prefect is None else f"{prefect['wall_seconds']:.1f} | {ratio(summary, prefect):.2f}"
+            versus = (
+                ["-", "-"] if prefect is None else [f"{prefect['wall_seconds']:.1f}", f"{ratio(summary, prefect):.2f}"]
+            )
             rows.append(
-                f"| {repeat} | {summary['wall_seconds']:.1f} | {summary['first_run_created_seconds']:.1f} | "
-                f"{summary['median_queue_wait_seconds']:.1f} | {summary['median_run_start_up_seconds']:.1f} | "
-                f"{summary['median_run_seconds']:.1f} | {versus} | {load} |"
+                [
+                    str(repeat),
+                    f"{summary['wall_seconds']:.1f}",
+                    f"{summary['first_run_created_seconds']:.1f}",
+                    f"{summary['median_queue_wait_seconds']:.1f}",
+                    f"{summary['median_run_start_up_seconds']:.1f}",
+                    f"{summary['median_run_seconds']:.1f}",
+                    *versus,
+                    load,
+                ]
             )
     print(f"Nine green 2020 months, {sum(GREEN_2020_ROWS.values()):,} rows; {machine_line(args.repeats)}")
-    print(
-        "| round | dagster backfill wall s | to first run s | median queue wait s | median run start-up s "
-        "| median run s | prefect wall s | dagster / prefect | load average |"
-    )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---|")
-    print("\n".join(rows))
+    header = ["round", "dagster backfill wall s", "to first run s", "median queue wait s", "median run start-up s"]
+    header += ["median run s", "prefect wall s", "dagster / prefect", "load average"]
+    print(markdown_table(header, rows))
 
 
 if __name__ == "__main__":

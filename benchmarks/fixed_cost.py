@@ -16,9 +16,9 @@ from datetime import date
 from functools import partial
 from pathlib import Path
 
-from benchmarks.backfill import run_backfill
+from benchmarks.backfill import BackfillTiming, run_backfill
 from benchmarks.generate_trips import generated_mirror
-from benchmarks.measure import machine_line
+from benchmarks.measure import machine_line, markdown_table
 from taxi_pipeline.partitions import trip_partition_key
 from taxi_pipeline_tests.support.http_server import QuietHandler, serving
 
@@ -38,34 +38,44 @@ def c_run(wall_seconds: float, pick_up_seconds: float, runs: int) -> float:
     return (wall_seconds - pick_up_seconds) * RUNS_AT_ONCE / runs
 
 
+def tiny_backfill(work: Path) -> BackfillTiming:
+    """The twenty tiny months as one backfill in a fresh `work` folder, its row count checked."""
+    partitions = [trip_partition_key("green", month) for month in MONTHS]
+    with serving(partial(QuietHandler, directory=str(tiny_months()))) as url:
+        timing = run_backfill(url, partitions, work)
+    if sum(timing.rows.values()) != ROWS * len(MONTHS):
+        raise RuntimeError(f"the warehouse holds {timing.rows}, not {ROWS * len(MONTHS):,} rows")
+    return timing
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=1)
     args = parser.parse_args()
-    partitions = [trip_partition_key("green", month) for month in MONTHS]
     rows = []
-    with serving(partial(QuietHandler, directory=str(tiny_months()))) as url, tempfile.TemporaryDirectory() as temp:
+    with tempfile.TemporaryDirectory() as temp:
         for repeat in range(1, args.repeats + 1):
             work = Path(temp) / f"round_{repeat}"
             work.mkdir()
-            timing = run_backfill(url, partitions, work)
-            if sum(timing.rows.values()) != ROWS * len(MONTHS):
-                raise RuntimeError(f"the warehouse holds {timing.rows}, not {ROWS * len(MONTHS):,} rows")
-            per_run = c_run(timing.wall_seconds, timing.first_run_created, len(partitions))
-            load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+            timing = tiny_backfill(work)
+            per_run = c_run(timing.wall_seconds, timing.first_run_created, len(MONTHS))
             rows.append(
-                f"| {repeat} | {timing.wall_seconds:.1f} | {timing.first_run_created:.1f} | {per_run:.2f} | "
-                f"{statistics.median(timing.queue_waits):.2f} | {statistics.median(timing.start_ups):.2f} | "
-                f"{statistics.median(timing.runs):.2f} | {load} |"
+                [
+                    str(repeat),
+                    f"{timing.wall_seconds:.1f}",
+                    f"{timing.first_run_created:.1f}",
+                    f"{per_run:.2f}",
+                    *(
+                        f"{statistics.median(times):.2f}"
+                        for times in (timing.queue_waits, timing.start_ups, timing.runs)
+                    ),
+                    " ".join(f"{x:.2f}" for x in os.getloadavg()),
+                ]
             )
             print(f"round {repeat}: c_run {per_run:.2f} s", file=sys.stderr)
     print(f"{len(MONTHS)} green months of {ROWS} rows as one backfill; {machine_line(args.repeats)}")
-    print(
-        "| round | wall s | daemon pick-up s | c_run s | median queue wait s | median start-up s | median run s "
-        "| load |"
-    )
-    print("|---:|---:|---:|---:|---:|---:|---:|---|")
-    print("\n".join(rows))
+    header = ["round", "wall s", "daemon pick-up s", "c_run s", "median queue wait s", "median start-up s"]
+    print(markdown_table([*header, "median run s", "load"], rows))
 
 
 if __name__ == "__main__":

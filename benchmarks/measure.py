@@ -60,6 +60,19 @@ def medians(results: dict[str, list[dict]]) -> dict[str, dict[str, float]]:
     return {v: {k: statistics.median(r[k] for r in runs) for k in MEASURES} for v, runs in results.items()}
 
 
+def machine_cpu_seconds() -> float:
+    """CPU seconds the machine spent busy since boot (user, nice, system, irq, softirq; Linux's
+    /proc/stat): counts processes no rusage of ours does, such as the run workers of `dagster dev`."""
+    user, nice, system, _idle, _iowait, irq, softirq = map(int, Path("/proc/stat").read_text().split()[1:8])
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    """A markdown table: the first column left-aligned, the others (figures) right-aligned."""
+    lines = [header, ["---", *["---:"] * (len(header) - 1)], *rows]
+    return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
+
+
 def machine_line(repeats: int) -> str:
     """The machine, Python, date and rounds, for the head of a results table."""
     return (

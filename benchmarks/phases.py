@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
-from benchmarks.measure import machine_line
+from benchmarks.measure import machine_line, markdown_table
 from taxi_pipeline.lib import convert, parse, quality
 from taxi_pipeline.lib.layouts import match_columns
 
@@ -73,10 +73,8 @@ def main() -> None:
 
         timed("DuckDB load of the lake file", load)
     print(f"{args.file.name}: {rows:,} rows; {machine_line(1)}")
-    print("| phase | wall s | CPU s | CPU-µs per row |")
-    print("|---|---:|---:|---:|")
-    for name, wall, cpu in timings:
-        print(f"| {name} | {wall:.2f} | {cpu:.2f} | {cpu / rows * 1e6:.2f} |")
+    table = [[name, f"{wall:.2f}", f"{cpu:.2f}", f"{cpu / rows * 1e6:.2f}"] for name, wall, cpu in timings]
+    print(markdown_table(["phase", "wall s", "CPU s", "CPU-µs per row"], table))
 
 
 if __name__ == "__main__":

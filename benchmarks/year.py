@@ -23,7 +23,7 @@ from pathlib import Path
 from benchmarks import fixed_cost
 from benchmarks.backfill import run_backfill
 from benchmarks.generate_trips import generated_mirror
-from benchmarks.measure import machine_line
+from benchmarks.measure import machine_line, markdown_table
 from benchmarks.prefect_reference import run_prefect_reference
 from taxi_pipeline.partitions import trip_partition_key
 from taxi_pipeline_tests.support.http_server import QuietHandler, serving
@@ -54,16 +54,6 @@ def yellow_2020_months() -> Path:
     return generated_mirror(OUT / "mirror_yellow_2020", "yellow", months)
 
 
-def tiny_backfill(work: Path):
-    """The twenty tiny green months as one backfill: its timing."""
-    partitions = [trip_partition_key("green", month) for month in fixed_cost.MONTHS]
-    with serving(partial(QuietHandler, directory=str(fixed_cost.tiny_months()))) as url:
-        timing = run_backfill(url, partitions, work)
-    if sum(timing.rows.values()) != fixed_cost.ROWS * len(partitions):
-        raise RuntimeError(f"the tiny backfill loaded {timing.rows}")
-    return timing
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-prefect", action="store_true", help="time the Dagster side alone")
@@ -73,7 +63,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-year-") as temp:
         work = Path(temp)
         (work / "tiny").mkdir()
-        tiny = tiny_backfill(work / "tiny")
+        tiny = fixed_cost.tiny_backfill(work / "tiny")
         c_run = fixed_cost.c_run(tiny.wall_seconds, tiny.first_run_created, len(tiny.runs))
         cpu_per_run = tiny.cpu_seconds / len(tiny.runs)
         partitions = [trip_partition_key("yellow", date(2020, month, 1)) for month in YELLOW_2020_ROWS]
@@ -89,19 +79,22 @@ def main() -> None:
     c_row = (year.cpu_seconds - cpu_per_run * len(partitions)) / rows * 1e6
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"yellow 2020, 12 months, {rows:,} rows; {machine_line(1)} Load average after: {load}")
-    print("| measure | value |")
-    print("|---|---:|")
-    print(f"| backfill wall, submission to the last run's end | {year.wall_seconds:.1f} s |")
-    print(f"| daemon pick-up (submission to the first run) | {year.first_run_created:.1f} s |")
-    print(f"| c_run: 20 tiny runs, (wall - pick-up) x 2 / 20 | {c_run:.2f} s |")
-    print(f"| CPU per tiny run (the machine's, pick-up included) | {cpu_per_run:.2f} s |")
-    print(f"| c_row: (the year's CPU - 12 x CPU per tiny run) / rows | {c_row:.2f} CPU-µs |")
-    print(f"| the machine's CPU during the year's backfill | {year.cpu_seconds:.1f} s |")
+    table = [
+        ["backfill wall, submission to the last run's end", f"{year.wall_seconds:.1f} s"],
+        ["daemon pick-up (submission to the first run)", f"{year.first_run_created:.1f} s"],
+        ["c_run: 20 tiny runs, (wall - pick-up) x 2 / 20", f"{c_run:.2f} s"],
+        ["CPU per tiny run (the machine's, pick-up included)", f"{cpu_per_run:.2f} s"],
+        ["c_row: (the year's CPU - 12 x CPU per tiny run) / rows", f"{c_row:.2f} CPU-µs"],
+        ["the machine's CPU during the year's backfill", f"{year.cpu_seconds:.1f} s"],
+    ]
     if prefect:
         ratio = year.wall_seconds / prefect["wall_seconds"]
-        print(f"| Prefect 2.7.7 parent flow, same files | {prefect['wall_seconds']:.1f} s |")
         met = "met" if ratio <= TARGET_RATIO else "not met"
-        print(f"| backfill / Prefect (target ≤ {TARGET_RATIO}) | {ratio:.2f} ({met}) |")
+        table += [
+            ["Prefect 2.7.7 parent flow, same files", f"{prefect['wall_seconds']:.1f} s"],
+            [f"backfill / Prefect (target ≤ {TARGET_RATIO})", f"{ratio:.2f} ({met})"],
+        ]
+    print(markdown_table(["measure", "value"], table))
 
 
 if __name__ == "__main__":
