@@ -2,10 +2,14 @@
 
   backfill   nine green 2020 months as one backfill through `dagster dev`'s daemon, against the
              course's Prefect 2.7.7 flow on the same files (target: at most 0.5 x)
+  year       yellow 2020 at its published sizes as one backfill against the Prefect parent flow
+             (at most 0.15 x), with `c_run` (at most 2 s) and the year's `c_row` (benchmarks.year)
   7 M month  `dagster asset materialize` of a 7 M-row yellow month against the course's pandas
-             flow (target: at most 0.20 x, peak RSS at most 700 MiB)
+             flow (target: at most 0.20 x, peak RSS at most 700 MiB; its CPU per row, at most
+             2.0 µs for a course CSV month)
   fhvhv      a 20 M-row fhvhv month (TLC source) through the trip assets into DuckDB, against
-             `pyarrow.parquet.read_table` of it (target: peak RSS at most 1 GiB)
+             `pyarrow.parquet.read_table` of it (target: peak RSS at most 1 GiB; its CPU per row, at
+             most 1.5 µs for a TLC parquet month)
   Postgres   the same month's lake file loaded by `PostgresWarehouse.load_slice` (target: client
              peak RSS at most 1 GiB)
 
@@ -20,7 +24,7 @@ from datetime import date
 from functools import partial
 from pathlib import Path
 
-from benchmarks import fhvhv, postgres_load, run
+from benchmarks import fhvhv, postgres_load, run, year
 from benchmarks.backfill import run_backfill
 from benchmarks.generate_fhvhv import ROW_GROUP_ROWS
 from benchmarks.measure import machine_line, measured
@@ -29,6 +33,18 @@ from taxi_pipeline.partitions import trip_partition_key
 from taxi_pipeline_tests.support.http_server import QuietHandler, serving
 
 MIB_PER_GIB = 1024
+C_RUN_SECONDS = 2.0
+C_ROW_CSV_US = 2.0  # CPU-µs per row, a course CSV.gz month end to end into DuckDB
+C_ROW_PARQUET_US = 1.5  # the same for a TLC parquet month
+
+
+def met(value: float, limit: float) -> str:
+    return "yes" if value <= limit else "no"
+
+
+def cpu_per_row(result: dict, rows: int) -> float:
+    """CPU-µs per row of a measured process."""
+    return result["cpu_seconds"] / rows * 1e6
 
 
 def backfill_row(work: Path) -> list[str]:
@@ -52,6 +68,40 @@ def backfill_row(work: Path) -> list[str]:
     ]
 
 
+def year_rows(work: Path) -> list[list[str]]:
+    """The year against the Prefect flow, and the fixed cost per run and CPU per row it splits out."""
+    measured_year = year.measure_year(work)
+    return [
+        [
+            f"yellow 2020 as one backfill ({measured_year.rows:,} rows)",
+            f"{measured_year.wall_seconds:.1f} s (daemon pick-up {measured_year.pick_up_seconds:.1f} s)",
+            f"Prefect 2.7.7 parent flow {measured_year.prefect_seconds:.1f} s",
+            f"{measured_year.ratio:.2f}",
+            "-",
+            f"≤ {year.TARGET_RATIO} ×",
+            met(measured_year.ratio, year.TARGET_RATIO),
+        ],
+        [
+            "c_run: wall per one-partition run, 20 tiny months, 2 at once",
+            f"{measured_year.c_run:.2f} s",
+            "-",
+            "-",
+            "-",
+            f"≤ {C_RUN_SECONDS:g} s",
+            met(measured_year.c_run, C_RUN_SECONDS),
+        ],
+        [
+            "c_row: the year's machine CPU per row, less the runs' fixed CPU (CPU-µs)",
+            f"{measured_year.c_row:.2f}",
+            "-",
+            "-",
+            "-",
+            f"≤ {C_ROW_CSV_US} µs",
+            met(measured_year.c_row, C_ROW_CSV_US),
+        ],
+    ]
+
+
 def big_month_rows() -> list[list[str]]:
     """The 7 M-row yellow month: wall ratio and peak RSS against the course's pandas flow."""
     results = run.bench_size(7_000_000, 1)
@@ -61,9 +111,19 @@ def big_month_rows() -> list[list[str]]:
     wall = f"{dagster['wall_seconds']:.1f} s"
     versus = f"course flow {reference['wall_seconds']:.1f} s"
     rss = f"{dagster['peak_rss_mib']:.0f}"
+    per_row = cpu_per_row(dagster, 7_000_000)
     return [
         [what, wall, versus, f"{ratio:.2f}", rss, "≤ 0.20 ×", "yes" if ratio <= 0.2 else "no"],
         [what, wall, versus, f"{ratio:.2f}", rss, "≤ 700 MiB", "yes" if dagster["peak_rss_mib"] <= 700 else "no"],
+        [
+            "its CPU per row, the whole process (CPU-µs)",
+            f"{per_row:.2f}",
+            "-",
+            "-",
+            "-",
+            f"≤ {C_ROW_CSV_US} µs",
+            met(per_row, C_ROW_CSV_US),
+        ],
     ]
 
 
@@ -87,6 +147,15 @@ def fhvhv_rows(rows: int, work: Path) -> list[list[str]]:
             "yes" if duckdb_rss <= MIB_PER_GIB else "no",
         ],
         [
+            "its CPU per row, the whole process (CPU-µs)",
+            f"{cpu_per_row(dagster, rows):.2f}",
+            "-",
+            "-",
+            "-",
+            f"≤ {C_ROW_PARQUET_US} µs",
+            met(cpu_per_row(dagster, rows), C_ROW_PARQUET_US),
+        ],
+        [
             "the same month into Postgres (client)",
             f"{postgres['wall_seconds']:.1f} s",
             "-",
@@ -104,7 +173,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-targets-") as temp:
         work = Path(temp)
-        lines = [backfill_row(work), *big_month_rows(), *fhvhv_rows(args.fhvhv_rows, work)]
+        (work / "year").mkdir()
+        lines = [backfill_row(work), *year_rows(work / "year"), *big_month_rows(), *fhvhv_rows(args.fhvhv_rows, work)]
     print(machine_line(1))
     print()
     print("| target | measured | reference | ratio | peak RSS MiB | limit | met |")
