@@ -163,8 +163,8 @@ bench-backfill: $(INSTALLED) prefect-venv
 bench-year: $(INSTALLED) prefect-venv
 	$(BIN)/python -m benchmarks.year
 
-# Every performance target in one table: the backfill, the 7 M-row month, the 20 M-row fhvhv
-# month into DuckDB and into Postgres, each beside its reference.
+# Every performance target in one table: the backfill, the year with c_run and c_row, the 7 M-row
+# month, the 20 M-row fhvhv month into DuckDB and into Postgres, each beside its reference.
 bench-targets: $(INSTALLED) prefect-venv postgres-server
 	$(BIN)/python -m benchmarks.targets --fhvhv-rows 20000000
 
