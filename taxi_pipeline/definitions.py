@@ -120,7 +120,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         from taxi_pipeline.defs.alerts.sensors import run_failure_webhook
         from taxi_pipeline.defs.jobs import build_monthly_trips_schedule, trips_job, zones_job
         from taxi_pipeline.defs.report.assets import report_automation_sensor, trips_per_month
-        from taxi_pipeline.defs.source.sensors import build_new_month_sensor
+        from taxi_pipeline.defs.source.sensors import build_new_month_sensor, build_republished_month_sensor
         from taxi_pipeline.defs.warehouse.assets import taxi_zones
 
         release = settings.release
@@ -139,7 +139,12 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         asset_checks=[check.with_hooks({remember_step_failure}) for check in trips.checks],
         jobs=[trips_job, zones_job],
         schedules=[build_monthly_trips_schedule(trips.partitions_def)],
-        sensors=[build_new_month_sensor(trips.partitions_def, release), run_failure_webhook, report_automation_sensor],
+        sensors=[
+            build_new_month_sensor(trips.partitions_def, release),
+            build_republished_month_sensor(release, settings.republish_check_interval_seconds),
+            run_failure_webhook,
+            report_automation_sensor,
+        ],
         resources=build_resources(settings),
         # Runs are one partition each (no step processes to start); backfills run many runs at once.
         executor=dg.in_process_executor,

@@ -29,6 +29,8 @@ DEFAULT_SOURCE_MIN_BYTES = 64 << 10
 DEFAULT_SOURCE_RATE_WINDOW_SECONDS = 60.0
 # How long a load waits for the DuckDB file's lock that another process holds before failing.
 DEFAULT_DUCKDB_LOCK_WAIT_SECONDS = 60.0
+# How often the re-published-month sensor asks the source about loaded months (when turned on).
+DEFAULT_REPUBLISH_CHECK_INTERVAL_SECONDS = 86400.0
 # A month may be set to grow up to this many times its previous rows before it blocks.
 MAX_ROW_GROWTH = 100
 POSTGRES_URL_FORM = "postgresql://user:password@host:5432/dbname"
@@ -145,6 +147,7 @@ class Settings:
     source_min_bytes: int
     source_rate_window_seconds: float
     duckdb_lock_wait_seconds: float
+    republish_check_interval_seconds: float
     lake_dir: str
     duckdb_path: str
     bq_dataset: str
@@ -206,6 +209,9 @@ class Settings:
         min_bytes = int(number("TAXI_SOURCE_MIN_BYTES", DEFAULT_SOURCE_MIN_BYTES, 1 << 30, "bytes"))
         rate_window = number("TAXI_SOURCE_RATE_WINDOW", DEFAULT_SOURCE_RATE_WINDOW_SECONDS, 86400, "seconds", True)
         lock_wait = number("TAXI_DUCKDB_LOCK_WAIT", DEFAULT_DUCKDB_LOCK_WAIT_SECONDS, 86400, "seconds")
+        republish_interval = number(
+            "TAXI_REPUBLISH_CHECK_INTERVAL", DEFAULT_REPUBLISH_CHECK_INTERVAL_SECONDS, 30 * 86400, "seconds", True
+        )
         drop_warn = share("TAXI_ROW_DROP_WARN", DEFAULT_ROW_DROP.warn_share)
         drop_block = share("TAXI_ROW_DROP_BLOCK", DEFAULT_ROW_DROP.block_share)
         growth_warn = share("TAXI_ROW_GROWTH_WARN", DEFAULT_ROW_DROP.warn_growth, MAX_ROW_GROWTH)
@@ -256,6 +262,7 @@ class Settings:
             source_min_bytes=min_bytes,
             source_rate_window_seconds=rate_window,
             duckdb_lock_wait_seconds=lock_wait,
+            republish_check_interval_seconds=republish_interval,
             lake_dir=lake_dir,
             duckdb_path=duckdb_path,
             bq_dataset=get("BQ_DATASET", "nyc_taxi"),

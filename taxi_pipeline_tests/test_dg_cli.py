@@ -66,6 +66,7 @@ def test_dg_list_defs_names_the_assets_jobs_and_automation(user_env):
     assert [(s["name"], s["cron_schedule"]) for s in listed["schedules"]] == [("monthly_trips_schedule", "0 5 1 * *")]
     assert {sensor["name"] for sensor in listed["sensors"]} == {
         "new_month_sensor",
+        "republished_month_sensor",
         "run_failure_webhook",
         "trips_per_month_automation",
     }

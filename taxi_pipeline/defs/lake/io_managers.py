@@ -1,6 +1,7 @@
 """The lake's IO managers, one per zone (raw, staging, published), each keeping a partition as one
 file or folder under the lake's root, a local folder or a `gs://` bucket."""
 
+from pathlib import Path
 from typing import TYPE_CHECKING, get_args, get_origin
 
 import dagster as dg
@@ -101,10 +102,12 @@ class _LakeZoneFactory(dg.ConfigurableIOManagerFactory):
 
 
 class RawFileIOManagerFactory(_LakeZoneFactory):
-    """The raw zone: files as downloaded, each moved in from a local file."""
+    """The raw zone: files as downloaded, each moved in from a local file; the zone's own file,
+    unchanged at the source, is kept as it is."""
 
-    def dump(self, context: dg.OutputContext, obj, path: UPath) -> None:
-        files.publish(obj, path)
+    def dump(self, context: dg.OutputContext, obj: "Path | UPath", path: UPath) -> None:
+        if obj != path:
+            files.publish(obj, path)
         context.add_output_metadata(written_file_metadata(path))
 
 

@@ -3,28 +3,33 @@
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from datetime import UTC, datetime
 from functools import partial
-from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pyarrow as pa
 from pydantic import Field
 from upath import UPath
 
-from taxi_pipeline.defs.lake.files import StagedFile, file_sha256, local_part_file
+from taxi_pipeline.defs.lake.files import StagedFile, file_sha256, local_part_file, raw_file_template, zone_path
 from taxi_pipeline.defs.lake.io_managers import run_materialization
+from taxi_pipeline.defs.lake.resources import LakeResource
 from taxi_pipeline.defs.metadata import canonical_table_schema, table_preview, versioned_output
 from taxi_pipeline.defs.retries import not_retried, retried_on_error
 from taxi_pipeline.defs.source.releases import RELEASES
-from taxi_pipeline.defs.source.resources import TripSourceResource, describe_bytes
+from taxi_pipeline.defs.source.resources import VALIDATORS, TripSourceResource, UnchangedFile, describe_bytes
 from taxi_pipeline.errors import PermanentError
 from taxi_pipeline.lib.convert import convert_parquet_to_lake, convert_to_lake_parquet
 from taxi_pipeline.lib.parse import DEFAULT_MAX_MALFORMED_SHARE
 from taxi_pipeline.lib.source_file import NotATripFileError, TripFileFacts, check_downloaded_file
 from taxi_pipeline.partitions import one_partition_per_run, split_partition_key
+from taxi_pipeline.settings import redact_url
 
 GROUP = "nyc_taxi"
 PROGRESS_EVERY_SECONDS = 10.0
+# What the raw zone's IO manager and a download write anew on each materialization.
+PER_DOWNLOAD = ("path", "bytes", "download_seconds", "downloaded_bytes", "unchanged")
 
 
 def download_failures(
@@ -45,6 +50,49 @@ def generated_metadata(facts: TripFileFacts) -> dict[str, str]:
     return {"generated": facts.generated} if facts.generated else {}
 
 
+class DownloadConfig(dg.Config):
+    """Run configuration of `raw_trips` (set it in the launchpad or with `--config`)."""
+
+    force_download: bool = Field(
+        default=False, description="Download the month's file even if the source says it is unchanged"
+    )
+
+
+def reusable_download(
+    context: dg.AssetExecutionContext, config: DownloadConfig, kept: UPath, url: str
+) -> dict[str, Any] | None:
+    """The metadata of the partition's last download from `url`, if the raw zone still holds its
+    bytes (`kept`, hashed) and no fresh download is forced; None (and why, logged) otherwise."""
+    last = run_materialization(context.instance, None, dg.AssetKey("raw_trips"), context.partition_key)
+    values = {key: value.value for key, value in last.metadata.items()} if last else {}
+    if "sha256" not in values or values.get("source_url") != url:
+        return None
+    if config.force_download:
+        context.log.info("force_download is set: downloading the file again")
+    elif not kept.exists():
+        context.log.warning(f"{kept} is missing from the raw zone: downloading the file again")
+    elif (sha256 := file_sha256(kept)) != values["sha256"]:
+        context.log.warning(
+            f"{kept} holds sha256 {sha256[:12]}…, not the {values['sha256'][:12]}… downloaded: downloading it again"
+        )
+    else:
+        return values
+    return None
+
+
+def unchanged_output(
+    context: dg.AssetExecutionContext, kept: UPath, last: dict[str, Any], validators: dict[str, str], how: str
+) -> dg.Output[UPath]:
+    """The raw zone's own file as the output, its data version and metadata those of the last
+    download (the validators as the source gave them now), saying since when it is unchanged."""
+    since = validators.get("last_modified") or last.get("downloaded_at") or "its last download"
+    context.log.info(f"{kept.name} is unchanged since {since} ({how}): kept as it is, nothing downloaded")
+    carried = {key: value for key, value in last.items() if key not in (*PER_DOWNLOAD, *VALIDATORS)}
+    metadata = carried | validators | {"unchanged": f"unchanged since {since}: {how}", "downloaded_bytes": 0}
+    metadata["source_url"] = dg.MetadataValue.url(last["source_url"])
+    return versioned_output(kept, last["sha256"], metadata)
+
+
 class CleaningConfig(dg.Config):
     """Run configuration of `cleaned_trips` (set it in the launchpad or with `--config`)."""
 
@@ -63,12 +111,17 @@ def build_ingest_assets(
     monthly = partial(dg.asset, partitions_def=partitions_def, backfill_policy=one_partition_per_run, group_name=GROUP)
 
     @monthly(io_manager_key="raw_io_manager", kinds={file_format.removesuffix(".gz")})  # csv or parquet
-    def raw_trips(context: dg.AssetExecutionContext, source: TripSourceResource) -> dg.Output[Path]:
+    def raw_trips(
+        context: dg.AssetExecutionContext, config: DownloadConfig, source: TripSourceResource, lake: LakeResource
+    ) -> dg.Output:  # a local file downloaded, or the raw zone's own, local or in a bucket
         """The month's trip file exactly as published (the course's CSV.gz, or the TLC's parquet),
         kept in the lake's raw zone at `raw/{color}/{color}_tripdata_{YYYY-MM}.{csv.gz|parquet}`,
-        with its source, URL, sha256, Last-Modified and ETag; its data version is its sha256."""
+        with its source, URL, sha256, Last-Modified and ETag; its data version is its sha256. The
+        source is asked conditionally: a file it says is unchanged is kept as it is, not downloaded."""
         color, month = split_partition_key(context.partition_key)
         release = source.trip_release
+        kept = lake.root() / zone_path(raw_file_template(release.file_format), color, month)
+        last = reusable_download(context, config, kept, redact_url(source.file_url(color, month)))
         started = last_report = time.monotonic()
 
         def report_progress(written: int) -> None:
@@ -83,7 +136,15 @@ def build_ingest_assets(
 
         with local_part_file(f"{color}_tripdata_{month:%Y-%m}.", f".{release.file_format}.part") as local:
             with download_failures(context, source):
-                downloaded = source.download(color, month, local, on_progress=report_progress)
+                validators = last and {k: last[k] for k in VALIDATORS if k in last}
+                downloaded = source.download(color, month, local, report_progress, unless_same_as=validators)
+                if isinstance(downloaded, UnchangedFile):
+                    return unchanged_output(context, kept, last, downloaded.validators, downloaded.how)
+                if last and downloaded.sha256 == last["sha256"]:
+                    how = f"the same sha256 after downloading {downloaded.bytes:,} bytes"
+                    if not any(k in downloaded.validators for k in ("etag", "last_modified")):
+                        how += " (the source sends neither ETag nor Last-Modified to ask it conditionally)"
+                    return unchanged_output(context, kept, last, downloaded.validators, how)
                 try:
                     facts = check_downloaded_file(local, release.file_format)
                 except NotATripFileError as e:
@@ -96,6 +157,8 @@ def build_ingest_assets(
             "source": release.source_name(bool(facts.generated)),
             "source_url": dg.MetadataValue.url(downloaded.url),
             "sha256": downloaded.sha256,
+            "downloaded_bytes": downloaded.bytes,
+            "downloaded_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "download_seconds": round(seconds, 2),
             **downloaded.validators,
             **size_metadata(facts),

@@ -5,7 +5,7 @@ import hashlib
 import socket
 import ssl
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -35,6 +35,8 @@ HEADERS = {"User-Agent": "taxi_pipeline/0.1 (NYC TLC trip-data loader)"}
 WAF_HEADER = "x-amzn-waf-action"
 MIRROR_HINT = "set TAXI_SOURCE_URL to a reachable mirror (a file:// folder works offline)"
 Progress = Callable[[int], None] | None  # called with the bytes written so far
+# What the source tells of its file, kept with each download to ask it conditionally next time.
+VALIDATORS = ("etag", "last_modified", "file_bytes")
 
 
 class SourceUnavailableError(TransientError):
@@ -55,6 +57,43 @@ class DownloadedFile:
     bytes: int
     sha256: str
     validators: dict[str, str]
+
+
+@dataclass(frozen=True)
+class UnchangedFile:
+    """The source's answer that its file is the one downloaded last time (`how` it told), with no bytes sent."""
+
+    url: str
+    validators: dict[str, str]
+    how: str
+
+
+def served_validators(headers: Mapping[str, str]) -> dict[str, str]:
+    """The Last-Modified and ETag of an HTTP answer, as `DownloadedFile.validators` names them."""
+    return {
+        key: headers[header]
+        for header, key in (("Last-Modified", "last_modified"), ("ETag", "etag"))
+        if headers.get(header)
+    }
+
+
+def file_validators(path: Path) -> dict[str, str]:
+    """A file:// mirror's file's mtime (as an HTTP date) and size, its validators."""
+    stat = path.stat()
+    return {
+        "last_modified": format_datetime(datetime.fromtimestamp(stat.st_mtime, UTC), True),
+        "file_bytes": str(stat.st_size),
+    }
+
+
+def same_file(last: Mapping[str, str], now: Mapping[str, str]) -> bool:
+    """Whether validators now name the file `last` named: the same ETag where both have one, else
+    the same Last-Modified (and size, where known); False when neither was ever given."""
+    if last.get("etag") and now.get("etag"):
+        return last["etag"] == now["etag"]
+    if not last.get("last_modified"):
+        return False
+    return last["last_modified"] == now.get("last_modified") and last.get("file_bytes") == now.get("file_bytes")
 
 
 class TripSourceResource(dg.ConfigurableResource):
@@ -93,27 +132,57 @@ class TripSourceResource(dg.ConfigurableResource):
         with self._request("HEAD", url) as response:
             return check_answer(response, f"{color} {month:%Y-%m}", redact_url(url)) is None
 
-    def download(self, color: str, month: date, destination: Path, on_progress: Progress = None) -> DownloadedFile:
-        """Stream the month's file to `destination`, hashed on the way; a month the release lacks fails first."""
+    def download(
+        self,
+        color: str,
+        month: date,
+        destination: Path,
+        on_progress: Progress = None,
+        unless_same_as: Mapping[str, str] | None = None,
+    ) -> DownloadedFile | UnchangedFile:
+        """Stream the month's file to `destination`, hashed on the way; a month the release lacks fails
+        first. Given the validators of the last download (`unless_same_as`), asks conditionally
+        (If-None-Match, If-Modified-Since; a file's mtime and size) and sends nothing if unchanged."""
         self.trip_release.check_offered(color, month, datetime.now(UTC).date())
-        return self._download(self.file_url(color, month), f"{color} {month:%Y-%m}", destination, on_progress)
+        url = self.file_url(color, month)
+        return self._download(url, f"{color} {month:%Y-%m}", destination, on_progress, unless_same_as)
+
+    def served(self, color: str, month: date) -> dict[str, str]:
+        """The validators of the month's file as the source serves it now: an HTTP HEAD, or a file's stat."""
+        url = self.file_url(color, month)
+        with self._opened(url, f"{color} {month:%Y-%m}", {}, "HEAD") as (validators, _):
+            return validators
 
     def download_zones(self, destination: Path) -> DownloadedFile:
         """Copy the zone lookup table to `destination`."""
         return self._download(self.zones_url(), "the taxi zone table", destination)
 
-    def _download(self, url: str, label: str, destination: Path, on_progress: Progress = None) -> DownloadedFile:
-        digest, validators = hashlib.sha256(), {}
-        with open(destination, "wb") as out:
-            for chunk in self._chunks(url, label, validators):
-                out.write(chunk)
-                digest.update(chunk)
-                if on_progress:
-                    on_progress(out.tell())
+    def _download(
+        self,
+        url: str,
+        label: str,
+        destination: Path,
+        on_progress: Progress = None,
+        last: Mapping[str, str] | None = None,
+    ) -> DownloadedFile | UnchangedFile:
+        digest = hashlib.sha256()
+        with self._opened(url, label, last or {}) as (validators, chunks):
+            if isinstance(chunks, str):
+                return UnchangedFile(redact_url(url), validators, chunks)
+            with open(destination, "wb") as out:
+                for chunk in chunks:
+                    out.write(chunk)
+                    digest.update(chunk)
+                    if on_progress:
+                        on_progress(out.tell())
         return DownloadedFile(redact_url(url), destination.stat().st_size, digest.hexdigest(), validators)
 
-    def _chunks(self, url: str, label: str, validators: dict[str, str]) -> Iterator[bytes]:
-        """The file's bytes; `validators` gets its Last-Modified and ETag where known."""
+    @contextmanager
+    def _opened(
+        self, url: str, label: str, last: Mapping[str, str], method: str = "GET"
+    ) -> Iterator[tuple[dict[str, str], Iterator[bytes] | str]]:
+        """The file's validators and its bytes, or how the source told that it is the one `last`
+        names (then nothing more is read). HEAD reads no bytes."""
         parts = urlsplit(url)
         if parts.scheme == "file":
             path = Path(unquote(parts.path))
@@ -122,40 +191,59 @@ class TripSourceResource(dg.ConfigurableResource):
                     f"{label} is not in the mirror folder {path.parent}: no file {path.name} "
                     "(a file:// mirror holds only the files copied into it)"
                 )
-            validators["last_modified"] = format_datetime(datetime.fromtimestamp(path.stat().st_mtime, UTC), True)
+            validators = file_validators(path)
+            if method == "HEAD" or same_file(last, validators):
+                yield validators, "its mtime and size are the same"
+                return
             with open(path, "rb") as f:
-                yield from iter(lambda: f.read(CHUNK_BYTES), b"")
+                yield validators, iter(lambda: f.read(CHUNK_BYTES), b"")
             return
         safe_url = redact_url(url)
-        with self._request("GET", url) as response:
+        conditions = {"If-None-Match": last.get("etag"), "If-Modified-Since": last.get("last_modified")}
+        with self._request(method, url, {k: v for k, v in conditions.items() if v}) as response:
+            if response.status_code == 304:
+                # A 304 may leave out what it did not change (always the length): the last ones stand.
+                yield dict(last) | served_validators(response.headers), "HTTP 304 Not Modified"
+                return
             if unpublished := check_answer(response, label, safe_url):
                 raise PermanentError(unpublished)
-            for header, key in (("Last-Modified", "last_modified"), ("ETag", "etag")):
-                if response.headers.get(header):
-                    validators[key] = response.headers[header]
-            window_start, window_bytes = time.monotonic(), 0
-            # read1: each piece is what one read of the socket gave, so a trickle is seen at once.
-            for chunk in iter(lambda: response.raw.read1(CHUNK_BYTES, decode_content=True), b""):
-                window_bytes += len(chunk)
-                elapsed = time.monotonic() - window_start
-                if elapsed >= self.rate_window_seconds:
-                    if window_bytes < self.min_bytes:
-                        reason = (
-                            f"the download is too slow: {describe_bytes(window_bytes)} in the last {elapsed:.0f} s "
-                            f"({window_bytes / elapsed:,.0f} bytes/s), under the floor of "
-                            f"{describe_bytes(self.min_bytes)} in {self.rate_window_seconds:g} s "
-                            "(TAXI_SOURCE_MIN_BYTES, TAXI_SOURCE_RATE_WINDOW)"
-                        )
-                        raise SourceUnavailableError(f"{safe_url}: {reason}", reason)
-                    window_start, window_bytes = time.monotonic(), 0
-                yield chunk
+            validators = served_validators(response.headers)
+            if length := response.headers.get("Content-Length"):
+                validators["file_bytes"] = length
+            if method == "HEAD":
+                yield validators, "HEAD"
+            elif same_file(last, validators):  # a server that ignores If-None-Match and If-Modified-Since
+                yield validators, "the same ETag or Last-Modified (the server ignored the conditional request)"
+            else:
+                yield validators, self._rate_checked(response, safe_url)
+
+    def _rate_checked(self, response: requests.Response, safe_url: str) -> Iterator[bytes]:
+        """The answer's body, failing when a rate window brings fewer than `min_bytes`."""
+        window_start, window_bytes = time.monotonic(), 0
+        # read1: each piece is what one read of the socket gave, so a trickle is seen at once.
+        for chunk in iter(lambda: response.raw.read1(CHUNK_BYTES, decode_content=True), b""):
+            window_bytes += len(chunk)
+            elapsed = time.monotonic() - window_start
+            if elapsed >= self.rate_window_seconds:
+                if window_bytes < self.min_bytes:
+                    reason = (
+                        f"the download is too slow: {describe_bytes(window_bytes)} in the last {elapsed:.0f} s "
+                        f"({window_bytes / elapsed:,.0f} bytes/s), under the floor of "
+                        f"{describe_bytes(self.min_bytes)} in {self.rate_window_seconds:g} s "
+                        "(TAXI_SOURCE_MIN_BYTES, TAXI_SOURCE_RATE_WINDOW)"
+                    )
+                    raise SourceUnavailableError(f"{safe_url}: {reason}", reason)
+                window_start, window_bytes = time.monotonic(), 0
+            yield chunk
 
     @contextmanager
-    def _request(self, method: str, url: str) -> Iterator[requests.Response]:
+    def _request(self, method: str, url: str, headers: Mapping[str, str] | None = None) -> Iterator[requests.Response]:
         """The streamed answer to `method` on `url`; one that gets none raises what went wrong, the URL redacted."""
         timeouts = self.connect_timeout_seconds, self.read_timeout_seconds
         try:
-            with requests.request(method, url, stream=True, timeout=timeouts, headers=HEADERS) as response:
+            with requests.request(
+                method, url, stream=True, timeout=timeouts, headers=HEADERS | dict(headers or {})
+            ) as response:
                 yield response
         except (requests.RequestException, urllib3.exceptions.HTTPError) as e:
             reason, permanent = describe_request_error(e, url, *timeouts)

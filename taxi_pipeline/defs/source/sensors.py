@@ -1,18 +1,22 @@
-"""The new-month sensor: asks the source, per color, whether the months after the latest loaded
-one are published yet, and requests a run for each one that is."""
+"""The source's sensors: the new-month sensor asks, per color, whether the months after the latest
+loaded one are published yet; the re-published-month sensor asks whether loaded months changed.
+Each requests a run for each month it finds."""
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 
 import dagster as dg
 
 from taxi_pipeline.defs.jobs import trips_job
+from taxi_pipeline.defs.lake.io_managers import run_materialization
 from taxi_pipeline.defs.source.releases import TripRelease
-from taxi_pipeline.defs.source.resources import TripSourceResource
+from taxi_pipeline.defs.source.resources import VALIDATORS, TripSourceResource, same_file
 from taxi_pipeline.errors import PermanentError, TransientError
 from taxi_pipeline.partitions import next_month, split_partition_key, trip_partition_key
+from taxi_pipeline.settings import redact_url
 
 MAX_MONTHS_CHECKED_PER_COLOR = 3  # HEAD requests per color and tick: cheap, and catches up in steps
+MAX_MONTHS_CHECKED_PER_TICK = 24  # HEAD requests per tick of the re-published-month sensor
 
 
 def build_new_month_sensor(partitions_def: dg.MultiPartitionsDefinition, release: TripRelease) -> dg.SensorDefinition:
@@ -53,3 +57,64 @@ def build_new_month_sensor(partitions_def: dg.MultiPartitionsDefinition, release
         return dg.SensorResult(run_requests=run_requests, cursor=cursor)
 
     return new_month_sensor
+
+
+def build_republished_month_sensor(release: TripRelease, minimum_interval_seconds: float) -> dg.SensorDefinition:
+    """A sensor requesting a run for each loaded month that `release` re-published since its download."""
+
+    @dg.sensor(
+        name="republished_month_sensor",
+        job=trips_job,
+        minimum_interval_seconds=int(minimum_interval_seconds),
+        default_status=dg.DefaultSensorStatus.STOPPED,
+        description=(
+            "Asks the source (HEAD) whether the loaded months changed since their download, the longest "
+            f"unchecked first, {MAX_MONTHS_CHECKED_PER_TICK} a tick, and requests a run for each that did."
+        ),
+    )
+    def republished_month_sensor(
+        context: dg.SensorEvaluationContext, source: TripSourceResource
+    ) -> dg.SensorResult | dg.SkipReason:
+        """Per tick, the loaded months checked longest ago (the cursor: when each was checked)."""
+        if source.base_url == release.default_url and release.last_month is not None:
+            return dg.SkipReason(
+                f"the {release.description} is a fixed copy: nothing in it is ever re-published, nothing asked"
+            )
+        checked = json.loads(context.cursor or "{}")
+        loaded = context.instance.get_materialized_partitions(dg.AssetKey("warehouse_trips"))
+        due = sorted(loaded, key=lambda key: (checked.get(key, ""), key))[:MAX_MONTHS_CHECKED_PER_TICK]
+        run_requests, now = [], datetime.now(UTC).isoformat()
+        for key in due:
+            color, month = split_partition_key(key)
+            download = run_materialization(context.instance, None, dg.AssetKey("raw_trips"), key)
+            values = {k: v.value for k, v in download.metadata.items()} if download else {}
+            # Another source's (or mirror's) validators say nothing of this one's file.
+            same_url = values.get("source_url") == redact_url(source.file_url(color, month))
+            last = {k: v for k, v in values.items() if k in VALIDATORS and same_url}
+            try:
+                served = source.served(color, month)
+            except (TransientError, PermanentError) as e:  # the source could not tell
+                context.log.warning(f"{key} not checked, asked again next tick: {e}")
+                continue
+            checked[key] = now
+            if not (last.get("etag") or last.get("last_modified")):
+                context.log.info(
+                    f"{key}: its download has no ETag or Last-Modified to compare; force_download checks it"
+                )
+            elif not same_file(last, served):
+                change = "; ".join(
+                    f"{name} {last.get(name, '-')} -> {served.get(name, '-')}"
+                    for name in VALIDATORS
+                    if last.get(name) != served.get(name)
+                )
+                context.log.info(f"{key} was re-published: {change}")
+                run_key = f"{key} {served.get('etag') or served.get('last_modified')}"
+                run_requests.append(
+                    dg.RunRequest(run_key=run_key, partition_key=key, tags={"taxi_pipeline/republished": change})
+                )
+        cursor = json.dumps({key: checked[key] for key in sorted(checked) if key in loaded})
+        asked = f"asked about {len(due)} of the {len(loaded)} loaded months"
+        skip_reason = None if run_requests else f"{asked}: none was re-published"
+        return dg.SensorResult(run_requests=run_requests, cursor=cursor, skip_reason=skip_reason)
+
+    return republished_month_sensor
