@@ -7,18 +7,23 @@ requests exactly those that changed. Against real HTTP servers on 127.0.0.1 and 
 import gzip
 import os
 import shutil
+from datetime import date
 from functools import partial
 
 import dagster as dg
 import pytest
 
+from taxi_pipeline.definitions import build_trip_assets, lake_io_managers
+from taxi_pipeline.defs.lake.resources import LocalLake
 from taxi_pipeline.defs.source import sensors
-from taxi_pipeline.defs.source.releases import COURSE
+from taxi_pipeline.defs.source.releases import COURSE, TLC
 from taxi_pipeline.defs.source.resources import TripSourceResource
 from taxi_pipeline.defs.source.sensors import build_republished_month_sensor
+from taxi_pipeline.partitions import build_trip_partitions
 from taxi_pipeline_tests.support.http_server import Served, ValidatingHandler
 from taxi_pipeline_tests.support.runs import materialize, metadata_of
 from taxi_pipeline_tests.support.samples import raw_file, release_file, release_lines, release_zones
+from taxi_pipeline_tests.support.tlc import TLC_DIR
 from taxi_pipeline_tests.support.warehouse_rows import warehouse_rows
 
 GREEN = "green|2020-04-01"
@@ -168,6 +173,29 @@ def test_force_download_downloads_an_unchanged_file(http_server, mirror, make_re
 
     assert forced.success and metadata_of(forced, "raw_trips")["downloaded_bytes"] == size
     assert served.body_bytes == 2 * size
+
+
+def test_a_tlc_parquet_month_unchanged_at_its_server_is_not_downloaded_again(http_server, make_resources, lake_dir):
+    url, served = serve_mirror(http_server, TLC_DIR)
+    lake = LocalLake(base_path=str(lake_dir))
+    resources = (
+        make_resources(url)
+        | lake_io_managers(lake, "parquet")
+        | {"source": TripSourceResource(release="tlc", base_url=url)}
+    )
+    assets = build_trip_assets(build_trip_partitions(TLC, date(2022, 1, 1)), "parquet").assets
+    instance = dg.DagsterInstance.ephemeral()
+
+    first, second = (
+        dg.materialize(
+            assets, selection="raw_trips", partition_key="green|2023-02-01", resources=resources, instance=instance
+        )
+        for _ in range(2)
+    )
+
+    assert served.body_bytes == (TLC_DIR / "green_tripdata_2023-02.parquet").stat().st_size
+    assert metadata_of(second, "raw_trips")["unchanged"].endswith(": HTTP 304 Not Modified")
+    assert data_version(second) == data_version(first)
 
 
 def tick(instance, sensor, source, cursor=None):
