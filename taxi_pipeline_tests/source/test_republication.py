@@ -20,7 +20,7 @@ from taxi_pipeline.defs.source.releases import COURSE, TLC
 from taxi_pipeline.defs.source.resources import TripSourceResource
 from taxi_pipeline.defs.source.sensors import build_republished_month_sensor
 from taxi_pipeline.partitions import build_trip_partitions
-from taxi_pipeline_tests.support.http_server import Served, ValidatingHandler
+from taxi_pipeline_tests.support.http_server import QuietHandler, Served, ValidatingHandler
 from taxi_pipeline_tests.support.runs import materialize, metadata_of
 from taxi_pipeline_tests.support.samples import raw_file, release_file, release_lines, release_zones
 from taxi_pipeline_tests.support.tlc import TLC_DIR
@@ -244,3 +244,17 @@ def test_the_sensor_asks_nothing_of_the_courses_fixed_release():
 
     assert isinstance(result, dg.SkipReason)
     assert "fixed copy" in result.skip_message
+
+
+def test_pythons_own_file_server_is_asked_by_last_modified_and_its_months_stay_unrequested(
+    http_server, mirror, make_resources
+):
+    # http.server sends Last-Modified and Content-Length, no ETag, and answers 304 with neither.
+    url = http_server(partial(QuietHandler, directory=str(mirror)))
+    instance = dg.DagsterInstance.ephemeral()
+    first, second = (materialize(make_resources(url), GREEN, instance=instance) for _ in range(2))
+    sensor, source = build_republished_month_sensor(COURSE, 3600), TripSourceResource(base_url=url)
+
+    assert metadata_of(second, "raw_trips")["unchanged"].endswith(": HTTP 304 Not Modified")
+    assert data_version(second) == data_version(first)
+    assert tick(instance, sensor, source).run_requests == []

@@ -88,12 +88,13 @@ def file_validators(path: Path) -> dict[str, str]:
 
 def same_file(last: Mapping[str, str], now: Mapping[str, str]) -> bool:
     """Whether validators now name the file `last` named: the same ETag where both have one, else
-    the same Last-Modified (and size, where known); False when neither was ever given."""
+    the same Last-Modified (and size, where both know it); False when neither was ever given."""
     if last.get("etag") and now.get("etag"):
         return last["etag"] == now["etag"]
     if not last.get("last_modified"):
         return False
-    return last["last_modified"] == now.get("last_modified") and last.get("file_bytes") == now.get("file_bytes")
+    sizes = {last.get("file_bytes"), now.get("file_bytes")} - {None}
+    return last["last_modified"] == now.get("last_modified") and len(sizes) <= 1
 
 
 class TripSourceResource(dg.ConfigurableResource):
