@@ -258,3 +258,19 @@ def test_pythons_own_file_server_is_asked_by_last_modified_and_its_months_stay_u
     assert metadata_of(second, "raw_trips")["unchanged"].endswith(": HTTP 304 Not Modified")
     assert data_version(second) == data_version(first)
     assert tick(instance, sensor, source).run_requests == []
+
+
+def test_the_sensor_compares_the_size_of_a_source_without_etag_or_last_modified(http_server, mirror, make_resources):
+    url, served = serve_mirror(http_server, mirror, validators=False)
+    instance = dg.DagsterInstance.ephemeral()
+    assert materialize(make_resources(url), GREEN, instance=instance).success
+    sensor, source = build_republished_month_sensor(COURSE, 3600), TripSourceResource(base_url=url)
+
+    same = tick(instance, sensor, source)
+    size = republish(mirror, "green", "2020-04", GREEN_ROWS - 500)
+    resized = tick(instance, sensor, source, same.cursor)
+
+    assert same.run_requests == []
+    assert [r.partition_key for r in resized.run_requests] == [GREEN]
+    original = release_file("green", "2020-04").stat().st_size
+    assert resized.run_requests[0].tags["taxi_pipeline/republished"] == f"file_bytes {original} -> {size}"

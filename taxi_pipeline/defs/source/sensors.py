@@ -97,18 +97,24 @@ def build_republished_month_sensor(release: TripRelease, minimum_interval_second
                 context.log.warning(f"{key} not checked, asked again next tick: {e}")
                 continue
             checked[key] = now
-            if not (last.get("etag") or last.get("last_modified")):
-                context.log.info(
-                    f"{key}: its download has no ETag or Last-Modified to compare; force_download checks it"
-                )
-            elif not same_file(last, served):
+            if last.get("etag") or last.get("last_modified"):
+                republished = not same_file(last, served)
+            else:  # a source that sends neither: its size is all a HEAD can compare
+                sizes = last.get("file_bytes"), served.get("file_bytes")
+                republished = None not in sizes and sizes[0] != sizes[1]
+                if not republished:
+                    context.log.info(
+                        f"{key}: the source sends no ETag or Last-Modified, and its size is the same: "
+                        "a run with force_download compares its sha256"
+                    )
+            if republished:
                 change = "; ".join(
                     f"{name} {last.get(name, '-')} -> {served.get(name, '-')}"
                     for name in VALIDATORS
                     if last.get(name) != served.get(name)
                 )
                 context.log.info(f"{key} was re-published: {change}")
-                run_key = f"{key} {served.get('etag') or served.get('last_modified')}"
+                run_key = f"{key} {served.get('etag') or served.get('last_modified') or served.get('file_bytes')}"
                 run_requests.append(
                     dg.RunRequest(run_key=run_key, partition_key=key, tags={"taxi_pipeline/republished": change})
                 )
