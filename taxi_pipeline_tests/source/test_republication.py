@@ -274,3 +274,27 @@ def test_the_sensor_compares_the_size_of_a_source_without_etag_or_last_modified(
     assert [r.partition_key for r in resized.run_requests] == [GREEN]
     original = release_file("green", "2020-04").stat().st_size
     assert resized.run_requests[0].tags["taxi_pipeline/republished"] == f"file_bytes {original} -> {size}"
+
+
+def test_a_month_the_source_cannot_answer_for_waits_its_turn_behind_the_others(
+    http_server, mirror, make_resources, monkeypatch
+):
+    url, served = serve_mirror(http_server, mirror)
+    instance = dg.DagsterInstance.ephemeral()
+    for key in ("fhv|2019-01-01", GREEN):
+        assert materialize(make_resources(url), key, instance=instance).success
+    release_file("fhv", "2019-01", mirror).unlink()  # the source answers 404 from now on
+    monkeypatch.setattr(sensors, "MAX_MONTHS_CHECKED_PER_TICK", 1)
+    sensor, source = build_republished_month_sensor(COURSE, 3600), TripSourceResource(base_url=url)
+    served.requests.clear()
+
+    first = tick(instance, sensor, source)
+    second = tick(instance, sensor, source, first.cursor)
+    third = tick(instance, sensor, source, second.cursor)
+
+    assert [path.rsplit("/", 1)[1] for _, path in served.requests] == [
+        "fhv_tripdata_2019-01.csv.gz",
+        "green_tripdata_2020-04.csv.gz",
+        "fhv_tripdata_2019-01.csv.gz",
+    ]
+    assert first.run_requests == second.run_requests == third.run_requests == []

@@ -91,12 +91,12 @@ def build_republished_month_sensor(release: TripRelease, minimum_interval_second
             # Another source's (or mirror's) validators say nothing of this one's file.
             same_url = values.get("source_url") == redact_url(source.file_url(color, month))
             last = {k: v for k, v in values.items() if k in VALIDATORS and same_url}
+            checked[key] = now  # answered or not: a month that always fails must not hold the others up
             try:
                 served = source.served(color, month)
             except (TransientError, PermanentError) as e:  # the source could not tell
-                context.log.warning(f"{key} not checked, asked again next tick: {e}")
+                context.log.warning(f"{key} not checked, asked again in its turn: {e}")
                 continue
-            checked[key] = now
             if last.get("etag") or last.get("last_modified"):
                 republished = not same_file(last, served)
             else:  # a source that sends neither: its size is all a HEAD can compare
