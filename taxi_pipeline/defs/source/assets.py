@@ -58,14 +58,21 @@ class DownloadConfig(dg.Config):
     )
 
 
+def last_download(instance: dg.DagsterInstance, partition_key: str, url: str) -> dict[str, Any]:
+    """The metadata values of the partition's latest `raw_trips` if it came from `url`, else {}:
+    another source's (or mirror's) validators say nothing of this one's file."""
+    last = run_materialization(instance, None, dg.AssetKey("raw_trips"), partition_key)
+    values = {key: value.value for key, value in last.metadata.items()} if last else {}
+    return values if values.get("source_url") == url else {}
+
+
 def reusable_download(
     context: dg.AssetExecutionContext, config: DownloadConfig, kept: UPath, url: str
 ) -> dict[str, Any] | None:
     """The metadata of the partition's last download from `url`, if the raw zone still holds its
     bytes (`kept`, hashed) and no fresh download is forced; None (and why, logged) otherwise."""
-    last = run_materialization(context.instance, None, dg.AssetKey("raw_trips"), context.partition_key)
-    values = {key: value.value for key, value in last.metadata.items()} if last else {}
-    if "sha256" not in values or values.get("source_url") != url:
+    values = last_download(context.instance, context.partition_key, url)
+    if "sha256" not in values:
         return None
     if config.force_download:
         context.log.info("force_download is set: downloading the file again")

@@ -193,11 +193,13 @@ class TripSourceResource(dg.ConfigurableResource):
                     "(a file:// mirror holds only the files copied into it)"
                 )
             validators = file_validators(path)
-            if method == "HEAD" or same_file(last, validators):
+            if method == "HEAD":
+                yield validators, "HEAD"
+            elif same_file(last, validators):
                 yield validators, "its mtime and size are the same"
-                return
-            with open(path, "rb") as f:
-                yield validators, iter(lambda: f.read(CHUNK_BYTES), b"")
+            else:
+                with open(path, "rb") as f:
+                    yield validators, iter(lambda: f.read(CHUNK_BYTES), b"")
             return
         safe_url = redact_url(url)
         conditions = {"If-None-Match": last.get("etag"), "If-Modified-Since": last.get("last_modified")}

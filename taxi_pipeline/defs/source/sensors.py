@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 import dagster as dg
 
 from taxi_pipeline.defs.jobs import trips_job
-from taxi_pipeline.defs.lake.io_managers import run_materialization
+from taxi_pipeline.defs.source.assets import last_download
 from taxi_pipeline.defs.source.releases import TripRelease
 from taxi_pipeline.defs.source.resources import VALIDATORS, TripSourceResource, same_file
 from taxi_pipeline.errors import PermanentError, TransientError
@@ -86,11 +86,8 @@ def build_republished_month_sensor(release: TripRelease, minimum_interval_second
         run_requests, now = [], datetime.now(UTC).isoformat()
         for key in due:
             color, month = split_partition_key(key)
-            download = run_materialization(context.instance, None, dg.AssetKey("raw_trips"), key)
-            values = {k: v.value for k, v in download.metadata.items()} if download else {}
-            # Another source's (or mirror's) validators say nothing of this one's file.
-            same_url = values.get("source_url") == redact_url(source.file_url(color, month))
-            last = {k: v for k, v in values.items() if k in VALIDATORS and same_url}
+            downloaded = last_download(context.instance, key, redact_url(source.file_url(color, month)))
+            last = {k: v for k, v in downloaded.items() if k in VALIDATORS}
             checked[key] = now  # answered or not: a month that always fails must not hold the others up
             try:
                 served = source.served(color, month)
